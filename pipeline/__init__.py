@@ -1,0 +1,1 @@
+"""The `arrears` command line and the end-to-end flows (`demo`)."""

@@ -1,0 +1,1 @@
+"""One module per `arrears` subcommand; each offers `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""The Faust app: agents and changelog-backed tables with the running tallies."""

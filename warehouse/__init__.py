@@ -1,0 +1,1 @@
+"""Event archive, snapshots, replay, diff and report rendering."""
