@@ -13,6 +13,7 @@ from pipeline.errors import CliError
 # through `register(subparsers)` and sets `func` on its parser. Order is the
 # order `--help` lists them in: the December story, roughly.
 COMMAND_MODULES = (
+    "pipeline.commands.calendar",
     "pipeline.commands.infra",
 )
 
