@@ -1,0 +1,129 @@
+"""Unified social credit codes (统一社会信用代码, GB 32100-2015): check and generate."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from contracts.errors import ValidationError
+
+__all__ = ["CHARSET", "validate_uscc", "uscc_check_char", "org_check_digit", "make_uscc"]
+
+#: The 31 code characters, in value order: 0-9 then A-Z without I, O, Z, S, V.
+CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_VALUE = {char: value for value, char in enumerate(CHARSET)}
+#: Weights of positions 1-17 for the check character: 3**i mod 31.
+_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+#: Organisation code (GB 11714, chars 9-17): 0-9 and A-Z are worth 0-35.
+_ORG_VALUE = {char: int(char, 36) for char in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+#: Registration authority (char 1) -> allowed organisation types (char 2), per
+#: GB 32100-2015 table 1 with the authorities added by its amendment
+#: (2 外交, 3 司法行政, 4 文化, 6 旅游, 7 宗教, 8 工会, A 军队, N 农业).
+AUTHORITY_TYPES: dict[str, str] = {
+    "1": "1239",    # 机构编制: 机关, 事业单位, 群众团体, 其他
+    "2": "19",      # 外交
+    "3": "123459",  # 司法行政: 律师事务所, 公证处, 基层法律服务所, 司法鉴定, 仲裁委员会, 其他
+    "4": "19",      # 文化
+    "5": "1239",    # 民政: 社会团体, 民办非企业单位, 基金会, 其他
+    "6": "129",     # 旅游
+    "7": "129",     # 宗教
+    "8": "19",      # 工会
+    "9": "123",     # 工商: 企业, 个体工商户, 农民专业合作社
+    "A": "19",      # 中央军委改革和编制办公室
+    "N": "1239",    # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
+    "Y": "1",       # 其他
+}
+
+_CHARSET_TEXT = "0-9 and A-Z without I, O, Z, S, V"
+
+
+def uscc_check_char(first17: str) -> str:
+    """The check character (position 18) for the first 17 characters.
+
+    >>> uscc_check_char("91440300708461136")
+    'T'
+    """
+    total = sum(_VALUE[char] * weight for char, weight in zip(first17, _WEIGHTS, strict=True))
+    return CHARSET[(31 - total % 31) % 31]
+
+
+def org_check_digit(body8: str) -> str:
+    """The GB 11714 check digit of an 8-character organisation code body.
+
+    >>> org_check_digit("70846113")
+    '6'
+    """
+    total = sum(_ORG_VALUE[char] * weight for char, weight in zip(body8, _ORG_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return "X" if check == 10 else "0" if check == 11 else str(check)
+
+
+def validate_uscc(code: object, *, field: str = "uscc") -> str:
+    """Return `code` if it is a valid unified social credit code, else raise.
+
+    The error names what to fix: the length, the bad character and its position,
+    the embedded organisation-code check digit, or the check character.
+
+    >>> validate_uscc("91440300708461136T")
+    '91440300708461136T'
+    """
+    def fail(expected: str, reason: str, hint: str | None = None) -> ValidationError:
+        return ValidationError(field, code, expected, reason=reason, hint=hint)
+
+    if not isinstance(code, str):
+        raise fail("a unified social credit code must be a JSON string", "uscc.type")
+    if len(code) != 18:
+        raise fail(f"a unified social credit code has 18 characters, got {len(code)}",
+                   "uscc.length")
+    for position, char in enumerate(code, start=1):
+        if char not in _VALUE:
+            hint = "use upper case" if char.upper() in _VALUE else None
+            raise fail(f"character {position} {char!r} is not allowed; codes use {_CHARSET_TEXT}",
+                       "uscc.char", hint)
+    types = AUTHORITY_TYPES.get(code[0])
+    if types is None:
+        raise fail(f"character 1 {code[0]!r} is not a registration authority code; "
+                   f"expected one of {', '.join(AUTHORITY_TYPES)}", "uscc.authority")
+    if code[1] not in types:
+        raise fail(f"character 2 {code[1]!r} is not an organisation type of authority "
+                   f"{code[0]!r}; expected one of {', '.join(types)}", "uscc.org_type")
+    if not code[2:8].isdigit():
+        raise fail(f"characters 3-8 {code[2:8]!r} must be a 6-digit administrative "
+                   "division code", "uscc.division")
+    org_check = org_check_digit(code[8:16])
+    if code[16] != org_check:
+        raise fail(f"organisation-code check digit (character 17) should be {org_check}, "
+                   f"got {code[16]}", "uscc.org_check")
+    check = uscc_check_char(code[:17])
+    if code[17] != check:
+        raise fail(f"check character should be {check}, got {code[17]}", "uscc.check_char")
+    return code
+
+
+# Kinds of employer the generator produces, with rough weights: mostly companies.
+_KINDS = (("91", 80), ("92", 10), ("93", 3), ("12", 3), ("52", 4))
+_BODY_CHARS = CHARSET  # the organisation body must stay inside the USCC charset
+_DIVISION = re.compile(r"\d{6}")
+
+
+def make_uscc(rng: random.Random, division: str = "320400") -> str:
+    """A random valid code registered in `division` (GB/T 2260), for synthetic data.
+
+    Post-2015 registrations get an organisation body starting "MA" (as real new
+    companies do); older ones an all-digit body.
+
+    >>> validate_uscc(make_uscc(random.Random(1))) is not None
+    True
+    """
+    if not _DIVISION.fullmatch(division):
+        raise ValueError(f"division must be a 6-digit GB/T 2260 code, got {division!r}")
+    prefix = rng.choices([kind for kind, _ in _KINDS], weights=[w for _, w in _KINDS])[0]
+    if rng.random() < 0.6:
+        body = "MA" + "".join(rng.choice(_BODY_CHARS) for _ in range(6))
+    else:
+        body = "".join(rng.choice("0123456789") for _ in range(8))
+    first17 = prefix + division + body + org_check_digit(body)
+    return first17 + uscc_check_char(first17)
