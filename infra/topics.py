@@ -1,0 +1,88 @@
+"""The topic table: every topic the pipeline uses, declared once, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from infra.settings import Settings
+
+SOURCES = ("inspection", "mediation", "court", "complaint")
+
+
+class Role(Enum):
+    SOURCE = "source"  # system of record: a source system's events, keyed by unit
+    DEAD_LETTER = "dead-letter"  # rejected records with their original bytes and reason
+    CONTROL = "control"  # small compacted bookkeeping topics
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One declared topic. `name` is the full name (prefix included)."""
+
+    name: str
+    role: Role
+    partitions: int
+    key: str
+    description: str
+    #: None = keep forever (the event topics are the system of record).
+    retention_ms: int | None = None
+    compacted: bool = False
+
+    def configs(self, settings: Settings) -> dict[str, str]:
+        """Topic-level configs to create with and to check against."""
+        configs = {
+            "retention.ms": str(-1 if self.retention_ms is None else self.retention_ms),
+            "min.insync.replicas": str(settings.min_insync_replicas),
+            "cleanup.policy": "compact" if self.compacted else "delete",
+        }
+        if self.retention_ms is None and not self.compacted:
+            configs["retention.bytes"] = "-1"
+        return configs
+
+
+def source_topic(settings: Settings, source: str) -> str:
+    """Name of the topic a source system writes to."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    return f"{settings.topic_prefix}{source}"
+
+
+def dead_letter_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}deadletters"
+
+
+def dead_letter_status_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}deadletters.status"
+
+
+def declared_topics(settings: Settings) -> tuple[TopicSpec, ...]:
+    """All topics of the pipeline for these settings (prefix, partition count)."""
+    p = settings.partitions
+    sources = tuple(
+        TopicSpec(
+            name=source_topic(settings, source),
+            role=Role.SOURCE,
+            partitions=p,
+            key="unit code",
+            description=f"{source} events, validated or straight from the source system",
+        )
+        for source in SOURCES
+    )
+    return sources + (
+        TopicSpec(
+            name=dead_letter_topic(settings),
+            role=Role.DEAD_LETTER,
+            partitions=1,
+            key="dead-letter id",
+            description="rejected records: original bytes, file and line, reason",
+        ),
+        TopicSpec(
+            name=dead_letter_status_topic(settings),
+            role=Role.CONTROL,
+            partitions=1,
+            key="dead-letter id",
+            description="resolution marks for dead letters (resubmitted, with the new event id)",
+            compacted=True,
+        ),
+    )
