@@ -1,0 +1,147 @@
+"""Field parsers shared by the event models: strict JSON types, exact money, aware times."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from contracts.errors import MISSING, ValidationError
+
+#: China Standard Time; every timestamp is normalised to it.
+CST = timezone(timedelta(hours=8), "CST")
+
+MAX_ID = 128
+MAX_TEXT = 512
+_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
+
+
+def kind_of(field: str) -> str:
+    """The reason prefix of a field: its path without the leading "payload."."""
+    return field.removeprefix("payload.") or "event"
+
+
+def obj(value: Any, field: str, required: Collection[str], optional: Collection[str] = (),
+        ) -> Mapping[str, Any]:
+    """A JSON object with every `required` key and nothing beyond `optional`."""
+    if not isinstance(value, dict):
+        raise ValidationError(field, value, f"must be a JSON object, got {_json_type(value)}",
+                              reason=f"{kind_of(field)}.not_object")
+    for key in required:
+        if key not in value:
+            raise ValidationError(_join(field, key), MISSING, "required field is missing",
+                                  reason="field.missing", hint=f"add {key!r}")
+    unknown = [key for key in value if key not in required and key not in optional]
+    if unknown:
+        allowed = ", ".join([*required, *optional])
+        raise ValidationError(_join(field, unknown[0]), MISSING,
+                              "unknown field; the contract is strict",
+                              reason="field.unknown", hint=f"allowed fields here: {allowed}")
+    return value
+
+
+def text(value: Any, field: str, max_len: int = MAX_TEXT) -> str:
+    """A non-blank JSON string of at most `max_len` characters."""
+    kind = kind_of(field)
+    if not isinstance(value, str):
+        raise ValidationError(field, value, f"must be a JSON string, got {_json_type(value)}",
+                              reason=f"{kind}.type")
+    if not value.strip():
+        raise ValidationError(field, value, "must not be empty", reason=f"{kind}.empty")
+    if len(value) > max_len:
+        raise ValidationError(field, value, f"at most {max_len} characters, got {len(value)}",
+                              reason=f"{kind}.too_long")
+    return value
+
+
+def ident(value: Any, field: str) -> str:
+    """An identifier: a non-blank string of at most 128 characters."""
+    return text(value, field, MAX_ID)
+
+
+def boolean(value: Any, field: str) -> bool:
+    """A real JSON true/false (not 0/1, not "true")."""
+    if not isinstance(value, bool):
+        raise ValidationError(field, value, f"must be JSON true or false, got {_json_type(value)}",
+                              reason=f"{kind_of(field)}.type")
+    return value
+
+
+def enum(value: Any, field: str, allowed: Collection[str]) -> str:
+    """One of the `allowed` strings."""
+    if not isinstance(value, str):
+        raise ValidationError(field, value, f"must be a JSON string, got {_json_type(value)}",
+                              reason=f"{kind_of(field)}.type")
+    if value not in allowed:
+        raise ValidationError(field, value, f"expected one of {', '.join(allowed)}",
+                              reason=f"{kind_of(field)}.unknown")
+    return value
+
+
+def count(value: Any, field: str) -> int:
+    """A non-negative JSON integer (people): not a bool, not 3.0, not "3"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, value,
+                              f"must be a whole JSON number, got {_json_type(value)}",
+                              reason="workers.type", hint="write e.g. 12, without quotes or .0")
+    if value < 0:
+        raise ValidationError(field, value, "must not be negative", reason="workers.negative")
+    return value
+
+
+def fen(value: Any, field: str) -> int:
+    """Yuan given as a decimal string ("12500.50"), exactly, as integer fen (1250050).
+
+    Strings only: a JSON number may already have been rounded through a float by
+    the sender, so it is rejected rather than guessed at.
+    """
+    if not isinstance(value, str):
+        hint = f'write it as a string: "{value}"' if isinstance(value, int | float) \
+            and not isinstance(value, bool) else None
+        raise ValidationError(field, value, "an amount must be a JSON string of yuan, "
+                              f"got {_json_type(value)}", reason="amount.type", hint=hint)
+    match = _AMOUNT.fullmatch(value)
+    if match is None:
+        raise ValidationError(field, value, "expected yuan as digits with an optional "
+                              'decimal point, e.g. "12500.50"', reason="amount.format",
+                              hint="no thousands separators, exponents, spaces or currency signs")
+    sign, whole, decimals = match.groups()
+    decimals = decimals or ""
+    if len(decimals) > 2:
+        raise ValidationError(field, value, f"at most 2 decimals (fen), got {len(decimals)}",
+                              reason="amount.decimals")
+    amount = int(whole) * 100 + int(decimals.ljust(2, "0"))
+    if sign:
+        raise ValidationError(field, value, "must not be negative", reason="amount.negative",
+                              hint="send a correction with supersedes instead of a negative amount")
+    return amount
+
+
+def timestamp(value: Any, field: str) -> datetime:
+    """ISO 8601 with an explicit offset, as an aware datetime in +08:00."""
+    kind = kind_of(field)
+    if not isinstance(value, str):
+        raise ValidationError(field, value, f"must be an ISO 8601 string, got {_json_type(value)}",
+                              reason=f"{kind}.type")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, value, "not an ISO 8601 date-time",
+                              reason=f"{kind}.format",
+                              hint='e.g. "2024-12-31T16:30:00+08:00"') from None
+    if parsed.tzinfo is None:
+        raise ValidationError(field, value, "has no UTC offset; times without an offset are "
+                              "rejected", reason=f"{kind}.no_offset",
+                              hint=f'append the offset, e.g. "{value}+08:00"')
+    return parsed.astimezone(CST)
+
+
+def _join(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a decimal number", str: "a string",
+             list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,181 @@
+"""The event envelope (SPEC 5.1): parse, validate, upcast and hash one event."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from contracts import _parse as p
+from contracts import payloads as m
+from contracts.errors import MISSING, ValidationError
+from contracts.registry import Registry
+
+__all__ = ["SCHEMA_VERSION", "SOURCES", "TYPES", "RETRACTED", "Event", "parse_event", "upcast",
+           "canonical_json"]
+
+#: The version of the event contract this code reads; older events are upcast to it.
+SCHEMA_VERSION = 1
+RETRACTED = "event.retracted"
+
+#: source -> type -> payload model (SPEC 5.2); `event.retracted` is valid for every source.
+TYPES: MappingProxyType[str, MappingProxyType[str, type[m.Payload]]] = MappingProxyType({
+    source: MappingProxyType({**types, RETRACTED: m.EventRetracted})
+    for source, types in {
+        "inspection": {
+            "employer.inspected": m.EmployerInspected,
+            "arrears.verified": m.ArrearsVerified,
+            "arrears.resolved": m.ArrearsResolved,
+            "order.issued": m.OrderIssued,
+            "case.transferred": m.CaseTransferred,
+            "case.filed": m.CaseFiled,
+            "employer.published": m.EmployerPublished,
+            "employer.blacklisted": m.EmployerBlacklisted,
+        },
+        "mediation": {"dispute.resolved": m.DisputeResolved},
+        "court": {"execution.concluded": m.ExecutionConcluded},
+        "complaint": {
+            "lead.received": m.LeadReceived,
+            "lead.merged": m.LeadMerged,
+            "lead.verified": m.LeadVerified,
+            "lead.closed": m.LeadClosed,
+        },
+    }.items()
+})
+SOURCES = tuple(TYPES)
+_REQUIRED = ("event_id", "source", "type", "occurred_at", "unit", "payload")
+_OPTIONAL = ("recorded_at", "supersedes", "schema_version")
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no white space: equal JSON values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated event. Times are aware datetimes in +08:00; money in payloads is int fen.
+
+    `raw` is the JSON object as received (before upcasting); treat it as read-only.
+    """
+
+    event_id: str
+    source: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime | None
+    unit: str
+    supersedes: str | None
+    payload: m.Payload
+    schema_version: int = SCHEMA_VERSION
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 hex of the canonical JSON of `raw`: the idempotency check for resends."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    def to_json(self) -> str:
+        """The event as canonical JSON, exactly as received (key order aside)."""
+        return canonical_json(self.raw)
+
+
+def upcast(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring an event object of any supported `schema_version` to SCHEMA_VERSION.
+
+    Version 1 is the first version, so this is the identity for now; a version 2
+    adds its step here and nothing downstream changes.
+    """
+    version = raw.get("schema_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) \
+            or not 1 <= version <= SCHEMA_VERSION:
+        raise ValidationError("schema_version", version,
+                              f"unsupported schema version; this code reads 1 to {SCHEMA_VERSION}",
+                              reason="schema_version.unsupported")
+    return raw
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValidationError(key, MISSING, "appears twice in one JSON object",
+                                  reason="json.duplicate_key", hint="keep one of them")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load(raw: bytes | str | dict[str, Any]) -> Any:
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValidationError("", MISSING, f"the record is not valid UTF-8 (byte {err.start})",
+                                  reason="json.utf8", hint="re-encode the file as UTF-8") from None
+    if not isinstance(raw, str):
+        raise ValidationError("", MISSING, f"expected JSON text, got {type(raw).__name__}",
+                              reason="json.invalid")
+    try:
+        return json.loads(raw, object_pairs_hook=_reject_duplicates,
+                          parse_constant=_reject_constant)
+    except ValueError as err:  # ValidationError (duplicate keys) is not a ValueError
+        raise ValidationError("", MISSING, f"not valid JSON: {err}", reason="json.invalid",
+                              hint="each line must hold one complete JSON object") from None
+
+
+def parse_event(raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
+    """Validate one event (JSON bytes, text or an already parsed object).
+
+    Raises ValidationError whose `reason` names the rule broken and whose message
+    names the field, the value and how to fix it.
+
+    >>> parse_event(b'{"event_id": "x"}', Registry.load())
+    Traceback (most recent call last):
+    ...
+    contracts.errors.ValidationError: source: required field is missing; add 'source'
+    """
+    loaded = _load(raw)
+    if not isinstance(loaded, dict):
+        raise ValidationError("", MISSING, "an event must be a JSON object",
+                              reason="json.not_object")
+    data = p.obj(upcast(loaded), "", _REQUIRED, _OPTIONAL)
+    event_id = p.ident(data["event_id"], "event_id")
+    source = p.enum(data["source"], "source", SOURCES)
+    type_ = p.text(data["type"], "type")
+    model = TYPES[source].get(type_)
+    if model is None:
+        owners = [s for s, types in TYPES.items() if type_ in types]
+        if owners:
+            raise ValidationError("type", type_, f"belongs to source {owners[0]}, not {source}",
+                                  reason="type.wrong_source",
+                                  hint=f"{source} sends: {', '.join(TYPES[source])}")
+        raise ValidationError("type", type_, f"unknown type for source {source}",
+                              reason="type.unknown",
+                              hint=f"{source} sends: {', '.join(TYPES[source])}")
+    occurred_at = p.timestamp(data["occurred_at"], "occurred_at")
+    recorded = data.get("recorded_at")
+    recorded_at = None if recorded is None else p.timestamp(recorded, "recorded_at")
+    unit = registry.unit(data["unit"], field="unit").code
+    supersedes = data.get("supersedes")
+    if supersedes is not None:
+        supersedes = p.ident(supersedes, "supersedes")
+        if supersedes == event_id:
+            raise ValidationError("supersedes", supersedes, "an event cannot supersede itself",
+                                  reason="supersedes.self",
+                                  hint="a correction needs its own new event_id")
+    payload = m.parse_payload(model, data["payload"])
+    if isinstance(payload, m.EventRetracted) and payload.retracts == event_id:
+        raise ValidationError("payload.retracts", payload.retracts,
+                              "an event cannot retract itself", reason="retracts.self")
+    return Event(event_id, source, type_, occurred_at, recorded_at, unit, supersedes, payload,
+                 SCHEMA_VERSION, copy.deepcopy(loaded) if loaded is raw else loaded)
