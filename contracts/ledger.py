@@ -1,0 +1,112 @@
+"""Which events count: idempotency by event_id, conflicts, corrections and retractions.
+
+Both paths (streams and batch) push events through a `Ledger` in log order and
+fold only what it reports as added or removed. Its state is a mapping from
+event_id to a JSON-friendly entry, so a Faust table can hold it as well as a dict.
+
+Rules (SPEC 5.1, 5.3):
+- the same event_id with the same content is a no-op (`duplicate`);
+- the same event_id with different content is a `conflict` (dead-lettered),
+  unless the event says `supersedes` its own id: then it replaces itself;
+- `supersedes: X` removes X's contributions and adds its own; a correction
+  that arrives before X marks X so that X never counts when it comes;
+- `event.retracted` removes the target's contributions (or pre-empts it);
+- a second correction of the same X corrects the current correction (the chain
+  is followed to its active head), so corrections never double count;
+- a retraction of a retraction does not reinstate anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any, NamedTuple
+
+from contracts.events import Event
+from contracts.fold import Contribution, contributions
+from contracts.payloads import EventRetracted
+
+ACTIVE, SUPERSEDED, RETRACTED = "active", "superseded", "retracted"
+_MAX_CHAIN = 1000
+
+Entry = dict[str, Any]  # {"h": hash | None, "s": status, "by": event_id | None, "c": [[...]]}
+
+
+class Outcome(NamedTuple):
+    status: str  # applied | duplicate | conflict | inactive (pre-empted by an earlier correction)
+    added: tuple[Contribution, ...] = ()
+    removed: tuple[Contribution, ...] = ()
+    detail: str = ""
+
+
+def _pack(items: tuple[Contribution, ...]) -> list[list[Any]]:
+    return [list(c) for c in items]
+
+
+def _unpack(rows: list[list[Any]]) -> tuple[Contribution, ...]:
+    return tuple(Contribution(*row) for row in rows)
+
+
+class Ledger:
+    """Decides each event's effect; `entries` is any mutable mapping (dict, Faust table)."""
+
+    def __init__(self, entries: MutableMapping[str, Entry] | None = None) -> None:
+        self.entries: MutableMapping[str, Entry] = {} if entries is None else entries
+
+    def apply(self, event: Event) -> Outcome:
+        eid, digest = event.event_id, event.content_hash
+        known = self.entries.get(eid)
+        if known is not None and known.get("h") is not None:
+            if known["h"] == digest:
+                return Outcome("duplicate")
+            if event.supersedes != eid:
+                return Outcome(
+                    "conflict",
+                    detail=(f"event_id {eid} was already received with different content "
+                            f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); send a new "
+                            f"event_id with \"supersedes\": \"{eid}\" to correct it"),
+                )
+            return self._replace_self(event, known, digest)
+
+        removed: tuple[Contribution, ...] = ()
+        target = event.supersedes if event.supersedes not in (None, eid) else None
+        kind = SUPERSEDED
+        if isinstance(event.payload, EventRetracted):
+            target, kind = event.payload.retracts, RETRACTED
+        if target is not None:
+            removed = self._deactivate(target, kind, eid)
+
+        if known is not None:  # pre-empted: a correction or retraction arrived first
+            known["h"] = digest
+            self.entries[eid] = known
+            return Outcome("inactive", removed=removed,
+                           detail=f"{known['s']} by {known['by']} before it arrived")
+        added = contributions(event)
+        self.entries[eid] = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
+        return Outcome("applied", added=added, removed=removed)
+
+    def _replace_self(self, event: Event, known: Entry, digest: str) -> Outcome:
+        removed = _unpack(known["c"]) if known["s"] == ACTIVE else ()
+        added = contributions(event) if known["s"] == ACTIVE else ()
+        self.entries[event.event_id] = {**known, "h": digest, "c": _pack(added)}
+        return Outcome("applied", added=added, removed=removed)
+
+    def _deactivate(self, target: str, kind: str, by: str) -> tuple[Contribution, ...]:
+        """Remove `target` (or the active head of its correction chain) from the figures."""
+        for _ in range(_MAX_CHAIN):
+            entry = self.entries.get(target)
+            if entry is None:
+                self.entries[target] = {"h": None, "s": kind, "by": by, "c": []}
+                return ()
+            if entry["s"] == ACTIVE:
+                removed = _unpack(entry["c"])
+                self.entries[target] = {**entry, "s": kind, "by": by, "c": []}
+                return removed
+            if kind == SUPERSEDED and entry["s"] == SUPERSEDED and entry["by"] not in (None, by):
+                target = entry["by"]  # correct the current correction instead
+                continue
+            return ()  # already retracted (or superseded by this very event)
+        return ()
+
+    def effective(self) -> dict[str, tuple[Contribution, ...]]:
+        """event_id -> contributions of every event that currently counts."""
+        return {eid: _unpack(e["c"]) for eid, e in self.entries.items() if e["s"] == ACTIVE and e["c"]}
