@@ -14,6 +14,7 @@ from pipeline.errors import CliError
 # order `--help` lists them in: the December story, roughly.
 COMMAND_MODULES = (
     "pipeline.commands.calendar",
+    "pipeline.commands.generate",
     "pipeline.commands.demo",
     "pipeline.commands.infra",
 )
