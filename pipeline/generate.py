@@ -282,7 +282,7 @@ class _Sink:
             self.bad_kinds[kind.bad] += 1
             self.reasons[world.reason_of(line)] += 1
         elif kind.name == "conflicting_resend":
-            self.reasons["ledger.conflict"] += 1
+            self.reasons["event_id.conflict"] += 1
         if kind.counts_as_event:
             self.by_type[(kind.source, kind.type)] += 1
         if kind.late:

@@ -95,7 +95,7 @@ def test_manifest_counts_equal_a_recount_of_each_file(run, registry):
         assert part["by_type"] == dict(recount["events"])
         assert part["events"] == sum(recount["events"].values())
         reasons = dict(part["dead_letter_reasons"])
-        assert reasons.pop("ledger.conflict", 0) == recount["conflict"]
+        assert reasons.pop("event_id.conflict", 0) == recount["conflict"]
         assert reasons == dict(recount["reasons"])
     assert manifest["totals"]["lines"] == total_lines == N
     written = json.loads(manifest_path(files[0][0]).read_text(encoding="utf-8"))
@@ -127,7 +127,7 @@ def test_every_bad_kind_is_rejected_with_its_reason(run):
     for kind, n in totals["dirt"]["bad_by_kind"].items():
         expected[BAD_KINDS[kind][1]] += n
     reasons = dict(totals["dead_letter_reasons"])
-    reasons.pop("ledger.conflict")
+    reasons.pop("event_id.conflict")
     assert reasons == dict(expected)
 
 
