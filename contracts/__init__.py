@@ -6,6 +6,10 @@ from contracts.industry import Industry, parse_industry, row_of_division
 from contracts.payloads import Employer, Project
 from contracts.registry import Registry, Unit
 from contracts.uscc import make_uscc, uscc_check_char, validate_uscc
+from contracts.cells import AUX, CELL_BY_ID, CELLS, COLUMNS, ITEMS, ROWS, Agg, Cell, Column, Measure, Row
+from contracts.fold import Contribution, contributions, rollup, tally
+from contracts.ledger import Ledger, Outcome
+from contracts.calendar import Campaign, load_campaign
 
 __all__ = [
     # errors
@@ -17,4 +21,9 @@ __all__ = [
     "Registry", "Unit",
     # events
     "SCHEMA_VERSION", "SOURCES", "TYPES", "Event", "parse_event", "upcast", "Employer", "Project",
+    # the cell table, the fold and the ledger
+    "ROWS", "COLUMNS", "ITEMS", "AUX", "CELLS", "CELL_BY_ID", "Agg", "Cell", "Column", "Measure", "Row",
+    "Contribution", "contributions", "tally", "rollup", "Ledger", "Outcome",
+    # the campaign calendar
+    "Campaign", "load_campaign",
 ]
