@@ -1,0 +1,54 @@
+"""The generator's knobs: dirt rates, pool bounds and the mix of event types."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+# --- rates of the controlled dirt, per line -------------------------------------------------
+P_BAD = 0.005
+P_EXACT_RESEND = 0.01
+P_CONFLICT = 0.001
+P_CORRECTION = 0.004
+P_RETRACTION = 0.002
+#: In the first week after the progress cutoff, this share of slots is a late arrival, and
+#: corrections and retractions of late-December events are this many times as frequent.
+P_LATE_IN_FIRST_WEEK = 0.25
+JANUARY_FIX_BOOST = 5
+
+# --- bounded pools --------------------------------------------------------------------------
+EMPLOYERS_TOTAL = 12_000
+PROJECTS_TOTAL = 3_000
+OPEN_CASES_MAX = 6_000
+OPEN_LEADS_MAX = 6_000
+RECENT_MAX = 512
+DECEMBER_MAX = 2_000
+
+#: Relative frequency of each event type in a clean slot (pool-dependent types fall back to
+#: creating ones when their pool is empty).
+TYPE_WEIGHTS: dict[tuple[str, str], float] = {
+    ("inspection", "employer.inspected"): 0.26,
+    ("inspection", "arrears.verified"): 0.075,
+    ("inspection", "arrears.resolved"): 0.07,
+    ("inspection", "order.issued"): 0.05,
+    ("inspection", "case.transferred"): 0.008,
+    ("inspection", "case.filed"): 0.008,
+    ("inspection", "employer.published"): 0.003,
+    ("inspection", "employer.blacklisted"): 0.003,
+    ("mediation", "dispute.resolved"): 0.10,
+    ("court", "execution.concluded"): 0.035,
+    ("complaint", "lead.received"): 0.17,
+    ("complaint", "lead.merged"): 0.02,
+    ("complaint", "lead.verified"): 0.09,
+    ("complaint", "lead.closed"): 0.07,
+}
+_TYPE_KEYS = list(TYPE_WEIGHTS)
+_TYPE_CUM = [sum(list(TYPE_WEIGHTS.values())[: i + 1]) for i in range(len(TYPE_WEIGHTS))]
+POLICE_FILING_SHARE = 0.76  # of transfers; some are still pending at the end
+_SELF_CONTAINED = ("employer.inspected", "arrears.verified", "dispute.resolved",
+                   "execution.concluded")
+_CORRECTABLE = frozenset({"employer.inspected", "arrears.verified", "arrears.resolved",
+                          "dispute.resolved", "execution.concluded", "lead.received"})
+_RETRACTABLE = _CORRECTABLE | {"order.issued", "employer.published"}
+_COMPACT = (",", ":")
