@@ -17,6 +17,11 @@ COMMAND_MODULES = (
     "pipeline.commands.generate",
     "pipeline.commands.demo",
     "pipeline.commands.infra",
+    "pipeline.commands.archive",
+    "pipeline.commands.snapshot",
+    "pipeline.commands.replay",
+    "pipeline.commands.diff",
+    "pipeline.commands.report",
 )
 
 EXIT_FAILURE = 1

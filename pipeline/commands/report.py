@@ -1,0 +1,95 @@
+"""`arrears report SNAPSHOT --unit CODE ...`: the official form 附件2 as xlsx, CSV or a table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.commands.snapshot import EXIT_USAGE, Context
+from pipeline.errors import CliError
+from warehouse.errors import WarehouseError
+from warehouse.report import build_forms, parse_precision
+from warehouse.snapshot import resolve_snapshot
+
+_MIN_WIDTH = 180
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="render the form 附件2 (治理欠薪冬季行动情况) from a snapshot: xlsx, csv or table",
+        description=(
+            "Render the official form for each --unit from a snapshot: its own events plus "
+            "its whole subtree (the form says which units it covers). Values are rounded half "
+            "up (四舍五入) from the exact values, 万人 to 4 places and 万元 to 2 unless "
+            "--precision says otherwise; 合计 is rounded from its exact value.\n\n"
+            "xlsx: one sheet per unit in the layout of 附件2 (default file "
+            "report-<cutoff>-<units>.xlsx). csv: one line per figure with exact and rounded "
+            "values (standard output unless --out). table: the form in the terminal.\n\n"
+            "Exit status: 0 written, 1 failure, 2 bad arguments."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("snapshot", metavar="SNAPSHOT",
+                        help="a snapshot directory, CUTOFF/ID, ID or CUTOFF@latest|LABEL")
+    parser.add_argument("--unit", action="append", required=True, metavar="CODE",
+                        help="reporting unit code (repeat for more sheets), e.g. 320400")
+    parser.add_argument("--format", choices=("xlsx", "csv", "table"), default="table")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="output file")
+    parser.add_argument("--precision", metavar="persons=N,money=N",
+                        help="decimal places for 万人 and 万元 (default persons=4,money=2)")
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="snapshot root (default: <state dir>/snapshots)")
+    parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    try:
+        precision = parse_precision(args.precision)
+    except WarehouseError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
+    try:
+        snap = resolve_snapshot(args.snapshot, ctx.root)
+    except WarehouseError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
+    try:
+        forms = build_forms(snap.cells(), snap.meta, ctx.registry, list(dict.fromkeys(args.unit)))
+    except WarehouseError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
+    if args.format == "xlsx":
+        from warehouse.report.xlsx import write_xlsx
+
+        out = args.out or Path(f"report-{snap.path.parent.name}-{'-'.join(args.unit)}.xlsx")
+        try:
+            write_xlsx(forms, out, precision)
+        except OSError as err:
+            raise CliError(f"cannot write {out}: {err.strerror or err}") from err
+        print(f"wrote {out} ({len(forms)} sheet(s), snapshot {snap.id})")
+        return 0
+    from warehouse.report.text import render_table, write_csv
+
+    if args.format == "csv":
+        if args.out is None:
+            write_csv(forms, sys.stdout, precision)
+            return 0
+        try:
+            with args.out.open("w", encoding="utf-8", newline="") as handle:
+                write_csv(forms, handle, precision)
+        except OSError as err:
+            raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+        print(f"wrote {args.out}")
+        return 0
+    console = Console()
+    if console.width < _MIN_WIDTH:
+        console = Console(width=_MIN_WIDTH)
+    if args.out is not None:
+        with args.out.open("w", encoding="utf-8") as handle:
+            render_table(forms, Console(file=handle, width=_MIN_WIDTH), precision)
+        print(f"wrote {args.out}")
+        return 0
+    render_table(forms, console, precision)
+    return 0

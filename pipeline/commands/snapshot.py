@@ -1,0 +1,163 @@
+"""`arrears snapshot`: cut a bitemporal Parquet snapshot (cutoff x offset vector)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kafka.errors import KafkaError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from contracts.errors import ContractError
+from contracts.registry import Registry
+from infra.admin import bootstrap_servers
+from infra.errors import InfraError
+from infra.settings import Settings
+from pipeline.errors import CliError
+from warehouse.cutoff import Cutoff, load, parse_cutoff
+from warehouse.errors import OffsetsError, WarehouseError
+from warehouse.kafka_log import source_topics
+from warehouse.offsets import OFFSETS_HELP, Offsets, parse_offsets, total
+from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
+from warehouse.snapshot import write_snapshot
+
+EXIT_USAGE = 2
+LIVE_MISSING = ("--from live needs the streams' running tallies, and streams/ has no app yet; "
+                "use --from kafka (the same fold, replayed) or --from archive")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "snapshot",
+        help="cut a Parquet snapshot of every unit's figures at a cutoff",
+        description=(
+            "Rebuild every unit's figures (own and rolled up, every cell of 附件2, exact values: "
+            "persons, fen, counts) for events with event time in the campaign window and at or "
+            "before --cutoff, from the log as of an offset vector, and write "
+            "<root>/<cutoff>/<snapshot-id>/{cells.parquet,meta.json} atomically. "
+            "Snapshots of one cutoff sit side by side (close of business, restated, ...).\n\n"
+            f"OFFSETS: {OFFSETS_HELP}.\n\n"
+            "Exit status: 0 written, 1 failure, 2 bad arguments."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_cutoff(parser, required=True)
+    parser.add_argument("--as-of", default="now", metavar="now|OFFSETS",
+                        help="what the snapshot knows: `now` (the log end at start) or OFFSETS")
+    parser.add_argument("--label", help="a name kept in meta.json, e.g. close-of-business")
+    parser.add_argument("--from", dest="source", choices=("kafka", "archive", "live"),
+                        default="kafka", help="rebuild from Kafka (default) or the archive; "
+                                              "`live` reads the streams' tallies (not yet built)")
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def add_cutoff(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--cutoff", required=required, metavar="DATE",
+                        help="YYYY-MM-DD (through 23:59:59 +08:00), an ISO time with offset, "
+                             "or a campaign cutoff name (progress, final)")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="snapshot root (default: <state dir>/snapshots)")
+    parser.add_argument("--archive", type=Path, metavar="DIR",
+                        help="event archive (default: <state dir>/archive)")
+    parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
+    parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML (default: shipped)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class Context:
+    """What every warehouse command needs, built from the arguments once."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        try:
+            self.settings = Settings.from_env()
+            self.registry = Registry.load(getattr(args, "units", None))
+            self.campaign = load(getattr(args, "campaign", None))
+        except (InfraError, ContractError, WarehouseError, OSError) as err:
+            raise CliError(str(err)) from err
+        root = getattr(args, "root", None)
+        self.root: Path = root or self.settings.state_dir / "snapshots"
+        archive = getattr(args, "archive", None)
+        self.archive: Path = archive or self.settings.state_dir / "archive"
+        self.topics = source_topics(self.settings)
+        self.quiet = bool(getattr(args, "quiet", False))
+
+    def cutoff(self, text: str) -> Cutoff:
+        try:
+            return parse_cutoff(text, self.campaign)
+        except WarehouseError as err:
+            raise CliError(str(err), EXIT_USAGE) from err
+
+    def bootstrap(self) -> str:
+        try:
+            return bootstrap_servers(self.settings)
+        except InfraError as err:
+            raise CliError(str(err)) from err
+
+    def rebuild(self, source: str, upto: Offsets | None, *, keep_info: bool = False) -> Rebuilt:
+        """Rebuild from `source` ("kafka" | "archive") up to `upto` (None = the end)."""
+        try:
+            with self.progress(f"replaying from {source}", upto) as advance:
+                if source == "kafka":
+                    return rebuild_from_kafka(self.bootstrap(), self.topics, upto, self.registry,
+                                              keep_info=keep_info, progress=advance)
+                if source == "archive":
+                    if not self.archive.is_dir():
+                        raise CliError(f"no archive at {self.archive}; run `arrears archive "
+                                       "--until-end` first (or pass --archive DIR)")
+                    return rebuild_from_archive(self.archive, self.topics, upto, self.registry,
+                                                keep_info=keep_info, progress=advance)
+                raise CliError(LIVE_MISSING)
+        except OffsetsError as err:
+            raise CliError(str(err), EXIT_USAGE) from err
+        except WarehouseError as err:
+            raise CliError(str(err)) from err
+        except KafkaError as err:
+            raise CliError(f"Kafka failed during the replay: {err!r}") from err
+
+    @contextmanager
+    def progress(self, what: str, upto: Offsets | None) -> Iterator[Callable[[int], None]]:
+        if self.quiet:
+            yield lambda n: None
+            return
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn()]
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(what, total=total(upto) if upto else None)
+            yield lambda n: bar.advance(task, n)
+
+
+def offsets_arg(text: str, flag: str) -> Offsets | None:
+    """`now` / `end` -> None (the log end); anything else is an offset vector."""
+    if text.strip() in ("now", "end"):
+        return None
+    try:
+        return parse_offsets(text)
+    except OffsetsError as err:
+        raise CliError(f"{flag}: {err}", EXIT_USAGE) from err
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    cutoff = ctx.cutoff(args.cutoff)
+    upto = offsets_arg(args.as_of, "--as-of")
+    rebuilt = ctx.rebuild(args.source, upto)
+    try:
+        snap = write_snapshot(ctx.root, cutoff, rebuilt.cells(cutoff), rebuilt.offsets,
+                              source=rebuilt.source, event_count=rebuilt.rebuild.events,
+                              label=args.label)
+    except WarehouseError as err:
+        raise CliError(str(err)) from err
+    r = rebuilt.rebuild
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
+                  f"{r.events:,} events read, {r.outcomes['duplicate']:,} duplicates, "
+                  f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped")
+    console.print(str(snap.path), highlight=False, soft_wrap=True)
+    return 0
