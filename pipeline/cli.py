@@ -17,11 +17,14 @@ COMMAND_MODULES = (
     "pipeline.commands.generate",
     "pipeline.commands.demo",
     "pipeline.commands.infra",
+    "pipeline.commands.ingest",
+    "pipeline.commands.deadletters",
     "pipeline.commands.archive",
     "pipeline.commands.snapshot",
     "pipeline.commands.replay",
     "pipeline.commands.diff",
     "pipeline.commands.report",
+    "pipeline.commands.bench",
 )
 
 EXIT_FAILURE = 1

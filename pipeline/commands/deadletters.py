@@ -1,0 +1,204 @@
+"""`arrears deadletters list | export | resubmit`: see, fix and re-submit rejected records."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from kafka.errors import KafkaError
+from rich.console import Console
+from rich.table import Table
+
+from contracts.errors import ContractError
+from contracts.registry import Registry
+from infra.admin import bootstrap_servers
+from infra.errors import InfraError
+from infra.settings import Settings
+from infra.topics import dead_letter_status_topic
+from pipeline.deadletters import (
+    STATUSES,
+    DeadLetter,
+    DeadLetterError,
+    export_line,
+    load,
+    plan_resubmit,
+    select,
+)
+from pipeline.errors import CliError
+from pipeline.ingest import EXIT_REJECTED, KafkaSink, ProduceError, make_producer
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "deadletters",
+        help="list, export and re-submit rejected records (dead letters)",
+        description=(
+            "Every record ingest rejects goes to the dead-letter topic with its original "
+            "bytes, file, line and reason. `list` shows them, `export` writes a JSON Lines "
+            "file to fix by hand, `resubmit` validates the fixed records, produces the good "
+            "ones to their source topic and marks their dead letters resolved (never deleted)."
+        ),
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--status", choices=STATUSES, default="open",
+                       help="which dead letters (default: open)")
+        p.add_argument("--reason", metavar="R", help="only this reason code, e.g. uscc.check_char")
+        p.add_argument("--file", metavar="F", help="only lines from this file (name or base name)")
+
+    ls = actions.add_parser("list", help="a table of dead letters: id, file:line, reason, message")
+    filters(ls)
+    ls.add_argument("--limit", type=_positive, default=50, metavar="N",
+                    help="show at most N rows (default 50; the counts cover all)")
+    ls.set_defaults(func=run_list)
+
+    ex = actions.add_parser("export", help="write dead letters as JSON Lines to fix and resubmit")
+    filters(ex)
+    ex.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    ex.set_defaults(func=run_export)
+
+    re = actions.add_parser(
+        "resubmit", help="validate fixed records from an export file and produce them",
+        description=(
+            "Read a file written by `deadletters export` (after fixing its `record`s), "
+            "validate each record again, produce the good ones to their source topic and mark "
+            "their dead letters resolved. Records still bad are listed and stay open (no new "
+            "dead letter). Dead letters already resolved are skipped, so running it twice "
+            f"counts each record once. Exit status: 0 all good, {EXIT_REJECTED} some still bad, "
+            "1 failure."
+        ),
+    )
+    re.add_argument("file", metavar="FILE", help="the edited export file; `-` for standard input")
+    re.add_argument("--units", metavar="PATH",
+                    help="unit registry TOML (default: the shipped contracts/units.toml)")
+    re.set_defaults(func=run_resubmit)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _load() -> tuple[Settings, str, list[DeadLetter]]:
+    try:
+        settings = Settings.from_env()
+        bootstrap = bootstrap_servers(settings)
+        letters, unreadable = load(bootstrap, settings)
+    except (InfraError, DeadLetterError) as err:
+        raise CliError(str(err)) from err
+    except KafkaError as err:
+        raise CliError(f"cannot read the dead-letter topics: {err!r}") from err
+    if unreadable:
+        Console(stderr=True).print(f"[yellow]{unreadable} dead-letter or status records could "
+                                   "not be read (not JSON objects with an id)[/yellow]")
+    return settings, bootstrap, letters
+
+
+def _select(args: argparse.Namespace, letters: list[DeadLetter]) -> list[DeadLetter]:
+    return select(letters, status=args.status, reason=args.reason, file=args.file)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    console = Console()
+    _, _, letters = _load()
+    chosen = _select(args, letters)
+    table = Table(title=f"dead letters ({args.status})")
+    table.add_column("id", no_wrap=True)
+    table.add_column("file:line", overflow="fold")
+    table.add_column("reason", no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)
+    table.add_column("status", overflow="fold")
+    for letter in chosen[: args.limit]:
+        status = letter.status if letter.status == "open" else f"resolved -> {letter.event_id}"
+        table.add_row(letter.id, letter.where, letter.reason, letter.message, status)
+    console.print(table)
+    if len(chosen) > args.limit:
+        console.print(f"showing {args.limit} of {len(chosen)}; use --limit to see more")
+    by_status = Counter(letter.status for letter in letters)
+    console.print(f"{len(chosen)} match the filters; in all {by_status['open']} open, "
+                  f"{by_status['resolved']} resolved")
+    return 0
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as err:
+        raise CliError(f"cannot write {path}: {err.strerror or err}") from err
+    with handle:
+        yield handle
+
+
+def run_export(args: argparse.Namespace) -> int:
+    _, _, letters = _load()
+    chosen = _select(args, letters)
+    with _output(args.out) as out:
+        for letter in chosen:
+            out.write(json.dumps(export_line(letter), ensure_ascii=False) + "\n")
+    if args.out:
+        Console(stderr=True).print(
+            f"wrote {len(chosen)} dead letters to {args.out}; fix each `record`, then run "
+            f"`arrears deadletters resubmit {args.out}`")
+    return 0
+
+
+def run_resubmit(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        registry = Registry.load(args.units)
+    except (OSError, ContractError) as err:
+        raise CliError(f"cannot load the unit registry: {err}") from err
+    try:
+        lines = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {args.file}: {err.strerror or err}") from err
+    settings, bootstrap, letters = _load()
+    plan = plan_resubmit(lines.splitlines(), {dl.id: dl for dl in letters}, registry, settings)
+    if plan.events:
+        try:
+            sink = KafkaSink(make_producer(bootstrap, client_id="arrears-resubmit"))
+        except KafkaError as err:
+            raise CliError(f"cannot reach Kafka at {bootstrap} ({err}); nothing was resubmitted") from err
+        try:
+            # Events first; only once Kafka has them are the dead letters marked resolved.
+            for topic, key, value, headers in plan.events:
+                sink.send(topic, key, value, headers)
+            sink.flush()
+            status_topic = dead_letter_status_topic(settings)
+            for key, value in plan.marks:
+                sink.send(status_topic, key, value, [])
+            sink.close()
+        except ProduceError as err:
+            sink.abort()
+            raise CliError(f"{err}; run resubmit again: events resent with the same event_id "
+                           "are dropped by the streams") from err
+    for dl_id, event_id in plan.resolved:
+        console.print(f"resubmitted {dl_id} as event {event_id}: marked resolved")
+    for dl_id in plan.skipped:
+        console.print(f"skipped {dl_id}: already resolved")
+    if plan.still_bad:
+        table = Table(title="still rejected (their dead letters stay open)")
+        for col in ("line", "dead letter", "reason", "message"):
+            table.add_column(col, overflow="fold")
+        for number, dl_id, reason, message in plan.still_bad:
+            table.add_row(str(number), dl_id or "-", reason, message)
+        console.print(table)
+    console.print(f"{len(plan.resolved)} resubmitted, {len(plan.skipped)} already resolved, "
+                  f"{len(plan.still_bad)} still bad")
+    return plan.exit_code
