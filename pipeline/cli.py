@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "pipeline.commands.snapshot",
     "pipeline.commands.replay",
     "pipeline.commands.diff",
+    "pipeline.commands.check",
+    "pipeline.commands.submit",
     "pipeline.commands.report",
     "pipeline.commands.bench",
 )

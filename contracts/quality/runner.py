@@ -255,8 +255,9 @@ def _from_gx(check: Check, item: Any, limit: int) -> Outcome:
     elif details.get("mismatched"):
         offending = [{"mismatched": details["mismatched"]}]
         count = 1
-    else:
-        offending, count = [], 0 if item.success else 1
+    else:  # a table-level built-in: what it observed is what offends
+        offending = [] if item.success else [{"observed": result.get("observed_value")}]
+        count = len(offending)
     observed = result.get("observed_value")
     if observed is None and "unexpected_count" in result:
         observed = f"{result['unexpected_count']} unexpected of {result.get('element_count')}"

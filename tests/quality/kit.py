@@ -135,15 +135,15 @@ def archive_frame(events: Iterable[Event | tuple[Event, str]]) -> pl.DataFrame:
 
 
 def write_archive(root: Path, frame: pl.DataFrame) -> Path:
-    """One Parquet file per (source, date, topic, partition), named as the archiver names them."""
+    """The rows as the archiver writes them (warehouse.archive.write_part, one file per
+    source, date, topic and partition)."""
+    from warehouse.archive import write_part
+
     archive = root / "archive"
     dated = frame.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d").alias("_date"))
-    for (source, date, topic, partition), part in dated.group_by(
-            "source", "_date", "topic", "partition"):
-        folder = archive / f"source={source}" / f"date={date}"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{topic}-{partition}-{part['offset'].min()}-{part['offset'].max()}.parquet"
-        part.drop("_date").write_parquet(folder / name)
+    for (source, date, topic, partition), part in dated.sort("offset").group_by(
+            "source", "_date", "topic", "partition", maintain_order=True):
+        write_part(archive, source, date, topic, partition, part.drop("_date").to_dicts())
     return archive
 
 

@@ -1,0 +1,201 @@
+"""`arrears check SNAPSHOT`: run the data-quality contracts, write Data Docs and check-result.json.
+
+Exit codes: 0 every critical expectation passed (warnings are shown, they do not fail);
+6 (EXIT_CRITICAL) a critical expectation failed; 2 bad arguments; 1 an input could not
+be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from contracts.errors import ContractError
+from contracts.quality import CheckResult, Outcome, load_quality_config, run_check
+from contracts.registry import Registry
+from pipeline.errors import CliError
+from pipeline.quality_inputs import (
+    QualityInputError,
+    cells_sha256,
+    dead_letters_from_file,
+    dead_letters_from_kafka,
+    default_archive,
+    read_snapshot,
+    scan_archive,
+)
+
+__all__ = ["EXIT_CRITICAL", "QUALITY_DIR", "RESULT_FILE", "register", "run", "check_snapshot",
+           "print_summary", "add_check_arguments"]
+
+#: A critical expectation failed: the snapshot may not be submitted.
+EXIT_CRITICAL = 6
+EXIT_USAGE = 2
+#: Beside the snapshot's cells.parquet and meta.json: the check's outputs.
+QUALITY_DIR = "quality"
+RESULT_FILE = "check-result.json"
+DOCS_DIR = "data_docs"
+_SHOWN = 3
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "check", help="run the data-quality contracts on a snapshot (Data Docs, graded verdict)",
+        description=(
+            "Run the great-expectations suites of SPEC 7 on a snapshot and the archived events "
+            "behind it. Writes SNAPSHOT/quality/check-result.json and static Data Docs under "
+            "SNAPSHOT/quality/data_docs/, and prints a summary table."),
+        epilog=(f"exit codes: 0 passed (warnings shown), {EXIT_CRITICAL} a critical expectation "
+                "failed, 2 bad arguments, 1 an input could not be read"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_check_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("snapshot", metavar="SNAPSHOT",
+                        help="snapshot directory (snapshots/<cutoff>/<id>/), or CUTOFF/ID, ID, "
+                             "CUTOFF@latest, CUTOFF@LABEL under --root")
+    parser.add_argument("--previous", metavar="SNAPSHOT",
+                        help="an earlier snapshot: cumulative figures must not fall against it")
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="snapshot root for references (default: <state dir>/snapshots)")
+    parser.add_argument("--archive", type=Path, metavar="DIR",
+                        help="event archive (default: <state_dir>/archive when it exists; "
+                             "without one the event suite is skipped)")
+    parser.add_argument("--dead-letters", default="kafka", metavar="kafka|none|FILE",
+                        help="where the dead letters come from: the dead-letter topics "
+                             "(default), none (skip that suite), or a JSON Lines file")
+    parser.add_argument("--unit", metavar="CODE",
+                        help="the report's unit (default: meta.json's unit, else the lowest "
+                             "unit above every unit with figures)")
+    parser.add_argument("--config", type=Path, metavar="TOML",
+                        help="quality thresholds (default: contracts/quality/quality.toml)")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    result = check_snapshot(args, console)
+    print_summary(result, console)
+    return 0 if result.passed else EXIT_CRITICAL
+
+
+def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
+    """Read the inputs, run the suites, write check-result.json and the Data Docs."""
+    registry = Registry.load()
+    if args.unit is not None and args.unit not in registry:
+        raise CliError(f"--unit {args.unit} is not in the registry ({registry.source})",
+                       exit_code=EXIT_USAGE)
+    try:
+        config = load_quality_config(args.config)
+        path, snapshot = read_snapshot(args.snapshot, args.root)
+        previous = read_snapshot(args.previous, args.root)[1] if args.previous else None
+        archive_dir = args.archive if args.archive is not None else default_archive()
+        archive = scan_archive(archive_dir, dict(snapshot.meta)) if archive_dir else None
+        letters = _dead_letters(args.dead_letters)
+    except QualityInputError as err:
+        raise CliError(str(err)) from err
+    except ContractError as err:
+        raise CliError(str(err), exit_code=EXIT_USAGE) from err
+    out = path / QUALITY_DIR
+    with console.status("checking") as status:
+        try:
+            result = run_check(snapshot, previous=previous, archive=archive, dead_letters=letters,
+                               unit=args.unit, registry=registry, config=config,
+                               docs_dir=out / DOCS_DIR,
+                               say=lambda m: status.update(f"checking: {m}"))
+        except ValueError as err:
+            raise CliError(str(err), exit_code=EXIT_USAGE) from err
+    result.cells_sha256 = cells_sha256(path)
+    result.archive = str(archive_dir) if archive is not None and archive_dir else None
+    result.inputs = {"dead_letters": args.dead_letters,
+                     "config": str(args.config) if args.config else config.source}
+    write_atomic(out / RESULT_FILE, result.dumps())
+    return result
+
+
+def _dead_letters(spec: str) -> Any:
+    if spec == "none":
+        return None
+    if spec == "kafka":
+        return dead_letters_from_kafka()
+    path = Path(spec)
+    if not path.is_file():
+        raise CliError(f"--dead-letters {spec!r}: expected kafka, none or an existing JSON Lines "
+                       "file", exit_code=EXIT_USAGE)
+    return dead_letters_from_file(path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_summary(result: CheckResult, console: Console) -> None:
+    if console.width < 140:  # piped: keep the table readable rather than squeezed
+        console = Console(width=140)
+    table = Table(title=f"quality check: {result.snapshot}  cutoff {result.cutoff}  unit {result.unit}",
+                  title_justify="left")
+    table.add_column("expectation", no_wrap=True)
+    table.add_column("grade")
+    table.add_column("result")
+    table.add_column("offending units / cells", overflow="fold")
+    table.add_column("events behind them", overflow="fold")
+    style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
+    for o in result.outcomes:
+        status = o.status if o.status != "failed" or o.grade == "critical" else "warning"
+        colour = "yellow" if status == "warning" else style[o.status]
+        table.add_row(o.check, o.grade, f"[{colour}]{status}[/{colour}]", _offending(o),
+                      _evidence(o))
+    console.print(table)
+    fails, warns = result.critical_failures, result.warnings
+    if not fails:
+        tail = f" with {len(warns)} warning(s)" if warns else ""
+        console.print(f"[green]passed[/green]{tail}: no critical expectation failed")
+    else:
+        console.print(f"[red]FAILED[/red]: {len(fails)} critical expectation(s): "
+                      + ", ".join(o.check for o in fails))
+    if result.data_docs:
+        console.print(f"Data Docs: {result.data_docs}")
+    console.print(f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  "
+                  f"({result.seconds:.1f}s)")
+
+
+def _offending(o: Outcome) -> str:
+    if o.status == "skipped":
+        return o.note
+    if not o.failed:
+        return ""
+    # own-scope rows first: they are where a wrong figure starts; rollups inherit it
+    first = sorted(o.offending, key=lambda r: r.get("scope") == "rollup")
+    shown = "; ".join(_record(r) for r in first[:_SHOWN])
+    more = o.offending_count - min(len(o.offending), _SHOWN)
+    return shown + (f"; (+{more} more)" if more > 0 else "")
+
+
+def _evidence(o: Outcome) -> str:
+    if not o.evidence:
+        return o.note if o.failed else ""
+    shown = "; ".join(_record(r) for r in o.evidence[:_SHOWN])
+    more = len(o.evidence) - _SHOWN
+    return shown + (f"; (+{more} more)" if more > 0 else "")
+
+
+def _record(record: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in record.items() if v is not None)
