@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "pipeline.commands.infra",
     "pipeline.commands.ingest",
     "pipeline.commands.deadletters",
+    "pipeline.commands.worker",
+    "pipeline.commands.form",
     "pipeline.commands.archive",
     "pipeline.commands.snapshot",
     "pipeline.commands.replay",

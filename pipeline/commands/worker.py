@@ -1,0 +1,78 @@
+"""`arrears worker`: run a Faust worker keeping the running tallies; several share the partitions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from typing import Any
+
+from infra.admin import bootstrap_servers, ensure_topics
+from infra.errors import InfraError
+from infra.settings import Settings
+from pipeline.errors import CliError
+
+EXIT_USAGE = 2
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run a stream worker: running tallies and the live form over HTTP",
+        description=(
+            "Consume the four source topics, validate again (bad records go to the dead-letter "
+            "topic), keep the campaign tallies in changelog-backed tables and serve them as JSON "
+            "(GET /form/<unit>/?cutoff=2024-12-31, /own/, /status/). Start several to share the "
+            "partitions; stop with Ctrl-C or SIGTERM. A killed worker loses nothing: restart it."
+        ),
+    )
+    p.add_argument("--web-port", type=int, metavar="N",
+                   help="HTTP port of the live form (default: a free port, registered in the "
+                        "state directory so `arrears form` finds it)")
+    p.add_argument("--worker-id", metavar="ID",
+                   help="name of this worker (default: <host>-<pid>)")
+    p.add_argument("--loglevel", default="warning",
+                   choices=["debug", "info", "warning", "error"], help="Faust log level")
+    p.set_defaults(func=run)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.web_port is not None and not 0 < args.web_port < 65536:
+        raise CliError(f"--web-port {args.web_port}: expected a port number 1-65535",
+                       exit_code=EXIT_USAGE)
+    import faust  # heavy: only when a worker really starts
+
+    from streams.app import app_id, create_app
+    from streams.live import register_worker, unregister_worker
+
+    settings = Settings.from_env()
+    try:
+        bootstrap = bootstrap_servers(settings)
+        created = ensure_topics(bootstrap, settings)
+    except InfraError as err:
+        raise CliError(str(err)) from err
+    worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    port = args.web_port or free_port()
+    app = create_app(settings, worker_id=worker_id, web_port=port, bootstrap=bootstrap)
+    entry = register_worker(settings, worker_id, port)
+    print(f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "
+          f"live form at http://127.0.0.1:{port}/form/<unit>/"
+          + (f"; created topics {', '.join(created)}" if created else ""),
+          file=sys.stderr, flush=True)
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    logging.getLogger("faust").setLevel(args.loglevel.upper())
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    finally:
+        unregister_worker(entry)
+    return 0

@@ -1,0 +1,308 @@
+"""The Faust app: one agent over the four source topics, one changelogged table, the live form.
+
+See `streams.engine` for the state layout and why the effect is exactly once.
+What this module adds is the Faust side of that argument:
+
+- the agent works in batches (`take_events`); Faust acks a batch only after
+  the agent has handled it, so every acked event's table writes are already
+  in the producer buffer;
+- Faust flushes the producer before it commits source offsets, but its buffer
+  flush gives up after 0.1 s without progress (faust/transport/producer.py,
+  `flush_atmost`), so a commit could overtake changelog records. We replace
+  that flush with one that drains the buffer completely (`_drain_on_flush`);
+- at every assignment, once the table is recovered, the group's offsets are
+  set to the journal's applied offsets + 1 (`_rewind_to_journal`), before
+  Faust seeks to the committed offsets. So the position always comes from
+  the state itself: nothing applied is read again, nothing unapplied is skipped,
+  whatever Faust managed to commit before a crash;
+- dead letters are acknowledged by Kafka before the chunk that records the
+  rejected offset as applied is written, so a rejected record cannot be lost.
+
+Events buffered before a rebalance (an old consumer generation) are not
+applied: Kafka delivers them again to whoever owns the partition now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from contracts.calendar import Campaign, load_campaign
+from contracts.registry import Registry
+from infra.settings import Settings
+from infra.topics import SOURCES, dead_letter_topic, source_topic
+from streams.deadletter import dead_letter_record
+from streams.engine import Chunk, Engine, journal_key, with_journal
+from streams.tallies import Window, own_figures
+
+__all__ = ["create_app", "app_id", "Runtime", "BATCH", "CHUNK_KEYS"]
+
+log = logging.getLogger(__name__)
+
+#: Events per batch the agent takes, and how long it waits to fill one.
+BATCH = 2000
+BATCH_WITHIN = 0.05
+#: Keys a chunk may change before it is closed: bounds the journal record's size.
+CHUNK_KEYS = 1500
+TABLE = "state"
+
+
+def app_id(settings: Settings) -> str:
+    """The consumer group and changelog prefix: one per topic prefix, so tests are isolated."""
+    return f"{settings.topic_prefix}tallies"
+
+
+class Runtime:
+    """What the agent and the web pages share: the engine, the table, counters."""
+
+    def __init__(self, app: faust.App, settings: Settings, table: Any, dead: Any,
+                 registry: Registry, campaign: Campaign, worker_id: str,
+                 on_fatal: Callable[[BaseException], None]) -> None:
+        self.app = app
+        self.settings = settings
+        self.table = table
+        self.dead = dead
+        self.worker_id = worker_id
+        self.window = Window.of(campaign)
+        self.registry = registry
+        self.engine = Engine(registry, self.window)
+        self.sources = frozenset(source_topic(settings, s) for s in SOURCES)
+        self.partitions = settings.partitions
+        self.on_fatal = on_fatal
+        self.counts: Counter[str] = Counter()
+        #: "topic:partition" -> first and last offset this process handled.
+        self.first_offsets: dict[str, int] = {}
+        self.last_offsets: dict[str, int] = {}
+        #: Where dead letters go; tests swap in a list. Must return only once they are durable.
+        self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
+            self._send_to_topic)
+
+    # -- ownership -------------------------------------------------------
+    def owned(self) -> frozenset[int]:
+        """Source partitions this worker actively owns (tables are co-partitioned)."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # no assignment yet (not started, or a test context)
+            return frozenset()
+        return frozenset(tp.partition for tp in actives if tp.topic in self.sources)
+
+    def ready(self) -> bool:
+        recovery = self.app.tables.recovery
+        return bool(recovery.completed.is_set()) and not self.app.rebalancing
+
+    # -- writing ---------------------------------------------------------
+    def _writer(self, partition: int) -> Callable[[str, Any], None]:
+        data = self.table.data
+        send = self.table.send_changelog
+
+        def write(key: str, value: Any) -> None:
+            # Not `table[key] = value`: that takes the partition from the current
+            # event, which in a batch is the last one buffered, not this one.
+            data[key] = value
+            send(partition, key, value)
+
+        return write
+
+    async def process(self, events: list[Any]) -> None:
+        """Apply a batch: per partition, in offset order, in journaled chunks."""
+        try:
+            await self._process(events)
+        except Exception as exc:  # a bug: stop hard rather than ack what was not applied
+            log.exception("streams: unexpected error in a batch; stopping the worker")
+            self.on_fatal(exc)
+            raise
+
+    async def _process(self, events: list[Any]) -> None:
+        generation = self.app.consumer_generation_id
+        groups: dict[int, list[Any]] = {}
+        for event in events:
+            message = event.message
+            if message.generation_id != generation:
+                self.counts["stale"] += 1  # fetched before a rebalance: will come again
+                continue
+            groups.setdefault(message.partition, []).append(event)
+        for partition, group in groups.items():
+            write = self._writer(partition)
+            if self.engine.redo(self.table.data, partition, write):
+                self.counts["redone"] += 1
+            chunk = Chunk(self.table.data, partition)
+            rejected: list[tuple[bytes, str]] = []
+            for event in group:
+                message = event.message
+                raw = message.value if message.value is not None else b""
+                verdict = self.engine.handle(chunk, message.topic, message.offset, raw)
+                self.counts[verdict.status] += 1
+                where = f"{message.topic}:{partition}"
+                self.first_offsets.setdefault(where, message.offset)
+                self.last_offsets[where] = message.offset
+                if verdict.error is not None:
+                    record = dead_letter_record(raw, message.topic, partition, message.offset,
+                                                verdict.error)
+                    rejected.append((record["id"].encode(), json.dumps(
+                        record, ensure_ascii=False).encode("utf-8")))
+                if len(chunk) >= CHUNK_KEYS:
+                    if not await self._close(chunk, rejected, generation):
+                        break
+                    chunk, rejected = Chunk(self.table.data, partition), []
+            else:
+                await self._close(chunk, rejected, generation)
+
+    async def _close(self, chunk: Chunk, rejected: list[tuple[bytes, bytes]],
+                     generation: int) -> bool:
+        """Send the chunk's dead letters and wait for Kafka, then journal and write the chunk."""
+        if rejected:
+            await self.send_dead_letters(rejected)
+            self.counts["dead_lettered"] += len(rejected)
+            if self.app.consumer_generation_id != generation:
+                # The partition may have moved while we waited: its new owner applies
+                # these events again (and sends the same dead letters, same ids).
+                self.counts["abandoned"] += 1
+                return False
+        self.engine.finish(chunk, self._writer(chunk.partition))
+        return True
+
+    async def _send_to_topic(self, records: list[tuple[bytes, bytes]]) -> None:
+        """Produce dead letters and wait until Kafka has them all."""
+        pending = [await self.dead.send(key=key, value=value) for key, value in records]
+        for fut in pending:
+            await fut
+
+    # -- reading ---------------------------------------------------------
+    def own(self, cutoff_day: int) -> dict[str, Any]:
+        """This worker's part of the figures: own (not rolled up) figures of its partitions."""
+        partitions = self.owned()
+        figures = own_figures(with_journal(self.table.data, partitions), partitions, cutoff_day)
+        return {
+            "worker_id": self.worker_id,
+            "ready": self.ready(),
+            "partitions": sorted(partitions),
+            "of": self.partitions,
+            "cutoff_day": cutoff_day,
+            "figures": [[u, c, v] for (u, c), v in sorted(figures.items()) if v],
+        }
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "pid": os.getpid(),
+            "ready": self.ready(),
+            "partitions": sorted(self.owned()),
+            "counts": dict(self.counts),
+            "first_offsets": self.first_offsets,
+            "last_offsets": self.last_offsets,
+        }
+
+    # -- recovery --------------------------------------------------------
+    async def rewind_to_journal(self, active_tps: set[TP]) -> None:
+        """Set the group's offsets of the recovered partitions to the journal's position."""
+        self.engine.forget()
+        offsets: dict[TP, int] = {}
+        for p in {tp.partition for tp in active_tps}:
+            journal = self.table.data.get(journal_key(p)) or {}
+            for topic, last in journal.get("a", {}).items():
+                if topic in self.sources:
+                    offsets[TP(topic, p)] = int(last) + 1
+        if not offsets:
+            return
+        try:
+            await self.app.consumer._commit(offsets)
+            self.counts["rewinds"] += 1
+        except Exception as exc:  # a new rebalance: the next assignment tries again
+            log.warning("streams: could not set offsets from the journal (%r); the "
+                        "at-least-once replay is skipped by offset instead", exc)
+
+
+def _drain_on_flush(app: faust.App) -> None:
+    """Make `producer.flush()` (run by Faust before every offset commit) drain the buffer."""
+    buffer = app.producer.buffer
+    # A chunk writes hundreds of changelog records at once; Faust pauses the
+    # stream above 100 buffered (a warning each time) -- allow a few chunks.
+    buffer.max_messages = 4 * CHUNK_KEYS
+
+    async def flush() -> None:
+        while buffer.size:
+            await buffer.flush_atmost(None)
+
+    buffer.flush = flush  # type: ignore[method-assign]
+
+
+def _exit_now(exc: BaseException) -> None:
+    # Like kill -9, which the tests prove harmless: nothing after this is acked.
+    logging.shutdown()
+    os._exit(70)
+
+
+def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
+               bootstrap: str | None = None, registry: Registry | None = None,
+               campaign: Campaign | None = None,
+               on_fatal: Callable[[BaseException], None] = _exit_now,
+               **conf: Any) -> faust.App:
+    """A Faust app for `settings`; `web_port=None` disables the web server (tests).
+
+    `bootstrap` defaults to `infra.admin.bootstrap_servers(settings)`.
+    """
+    if bootstrap is None:
+        from infra.admin import bootstrap_servers
+        bootstrap = bootstrap_servers(settings)
+    registry = registry or Registry.load()
+    campaign = campaign or load_campaign()
+    datadir = Path(settings.state_dir) / "streams" / app_id(settings) / worker_id
+    options: dict[str, Any] = dict(
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        datadir=str(datadir),
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=4 * 1024 * 1024,
+        broker_commit_interval=0.5,
+        broker_commit_every=2000,
+        table_standby_replicas=0,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+    )
+    options.update(conf)
+    app = faust.App(app_id(settings), **options)
+    source = app.topic(*(source_topic(settings, s) for s in SOURCES),
+                       key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")
+    dead = app.topic(dead_letter_topic(settings), key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+    table = app.Table(TABLE, default=None, partitions=settings.partitions,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    runtime = Runtime(app, settings, table, dead, registry, campaign, worker_id, on_fatal)
+    app.arrears = runtime  # type: ignore[attr-defined]
+    _drain_on_flush(app)
+
+    recovered = table.on_recovery_completed
+
+    async def on_recovery_completed(active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await recovered(active_tps, standby_tps)
+        await runtime.rewind_to_journal(active_tps)
+
+    table.on_recovery_completed = on_recovery_completed
+
+    @app.agent(source, name="tallies")
+    async def tallies(stream: Any) -> Any:
+        async for events in stream.take_events(BATCH, within=BATCH_WITHIN):
+            await runtime.process(list(events))
+            yield len(events)
+
+    runtime.agent = tallies  # type: ignore[attr-defined]
+
+    if web_port is not None:
+        from streams import web
+        web.install(app, runtime)
+    return app

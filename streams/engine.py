@@ -1,0 +1,223 @@
+"""One partition's state machine: ledger + tallies, applied in chunks through a redo journal.
+
+Everything the streams keep lives in ONE changelogged table, so that one
+changelog partition is a single ordered log of all writes for a source
+partition (the four source topics are co-partitioned by unit):
+
+    J|<p>                          journal: {"a": {topic: last applied offset}, "w": {key: value}}
+    L|<p>|<event_id>               ledger entry (contracts.ledger)
+    A|<p>|<unit>|<cell>            day -> delta of the cell (streams.tallies)
+    K|<p>|<unit>|<cell>|<key>      per-key state of a DISTINCT or LATEST cell
+
+Exactly-once effect, under at-least-once delivery:
+
+1. Events are applied in *chunks*. A chunk computes all its writes in an
+   overlay (nothing touches the table), then writes the journal record
+   `J|<p>` -- the applied offsets *and* the final value of every key it
+   changes -- and only then the keys themselves. The journal is one record,
+   so it is atomic.
+2. Kafka keeps one partition in order, so after a crash the recovered table
+   is the state after some prefix of the writes. At most the last journaled
+   chunk is partly applied; its values are absolute, so writing them again
+   (redo) completes it and is harmless if it was complete. Redo runs before a
+   partition's first chunk after every (re)assignment, and readers overlay
+   the journal, so a partial chunk is never seen.
+3. An event whose offset is <= the journal's applied offset for its topic is
+   skipped: the at-least-once replay after a crash or a rebalance has no
+   effect. This also covers the ledger's two-key updates (the event and its
+   correction target), which a per-key check could not make atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any, NamedTuple
+
+from contracts.errors import ValidationError
+from contracts.events import parse_event
+from contracts.ledger import Ledger
+from contracts.registry import Registry
+from streams.tallies import Window, fold_into
+
+__all__ = ["CONFLICT", "Verdict", "Chunk", "Engine", "journal_key", "with_journal"]
+
+#: Dead-letter reason of an event_id already seen with different content.
+CONFLICT = "event_id.conflict"
+
+Writer = Callable[[str, Any], None]  # (key, value) -> the table (and its changelog)
+
+
+def journal_key(partition: int) -> str:
+    return f"J|{partition}"
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
+
+
+def _marker(journal: Mapping[str, Any]) -> str:
+    return json.dumps(journal.get("a", {}), sort_keys=True)
+
+
+class Verdict(NamedTuple):
+    """What one input record did: skipped | applied | duplicate | inactive | rejected."""
+
+    status: str
+    error: ValidationError | None = None
+
+
+class Chunk(MutableMapping[str, Any]):
+    """Consecutive events of one partition: reads see the table plus this chunk's writes.
+
+    Reads return private copies, so nothing in the table changes until `finish`.
+    """
+
+    def __init__(self, table: Mapping[str, Any], partition: int) -> None:
+        self.table = table
+        self.partition = partition
+        journal = table.get(journal_key(partition)) or {}
+        self.applied: dict[str, int] = dict(journal.get("a", {}))
+        self.advanced = False
+        self._cache: dict[str, Any] = {}
+        self._dirty: dict[str, None] = {}  # insertion-ordered set
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        value = self.table.get(key)
+        if value is None:
+            raise KeyError(key)
+        copy = _clone(value)
+        self._cache[key] = copy  # later reads in this chunk see (and may change) the same copy
+        return copy
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._cache[key] = value
+        self._dirty[key] = None
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("the streams never delete keys (a changelog tombstone is not journaled)")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dirty)
+
+    def __len__(self) -> int:
+        return len(self._dirty)
+
+    @property
+    def writes(self) -> dict[str, Any]:
+        return {key: self._cache[key] for key in self._dirty}
+
+    def finish(self, write: Writer) -> dict[str, Any] | None:
+        """Write the journal, then every changed key; returns the journal (None: nothing to do)."""
+        if not self.advanced:
+            return None
+        writes = self.writes
+        journal = {"a": dict(self.applied), "w": writes}
+        write(journal_key(self.partition), journal)
+        for key, value in writes.items():
+            write(key, value)
+        return journal
+
+
+class _LedgerView(MutableMapping[str, Any]):
+    """The chunk's ledger entries under `L|<p>|`, as the mapping `contracts.ledger` wants."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        self.prefix = f"L|{chunk.partition}|"
+
+    def __getitem__(self, event_id: str) -> Any:
+        return self.chunk[self.prefix + event_id]
+
+    def __setitem__(self, event_id: str, entry: Any) -> None:
+        self.chunk[self.prefix + event_id] = entry
+
+    def __delitem__(self, event_id: str) -> None:
+        raise TypeError("ledger entries are never deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("the streams ledger is not iterable (it is spread over a table)")
+
+    def __len__(self) -> int:
+        raise TypeError("the streams ledger has no length")
+
+
+class Engine:
+    """Applies input records to chunks; the only place the streams call the ledger and fold."""
+
+    def __init__(self, registry: Registry, window: Window) -> None:
+        self.registry = registry
+        self.window = window
+        #: partition -> marker of the journal known to be fully applied in this process.
+        self.clean: dict[int, str] = {}
+
+    def forget(self) -> None:
+        """After a rebalance: redo every partition's journal before its next chunk."""
+        self.clean.clear()
+
+    def redo(self, table: Mapping[str, Any], partition: int, write: Writer) -> bool:
+        """Complete the partition's last journaled chunk if this process has not; True if redone."""
+        journal = table.get(journal_key(partition))
+        if not journal:
+            return False
+        marker = _marker(journal)
+        if self.clean.get(partition) == marker:
+            return False
+        for key, value in journal["w"].items():
+            write(key, value)
+        self.clean[partition] = marker
+        return True
+
+    def finish(self, chunk: Chunk, write: Writer) -> None:
+        journal = chunk.finish(write)
+        if journal is not None:
+            self.clean[chunk.partition] = _marker(journal)
+
+    def handle(self, chunk: Chunk, topic: str, offset: int, raw: bytes | None) -> Verdict:
+        """Apply the record at (`topic`, chunk.partition, `offset`) to `chunk`, at most once."""
+        if offset <= chunk.applied.get(topic, -1):
+            return Verdict("skipped")
+        chunk.applied[topic] = offset
+        chunk.advanced = True
+        try:
+            event = parse_event(raw if raw is not None else b"", self.registry)
+        except ValidationError as err:
+            return Verdict("rejected", err)
+        outcome = Ledger(_LedgerView(chunk)).apply(event)
+        if outcome.status == "conflict":
+            return Verdict("rejected", ValidationError(
+                "event_id", event.event_id, outcome.detail, reason=CONFLICT,
+                hint="if this is a different event, give it its own event_id"))
+        for c in outcome.removed:
+            fold_into(chunk, chunk.partition, c, -1, self.window)
+        for c in outcome.added:
+            fold_into(chunk, chunk.partition, c, 1, self.window)
+        return Verdict(outcome.status)
+
+
+def with_journal(table: Mapping[str, Any], partitions: set[int] | frozenset[int]
+                 ) -> Iterator[tuple[str, Any]]:
+    """The table's entries as they are once every partition's last chunk is complete.
+
+    A reader's view: the journal's values win over the table's (they are the newest).
+    """
+    overlay: dict[str, Any] = {}
+    for p in partitions:
+        journal = table.get(journal_key(p))
+        if journal:
+            overlay.update(journal["w"])
+    for key, value in table.items():
+        yield key, overlay.pop(key, value)
+    yield from overlay.items()

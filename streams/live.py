@@ -1,0 +1,180 @@
+"""The live form: which workers run, asking each for its partitions' figures, rolling up.
+
+Every worker owns some source partitions and answers `/own` with the own
+(not rolled-up) figures of the units whose events are in those partitions.
+A complete answer needs every partition exactly once from a ready worker;
+the sum of those disjoint parts is the own figures of every unit, and
+`contracts.fold.rollup` turns them into the form. Workers register their web
+port in a small file under the state directory, so a reader finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from contracts.calendar import Campaign
+from contracts.fold import Figures, rollup, with_totals
+from contracts.registry import Registry
+from infra.settings import Settings
+from streams.tallies import Window
+
+__all__ = ["Incomplete", "WorkerEntry", "workers_dir", "register_worker", "unregister_worker",
+           "live_workers", "merge", "parse_cutoff", "fetch_own", "gather", "form_figures",
+           "unit_form"]
+
+
+class Incomplete(RuntimeError):
+    """The running workers do not (yet) cover every partition: the form would be partial."""
+
+
+@dataclass(frozen=True)
+class WorkerEntry:
+    worker_id: str
+    pid: int
+    host: str
+    port: int
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def workers_dir(settings: Settings) -> Path:
+    from streams.app import app_id
+    return Path(settings.state_dir) / "streams" / app_id(settings) / "workers"
+
+
+def register_worker(settings: Settings, worker_id: str, port: int, host: str = "127.0.0.1") -> Path:
+    """Announce a worker's web port (written atomically; removed when it stops)."""
+    folder = workers_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{worker_id}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid(), "host": host,
+                               "port": port}), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def unregister_worker(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_workers(settings: Settings) -> list[WorkerEntry]:
+    """Registered workers whose process is alive (entries of killed workers are dropped)."""
+    out = []
+    folder = workers_dir(settings)
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        entry = WorkerEntry(str(data["worker_id"]), int(data["pid"]), str(data["host"]),
+                            int(data["port"]), path)
+        if _alive(entry.pid):
+            out.append(entry)
+        else:
+            path.unlink(missing_ok=True)
+    return out
+
+
+def parse_cutoff(text: str | None, campaign: Campaign) -> tuple[datetime, int]:
+    """A cutoff given as a date (2024-12-31) or an end-of-day datetime -> (datetime, day).
+
+    Without one: the end of the campaign window (the whole campaign so far).
+    """
+    window = Window.of(campaign)
+    if not text:
+        moment = campaign.window_end
+    else:
+        try:
+            moment = datetime.fromisoformat(text + "T23:59:59+08:00" if len(text) == 10 else text)
+        except ValueError:
+            raise ValueError(f"cutoff {text!r}: expected a date like 2024-12-31 or a datetime "
+                             "like 2024-12-31T23:59:59+08:00") from None
+        if moment.tzinfo is None:
+            raise ValueError(f"cutoff {text}: give an offset, e.g. 2024-12-31T23:59:59+08:00")
+    return moment, window.cutoff_day(moment)
+
+
+def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Figures:
+    """Own figures of every unit from the workers' parts; Incomplete unless they tile the partitions."""
+    owner: dict[int, str] = {}
+    total: dict[tuple[str, str], int] = {}
+    problems = []
+    for answer in answers:
+        if not answer.get("ready"):
+            problems.append(f"worker {answer['worker_id']} is recovering or rebalancing")
+            continue
+        for p in answer["partitions"]:
+            if p in owner:
+                problems.append(f"partition {p} claimed by {owner[p]} and {answer['worker_id']}")
+            owner[p] = answer["worker_id"]
+        for unit, cell_id, value in answer["figures"]:
+            total[(unit, cell_id)] = total.get((unit, cell_id), 0) + int(value)
+    missing = sorted(set(range(partitions)) - set(owner))
+    if missing:
+        problems.append(f"no ready worker owns partition(s) {missing}")
+    if problems:
+        raise Incomplete("; ".join(problems))
+    return with_totals(total)
+
+
+def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict[str, Any]:
+    url = f"{entry.url}/own/?day={cutoff_day}"
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+        return dict(json.load(response))
+
+
+def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> tuple[Figures, list[str]]:
+    """Ask every live worker until their parts tile the partitions (or `timeout` passes)."""
+    deadline = time.monotonic() + timeout
+    reason = "no worker is running (start one with `arrears worker`)"
+    while True:
+        answers = []
+        for entry in live_workers(settings):
+            try:
+                answers.append(fetch_own(entry, cutoff_day))
+            except (OSError, urllib.error.URLError, ValueError) as err:
+                answers.append({"worker_id": entry.worker_id, "ready": False, "partitions": [],
+                                "figures": [], "error": str(err)})
+        if answers:
+            try:
+                return merge(answers, settings.partitions), [a["worker_id"] for a in answers]
+            except Incomplete as err:
+                reason = str(err)
+        if time.monotonic() >= deadline:
+            raise Incomplete(f"the live form is not complete after {timeout:.0f}s: {reason}")
+        time.sleep(0.2)
+
+
+def form_figures(own: Figures, registry: Registry) -> Figures:
+    """Every unit's rolled-up figures from every unit's own figures."""
+    return rollup(own, {u.code: u.parent for u in registry})
+
+
+def unit_form(own: Figures, registry: Registry, unit: str) -> dict[str, int]:
+    """Cell id -> exact value of `unit`'s rolled-up form."""
+    registry.unit(unit)
+    rolled = form_figures(own, registry)
+    return {cell_id: value for (u, cell_id), value in sorted(rolled.items()) if u == unit}

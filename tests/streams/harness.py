@@ -1,0 +1,74 @@
+"""Drive the tallies agent through Faust's `test_context()` (no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from contracts.fold import rollup
+from infra.settings import Settings
+from streams.app import create_app
+from streams.engine import with_journal
+from streams.tallies import own_figures
+from tests.streams.workload import FINAL, TREE
+
+
+class Harness:
+    """One app, its agent in a test context, dead letters collected in a list."""
+
+    def __init__(self, agent: Any, runtime: Any) -> None:
+        self.agent = agent
+        self.runtime = runtime
+        self.dead_letters: list[dict[str, Any]] = []
+
+    async def put(self, record: dict[str, Any] | bytes, *, partition: int = 0,
+                  offset: int | None = None, wait: bool = True) -> None:
+        value = record if isinstance(record, bytes) else json.dumps(record).encode()
+        if offset is not None:
+            self.agent.sent_offset = offset  # Kafka delivering that offset again
+        await self.agent.put(value, key=b"k", partition=partition, wait=wait)
+
+    async def settle(self, handled: int, timeout: float = 30.0) -> None:
+        """Wait until the agent has handled `handled` records in total."""
+        deadline = time.monotonic() + timeout
+        while self.handled() < handled:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"agent handled {self.handled()} of {handled} records")
+            await asyncio.sleep(0.02)
+
+    def handled(self) -> int:
+        counts = self.runtime.counts
+        return sum(counts[k] for k in ("skipped", "applied", "duplicate", "inactive", "rejected"))
+
+    def figures(self, day: int = FINAL, partitions: frozenset[int] = frozenset({0, 1, 2})
+                ) -> dict[tuple[str, str], int]:
+        table = self.runtime.table.data
+        return rollup(own_figures(with_journal(table, partitions), partitions, day), TREE)
+
+    def cell(self, unit: str, cell_id: str, day: int = FINAL) -> int:
+        return self.figures(day)[(unit, cell_id)]
+
+
+def run(test: Callable[[Harness], Awaitable[None]]) -> None:
+    """Run `test` against a fresh app in a Faust agent test context."""
+
+    async def main() -> None:
+        settings = Settings(bootstrap_servers="localhost:1", topic_prefix="agenttest.",
+                            partitions=3)
+        app = create_app(settings, worker_id="test", web_port=None, on_fatal=lambda exc: None)
+        app.finalize()
+        app.flow_control.resume()
+        runtime = app.arrears  # type: ignore[attr-defined]
+        async with runtime.agent.test_context() as agent:
+            harness = Harness(agent, runtime)
+
+            async def sink(records: list[tuple[bytes, bytes]]) -> None:
+                harness.dead_letters.extend(json.loads(v) for _, v in records)
+
+            runtime.send_dead_letters = sink
+            await test(harness)
+
+    asyncio.run(main())
