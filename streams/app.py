@@ -8,8 +8,9 @@ What this module adds is the Faust side of that argument:
   in the producer buffer;
 - Faust flushes the producer before it commits source offsets, but its buffer
   flush gives up after 0.1 s without progress (faust/transport/producer.py,
-  `flush_atmost`), so a commit could overtake changelog records. We replace
-  that flush with one that drains the buffer completely (`_drain_on_flush`);
+  `flush_atmost`), so a commit could overtake changelog records. We make that
+  flush wait for the last changelog record of every partition first
+  (`_flush_before_commit`);
 - at every assignment, once the table is recovered, the group's offsets are
   set to the journal's applied offsets + 1 (`_rewind_to_journal`), before
   Faust seeks to the committed offsets. So the position always comes from
@@ -81,6 +82,8 @@ class Runtime:
         #: "topic:partition" -> first and last offset this process handled.
         self.first_offsets: dict[str, int] = {}
         self.last_offsets: dict[str, int] = {}
+        #: partition -> future of the last changelog record sent for it.
+        self.last_sent: dict[int, Any] = {}
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
             self._send_to_topic)
@@ -102,12 +105,13 @@ class Runtime:
     def _writer(self, partition: int) -> Callable[[str, Any], None]:
         data = self.table.data
         send = self.table.send_changelog
+        last = self.last_sent
 
         def write(key: str, value: Any) -> None:
             # Not `table[key] = value`: that takes the partition from the current
             # event, which in a batch is the last one buffered, not this one.
             data[key] = value
-            send(partition, key, value)
+            last[partition] = send(partition, key, value)
 
         return write
 
@@ -220,16 +224,25 @@ class Runtime:
                         "at-least-once replay is skipped by offset instead", exc)
 
 
-def _drain_on_flush(app: faust.App) -> None:
-    """Make `producer.flush()` (run by Faust before every offset commit) drain the buffer."""
+def _flush_before_commit(app: faust.App, runtime: Runtime) -> None:
+    """Make `producer.flush()`, which Faust awaits before every offset commit, a real barrier.
+
+    Faust's buffer flush returns after 0.1 s without progress, so on its own a
+    commit could overtake changelog records of the events it covers. We first
+    wait for the last changelog record sent for each partition: the buffer is
+    FIFO and Kafka acknowledges a partition in order, so every earlier record
+    of that partition is then durable too.
+    """
     buffer = app.producer.buffer
     # A chunk writes hundreds of changelog records at once; Faust pauses the
     # stream above 100 buffered (a warning each time) -- allow a few chunks.
     buffer.max_messages = 4 * CHUNK_KEYS
+    faust_flush = buffer.flush
 
     async def flush() -> None:
-        while buffer.size:
-            await buffer.flush_atmost(None)
+        for fut in list(runtime.last_sent.values()):
+            await fut
+        await faust_flush()
 
     buffer.flush = flush  # type: ignore[method-assign]
 
@@ -268,6 +281,11 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
         broker_commit_interval=0.5,
         broker_commit_every=2000,
         table_standby_replicas=0,
+        # A killed worker must leave the group quickly so its partitions move on
+        # (Faust's default session timeout is 60 s; Kafka's minimum is 6 s).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=20.0,
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
@@ -284,7 +302,7 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
     runtime = Runtime(app, settings, table, dead, registry, campaign, worker_id, on_fatal)
     app.arrears = runtime  # type: ignore[attr-defined]
-    _drain_on_flush(app)
+    _flush_before_commit(app, runtime)
 
     recovered = table.on_recovery_completed
 

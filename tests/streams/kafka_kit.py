@@ -1,0 +1,242 @@
+"""Helpers for the stream integration tests: worker subprocesses, producing, lag, recompute."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from contracts.errors import ValidationError
+from contracts.events import parse_event
+from contracts.ledger import Ledger
+from infra.admin import admin_client, end_offsets
+from infra.settings import Settings
+from infra.topics import SOURCES, dead_letter_topic, source_topic
+from streams.app import app_id
+from streams.deadletter import dead_letter_id
+from streams.live import gather
+from tests.streams.workload import REGISTRY, Record, recompute
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+class WorkerProcess:
+    """`arrears worker` as a real subprocess, with its log in a file."""
+
+    def __init__(self, settings: Settings, worker_id: str, port: int, log_dir: Path) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.port = port
+        self.log_path = log_dir / f"{worker_id}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker", "--web-port", str(self.port),
+             "--worker-id", self.worker_id, "--loglevel", os.environ.get("ARREARS_TEST_LOGLEVEL", "warning")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.starts += 1
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 40.0) -> int:
+        """SIGTERM and wait (a graceful stop commits); SIGKILL if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise AssertionError(f"worker {self.worker_id} did not stop on SIGTERM within "
+                                 f"{timeout:.0f}s; log: {self.log_tail()}") from None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status/", timeout=3) as r:
+                return dict(json.load(r))
+        except OSError:
+            return None
+
+    def wait_ready(self, timeout: float = 60.0, partitions: bool = True) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
+            if not self.alive():
+                raise AssertionError(f"worker {self.worker_id} exited; log: {self.log_tail()}")
+            s = self.status()
+            return s if s and s["ready"] and (s["partitions"] or not partitions) else None
+        return wait_until(ready, timeout, f"worker {self.worker_id} ready")  # type: ignore[no-any-return]
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Producer:
+    """Produces records keyed by unit, optionally at a rate, in a background thread."""
+
+    def __init__(self, settings: Settings, records: list[Record], rate: float | None = None) -> None:
+        self.settings = settings
+        self.records = records
+        self.rate = rate
+        self.sent = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Producer:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
+                                     acks="all", enable_idempotence=True, linger_ms=5)
+            started = time.monotonic()
+            for i, r in enumerate(self.records):
+                if self.rate:
+                    ahead = i / self.rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                producer.send(source_topic(self.settings, r.source), key=r.unit.encode(),
+                              value=r.value)
+                self.sent = i + 1
+            producer.flush()
+            producer.close()
+        except BaseException as err:  # reported by join()
+            self.error = err
+
+    def join(self, timeout: float = 120.0) -> None:
+        self.thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert not self.thread.is_alive(), "producer did not finish"
+
+
+def _tps(settings: Settings) -> list[TopicPartition]:
+    return [TopicPartition(source_topic(settings, s), p)
+            for s in SOURCES for p in range(settings.partitions)]
+
+
+def lag(settings: Settings) -> int:
+    """Records of the source topics the worker group has not committed yet."""
+    admin = admin_client(settings.bootstrap_servers)
+    try:
+        ends = end_offsets(admin, _tps(settings))
+        committed = admin.list_group_offsets({app_id(settings): None}).get(app_id(settings), {})
+    finally:
+        admin.close()
+    total = 0
+    for tp, end in ends.items():
+        meta = committed.get(tp)
+        total += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+    return total
+
+
+def committed_offsets(settings: Settings) -> dict[TopicPartition, int]:
+    admin = admin_client(settings.bootstrap_servers)
+    try:
+        group = app_id(settings)
+        return {tp: m.offset for tp, m in admin.list_group_offsets({group: None}).get(group, {}).items()}
+    finally:
+        admin.close()
+
+
+def read_log(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int, int, bytes]]:
+    """Every record of `topics`, per partition in offset order."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: list[tuple[str, int, int, bytes]] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError("could not read the topics to their end within 60s")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                out.extend((m.topic, m.partition, m.offset, m.value) for m in messages)
+    finally:
+        consumer.close()
+    out.sort(key=lambda r: (r[0], r[1], r[2]))
+    return out
+
+
+def source_log(settings: Settings) -> list[tuple[str, int, int, bytes]]:
+    return read_log(settings, [source_topic(settings, s) for s in SOURCES])
+
+
+def expected_dead_letter_ids(log: list[tuple[str, int, int, bytes]]) -> set[str]:
+    """Ids of the records the stream must reject: invalid ones and conflicts."""
+    ledger = Ledger()
+    out = set()
+    for topic, partition, offset, value in log:
+        try:
+            event = parse_event(value, REGISTRY)
+        except ValidationError:
+            out.add(dead_letter_id(topic, partition, offset, value))
+            continue
+        if ledger.apply(event).status == "conflict":
+            out.add(dead_letter_id(topic, partition, offset, value))
+    return out
+
+
+def dead_letter_ids(settings: Settings) -> list[str]:
+    return [json.loads(v)["id"] for *_, v in read_log(settings, [dead_letter_topic(settings)])]
+
+
+def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -> int:
+    """Cell by cell, every unit: the workers' live figures vs the batch recompute of the log."""
+    log = source_log(settings)
+    values = [value for *_, value in log]
+    checked = 0
+    for day in days:
+        own, _ = gather(settings, day, timeout=60)
+        live = {k: v for k, v in _rolled(own).items()}
+        batch = recompute(values, day)
+        diff = {k: (live.get(k), batch.get(k)) for k in live.keys() | batch.keys()
+                if live.get(k) != batch.get(k)}
+        assert not diff, f"live != recompute at day {day}: {sorted(diff.items())[:20]}"
+        checked += len(batch)
+    return checked
+
+
+def _rolled(own: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    from streams.live import form_figures
+    return form_figures(own, REGISTRY)
