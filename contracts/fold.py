@@ -84,6 +84,9 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
         if pl.project is not None:
             for flag, prefix in ((pl.project.government_investment, "gov"), (pl.project.soe, "soe")):
                 if flag:
+                    # Arrears are verified (查实) by inspecting the project, so a verified
+                    # project is an inspected one too: item 1's "of them" holds by construction.
+                    add(f"item1.{prefix}_projects", 1, pl.project.id)
                     add(f"item1.{prefix}_arrears_projects", 1, pl.project.id)
                     add(f"item1.{prefix}_arrears_amount", pl.amount_fen)
                     add(f"item1.{prefix}_arrears_workers", pl.workers)

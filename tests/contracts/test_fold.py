@@ -107,6 +107,15 @@ def test_project_both_gov_and_soe_counts_in_each() -> None:
     assert figures(inspected(BUILDER, project=BOTH_PROJECT), verified, done)[("320412", "aux.open_cases")] == 0
 
 
+def test_verified_project_counts_as_inspected() -> None:
+    verified = event("arrears.verified", {"case_id": "V2", "employer": BUILDER, "project": GOV_PROJECT,
+                                         "workers": 4, "amount": "50"})
+    f = figures(verified)
+    assert f[("320412", "item1.gov_projects")] == 1
+    assert f[("320412", "item1.gov_arrears_projects")] == 1
+    assert f.get(("320412", "item1.soe_projects"), 0) == 0
+
+
 def test_window_and_cutoff_bounds() -> None:
     before = inspected(at="2024-10-31T23:59:59+08:00")
     at_cutoff = inspected(BUILDER, at="2024-12-31T23:59:59+08:00")
