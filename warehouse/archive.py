@@ -58,7 +58,10 @@ ARCHIVE_SCHEMA = pa.schema([
     ("content_hash", pa.string()),
     ("raw", pa.string()),
 ])
-_POLL_RECORDS = 100_000
+_POLL_RECORDS = 50_000
+#: A batch (one set of files, one offset commit) holds at most this many records or seconds.
+_BATCH_RECORDS = 250_000
+_BATCH_SECONDS = 5.0
 
 
 def archiver_group(settings: Settings) -> str:
@@ -171,7 +174,7 @@ class Archiver:
             while True:
                 if until_end and all(consumer.position(tp) >= ends[tp] for tp in tps):
                     break
-                polled = consumer.poll(timeout_ms=500, max_records=_POLL_RECORDS)
+                polled = self._gather(consumer)
                 if not polled:
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
@@ -186,6 +189,20 @@ class Archiver:
         finally:
             consumer.close(autocommit=False)
         return run
+
+    def _gather(self, consumer: KafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        """Polls merged into one batch of up to _BATCH_RECORDS or _BATCH_SECONDS: fewer,
+        larger files and one commit per batch."""
+        merged: dict[TopicPartition, list[Any]] = defaultdict(list)
+        n, began = 0, time.monotonic()
+        while n < _BATCH_RECORDS and time.monotonic() - began < _BATCH_SECONDS:
+            polled = consumer.poll(timeout_ms=200, max_records=_POLL_RECORDS)
+            if not polled:
+                break  # caught up: write what we have
+            for tp, records in polled.items():
+                merged[tp].extend(records)
+                n += len(records)
+        return dict(merged)
 
     def _assign(self, consumer: KafkaConsumer) -> list[TopicPartition]:
         tps = []
@@ -240,11 +257,15 @@ class Archiver:
                 groups[_group(row)].append(row)
             if last is not None:
                 commit[tp] = OffsetAndMetadata(last + 1, "", -1)
+        directories: set[Path] = set()
         for (source, date, topic, partition), rows in sorted(groups.items()):
-            write_part(self.root, source, date, topic, partition, rows)
+            directories.add(write_part(self.root, source, date, topic, partition, rows,
+                                       sync_dir=False).parent)
             run.files += 1
             run.archived += len(rows)
             run.by_source[source] += len(rows)
+        for directory in sorted(directories):  # the renames are durable before the commit
+            fsync_dir(directory)
         hook("archive.files-written")
         if commit:
             consumer.commit(commit)
@@ -278,7 +299,7 @@ def _group(row: dict[str, Any]) -> tuple[str, str, str, int]:
 
 
 def write_part(root: Path, source: str, date: str, topic: str, partition: int,
-               rows: list[dict[str, Any]]) -> Path:
+               rows: list[dict[str, Any]], *, sync_dir: bool = True) -> Path:
     """One archive file (rows of one topic-partition, in offset order): temp, fsync, rename."""
     directory = root / f"source={source}" / f"date={date}"
     directory.mkdir(parents=True, exist_ok=True)
@@ -292,7 +313,8 @@ def write_part(root: Path, source: str, date: str, topic: str, partition: int,
     pq.write_table(table, temp, compression="zstd")
     fsync_file(temp)
     temp.rename(final)
-    fsync_dir(directory)
+    if sync_dir:
+        fsync_dir(directory)
     return final
 
 

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest.add_argument("--keep-topics", action="store_true",
                         help="do not delete the bench topics afterwards")
     ingest.set_defaults(func=run_ingest)
+    from pipeline.commands.bench_replay import register_replay  # the warehouse's benchmark
+
+    register_replay(actions)
     from pipeline.commands.bench_check import register_action as register_check
     register_check(actions, _count)
 

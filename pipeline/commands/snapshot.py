@@ -18,6 +18,7 @@ from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError
+from warehouse.archive import archive_end
 from warehouse.cutoff import Cutoff, load, parse_cutoff
 from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import source_topics
@@ -111,6 +112,7 @@ class Context:
                     if not self.archive.is_dir():
                         raise CliError(f"no archive at {self.archive}; run `arrears archive "
                                        "--until-end` first (or pass --archive DIR)")
+                    self._warn_if_archive_short(upto)
                     return rebuild_from_archive(self.archive, self.topics, upto, self.registry,
                                                 keep_info=keep_info, progress=advance)
                 raise CliError(LIVE_MISSING)
@@ -120,6 +122,22 @@ class Context:
             raise CliError(str(err)) from err
         except KafkaError as err:
             raise CliError(f"Kafka failed during the replay: {err!r}") from err
+
+    def _warn_if_archive_short(self, upto: Offsets | None) -> None:
+        """The archive holds accepted events only, so it cannot prove it is complete up to an
+        offset; a partition whose last archived offset is below the vector is worth a word."""
+        if upto is None:
+            return
+        have = archive_end(self.archive)
+        short = [f"{t}:{p} archived to {have.get(t, {}).get(p, 0)}, asked {o}"
+                 for t, parts in sorted(upto.items()) for p, o in sorted(parts.items())
+                 if have.get(t, {}).get(p, 0) < o]
+        if short:
+            Console(stderr=True).print(
+                "[yellow]note:[/yellow] the archive ends before the offsets asked for on "
+                + "; ".join(short[:6]) + ("; ..." if len(short) > 6 else "")
+                + ". Invalid records at the end of a partition look like this too; if the "
+                "archiver is behind, run `arrears archive --until-end` first.", highlight=False)
 
     @contextmanager
     def progress(self, what: str, upto: Offsets | None) -> Iterator[Callable[[int], None]]:

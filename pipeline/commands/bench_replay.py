@@ -1,0 +1,249 @@
+"""`arrears bench replay`: rebuild time of the December snapshot, from Kafka and from the
+archive, against a bare kafka-python consumer reading the same topics and doing nothing.
+
+Not a test: it measures on the machine at hand. Each phase runs in its own forked
+process so its peak resident memory is its own. Steps: generate N lines with
+`arrears generate` (realistic dirt: resends, conflicts, corrections, retractions,
+late arrivals, bad records), produce them to fresh bench topics keyed by unit,
+then time (1) the bare consumer, (2) the replay from Kafka through the fold,
+(3) archiving, (4) the batch recompute from the archive; and check that (2) and
+(4) give the same cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from contracts.calendar import CST
+from contracts.registry import Registry
+from infra.admin import bootstrap_servers, ensure_topics
+from infra.errors import InfraError
+from infra.settings import Settings
+from infra.topics import declared_topics, source_topic
+from pipeline.errors import CliError
+from warehouse.archive import Archiver
+from warehouse.cutoff import parse_cutoff
+from warehouse.kafka_log import log_end, source_topics
+from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
+from warehouse.snapshot import compare
+
+_UNIT = re.compile(rb'"unit"\s*:\s*"(\d{6})"')
+_SOURCE = re.compile(rb'"source"\s*:\s*"([a-z]+)"')
+TARGET_ARCHIVE_10M_S = 60.0
+TARGET_KAFKA_RATIO = 0.5
+
+
+def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Join the `arrears bench` group (called from pipeline/commands/bench.py)."""
+    p = actions.add_parser(
+        "replay", help="December snapshot rebuild time from Kafka and from the archive, vs a bare "
+                       "consumer; peak memory",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=_count, default=1_000_000, metavar="N",
+                   help="lines to generate (default 1,000,000)")
+    p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
+    p.add_argument("--out", type=Path, default=Path("bench/replay.json"), metavar="FILE",
+                   help="where to write the figures (default bench/replay.json)")
+    p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
+    p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
+    p.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run `fn(*args)` in a forked process; its result plus seconds and its own peak RSS."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.SimpleQueue()
+
+    def body() -> None:
+        began = time.perf_counter()
+        try:
+            out = fn(*args)
+            out["seconds"] = round(time.perf_counter() - began, 3)
+            out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        except Exception as err:  # noqa: BLE001 - reported to the parent, which fails the run
+            out = {"error": f"{type(err).__name__}: {err}"}
+        queue.put(out)
+
+    child = ctx.Process(target=body)
+    child.start()
+    result = queue.get()
+    child.join()
+    if "error" in result:
+        raise CliError(f"{fn.__name__} failed: {result['error']}")
+    return dict(result)
+
+
+def _bare(bootstrap: str, topics: list[str]) -> dict[str, Any]:
+    end = log_end(bootstrap, topics)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             fetch_max_bytes=64 * 1024 * 1024,
+                             max_partition_fetch_bytes=16 * 1024 * 1024,
+                             receive_buffer_bytes=4 * 1024 * 1024)
+    tps = [TopicPartition(t, p) for t in topics for p in end[t] if end[t][p] > 0]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek_to_beginning(tp)
+    n = 0
+    pending = set(tps)
+    while pending:
+        for tp, records in consumer.poll(timeout_ms=500, max_records=50_000).items():
+            n += len(records)
+        pending = {tp for tp in pending if consumer.position(tp) < end[tp.topic][tp.partition]}
+    consumer.close()
+    return {"records": n}
+
+
+def _kafka(bootstrap: str, topics: list[str], cutoff_text: str, out: str) -> dict[str, Any]:
+    rebuilt = rebuild_from_kafka(bootstrap, topics, None, Registry.load())
+    rebuilt.cells(parse_cutoff(cutoff_text)).write_parquet(out)
+    r = rebuilt.rebuild
+    return {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes)}
+
+
+def _archive(bootstrap: str, settings: Settings, root: str) -> dict[str, Any]:
+    run = Archiver(bootstrap, settings, Path(root)).run(until_end=True)
+    return {"archived": run.archived, "invalid": run.invalid, "files": run.files}
+
+
+def _batch(root: str, topics: list[str], cutoff_text: str, out: str) -> dict[str, Any]:
+    rebuilt = rebuild_from_archive(Path(root), topics, None, Registry.load())
+    rebuilt.cells(parse_cutoff(cutoff_text)).write_parquet(out)
+    r = rebuilt.rebuild
+    return {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes)}
+
+
+def _produce(path: Path, bootstrap: str, settings: Settings) -> int:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                             linger_ms=20, batch_size=512 * 1024, max_request_size=4 * 1024 * 1024)
+    topics = {s: source_topic(settings, s) for s in ("inspection", "mediation", "court",
+                                                     "complaint")}
+    n = 0
+    with path.open("rb") as lines:
+        for line in lines:
+            raw = line.rstrip(b"\r\n")
+            unit, source = _UNIT.search(raw), _SOURCE.search(raw)
+            topic = topics.get(source.group(1).decode() if source else "", topics["inspection"])
+            producer.send(topic, key=unit.group(1) if unit else b"", value=raw)
+            n += 1
+    producer.flush(timeout=600)
+    producer.close()
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.generate import GenerateOptions, generate
+
+    console = Console()
+    say: Callable[[str], None] = lambda m: console.print(f"[dim]{m}[/dim]", highlight=False)
+    try:
+        base = Settings.from_env()
+        bootstrap = bootstrap_servers(base)
+    except InfraError as err:
+        raise CliError(str(err)) from err
+    bench = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    specs = [s for s in declared_topics(bench) if s.name in set(source_topics(bench))]
+    topics = source_topics(bench)
+    started = datetime.now(CST).isoformat(timespec="seconds")
+    figures: dict[str, Any] = {"events": args.events, "cutoff": args.cutoff,
+                               "partitions": bench.partitions, "started_at": started,
+                               "python": platform.python_version(),
+                               "machine": f"{platform.machine()} {os.cpu_count()} CPUs"}
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        data = work / "campaign.jsonl"
+        say(f"generating {args.events:,} lines (arrears generate) ...")
+        manifest = generate(GenerateOptions(unit="320400", events=args.events, seed=1, out=data))
+        figures["file_bytes"] = data.stat().st_size
+        figures["manifest_counts"] = manifest.get("counts", manifest.get("totals"))
+        ensure_topics(bootstrap, bench, specs)
+        try:
+            say(f"producing to {bench.topic_prefix}* ...")
+            began = time.perf_counter()
+            figures["produced"] = _produce(data, bootstrap, bench)
+            figures["produce_seconds"] = round(time.perf_counter() - began, 3)
+            say("bare consumer ...")
+            figures["bare"] = _in_child(_bare, bootstrap, topics)
+            say("replay from Kafka through the fold ...")
+            figures["kafka"] = _in_child(_kafka, bootstrap, topics, args.cutoff,
+                                         str(work / "kafka.parquet"))
+            say("archiving ...")
+            figures["archive_write"] = _in_child(_archive, bootstrap, bench, str(work / "archive"))
+            say("batch recompute from the archive ...")
+            figures["batch"] = _in_child(_batch, str(work / "archive"), topics, args.cutoff,
+                                         str(work / "batch.parquet"))
+            import polars as pl
+
+            diffs = compare(pl.read_parquet(work / "kafka.parquet"),
+                            pl.read_parquet(work / "batch.parquet"))
+            figures["kafka_equals_archive"] = not diffs
+        finally:
+            if not args.keep_topics:
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="arrears-bench")
+                try:
+                    admin.delete_topics([s.name for s in specs])
+                finally:
+                    admin.close()
+    n = figures["produced"]
+    for phase in ("bare", "kafka", "archive_write", "batch"):
+        figures[phase]["records_per_s"] = round(n / figures[phase]["seconds"])
+    figures["kafka_ratio_to_bare"] = round(figures["kafka"]["records_per_s"]
+                                           / figures["bare"]["records_per_s"], 4)
+    batch_10m = figures["batch"]["seconds"] * 10_000_000 / n
+    figures["batch_seconds_scaled_to_10m"] = round(batch_10m, 1)
+    figures["targets"] = {
+        "archive_10m_seconds": TARGET_ARCHIVE_10M_S, "kafka_ratio_to_bare": TARGET_KAFKA_RATIO,
+        "archive_met": batch_10m <= TARGET_ARCHIVE_10M_S,
+        "kafka_met": figures["kafka_ratio_to_bare"] >= TARGET_KAFKA_RATIO}
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+    table = Table(title=f"bench replay: {n:,} records, cutoff {args.cutoff}")
+    for col in ("phase", "seconds", "records/s", "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "phase" else "right")
+    for phase, name in (("bare", "bare consumer (floor)"), ("kafka", "replay from Kafka"),
+                        ("archive_write", "archive (write)"), ("batch", "batch from archive")):
+        f = figures[phase]
+        table.add_row(name, f"{f['seconds']:.1f}", f"{f['records_per_s']:,}", f"{f['peak_rss_mb']:,.0f}")
+    console.print(table)
+    t = figures["targets"]
+    console.print(f"Kafka replay / bare = {figures['kafka_ratio_to_bare']:.3f} (target >= "
+                  f"{TARGET_KAFKA_RATIO}: {'met' if t['kafka_met'] else 'NOT met'}); archive batch "
+                  f"scaled to 10M = {batch_10m:,.0f}s (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
+                  f"{'met' if t['archive_met'] else 'NOT met'}); Kafka == archive: "
+                  f"{figures['kafka_equals_archive']}", highlight=False)
+    console.print(f"figures written to {args.out}")
+    return 0 if figures["kafka_equals_archive"] else 1
