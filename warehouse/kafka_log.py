@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import Connection
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -23,6 +25,9 @@ _FETCH = {"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 16 *
           "receive_buffer_bytes": 4 * 1024 * 1024}
 
 Progress = Callable[[int], None]
+#: Replays this small read in-process (a fork costs more than it saves).
+_PREFETCH_MIN = 20_000
+_CHUNK = 2_000
 
 
 def source_topics(settings: Settings) -> list[str]:
@@ -70,12 +75,75 @@ def check_within(upto: Offsets, end: Offsets) -> None:
 
 
 def read_log(bootstrap: str, upto: Offsets, *, progress: Progress | None = None,
-             client_id: str = "arrears-replay") -> Iterator[LogRecord]:
+             client_id: str = "arrears-replay", prefetch: bool = True) -> Iterator[LogRecord]:
     """Every record before `upto`, in log order (topic, partition, offset).
 
     Reads one partition at a time with no consumer group (nothing is committed);
     offsets the log no longer has (transaction markers, compaction) are skipped.
+    With `prefetch`, a forked reader process fetches and decodes the records while
+    this process folds them: the fold and the client's decoding (CRC checks, record
+    batches) run on two cores instead of taking turns on one.
     """
+    if prefetch and total_records(upto) >= _PREFETCH_MIN:
+        yield from _prefetched(bootstrap, upto, progress, client_id)
+        return
+    yield from _direct(bootstrap, upto, progress, client_id)
+
+
+def total_records(upto: Offsets) -> int:
+    return sum(sum(parts.values()) for parts in upto.values())
+
+
+def _prefetched(bootstrap: str, upto: Offsets, progress: Progress | None,
+                client_id: str) -> Iterator[LogRecord]:
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    reader = ctx.Process(target=_reader, args=(sender, bootstrap, upto, client_id), daemon=True)
+    reader.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, body = receiver.recv()
+            except EOFError:
+                raise WarehouseError("the log reader process died (killed?) before the end of "
+                                     "the replay; run it again") from None
+            if kind == "done":
+                break
+            if kind == "error":
+                raise WarehouseError(str(body))
+            for topic, partition, offset, value in body:
+                yield LogRecord(topic, partition, offset, value)
+            if progress is not None:
+                progress(len(body))
+    finally:
+        receiver.close()
+        if reader.is_alive():
+            reader.terminate()
+        reader.join(timeout=10)
+
+
+def _reader(sender: Connection, bootstrap: str, upto: Offsets, client_id: str) -> None:
+    """The prefetching child: records in log order, in chunks, through a pipe (which
+    blocks when full, so the reader never runs far ahead of the fold)."""
+    try:
+        chunk: list[tuple[str, int, int, bytes | str]] = []
+        for record in _direct(bootstrap, upto, None, client_id):
+            chunk.append(tuple(record))  # type: ignore[arg-type]
+            if len(chunk) >= _CHUNK:
+                sender.send(("records", chunk))
+                chunk = []
+        if chunk:
+            sender.send(("records", chunk))
+        sender.send(("done", None))
+    except (WarehouseError, KafkaError, OSError) as err:
+        sender.send(("error", f"reading the log failed: {err}"))
+    finally:
+        sender.close()
+
+
+def _direct(bootstrap: str, upto: Offsets, progress: Progress | None,
+            client_id: str) -> Iterator[LogRecord]:
     try:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                  enable_auto_commit=False, client_id=client_id,

@@ -117,3 +117,22 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
     assert arrears("replay", "--verify", "2024-12-31@restated", "--quiet") == 0
     assert arrears("replay", "--verify", "2024-12-31@restated", "--to",
                    str(cob.path / "meta.json"), "--quiet") == 4
+
+
+def test_prefetched_read_equals_direct_read(env: Settings,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked reader hands over the same records, in the same log order."""
+    from warehouse import kafka_log
+
+    produce(env, phase_one() + phase_two())
+    topics = source_topics(env)
+    end = kafka_log.log_end(env.bootstrap_servers, topics)
+    direct = list(kafka_log.read_log(env.bootstrap_servers, end, prefetch=False))
+    monkeypatch.setattr(kafka_log, "_PREFETCH_MIN", 0)
+    monkeypatch.setattr(kafka_log, "_CHUNK", 3)
+    seen: list[int] = []
+    prefetched = list(kafka_log.read_log(env.bootstrap_servers, end, progress=seen.append))
+    assert prefetched == direct and len(direct) == len(phase_one() + phase_two())
+    assert sum(seen) == len(direct)
+    assert [(r.topic, r.partition, r.offset) for r in direct] == sorted(
+        (r.topic, r.partition, r.offset) for r in direct)
