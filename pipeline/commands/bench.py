@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest.add_argument("--keep-topics", action="store_true",
                         help="do not delete the bench topics afterwards")
     ingest.set_defaults(func=run_ingest)
+    from pipeline.commands.bench_streams import register_streams  # the stream workers' benchmark
+    register_streams(actions, _count)
     from pipeline.commands.bench_replay import register_replay  # the warehouse's benchmark
 
     register_replay(actions)

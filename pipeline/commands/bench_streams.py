@@ -1,0 +1,306 @@
+"""`arrears bench streams`: stream worker throughput (one and two workers), latency, memory.
+
+Not a test. Every phase uses its own uuid topic prefix (so its own consumer
+group and changelog), runs workers as real `arrears worker` subprocesses and
+deletes its topics afterwards:
+
+1. throughput: workers started and sharing the partitions, then N events
+   produced as fast as possible; events/s from the first to the last event
+   the workers report handled (their /status/ counters);
+2. the same with two workers;
+3. latency at a steady rate (default 1,000 events/s): every 10th event is a
+   probe; it is visible when the worker owning its partition reports its
+   offset applied (the same synchronous step that writes the table the form
+   reads); p50/p99 of produce-to-visible;
+4. resident memory (VmRSS and peak VmHWM) of every worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from infra.admin import admin_client, bootstrap_servers, ensure_topics
+from infra.errors import InfraError
+from infra.settings import Settings
+from pipeline.errors import CliError
+
+_UNIT = re.compile(rb'"unit": ?"(\d{6})"')
+_SOURCE = re.compile(rb'"source": ?"(\w+)"')
+_HANDLED = ("applied", "duplicate", "inactive", "rejected", "skipped")
+
+
+def register_streams(actions: Any, count: Callable[[str], int]) -> None:
+    p = actions.add_parser(
+        "streams", help="stream workers: events/s for one and two, latency p50/p99, RSS",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=count, default=1_000_000, metavar="N",
+                   help="events for each throughput run (default 1,000,000)")
+    p.add_argument("--rate", type=count, default=1000, metavar="R",
+                   help="steady rate of the latency run, events/s (default 1,000)")
+    p.add_argument("--seconds", type=count, default=30, metavar="S",
+                   help="length of the latency run (default 30)")
+    p.add_argument("--partitions", type=count, default=6, metavar="P",
+                   help="partitions of the bench topics (default 6)")
+    p.add_argument("--out", type=Path, default=Path("bench/streams.json"), metavar="FILE",
+                   help="where to write the figures (default bench/streams.json)")
+    p.set_defaults(func=run)
+
+
+class _Worker:
+    def __init__(self, settings: Settings, name: str, log: Path) -> None:
+        from pipeline.commands.worker import free_port
+
+        self.port = free_port()
+        env = {**os.environ, **settings.to_env()}
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "worker", "--web-port", str(self.port),
+                 "--worker-id", name], env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status/", timeout=2) as r:
+                return dict(json.load(r))
+        except OSError:
+            return None
+
+    def handled(self) -> int:
+        s = self.status() or {}
+        return sum(int(s.get("counts", {}).get(k, 0)) for k in _HANDLED)
+
+    def memory_mb(self) -> dict[str, float]:
+        out = {}
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = round(int(value.split()[0]) / 1024, 1)
+        except OSError:
+            pass
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise CliError(f"bench: timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _ready(workers: list[_Worker], partitions: int) -> bool:
+    statuses = [w.status() for w in workers]
+    if not all(s and s["ready"] for s in statuses):
+        return False
+    owned = sorted(p for s in statuses for p in s["partitions"])  # type: ignore[index]
+    return owned == list(range(partitions)) and all(s["partitions"] for s in statuses)  # type: ignore[index]
+
+
+def _records(path: Path) -> list[tuple[bytes, bytes, bytes]]:
+    out = []
+    with path.open("rb") as lines:
+        for line in lines:
+            raw = line.rstrip(b"\n")
+            unit, source = _UNIT.search(raw), _SOURCE.search(raw)
+            assert unit and source
+            out.append((source.group(1), unit.group(1), raw))
+    return out
+
+
+def _producer(bootstrap: str, linger_ms: int = 5) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                         linger_ms=linger_ms, batch_size=256 * 1024)
+
+
+def _throughput(base: Settings, records: list[tuple[bytes, bytes, bytes]], n_workers: int,
+                logs: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    ensure_topics(settings.bootstrap_servers, settings)
+    workers = [_Worker(settings, f"bench-{i}", logs / f"tp{n_workers}-{i}.log")
+               for i in range(n_workers)]
+    try:
+        _wait(lambda: _ready(workers, settings.partitions), 120, "the workers to be ready")
+        say(f"{n_workers} worker(s) ready; producing {len(records):,} events")
+        producer = _producer(settings.bootstrap_servers)
+        for source, unit, raw in records:
+            producer.send(f"{settings.topic_prefix}{source.decode()}", key=unit, value=raw)
+        producer.flush()
+        producer.close()
+        first = last = None
+        peak: dict[str, dict[str, float]] = {}
+        deadline = time.monotonic() + 3600
+        while True:
+            now = time.monotonic()
+            done = sum(w.handled() for w in workers)
+            if done and first is None:
+                first = now
+            for i, w in enumerate(workers):
+                peak[f"bench-{i}"] = w.memory_mb()
+            if done >= len(records):
+                last = now
+                break
+            if now > deadline:
+                raise CliError("bench: the workers did not finish within an hour")
+            time.sleep(0.1)
+        assert first is not None
+        seconds = max(last - first, 1e-6)
+        return {"workers": n_workers, "events": len(records), "seconds": round(seconds, 2),
+                "events_per_s": round(len(records) / seconds), "memory_mb": peak,
+                "topic_prefix": settings.topic_prefix}
+    finally:
+        for w in workers:
+            w.stop()
+        _delete_topics(settings)
+
+
+def _latency(base: Settings, records: list[tuple[bytes, bytes, bytes]], rate: int,
+             seconds: int, logs: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    ensure_topics(settings.bootstrap_servers, settings)
+    worker = _Worker(settings, "bench-lat", logs / "latency.log")
+    try:
+        _wait(lambda: _ready([worker], settings.partitions), 120, "the worker to be ready")
+        total = min(len(records), rate * seconds)
+        say(f"steady {rate:,} events/s for {total / rate:.0f}s, every 10th a probe")
+        probes: dict[tuple[str, int, int], float] = {}  # (topic, partition, offset) -> sent at
+        seen: dict[tuple[str, int, int], float] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                status = worker.status() or {}
+                now = time.monotonic()
+                last = status.get("last_offsets", {})
+                with lock:
+                    for key in [k for k in probes if k not in seen]:
+                        if last.get(f"{key[0]}:{key[1]}", -1) >= key[2]:
+                            seen[key] = now
+                time.sleep(0.005)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        producer = _producer(settings.bootstrap_servers, linger_ms=0)
+        started = time.monotonic()
+        for i, (source, unit, raw) in enumerate(records[:total]):
+            ahead = i / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+            sent_at = time.monotonic()
+            fut = producer.send(f"{settings.topic_prefix}{source.decode()}", key=unit, value=raw)
+            if i % 10 == 0:
+                def record(meta: Any, sent_at: float = sent_at) -> None:
+                    with lock:
+                        probes[(meta.topic, meta.partition, meta.offset)] = sent_at
+                fut.add_callback(record)
+        producer.flush()
+        producer.close()
+        _wait(lambda: len(seen) >= len(probes), 120, "every probe to become visible")
+        stop.set()
+        poller.join()
+        lat = sorted((seen[k] - probes[k]) * 1000 for k in probes)
+        return {"rate": rate, "events": total, "probes": len(lat),
+                "achieved_rate": round(total / (time.monotonic() - started)),
+                "p50_ms": round(statistics.median(lat), 1),
+                "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+                "max_ms": round(lat[-1], 1), "memory_mb": worker.memory_mb()}
+    finally:
+        worker.stop()
+        _delete_topics(settings)
+
+
+def _delete_topics(settings: Settings) -> None:
+    admin = admin_client(settings.bootstrap_servers)
+    try:
+        names = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if names:
+            admin.delete_topics(names)
+    except Exception:  # cleanup only: leftover bench topics are harmless
+        pass
+    finally:
+        admin.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.bench_ingest import write_events
+
+    console = Console()
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{message}[/dim]")
+
+    try:
+        env = Settings.from_env()
+        base = env.with_overrides(bootstrap_servers=bootstrap_servers(env),
+                                  partitions=args.partitions)
+    except InfraError as err:
+        raise CliError(str(err)) from err
+    with tempfile.TemporaryDirectory(prefix="arrears-bench-streams-") as tmp:
+        work = Path(tmp)
+        base = base.with_overrides(state_dir=work / "state")
+        say(f"generating {args.events:,} events")
+        write_events(work / "events.jsonl", args.events, seed=7)
+        records = _records(work / "events.jsonl")
+        logs = args.out.parent / "streams-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        one = _throughput(base, records, 1, logs, say)
+        say(f"one worker: {one['events_per_s']:,} events/s")
+        two = _throughput(base, records, 2, logs, say)
+        say(f"two workers: {two['events_per_s']:,} events/s")
+        latency = _latency(base, records, args.rate, args.seconds, logs, say)
+    figures = {
+        "one_worker": one, "two_workers": two,
+        "scaling": round(two["events_per_s"] / max(one["events_per_s"], 1), 2),
+        "latency": latency, "partitions": args.partitions,
+        "targets": {"events_per_s_per_worker": 5000, "scaling": 1.6, "p99_ms": 2000},
+        "python": platform.python_version(), "machine": platform.machine(),
+        "cpus": os.cpu_count(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    table = Table(title=f"bench streams: {args.events:,} events, {args.partitions} partitions, "
+                        f"{os.cpu_count()} CPUs")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("one worker", f"{one['events_per_s']:,} events/s ({one['seconds']}s)")
+    table.add_row("two workers", f"{two['events_per_s']:,} events/s ({two['seconds']}s)")
+    table.add_row("two / one", f"{figures['scaling']:.2f}")
+    table.add_row(f"latency at {latency['rate']:,}/s (p50 / p99 / max)",
+                  f"{latency['p50_ms']} / {latency['p99_ms']} / {latency['max_ms']} ms")
+    for run_name, result in (("one", one), ("two", two)):
+        for name, mem in result["memory_mb"].items():
+            table.add_row(f"RSS {run_name}-worker run, {name} (now / peak)",
+                          f"{mem.get('VmRSS', '?')} / {mem.get('VmHWM', '?')} MB")
+    console.print(table)
+    console.print(f"figures written to {args.out}")
+    return 0
