@@ -50,6 +50,7 @@ class Demo:
     outputs: dict[str, Path] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     worker_count: int = 2
+    timings: list[tuple[str, float]] = field(default_factory=list)
     step_no: int = 0
 
     @property
@@ -84,6 +85,7 @@ class Demo:
                 f"step {self.step_no} ({name}) failed with exit code {done.returncode}; "
                 f"its log is {log}\n{tail}"
             )
+        self.timings.append((name, elapsed))
         self.console.print(f"    [green]done[/] in {elapsed:.1f}s (exit {done.returncode}, log {log})")
         return stdout
 
@@ -245,9 +247,16 @@ def _story(demo: Demo, bootstrap: str) -> None:
     headline = next((line for line in diff.splitlines() if line.startswith("diff ")), "no difference")
     demo.note("diff", headline)
 
-    check = demo.arrears("quality check", "check", str(second), "--previous", str(first), ok=(0, 6))
+    demo.arrears("quality check", "check", str(second), "--previous", str(first), ok=(0, 6))
     demo.outputs["Data Docs"] = second / "quality" / "data_docs" / "index.html"
-    demo.note("check", _last_lines(check, 2))
+    result = json.loads((second / "quality" / "check-result.json").read_text(encoding="utf-8"))
+    verdict = "passed" if result["passed"] else "FAILED"
+    demo.note("check", f"{verdict}; critical failures: {', '.join(result['critical_failures']) or 'none'}; "
+              f"warnings: {', '.join(result['warnings']) or 'none'}")
+    if result["passed"]:
+        demo.arrears("submit", "submit", str(second))
+        demo.note("submit", f"the restated snapshot is the one submitted for {CUTOFF} "
+                  f"({second.parent / 'submitted.json'})")
 
     workbook = demo.run_dir / "report-2024-12-31.xlsx"
     units = ["320400", "320402", "320404", "320411", "320412", "320413", "320481", "320471"]
@@ -292,12 +301,12 @@ def _last_lines(text: str, n: int) -> str:
 def _summary(demo: Demo, seconds: float) -> None:
     from rich.table import Table
 
-    table = Table(title=f"The December story: done in {seconds:.0f}s")
-    table.add_column("output")
-    table.add_column("where")
+    demo.console.rule(f"The December story: done in {seconds:.0f}s")
+    demo.console.print("[bold]Outputs[/]")
     for what, where in demo.outputs.items():
-        table.add_row(what, str(where))
-    demo.console.print(table)
+        demo.console.print(f"  {what}:\n    {where}", soft_wrap=True)
+    slowest = sorted(demo.timings, key=lambda t: -t[1])[:3]
+    demo.console.print("[bold]Slowest steps[/]: " + ", ".join(f"{n} {t:.0f}s" for n, t in slowest))
     findings = Table(title="What each step found")
     findings.add_column("step")
     findings.add_column("finding")
