@@ -59,8 +59,8 @@ class Rebuild:
     """Push log records through one Ledger; read the figures at any cutoff.
 
     >>> r = Rebuild(Registry.load())
-    >>> r.feed([])  # records in log order
-    >>> r.own_figures(cutoff)  # doctest: +SKIP
+    >>> r.feed(read_archive(root, upto))  # doctest: +SKIP  (records in log order)
+    >>> own = r.own_figures(parse_cutoff("2024-12-31"))  # doctest: +SKIP
     """
 
     registry: Registry

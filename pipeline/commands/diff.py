@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from pipeline.commands.snapshot import EXIT_USAGE, Context
@@ -37,8 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--from", dest="source", choices=("kafka", "archive"), default="kafka",
                         help="the log to replay for attribution")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--root", help=argparse.SUPPRESS)
-    parser.add_argument("--archive", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="snapshot root (default: <state dir>/snapshots)")
+    parser.add_argument("--archive", type=Path, metavar="DIR",
+                        help="event archive (default: <state dir>/archive)")
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,10 +56,6 @@ def _resolve(ctx: Context, ref: str) -> Snapshot:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    args.root = Path(args.root) if args.root else None
-    args.archive = Path(args.archive) if args.archive else None
     ctx = Context(args)
     a, b = _resolve(ctx, args.a), _resolve(ctx, args.b)
     a_cut, b_cut = ctx.cutoff(a.cutoff), ctx.cutoff(b.cutoff)

@@ -56,7 +56,8 @@ def _table(form: UnitForm, precision: Precision) -> Table:
     table.add_column(L.HEAD_LABEL, no_wrap=True)
     table.add_column(L.HEAD_NUMBER, justify="right")
     for column in COLUMNS:
-        table.add_column(f"{column.number}\n{L.column_heading(column)}", justify="right")
+        table.add_column(f"{column.number}\n{L.column_heading(column)}", justify="right",
+                         overflow="fold", min_width=9)
     for row in ROWS:
         table.add_row(L.row_label(row), str(row.number), *(
             shown(form.values[row_cell(row.key, c.key)], c.measure, precision) for c in COLUMNS))
