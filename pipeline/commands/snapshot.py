@@ -27,8 +27,10 @@ from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import write_snapshot
 
 EXIT_USAGE = 2
-LIVE_MISSING = ("--from live needs the streams' running tallies, and streams/ has no app yet; "
-                "use --from kafka (the same fold, replayed) or --from archive")
+LIVE_MISSING = ("--from live is not available: the stream workers do not yet report the offset "
+                "vector their tallies reflect, and a snapshot without one cannot be replayed or "
+                "verified. Read the live figures with `arrears form`; cut snapshots with --from "
+                "kafka (the same fold, replayed) or --from archive")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
