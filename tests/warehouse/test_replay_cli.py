@@ -82,4 +82,4 @@ def test_bad_arguments_exit_2_with_a_clear_message(cli: Cli, story: Story) -> No
     code, _, err = cli("report", "nope", "--unit", "320400")
     assert code == 2 and "no snapshot 'nope'" in err
     code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live")
-    assert code == 1 and "streams" in err
+    assert code == 1 and "--from live is not available" in err
