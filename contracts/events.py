@@ -100,17 +100,23 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValidationError(key, MISSING, "appears twice in one JSON object",
-                                  reason="json.duplicate_key", hint="keep one of them")
-        obj[key] = value
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # rare: find the first key seen twice, to name it
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValidationError(key, MISSING, "appears twice in one JSON object",
+                                      reason="json.duplicate_key", hint="keep one of them")
+            seen.add(key)
     return obj
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+#: One strict decoder for every record (json.loads with options builds one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
 
 
 def _load(raw: bytes | str | dict[str, Any]) -> Any:
@@ -126,8 +132,9 @@ def _load(raw: bytes | str | dict[str, Any]) -> Any:
         raise ValidationError("", MISSING, f"expected JSON text, got {type(raw).__name__}",
                               reason="json.invalid")
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicates,
-                          parse_constant=_reject_constant)
+        if raw.startswith("\ufeff"):  # as json.loads says it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        return _DECODER.decode(raw)
     except ValueError as err:  # ValidationError (duplicate keys) is not a ValueError
         raise ValidationError("", MISSING, f"not valid JSON: {err}", reason="json.invalid",
                               hint="each line must hold one complete JSON object") from None

@@ -9,6 +9,7 @@ by the same unit, in the same run, plus peak resident memory.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -31,7 +32,7 @@ from contracts.uscc import make_uscc
 from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import Role, TopicSpec, declared_topics
-from pipeline.ingest import CST, Ingest, KafkaSink, make_producer
+from pipeline.ingest import CST, Ingest, KafkaSink, default_validators, make_producer
 
 __all__ = ["BenchResult", "write_events", "run_bench"]
 
@@ -107,6 +108,8 @@ class BenchResult:
     rejected: int
     peak_rss_mb_after_bare: float
     peak_rss_mb_after_ingest: float
+    validators: int
+    peak_rss_mb_validator: float
     python: str
     machine: str
     started_at: str
@@ -134,14 +137,34 @@ def _bare(path: Path, bootstrap: str, topic: str) -> tuple[float, int]:
     return time.perf_counter() - began, sink.sent
 
 
-def _ingest(path: Path, bootstrap: str, settings: Settings) -> tuple[float, Ingest]:
+def _children_peak_rss_mb() -> float:
+    """The largest peak RSS (VmHWM) of this process's live children, on Linux; else 0.
+
+    ru_maxrss of children is no use here: Linux carries a parent's peak across fork
+    and exec, so a small child would report its parent's size.
+    """
+    peak = 0
+    for child in multiprocessing.active_children():
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        peak = max(peak, int(match.group(1)) if match else 0)
+    return peak / 1024
+
+
+def _ingest(path: Path, bootstrap: str, settings: Settings, validators: int,
+            ) -> tuple[float, Ingest, float]:
+    """The `arrears ingest` path, validator processes included (their start-up is timed)."""
     sink = KafkaSink(make_producer(bootstrap))
-    ingest = Ingest(Registry.load(), settings, sink)
     began = time.perf_counter()
-    with path.open("rb") as lines:
+    with Ingest(Registry.load(), settings, sink, validators=validators) as ingest, \
+            path.open("rb") as lines:
         ingest.feed(path.name, lines)
+        validator_rss = _children_peak_rss_mb()
     sink.close()
-    return time.perf_counter() - began, ingest
+    return time.perf_counter() - began, ingest, validator_rss
 
 
 def run_bench(
@@ -152,8 +175,14 @@ def run_bench(
     keep_topics: bool = False,
     say: Callable[[str], None] = print,
     workdir: Path | None = None,
+    validators: int | None = None,
 ) -> BenchResult:
-    """Generate `events`, send them bare and through ingest into fresh bench topics, measure."""
+    """Generate `events`, send them bare and through ingest into fresh bench topics, measure.
+
+    `validators` is as for `arrears ingest --validators` (default: one per core beyond
+    the first).
+    """
+    validators = default_validators() if validators is None else validators
     bench = settings.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     bare_topic = f"{bench.topic_prefix}bare"
     specs = list(declared_topics(bench)) + [TopicSpec(
@@ -170,8 +199,9 @@ def run_bench(
             say("bare producer ...")
             bare_s, sent = _bare(path, bootstrap, bare_topic)
             rss_bare = _peak_rss_mb()
-            say(f"  {sent:,} in {bare_s:.1f}s = {sent / bare_s:,.0f}/s; validate and produce ...")
-            ingest_s, ingest = _ingest(path, bootstrap, bench)
+            say(f"  {sent:,} in {bare_s:.1f}s = {sent / bare_s:,.0f}/s; validate and produce "
+                f"({validators} validator processes) ...")
+            ingest_s, ingest, rss_validator = _ingest(path, bootstrap, bench, validators)
             rss_ingest = _peak_rss_mb()
         finally:
             if not keep_topics:
@@ -190,6 +220,7 @@ def run_bench(
         ratio_to_bare=round(ingest_rate / bare_rate, 3),
         accepted=summary.accepted_total, rejected=summary.rejected_total,
         peak_rss_mb_after_bare=round(rss_bare, 1), peak_rss_mb_after_ingest=round(rss_ingest, 1),
+        validators=validators, peak_rss_mb_validator=round(rss_validator, 1),
         python=platform.python_version(), machine=f"{platform.machine()} {_cpus()} CPUs",
         started_at=started_at,
     )

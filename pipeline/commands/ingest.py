@@ -26,7 +26,15 @@ from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from pipeline.deadletters import DeadLetterError, read_to_end
 from pipeline.errors import CliError
-from pipeline.ingest import EXIT_REJECTED, Ingest, KafkaSink, ProduceError, Summary, make_producer
+from pipeline.ingest import (
+    EXIT_REJECTED,
+    Ingest,
+    KafkaSink,
+    ProduceError,
+    Summary,
+    default_validators,
+    make_producer,
+)
 
 STDIN = "-"
 
@@ -58,6 +66,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="first read the event ids already in the source topics and skip "
                              "those events (counted as duplicates; other content under a known "
                              "id is a conflict); costs one read of the source topics")
+    parser.add_argument("--validators", type=int, metavar="N", default=None,
+                        help="validate in N separate processes while this one produces "
+                             "(default: one per core beyond the first; 0 validates in-process)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -102,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"cannot reach Kafka at {bootstrap} ({err}); is the broker up? "
                            "(`arrears infra status`); nothing was sent") from err
         sink = KafkaSink(producer)
-        ingest = Ingest(registry, settings, sink)
+        validators = default_validators() if args.validators is None else args.validators
+        if validators < 0:
+            raise CliError(f"--validators must be 0 or more, got {validators}", 2)
+        ingest = stack.enter_context(Ingest(registry, settings, sink, validators=validators))
         if args.skip_known:
             try:
                 _remember_known(ingest, bootstrap, settings, stderr)
