@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.cells import AUX, CELLS, COLUMNS, ITEMS, ROWS, TOTAL, Agg, row_cell
+from contracts.cells import AUX, CELLS, COLUMNS, ROWS, TOTAL, Agg, row_cell
 from contracts.events import SOURCES
 from contracts.quality import expectations as x
 from contracts.quality._gx import gx

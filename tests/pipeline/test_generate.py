@@ -8,7 +8,6 @@ import hashlib
 import json
 import tracemalloc
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -6,7 +6,6 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from pipeline.cli import main
