@@ -18,7 +18,7 @@ Rules (SPEC 5.1, 5.3):
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 from contracts.events import Event
@@ -46,6 +46,11 @@ def _unpack(rows: list[list[Any]]) -> tuple[Contribution, ...]:
     return tuple(Contribution(*row) for row in rows)
 
 
+def _fold(items: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+          ) -> tuple[Contribution, ...]:
+    return tuple(items() if callable(items) else items)
+
+
 class Ledger:
     """Decides each event's effect; `entries` is any mutable mapping (dict, Faust table)."""
 
@@ -53,25 +58,45 @@ class Ledger:
         self.entries: MutableMapping[str, Entry] = {} if entries is None else entries
 
     def apply(self, event: Event) -> Outcome:
-        eid, digest = event.event_id, event.content_hash
+        """Resolve one parsed event (the streams and the Kafka replay)."""
+        return self.apply_record(
+            event.event_id, event.content_hash, supersedes=event.supersedes,
+            retracts=event.payload.retracts if isinstance(event.payload, EventRetracted) else None,
+            contributions=lambda: contributions(event))
+
+    def apply_record(self, event_id: str, content_hash: str, *, supersedes: str | None,
+                     retracts: str | None,
+                     contributions: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+                     ) -> Outcome:
+        """Resolve one event given only what the rules read: the one implementation of them.
+
+        `retracts` is the target of an `event.retracted` (None for every other type);
+        `contributions` is the event's fold (or a function computing it, called only if the
+        event is added). The batch recompute feeds archived rows here without re-parsing:
+
+        >>> Ledger().apply_record("e1", "ab12...", supersedes=None, retracts=None,
+        ...                       contributions=()).status
+        'applied'
+        """
+        eid, digest = event_id, content_hash
         known = self.entries.get(eid)
         if known is not None and known.get("h") is not None:
             if known["h"] == digest:
                 return Outcome("duplicate")
-            if event.supersedes != eid:
+            if supersedes != eid:
                 return Outcome(
                     "conflict",
                     detail=(f"event_id {eid} was already received with different content "
                             f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); send a new "
                             f"event_id with \"supersedes\": \"{eid}\" to correct it"),
                 )
-            return self._replace_self(event, known, digest)
+            return self._replace_self(eid, known, digest, contributions)
 
         removed: tuple[Contribution, ...] = ()
-        target = event.supersedes if event.supersedes not in (None, eid) else None
+        target = supersedes if supersedes not in (None, eid) else None
         kind = SUPERSEDED
-        if isinstance(event.payload, EventRetracted):
-            target, kind = event.payload.retracts, RETRACTED
+        if retracts is not None:
+            target, kind = retracts, RETRACTED
         if target is not None:
             removed = self._deactivate(target, kind, eid)
 
@@ -80,14 +105,16 @@ class Ledger:
             self.entries[eid] = known
             return Outcome("inactive", removed=removed,
                            detail=f"{known['s']} by {known['by']} before it arrived")
-        added = contributions(event)
+        added = _fold(contributions)
         self.entries[eid] = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
         return Outcome("applied", added=added, removed=removed)
 
-    def _replace_self(self, event: Event, known: Entry, digest: str) -> Outcome:
+    def _replace_self(self, eid: str, known: Entry, digest: str,
+                      fold: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+                      ) -> Outcome:
         removed = _unpack(known["c"]) if known["s"] == ACTIVE else ()
-        added = contributions(event) if known["s"] == ACTIVE else ()
-        self.entries[event.event_id] = {**known, "h": digest, "c": _pack(added)}
+        added = _fold(fold) if known["s"] == ACTIVE else ()
+        self.entries[eid] = {**known, "h": digest, "c": _pack(added)}
         return Outcome("applied", added=added, removed=removed)
 
     def _deactivate(self, target: str, kind: str, by: str) -> tuple[Contribution, ...]:

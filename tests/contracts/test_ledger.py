@@ -9,6 +9,8 @@ from contracts.fold import epoch_ms, tally
 from contracts.ledger import Ledger
 from tests.contracts.eventkit import FACTORY, REGISTRY, event, inspected, raw, retraction
 from contracts.events import parse_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CST = timezone(timedelta(hours=8))
 WINDOW = dict(since_ms=epoch_ms(datetime(2024, 11, 1, tzinfo=CST)),
@@ -78,3 +80,54 @@ def test_every_arrival_order_of_a_small_story_agrees() -> None:
     (only,) = results
     assert dict(only)[("320412", "manufacturing.workers")] == 20
     assert dict(only).get(("320412", "item7.published_employers"), 0) == 0
+
+
+# --- the two entry points: apply(event) delegates to apply_record, one set of rules ---------
+
+def _by_record(ledger: Ledger, e):  # type: ignore[no-untyped-def]
+    from contracts.fold import contributions
+    from contracts.payloads import EventRetracted
+
+    retracts = e.payload.retracts if isinstance(e.payload, EventRetracted) else None
+    return ledger.apply_record(e.event_id, e.content_hash, supersedes=e.supersedes,
+                               retracts=retracts, contributions=contributions(e))
+
+
+_STORY = [
+    inspected(workers=10, event_id="p1"),
+    inspected(workers=20, event_id="p2", supersedes="p1"),
+    inspected(workers=30, event_id="p3", supersedes="p1"),  # corrects the current correction
+    inspected(workers=40, event_id="p1"),  # conflict
+    inspected(workers=11, event_id="p4"),
+    event("employer.published", {"employer": FACTORY}, event_id="p5"),
+    retraction("p5", event_id="p6"),
+    retraction("p6", event_id="p7"),  # a retraction of a retraction reinstates nothing
+    retraction("p2", event_id="p8"),
+    inspected(workers=10, event_id="p1"),  # exact resend
+]
+
+
+@given(st.permutations(_STORY))
+@settings(max_examples=200, deadline=None)
+def test_apply_and_apply_record_agree_in_any_order(order) -> None:  # type: ignore[no-untyped-def]
+    by_event, by_record = Ledger(), Ledger()
+    for e in order:
+        assert by_event.apply(e) == _by_record(by_record, e)
+    assert by_event.entries == by_record.entries
+    assert by_event.effective() == by_record.effective()
+
+
+def test_apply_record_folds_only_what_it_adds() -> None:
+    calls = []
+
+    def fold():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return ()
+
+    ledger = Ledger()
+    ledger.apply_record("f1", "h1", supersedes=None, retracts=None, contributions=fold)
+    ledger.apply_record("f1", "h1", supersedes=None, retracts=None, contributions=fold)
+    ledger.apply_record("f1", "h2", supersedes=None, retracts=None, contributions=fold)
+    assert ledger.apply_record("x", "h3", supersedes=None, retracts="f1",
+                               contributions=fold).status == "applied"
+    assert len(calls) == 2 and ledger.entries["f1"]["s"] == "retracted"
