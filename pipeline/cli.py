@@ -35,7 +35,16 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module_for(argv: Sequence[str]) -> str | None:
+    """The one command module `argv` needs, so `arrears ingest` does not import
+    great-expectations, Faust and the rest (start-up time and memory). Each module
+    registers the subcommand named like it."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    wanted = f"pipeline.commands.{first}"
+    return wanted if wanted in COMMAND_MODULES else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arrears",
         description=(
@@ -46,13 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_module_for(argv))
     args = parser.parse_args(argv)
     try:
         code = args.func(args)

@@ -69,35 +69,6 @@ class ProduceError(Exception):
     """Kafka did not take a record; the message says how far the run got."""
 
 
-#: CRC-32C of b"123456789" (the standard check value), to vet a checksum function.
-_CRC32C_CHECK = 0xE3069283
-
-
-def _use_compiled_crc32c() -> bool:
-    """Make kafka-python checksum record batches with compiled code, if it would not already.
-
-    Every v2 record batch carries a CRC-32C of its bytes. kafka-python computes it in
-    pure Python unless the optional `crc32c` package is installed: about half the
-    producer's CPU (some 25 µs per 400-byte record). aiokafka, already a dependency
-    (Faust's client), ships the same function compiled; it is used only after it
-    gives the standard check value, else kafka-python's own stays. Returns whether
-    a compiled checksum is in use.
-    """
-    import kafka.record.default_records as records
-    import kafka.record.util as util
-
-    if util.crc32c_c is not None or records.calc_crc32c is not util.calc_crc32c:
-        return True  # the crc32c package is installed, or this already ran
-    try:
-        from aiokafka.record._crecords.cutil import crc32c_cython
-    except ImportError:
-        return False
-    if crc32c_cython(b"123456789") != _CRC32C_CHECK:
-        return False
-    records.calc_crc32c = crc32c_cython
-    return True
-
-
 class _KeyedPartitioner(DefaultPartitioner):  # type: ignore[misc]
     """kafka-python's default partitioner (murmur2 of the key) with its answers remembered.
 
@@ -133,7 +104,6 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
     a file is a bulk load, not an interactive stream. Records go to the same
     partitions as with kafka-python's default partitioner.
     """
-    _use_compiled_crc32c()
     config: dict[str, Any] = {
         "partitioner": _KeyedPartitioner(),
         "bootstrap_servers": bootstrap,
