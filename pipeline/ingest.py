@@ -282,6 +282,12 @@ class Summary:
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "accepted": self.accepted_total,
+                "accepted_by_source": dict(sorted(self.accepted.items())),
+                "duplicates": self.duplicates, "blank": self.blank,
+                "rejected": self.rejected_total, "rejected_by_reason": dict(sorted(self.rejected.items()))}
+
     @property
     def exit_code(self) -> int:
         """0 when every record was accepted (duplicates and blank lines are fine), else 3."""

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 from typing import IO, Any
 
 from kafka.errors import KafkaError
@@ -70,6 +71,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="validate in N separate processes while this one produces "
                              "(default: one per core beyond the first; 0 validates in-process)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--summary-json", metavar="FILE", type=Path,
+                        help="also write the summary (accepted by source, duplicates, rejected "
+                             "by reason) as JSON, for scripts")
     parser.set_defaults(func=run)
 
 
@@ -141,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
             ) from err
     elapsed = time.monotonic() - started
     _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))
+    if args.summary_json is not None:
+        args.summary_json.write_text(json.dumps(ingest.summary.as_dict(), indent=2), encoding="utf-8")
     return ingest.summary.exit_code
 
 
