@@ -228,6 +228,7 @@ def _story(demo: Demo, bootstrap: str) -> None:
     _compare_live(demo, live, first)
 
     _ingest(demo, "ingest (January: late events, corrections)", after, files[1], "--skip-known")
+    _fix_dead_letters(demo)
     demo.arrears("archive", "archive", "--until-end", "--quiet")
     demo.wait_for_workers(bootstrap)
     demo.arrears("snapshot (restated)", "snapshot", "--cutoff", CUTOFF, "--label", "restated",
@@ -293,6 +294,27 @@ def _ingest(demo: Demo, step: str, path: Path, expected: dict[str, Any], *flags:
     demo.note("ingest", f"{path.name}: {got['accepted']} accepted, {got['duplicates']} duplicates "
               f"skipped, {got['rejected']} dead-lettered ({len(got['rejected_by_reason'])} reasons): "
               "exactly the manifest's counts")
+
+
+def _fix_dead_letters(demo: Demo) -> None:
+    """What an operator does with rejected records: export, fix, resubmit (counted once)."""
+    export = demo.run_dir / "dead-letters-no-offset.jsonl"
+    demo.arrears("dead letters: export", "deadletters", "export", "--reason", "occurred_at.no_offset",
+                 "--out", str(export))
+    fixed_lines = []
+    for line in export.read_text(encoding="utf-8").splitlines():
+        letter = json.loads(line)
+        record = letter["record"]
+        if isinstance(record, dict) and isinstance(record.get("occurred_at"), str):
+            record["occurred_at"] += "+08:00"  # the source system's clock is China Standard Time
+        fixed_lines.append(json.dumps(letter, ensure_ascii=False))
+    fixed = demo.run_dir / "dead-letters-fixed.jsonl"
+    fixed.write_text("\n".join(fixed_lines) + "\n", encoding="utf-8")
+    demo.arrears("dead letters: resubmit the fixed", "deadletters", "resubmit", str(fixed), ok=(0, 3))
+    again = demo.arrears("dead letters: resubmit again", "deadletters", "resubmit", str(fixed), ok=(0, 3))
+    demo.note("dead letters", f"{len(fixed_lines)} records without a time-zone offset fixed and "
+              f"resubmitted; their dead letters are marked resolved; resubmitting again: "
+              f"{_last_lines(again, 1)}")
 
 
 def _compare_live(demo: Demo, live_json: str, snapshot: Path) -> None:
