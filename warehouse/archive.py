@@ -15,6 +15,8 @@ One archiver runs at a time per archive directory.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -29,9 +31,12 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
+import contracts
 from contracts.calendar import CST
 from contracts.errors import ValidationError
 from contracts.events import parse_event
+from contracts.fold import contributions
+from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 from infra.settings import Settings
 from warehouse._durable import fsync_dir, fsync_file, hook
@@ -40,10 +45,14 @@ from warehouse.kafka_log import source_topics
 from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
 
-__all__ = ["ARCHIVE_SCHEMA", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
+__all__ = ["ARCHIVE_SCHEMA", "CONTRIBUTION_TYPE", "FOLD_KEY", "fold_fingerprint", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
            "archive_end", "read_archive", "archiver_group", "archive_records", "event_row",
            "write_part"]
 
+#: One contribution of the event (contracts.fold.Contribution without its event_id, which
+#: is the row's).
+CONTRIBUTION_TYPE = pa.struct([("cell", pa.string()), ("unit", pa.string()), ("key", pa.string()),
+                               ("at", pa.int64()), ("value", pa.int64())])
 ARCHIVE_SCHEMA = pa.schema([
     ("topic", pa.string()),
     ("partition", pa.int32()),
@@ -57,11 +66,35 @@ ARCHIVE_SCHEMA = pa.schema([
     ("supersedes", pa.string()),
     ("content_hash", pa.string()),
     ("raw", pa.string()),
+    # Folded at archive time (the event was validated then), so the batch need not re-parse
+    # `raw`: the target of an event.retracted, and contracts.fold.contributions(event).
+    ("retracts", pa.string()),
+    ("contributions", pa.list_(CONTRIBUTION_TYPE)),
 ])
+_CONTRACTS = Path(contracts.__file__).parent
+#: Parquet key-value metadata naming the fold the `contributions` column was made with.
+FOLD_KEY = b"arrears.fold"
+#: The contracts code that turns a raw line into contributions; an edit to any of it makes
+#: older files' `contributions` stale, and they are folded again on read.
+_FOLD_SOURCES = ("_parse.py", "calendar.py", "cells.py", "events.py", "fold.py", "industry.py",
+                 "payloads.py", "registry.py", "units.toml", "uscc.py")
 _POLL_RECORDS = 50_000
 #: A batch (one set of files, one offset commit) holds at most this many records or seconds.
 _BATCH_RECORDS = 250_000
 _BATCH_SECONDS = 5.0
+
+
+@functools.cache
+def fold_fingerprint() -> str:
+    """sha256 of the contracts sources the fold depends on (see `_FOLD_SOURCES`).
+
+    Stored in each archive file; `warehouse.batch` trusts a file's `contributions` only
+    when its fingerprint is the running code's, so stale folds are never read.
+    """
+    digest = hashlib.sha256()
+    for name in _FOLD_SOURCES:
+        digest.update(name.encode() + b"\0" + (_CONTRACTS / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
 
 
 def archiver_group(settings: Settings) -> str:
@@ -290,7 +323,11 @@ def event_row(topic: str, partition: int, offset: int, value: bytes | str,
             "event_id": event.event_id, "source": event.source, "type": event.type,
             "unit": event.unit, "occurred_at": event.occurred_at,
             "recorded_at": event.recorded_at, "supersedes": event.supersedes,
-            "content_hash": event.content_hash, "raw": raw}
+            "content_hash": event.content_hash, "raw": raw,
+            "retracts": event.payload.retracts if isinstance(event.payload, EventRetracted)
+            else None,
+            "contributions": [{"cell": c.cell, "unit": c.unit, "key": c.key, "at": c.at,
+                               "value": c.value} for c in contributions(event)]}
 
 
 def _group(row: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -310,6 +347,7 @@ def write_part(root: Path, source: str, date: str, topic: str, partition: int,
                            "disagree (two archivers on one directory?)")
     temp = directory / f".{final.name}.tmp"
     table = pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA)
+    table = table.replace_schema_metadata({FOLD_KEY: fold_fingerprint()})
     pq.write_table(table, temp, compression="zstd")
     fsync_file(temp)
     temp.rename(final)
