@@ -5,12 +5,12 @@ What this module adds is the Faust side of that argument:
 
 - the agent works in batches (`take_events`); Faust acks a batch only after
   the agent has handled it, so every acked event's table writes are already
-  in the producer buffer;
+  queued in the producer (as whole record batches, `streams.changelog`);
 - Faust flushes the producer before it commits source offsets, but its buffer
   flush gives up after 0.1 s without progress (faust/transport/producer.py,
-  `flush_atmost`), so a commit could overtake changelog records. We make that
-  flush wait for the last changelog record of every partition first
-  (`_flush_before_commit`);
+  `flush_atmost`) and does not cover our batches, so a commit could overtake
+  changelog records. We make that flush wait for the last changelog batch of
+  every partition first (`_flush_before_commit`);
 - at every assignment, once the table is recovered, the group's offsets are
   set to the journal's applied offsets + 1 (`_rewind_to_journal`), before
   Faust seeks to the committed offsets. So the position always comes from
@@ -40,6 +40,7 @@ from contracts.calendar import Campaign, load_campaign
 from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
+from streams.changelog import BatchSender, Record, encode
 from streams.deadletter import dead_letter_record
 from streams.engine import Chunk, Engine, journal_key, with_journal
 from streams.tallies import Window, own_figures
@@ -54,6 +55,8 @@ BATCH_WITHIN = 0.05
 #: Keys a chunk may change before it is closed: bounds the journal record's size.
 CHUNK_KEYS = 1500
 TABLE = "state"
+#: Bytes per changelog record batch (Kafka's message.max.bytes default is 1 MiB + 12).
+CHANGELOG_BATCH = 900_000
 
 
 def app_id(settings: Settings) -> str:
@@ -82,8 +85,11 @@ class Runtime:
         #: "topic:partition" -> first and last offset this process handled.
         self.first_offsets: dict[str, int] = {}
         self.last_offsets: dict[str, int] = {}
-        #: partition -> future of the last changelog record sent for it.
+        #: partition -> future of the last changelog batch sent for it.
         self.last_sent: dict[int, Any] = {}
+        #: (partition, records) -> future of the last one's delivery; tests swap in a list.
+        self.send_changelog: Callable[[int, list[Record]], Awaitable[Any]] = BatchSender(
+            app, table, on_fatal)
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
             self._send_to_topic)
@@ -102,18 +108,25 @@ class Runtime:
         return bool(recovery.completed.is_set()) and not self.app.rebalancing
 
     # -- writing ---------------------------------------------------------
-    def _writer(self, partition: int) -> Callable[[str, Any], None]:
+    def _writer(self, pending: list[tuple[str, Any]]) -> Callable[[str, Any], None]:
         data = self.table.data
-        send = self.table.send_changelog
-        last = self.last_sent
 
         def write(key: str, value: Any) -> None:
-            # Not `table[key] = value`: that takes the partition from the current
-            # event, which in a batch is the last one buffered, not this one.
+            # Not `table[key] = value`: that sends one changelog record at a time, to the
+            # partition of the current event (in a batch, the last one buffered).
             data[key] = value
-            last[partition] = send(partition, key, value)
+            pending.append((key, value))
 
         return write
+
+    async def _send(self, partition: int, pending: list[tuple[str, Any]]) -> None:
+        """Send the changelog records of `pending` writes, in order, and forget them."""
+        if pending:
+            sent = await self.send_changelog(partition, encode(pending))
+            if sent is not None:
+                self.last_sent[partition] = sent
+            self.counts["changelog_records"] += len(pending)
+            pending.clear()
 
     async def process(self, events: list[Any]) -> None:
         """Apply a batch: per partition, in offset order, in journaled chunks."""
@@ -134,9 +147,10 @@ class Runtime:
                 continue
             groups.setdefault(message.partition, []).append(event)
         for partition, group in groups.items():
-            write = self._writer(partition)
-            if self.engine.redo(self.table.data, partition, write):
+            pending: list[tuple[str, Any]] = []
+            if self.engine.redo(self.table.data, partition, self._writer(pending)):
                 self.counts["redone"] += 1
+                await self._send(partition, pending)
             chunk = Chunk(self.table.data, partition)
             rejected: list[tuple[bytes, str]] = []
             for event in group:
@@ -170,7 +184,9 @@ class Runtime:
                 # these events again (and sends the same dead letters, same ids).
                 self.counts["abandoned"] += 1
                 return False
-        self.engine.finish(chunk, self._writer(chunk.partition))
+        pending: list[tuple[str, Any]] = []
+        self.engine.finish(chunk, self._writer(pending))
+        await self._send(chunk.partition, pending)
         return True
 
     async def _send_to_topic(self, records: list[tuple[bytes, bytes]]) -> None:
@@ -227,16 +243,15 @@ class Runtime:
 def _flush_before_commit(app: faust.App, runtime: Runtime) -> None:
     """Make `producer.flush()`, which Faust awaits before every offset commit, a real barrier.
 
-    Faust's buffer flush returns after 0.1 s without progress, so on its own a
-    commit could overtake changelog records of the events it covers. We first
-    wait for the last changelog record sent for each partition: the buffer is
-    FIFO and Kafka acknowledges a partition in order, so every earlier record
-    of that partition is then durable too.
+    The changelog records do not go through Faust's buffer at all (see
+    `streams.changelog`), and its flush returns after 0.1 s without progress
+    anyway, so on its own a commit could overtake changelog records of the
+    events it covers. We first wait for the last changelog batch sent for each
+    partition: aiokafka sends a partition's batches in order and Kafka
+    acknowledges them in order, so every earlier record of that partition is
+    then durable too.
     """
     buffer = app.producer.buffer
-    # A chunk writes hundreds of changelog records at once; Faust pauses the
-    # stream above 100 buffered (a warning each time) -- allow a few chunks.
-    buffer.max_messages = 4 * CHUNK_KEYS
     faust_flush = buffer.flush
 
     async def flush() -> None:
@@ -278,6 +293,9 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=4 * 1024 * 1024,
+        # A chunk's changelog records go out as record batches of up to this many bytes
+        # (streams.changelog): a few per chunk, under the broker's 1 MiB message.max.bytes.
+        producer_max_batch_size=CHANGELOG_BATCH,
         broker_commit_interval=0.5,
         broker_commit_every=2000,
         table_standby_replicas=0,

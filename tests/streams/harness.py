@@ -23,6 +23,8 @@ class Harness:
         self.agent = agent
         self.runtime = runtime
         self.dead_letters: list[dict[str, Any]] = []
+        #: partition -> the changelog records sent for it, in order.
+        self.changelog: dict[int, list[tuple[bytes, bytes]]] = {}
 
     async def put(self, record: dict[str, Any] | bytes, *, partition: int = 0,
                   offset: int | None = None, wait: bool = True) -> None:
@@ -48,6 +50,11 @@ class Harness:
         table = self.runtime.table.data
         return rollup(own_figures(with_journal(table, partitions), partitions, day), TREE)
 
+    def recovered(self) -> dict[str, Any]:
+        """The table Faust's recovery would rebuild from the changelog records sent so far."""
+        return {json.loads(k): json.loads(v) for records in self.changelog.values()
+                for k, v in records}
+
     def cell(self, unit: str, cell_id: str, day: int = FINAL) -> int:
         return self.figures(day)[(unit, cell_id)]
 
@@ -69,6 +76,11 @@ def run(test: Callable[[Harness], Awaitable[None]]) -> None:
                 harness.dead_letters.extend(json.loads(v) for _, v in records)
 
             runtime.send_dead_letters = sink
+
+            async def changelog(partition: int, records: list[tuple[bytes, bytes]]) -> None:
+                harness.changelog.setdefault(partition, []).extend(records)
+
+            runtime.send_changelog = changelog
             await test(harness)
 
     asyncio.run(main())
