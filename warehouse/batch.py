@@ -75,11 +75,14 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
     _check_unique_offsets(rows, root)
     involved_ids = _involved(rows)
     is_involved = pl.col("event_id").is_in(involved_ids)
-    plain = rows.filter(~is_involved)
     tricky = rows.filter(is_involved).sort("topic", "partition", "offset")
+    events = rows.height
+    plain = rows.lazy().filter(~is_involved).select("event_id", "contributions")
+    del rows  # the one copy of the archive's rows that is left is `plain`'s
+    plain_effective = _explode(plain.collect())
 
     ledger = Ledger()
-    outcomes: Counter[str] = Counter({"applied": plain.height})
+    outcomes: Counter[str] = Counter({"applied": events - tricky.height})
     for eid, digest, supersedes, retracts, items in tricky.select(
             "event_id", "content_hash", "supersedes", "retracts", "contributions").iter_rows():
         outcome = ledger.apply_record(
@@ -87,10 +90,10 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
             contributions=lambda items=items, eid=eid: _contributions(items, eid))
         outcomes[outcome.status] += 1
     effective = pl.concat([
-        _explode(plain.select("event_id", "contributions")),
+        plain_effective,
         contributions_frame(c for cs in ledger.effective().values() for c in cs),
     ])
-    return BatchRebuild(registry, effective, events=rows.height, invalid=invalid,
+    return BatchRebuild(registry, effective, events=events, invalid=invalid,
                         refolded=refolded, involved=tricky.height, outcomes=outcomes)
 
 
@@ -153,10 +156,11 @@ def _read_rows(root: Path, upto: Offsets, topics: set[str],
     to_fold: list[pl.DataFrame] = []
     if folded:
         rows = _scan(folded).collect()
-        unfolded = rows.filter(pl.col("contributions").is_null())
-        parts.append(rows.filter(pl.col("contributions").is_not_null()))
-        if unfolded.height:  # rows written without a fold (a tool that left the columns empty)
+        if rows["contributions"].null_count():  # rows written without a fold (a tool that
+            unfolded = rows.filter(pl.col("contributions").is_null())  # left the columns empty)
             to_fold.append(_raw_of(folded, unfolded.select("topic", "partition", "offset")))
+            rows = rows.filter(pl.col("contributions").is_not_null())
+        parts.append(rows)
     if stale:
         to_fold.append(_scan(stale, _RAW_COLUMNS).collect())
     invalid = refolded = 0
@@ -167,6 +171,8 @@ def _read_rows(root: Path, upto: Offsets, topics: set[str],
         parts.append(fresh)
     if not parts:
         return _empty_rows(), 0, 0
+    if len(parts) == 1:
+        return parts[0], invalid, refolded
     return pl.concat(parts, how="vertical_relaxed"), invalid, refolded
 
 

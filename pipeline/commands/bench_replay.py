@@ -37,10 +37,12 @@ from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import declared_topics, source_topic
+from pipeline.bench_replay import archive_lines, replicate_archive
 from pipeline.errors import CliError
 from warehouse.archive import Archiver
 from warehouse.cutoff import parse_cutoff
 from warehouse.kafka_log import log_end, source_topics
+from warehouse.batch import BatchRebuild
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import compare
 
@@ -63,6 +65,16 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="where to write the figures (default bench/replay.json)")
     p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
+    p.add_argument("--archive-only", action="store_true",
+                   help="time the archive batch alone, on a synthetic archive written without "
+                        "Kafka (generate up to --base lines, archive them, copy the files up to "
+                        "N events; see pipeline/bench_replay.py); for 10M events")
+    p.add_argument("--base", type=_count, default=1_000_000, metavar="N",
+                   help="with --archive-only: lines generated and archived before copying "
+                        "(default 1,000,000)")
+    p.add_argument("--reference", action="store_true",
+                   help="also time the record-by-record archive path (parse, Ledger.apply) and "
+                        "check it gives the same cells")
     p.set_defaults(func=run)
 
 
@@ -136,11 +148,31 @@ def _archive(bootstrap: str, settings: Settings, root: str) -> dict[str, Any]:
     return {"archived": run.archived, "invalid": run.invalid, "files": run.files}
 
 
-def _batch(root: str, topics: list[str], cutoff_text: str, out: str) -> dict[str, Any]:
-    rebuilt = rebuild_from_archive(Path(root), topics, None, Registry.load())
+def _batch(root: str, topics: list[str], cutoff_text: str, out: str,
+           vectorised: bool = True) -> dict[str, Any]:
+    rebuilt = rebuild_from_archive(Path(root), topics, None, Registry.load(),
+                                   vectorised=vectorised)
     rebuilt.cells(parse_cutoff(cutoff_text)).write_parquet(out)
     r = rebuilt.rebuild
-    return {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes)}
+    found = {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes)}
+    if isinstance(r, BatchRebuild):
+        found.update(involved=r.involved, refolded=r.refolded)
+    return found
+
+
+def _batch_reference(root: str, topics: list[str], cutoff_text: str, out: str) -> dict[str, Any]:
+    return _batch(root, topics, cutoff_text, out, vectorised=False)
+
+
+def _synthetic(data: str, root: str, topics: dict[str, str], partitions: int,
+               copies: int) -> dict[str, Any]:
+    began = time.perf_counter()
+    base = archive_lines(Path(data), Path(root), topics, partitions, Registry.load())
+    base["seconds"] = round(time.perf_counter() - began, 3)
+    began = time.perf_counter()
+    out = replicate_archive(Path(root), copies)
+    out["replicate_seconds"] = round(time.perf_counter() - began, 3)
+    return {"base": base, **out}
 
 
 def _produce(path: Path, bootstrap: str, settings: Settings) -> int:
@@ -166,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     say: Callable[[str], None] = lambda m: console.print(f"[dim]{m}[/dim]", highlight=False)
+    if args.archive_only:
+        return _run_archive_only(args, console, say)
     try:
         base = Settings.from_env()
         bootstrap = bootstrap_servers(base)
@@ -207,6 +241,14 @@ def run(args: argparse.Namespace) -> int:
             diffs = compare(pl.read_parquet(work / "kafka.parquet"),
                             pl.read_parquet(work / "batch.parquet"))
             figures["kafka_equals_archive"] = not diffs
+            if args.reference:
+                say("record-by-record batch from the archive (reference) ...")
+                figures["batch_reference"] = _in_child(
+                    _batch_reference, str(work / "archive"), topics, args.cutoff,
+                    str(work / "reference.parquet"))
+                figures["batch_equals_reference"] = not compare(
+                    pl.read_parquet(work / "reference.parquet"),
+                    pl.read_parquet(work / "batch.parquet"))
         finally:
             if not args.keep_topics:
                 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="arrears-bench")
@@ -215,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
                 finally:
                     admin.close()
     n = figures["produced"]
-    for phase in ("bare", "kafka", "archive_write", "batch"):
+    phases = ("bare", "kafka", "archive_write", "batch", "batch_reference")
+    for phase in (p for p in phases if p in figures):
         figures[phase]["records_per_s"] = round(n / figures[phase]["seconds"])
     figures["kafka_ratio_to_bare"] = round(figures["kafka"]["records_per_s"]
                                            / figures["bare"]["records_per_s"], 4)
@@ -235,7 +278,10 @@ def run(args: argparse.Namespace) -> int:
     for col in ("phase", "seconds", "records/s", "peak RSS MB"):
         table.add_column(col, justify="left" if col == "phase" else "right")
     for phase, name in (("bare", "bare consumer (floor)"), ("kafka", "replay from Kafka"),
-                        ("archive_write", "archive (write)"), ("batch", "batch from archive")):
+                        ("archive_write", "archive (write)"), ("batch", "batch from archive"),
+                        ("batch_reference", "batch, record by record")):
+        if phase not in figures:
+            continue
         f = figures[phase]
         table.add_row(name, f"{f['seconds']:.1f}", f"{f['records_per_s']:,}", f"{f['peak_rss_mb']:,.0f}")
     console.print(table)
@@ -246,4 +292,67 @@ def run(args: argparse.Namespace) -> int:
                   f"{'met' if t['archive_met'] else 'NOT met'}); Kafka == archive: "
                   f"{figures['kafka_equals_archive']}", highlight=False)
     console.print(f"figures written to {args.out}")
-    return 0 if figures["kafka_equals_archive"] else 1
+    same = figures["kafka_equals_archive"] and figures.get("batch_equals_reference", True)
+    return 0 if same else 1
+
+
+def _run_archive_only(args: argparse.Namespace, console: Console,
+                      say: Callable[[str], None]) -> int:
+    """The archive batch alone, on a synthetic archive of `--events` rows (no broker)."""
+    import polars as pl
+
+    from pipeline.generate import GenerateOptions, generate
+
+    settings = Settings.from_env().with_overrides(topic_prefix="bench.")
+    topics = {s: source_topic(settings, s) for s in ("inspection", "mediation", "court",
+                                                     "complaint")}
+    base = min(args.base, args.events)
+    copies = -(-args.events // base)
+    figures: dict[str, Any] = {
+        "mode": "archive-only (synthetic archive, see pipeline/bench_replay.py)",
+        "events_asked": args.events, "base_lines": base, "cutoff": args.cutoff,
+        "partitions": settings.partitions,
+        "started_at": datetime.now(CST).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs"}
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        data = work / "campaign.jsonl"
+        say(f"generating {base:,} lines (arrears generate) ...")
+        generate(GenerateOptions(unit="320400", events=base, seed=1, out=data))
+        say(f"archiving them directly and copying the files x{copies} ...")
+        figures["archive_synthetic"] = _in_child(_synthetic, str(data), str(work / "archive"),
+                                                 topics, settings.partitions, copies)
+        names = sorted(topics.values())
+        say(f"batch recompute from the archive ({figures['archive_synthetic']['rows']:,} rows) ...")
+        figures["batch"] = _in_child(_batch, str(work / "archive"), names, args.cutoff,
+                                     str(work / "batch.parquet"))
+        if args.reference:
+            say("record-by-record batch from the archive (reference) ...")
+            figures["batch_reference"] = _in_child(_batch_reference, str(work / "archive"), names,
+                                                   args.cutoff, str(work / "reference.parquet"))
+            figures["batch_equals_reference"] = not compare(
+                pl.read_parquet(work / "reference.parquet"), pl.read_parquet(work / "batch.parquet"))
+    rows = figures["archive_synthetic"]["rows"]
+    batch = figures["batch"]
+    batch["records_per_s"] = round(rows / batch["seconds"])
+    scaled = batch["seconds"] * 10_000_000 / rows
+    figures["batch_seconds_scaled_to_10m"] = round(scaled, 1)
+    figures["targets"] = {"archive_10m_seconds": TARGET_ARCHIVE_10M_S,
+                          "archive_met": scaled <= TARGET_ARCHIVE_10M_S}
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+    console.print(f"archive batch: {rows:,} rows in {batch['seconds']:.1f}s "
+                  f"({batch['records_per_s']:,}/s), peak RSS {batch['peak_rss_mb']:,.0f} MB; "
+                  f"scaled to 10M = {scaled:,.0f}s (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
+                  f"{'met' if figures['targets']['archive_met'] else 'NOT met'})", highlight=False)
+    if "batch_reference" in figures:
+        console.print(f"record by record: {figures['batch_reference']['seconds']:.1f}s, peak RSS "
+                      f"{figures['batch_reference']['peak_rss_mb']:,.0f} MB; same cells: "
+                      f"{figures['batch_equals_reference']}", highlight=False)
+    console.print(f"figures written to {args.out}")
+    return 0 if figures.get("batch_equals_reference", True) else 1
