@@ -271,9 +271,14 @@ def _reap(pid: int) -> None:
 
 
 def _kraft_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes them: url-safe base64 of a uuid, never with a
+    leading '-' (the storage tool would read it as an option)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def broker_answers(bootstrap: str) -> bool:
