@@ -12,15 +12,20 @@ What this module adds is the Faust side of that argument:
   changelog records. We make that flush wait for the last changelog batch of
   every partition first (`_flush_before_commit`);
 - at every assignment, once the table is recovered, the group's offsets are
-  set to the journal's applied offsets + 1 (`_rewind_to_journal`), before
-  Faust seeks to the committed offsets. So the position always comes from
-  the state itself: nothing applied is read again, nothing unapplied is skipped,
-  whatever Faust managed to commit before a crash;
+  set to the journal's applied offsets + 1 and the consumer is moved there
+  (`rewind_to_journal`) while the source partitions are still paused: Faust
+  resumes them *before* its own seek to the committed offsets has landed, and
+  its committed offset can be past records it acked without the agent seeing
+  them (skipped while a rebalance suspended the flow). So the position always
+  comes from the state itself: nothing applied is read again, nothing
+  unapplied is skipped, whatever Faust managed to commit before a crash;
+- should a record still arrive past an unapplied offset, the engine refuses
+  it (`Engine.handle`, a gap) and the consumer is moved back (`_seek_back`);
 - dead letters are acknowledged by Kafka before the chunk that records the
   rejected offset as applied is written, so a rejected record cannot be lost.
 
 Events buffered before a rebalance (an old consumer generation) are not
-applied: Kafka delivers them again to whoever owns the partition now.
+applied: whoever owns the partition now reads them again from its journal.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -93,6 +99,17 @@ class Runtime:
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
             self._send_to_topic)
+        #: Diagnostics: ARREARS_STREAMS_TRACE=<path> writes <path>.<worker_id>, one JSON
+        #: line per chunk (the offsets it applied, with their status) and rebalance step.
+        trace = os.environ.get("ARREARS_STREAMS_TRACE")
+        self._trace_file = (open(f"{trace}.{worker_id}", "a", buffering=1)  # noqa: SIM115
+                            if trace else None)
+
+    def trace(self, what: str, **fields: Any) -> None:
+        """One diagnostics line, if ARREARS_STREAMS_TRACE is set."""
+        if self._trace_file is not None:
+            self._trace_file.write(json.dumps({"t": round(time.time(), 4), "w": self.worker_id,
+                                               "pid": os.getpid(), "what": what, **fields}) + "\n")
 
     # -- ownership -------------------------------------------------------
     def owned(self) -> frozenset[int]:
@@ -146,18 +163,36 @@ class Runtime:
                 self.counts["stale"] += 1  # fetched before a rebalance: will come again
                 continue
             groups.setdefault(message.partition, []).append(event)
+        seeks: dict[TP, int] = {}
         for partition, group in groups.items():
             pending: list[tuple[str, Any]] = []
             if self.engine.redo(self.table.data, partition, self._writer(pending)):
                 self.counts["redone"] += 1
+                self.trace("redo", p=partition, gen=generation,
+                           a=(self.table.data.get(journal_key(partition)) or {}).get("a"))
                 await self._send(partition, pending)
             chunk = Chunk(self.table.data, partition)
             rejected: list[tuple[bytes, str]] = []
+            held: set[str] = set()  # topics with a gap: nothing more of them in this batch
+            self.trace("chunk-start", p=partition, gen=generation,
+                       cur=self.app.consumer_generation_id, owned=sorted(self.owned()),
+                       a=chunk.applied)
             for event in group:
                 message = event.message
+                if message.topic in held:
+                    self.counts["held"] += 1
+                    continue
                 raw = message.value if message.value is not None else b""
                 verdict = self.engine.handle(chunk, message.topic, message.offset, raw)
                 self.counts[verdict.status] += 1
+                if self._trace_file is not None:
+                    chunk.__dict__.setdefault("log", []).append(
+                        (message.topic[-10:], message.offset, verdict.status[:3]))
+                if verdict.status == "gap":
+                    held.add(message.topic)
+                    seeks[TP(message.topic, partition)] = self.engine.next_offset(
+                        chunk, message.topic)
+                    continue
                 where = f"{message.topic}:{partition}"
                 self.first_offsets.setdefault(where, message.offset)
                 self.last_offsets[where] = message.offset
@@ -172,6 +207,21 @@ class Runtime:
                     chunk, rejected = Chunk(self.table.data, partition), []
             else:
                 await self._close(chunk, rejected, generation)
+        if seeks:
+            await self._seek_back(seeks, generation)
+
+    async def _seek_back(self, seeks: dict[TP, int], generation: int) -> None:
+        """Move the consumer back to the first unapplied offsets after a gap (`Engine.handle`)."""
+        self.trace("seek-back", gen=generation, cur=self.app.consumer_generation_id,
+                   offsets={f"{tp.topic[-10:]}:{tp.partition}": o for tp, o in seeks.items()})
+        if self.app.consumer_generation_id != generation:
+            return  # a rebalance: the assignment moves the position to the journal anyway
+        log.warning("streams: records were delivered past unapplied offsets %s; reading again "
+                    "from there", {f"{tp.topic}:{tp.partition}": o for tp, o in seeks.items()})
+        try:
+            await self.app.consumer.seek_wait(seeks)
+        except Exception as exc:  # the partitions moved meanwhile: the new owner reads the journal
+            log.warning("streams: could not move the consumer back (%r)", exc)
 
     async def _close(self, chunk: Chunk, rejected: list[tuple[bytes, bytes]],
                      generation: int) -> bool:
@@ -186,7 +236,12 @@ class Runtime:
                 return False
         pending: list[tuple[str, Any]] = []
         self.engine.finish(chunk, self._writer(pending))
+        self.trace("chunk-write", p=chunk.partition, gen=generation,
+                   cur=self.app.consumer_generation_id, owned=sorted(self.owned()),
+                   a=chunk.applied, n=len(pending), ev=chunk.__dict__.get("log"))
         await self._send(chunk.partition, pending)
+        self.trace("chunk-sent", p=chunk.partition, gen=generation,
+                   cur=self.app.consumer_generation_id)
         return True
 
     async def _send_to_topic(self, records: list[tuple[bytes, bytes]]) -> None:
@@ -230,14 +285,24 @@ class Runtime:
             for topic, last in journal.get("a", {}).items():
                 if topic in self.sources:
                     offsets[TP(topic, p)] = int(last) + 1
+        self.trace("rewind", gen=self.app.consumer_generation_id,
+                   tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in active_tps),
+                   offsets={f"{tp.topic[-9:]}:{tp.partition}": o for tp, o in offsets.items()})
         if not offsets:
             return
         try:
             await self.app.consumer._commit(offsets)
+            # Also move the position now, while the source partitions are still paused:
+            # Faust resumes them before its own seek to the committed offsets has
+            # finished, and records fetched from the old position in between (Faust's
+            # committed offset, which may be past records it skipped unprocessed)
+            # would otherwise be applied first.
+            await self.app.consumer.seek_wait(offsets)
             self.counts["rewinds"] += 1
         except Exception as exc:  # a new rebalance: the next assignment tries again
-            log.warning("streams: could not set offsets from the journal (%r); the "
-                        "at-least-once replay is skipped by offset instead", exc)
+            log.warning("streams: could not set offsets from the journal (%r); records "
+                        "beyond it are refused until the position is back (Engine.handle)",
+                        exc)
 
 
 def _flush_before_commit(app: faust.App, runtime: Runtime) -> None:
@@ -329,6 +394,20 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
         await runtime.rewind_to_journal(active_tps)
 
     table.on_recovery_completed = on_recovery_completed
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        runtime.trace("revoked", gen=app.consumer_generation_id,
+                      tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in revoked))
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
+        runtime.trace("assigned", gen=app.consumer_generation_id,
+                      tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in assigned))
+
+    @app.on_before_shutdown.connect
+    async def _shutdown(sender: Any, **_: Any) -> None:
+        runtime.trace("shutdown", gen=app.consumer_generation_id)
 
     @app.agent(source, name="tallies")
     async def tallies(stream: Any) -> Any:

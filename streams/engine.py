@@ -26,6 +26,14 @@ Exactly-once effect, under at-least-once delivery:
    skipped: the at-least-once replay after a crash or a rebalance has no
    effect. This also covers the ledger's two-key updates (the event and its
    correction target), which a per-key check could not make atomic.
+4. An event whose offset is beyond the applied offset + 1 is a *gap*: the
+   events in between were never applied (a consumer position that came from
+   somewhere other than the journal, such as Faust's own committed offset,
+   which it advances over records it skipped unprocessed during a rebalance).
+   Applying it would skip them for good, since the journal then moves past
+   them, so it is refused; the caller moves the consumer back to the first
+   unapplied offset. Only when the same gap is met again from there (Kafka
+   has no record in between: retention, transaction markers) is it crossed.
 """
 
 from __future__ import annotations
@@ -65,7 +73,11 @@ def _marker(journal: Mapping[str, Any]) -> str:
 
 
 class Verdict(NamedTuple):
-    """What one input record did: skipped | applied | duplicate | inactive | rejected."""
+    """What one input record did: skipped | gap | applied | duplicate | inactive | rejected.
+
+    `gap`: not applied, and neither may any later record of its topic and partition
+    until the consumer has been moved back to the first unapplied offset.
+    """
 
     status: str
     error: ValidationError | None = None
@@ -162,10 +174,18 @@ class Engine:
         self.window = window
         #: partition -> marker of the journal known to be fully applied in this process.
         self.clean: dict[int, str] = {}
+        #: (partition, topic) -> (first unapplied offset, offset met instead) of the last gap.
+        self.gaps: dict[tuple[int, str], tuple[int, int]] = {}
 
     def forget(self) -> None:
         """After a rebalance: redo every partition's journal before its next chunk."""
         self.clean.clear()
+        self.gaps.clear()
+
+    @staticmethod
+    def next_offset(chunk: Chunk, topic: str) -> int:
+        """The first offset of `topic` in the chunk's partition that is not applied yet."""
+        return chunk.applied.get(topic, -1) + 1
 
     def redo(self, table: Mapping[str, Any], partition: int, write: Writer) -> bool:
         """Complete the partition's last journaled chunk if this process has not; True if redone."""
@@ -187,8 +207,16 @@ class Engine:
 
     def handle(self, chunk: Chunk, topic: str, offset: int, raw: bytes | None) -> Verdict:
         """Apply the record at (`topic`, chunk.partition, `offset`) to `chunk`, at most once."""
-        if offset <= chunk.applied.get(topic, -1):
+        expected = self.next_offset(chunk, topic)
+        if offset < expected:
             return Verdict("skipped")
+        if offset > expected:
+            where = (chunk.partition, topic)
+            if self.gaps.get(where) != (expected, offset):
+                self.gaps[where] = (expected, offset)
+                return Verdict("gap")
+            # met again after the consumer was moved back: nothing in between exists
+        self.gaps.pop((chunk.partition, topic), None)
         chunk.applied[topic] = offset
         chunk.advanced = True
         try:

@@ -108,28 +108,54 @@ class WorkerProcess:
 
 
 class Producer:
-    """Produces records keyed by unit, optionally at a rate, in a background thread."""
+    """Produces records keyed by unit, optionally at a rate, in a background thread.
 
-    def __init__(self, settings: Settings, records: list[Record], rate: float | None = None) -> None:
+    With `allowed=n` it sends only the first n records until `allow(more)` lets it go
+    on, so a test can keep events for the moments it wants them in flight (the rate
+    counts from each release, not from the start).
+    """
+
+    def __init__(self, settings: Settings, records: list[Record], rate: float | None = None,
+                 allowed: int | None = None) -> None:
         self.settings = settings
         self.records = records
         self.rate = rate
         self.sent = 0
+        self.allowed = len(records) if allowed is None else allowed
         self.error: BaseException | None = None
+        self._gate = threading.Condition()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Producer:
         self.thread.start()
         return self
 
+    def allow(self, more: int | None = None) -> int:
+        """Let `more` records (default: all the rest) go out; returns the new allowance."""
+        with self._gate:
+            self.allowed = len(self.records) if more is None else min(
+                len(self.records), self.allowed + more)
+            self._gate.notify_all()
+            return self.allowed
+
+    def streaming(self) -> bool:
+        """True while records of the current allowance are still to be sent."""
+        return self.sent < self.allowed
+
     def _run(self) -> None:
         try:
             producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
                                      acks="all", enable_idempotence=True, linger_ms=5)
-            started = time.monotonic()
+            started, first = time.monotonic(), 0
             for i, r in enumerate(self.records):
+                if i >= self.allowed:
+                    producer.flush()
+                    with self._gate:
+                        while i >= self.allowed:
+                            self._gate.wait(timeout=1.0)
+                    started, first = time.monotonic(), i
                 if self.rate:
-                    ahead = i / self.rate - (time.monotonic() - started)
+                    ahead = (i - first) / self.rate - (time.monotonic() - started)
                     if ahead > 0:
                         time.sleep(ahead)
                 producer.send(source_topic(self.settings, r.source), key=r.unit.encode(),
