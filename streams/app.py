@@ -160,7 +160,9 @@ class Runtime:
         for event in events:
             message = event.message
             if message.generation_id != generation:
-                self.counts["stale"] += 1  # fetched before a rebalance: will come again
+                self.counts["stale"] += 1  # fetched before a rebalance: read again from the journal
+                self.trace("stale", p=message.partition, topic=message.topic[-10:],
+                           offset=message.offset, of=message.generation_id, gen=generation)
                 continue
             groups.setdefault(message.partition, []).append(event)
         seeks: dict[TP, int] = {}
@@ -277,14 +279,17 @@ class Runtime:
 
     # -- recovery --------------------------------------------------------
     async def rewind_to_journal(self, active_tps: set[TP]) -> None:
-        """Set the group's offsets of the recovered partitions to the journal's position."""
+        """Set the group's offsets of the recovered partitions to the journal's position.
+
+        Every source topic, also one the journal has no offset for yet (0: Faust may
+        have committed past records of it that no agent ever saw).
+        """
         self.engine.forget()
         offsets: dict[TP, int] = {}
         for p in {tp.partition for tp in active_tps}:
-            journal = self.table.data.get(journal_key(p)) or {}
-            for topic, last in journal.get("a", {}).items():
-                if topic in self.sources:
-                    offsets[TP(topic, p)] = int(last) + 1
+            applied = (self.table.data.get(journal_key(p)) or {}).get("a", {})
+            for topic in self.sources:
+                offsets[TP(topic, p)] = int(applied.get(topic, -1)) + 1
         self.trace("rewind", gen=self.app.consumer_generation_id,
                    tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in active_tps),
                    offsets={f"{tp.topic[-9:]}:{tp.partition}": o for tp, o in offsets.items()})
