@@ -74,7 +74,7 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
         progress(rows.height)
     _check_unique_offsets(rows, root)
     involved_ids = _involved(rows)
-    is_involved = pl.col("event_id").is_in(involved_ids)
+    is_involved = pl.col("event_id").is_in(involved_ids.implode())
     tricky = rows.filter(is_involved).sort("topic", "partition", "offset")
     events = rows.height
     plain = rows.lazy().filter(~is_involved).select("event_id", "contributions")
