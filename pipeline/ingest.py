@@ -8,7 +8,6 @@ whose failures stop the run instead of being lost.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import multiprocessing
@@ -24,6 +23,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.partitioner import DefaultPartitioner
 
+from contracts.deadletter import dead_letter_value
 from contracts.errors import MISSING, ValidationError
 from contracts.events import parse_event
 from contracts.registry import Registry
@@ -233,24 +233,9 @@ def dead_letter_record(
     `"original_encoding": "base64"`, so nothing of it is lost.
     """
     name = display_name(file) if file is not None else None
-    record: dict[str, Any] = {
-        "id": dead_letter_id(name or "", line or 0, original),
-    }
-    try:
-        record["original"] = original.decode("utf-8")
-    except UnicodeDecodeError:
-        record["original"] = base64.b64encode(original).decode("ascii")
-        record["original_encoding"] = "base64"
-    record.update({
-        "file": name,
-        "line": line,
-        "reason": err.reason,
-        "message": str(err),
-        "field": err.field,
-        "rejected_at": (rejected_at or now_cst()).astimezone(CST).isoformat(timespec="seconds"),
-        "origin": origin,
-    })
-    return record
+    return dead_letter_value(dead_letter_id(name or "", line or 0, original), original, err,
+                             origin=origin, file=name, line=line,
+                             rejected_at=rejected_at or now_cst())
 
 
 def conflict_error(event_id: str) -> ValidationError:

@@ -1,0 +1,42 @@
+"""The dead-letter record: one shape for every path that rejects a record (ingest, streams).
+
+{"id", "original", ["original_encoding": "base64"], "file", "line", "reason",
+"message", "field", "rejected_at", "origin", [where it was read: "topic",
+"partition", "offset"]}. `original` keeps the bytes as text when they are valid
+UTF-8, else base64, so nothing of them is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from contracts.calendar import CST
+from contracts.errors import ValidationError
+
+__all__ = ["dead_letter_value"]
+
+
+def dead_letter_value(letter_id: str, original: bytes, err: ValidationError, *, origin: str,
+                      file: str | None = None, line: int | None = None,
+                      rejected_at: datetime | None = None, **where: Any) -> dict[str, Any]:
+    """The JSON value of a dead letter; `where` adds e.g. topic, partition and offset."""
+    record: dict[str, Any] = {"id": letter_id}
+    try:
+        record["original"] = original.decode("utf-8")
+    except UnicodeDecodeError:
+        record["original"] = base64.b64encode(original).decode("ascii")
+        record["original_encoding"] = "base64"
+    record.update({
+        "file": file,
+        "line": line,
+        "reason": err.reason,
+        "message": str(err),
+        "field": err.field,
+        "rejected_at": (rejected_at or datetime.now(CST)).astimezone(CST).isoformat(
+            timespec="seconds"),
+        "origin": origin,
+        **where,
+    })
+    return record
