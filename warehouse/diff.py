@@ -23,7 +23,7 @@ from contracts.registry import Registry
 from warehouse.cutoff import Cutoff
 from warehouse.offsets import Offsets
 from warehouse.rebuild import EventInfo, Rebuild
-from warehouse.snapshot import CellDiff, compare
+from warehouse.snapshot import CellDiff
 
 __all__ = ["Cause", "CellChange", "attribute"]
 

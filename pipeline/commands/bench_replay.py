@@ -129,7 +129,7 @@ def _bare(bootstrap: str, topics: list[str]) -> dict[str, Any]:
     n = 0
     pending = set(tps)
     while pending:
-        for tp, records in consumer.poll(timeout_ms=500, max_records=50_000).items():
+        for records in consumer.poll(timeout_ms=500, max_records=50_000).values():
             n += len(records)
         pending = {tp for tp in pending if consumer.position(tp) < end[tp.topic][tp.partition]}
     consumer.close()

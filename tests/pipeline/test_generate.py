@@ -80,7 +80,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, registry):
 def test_manifest_counts_equal_a_recount_of_each_file(run, registry):
     manifest, files = run
     total_lines = 0
-    for part, (path, lines) in zip(manifest["files"], files, strict=True):
+    for part, (_path, lines) in zip(manifest["files"], files, strict=True):
         recount = classify(lines, registry)
         total_lines += len(lines)
         assert part["lines"] == len(lines)

@@ -216,7 +216,7 @@ def read_log(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int, 
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
                 raise AssertionError("could not read the topics to their end within 60s")
-            for tp, messages in consumer.poll(timeout_ms=500).items():
+            for messages in consumer.poll(timeout_ms=500).values():
                 out.extend((m.topic, m.partition, m.offset, m.value) for m in messages)
     finally:
         consumer.close()
