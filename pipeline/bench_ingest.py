@@ -76,10 +76,12 @@ def _event(i: int, rng: random.Random, unit: str, at: datetime) -> dict[str, Any
         "workers_claimed": workers, "amount_claimed": amount}}
 
 
-def write_events(path: Path, n: int, *, seed: int = 1) -> int:
-    """Write `n` valid events as JSON Lines, streaming (flat memory). Returns the bytes written."""
+def write_events(path: Path, n: int, *, seed: int = 1, unit: str = "320400") -> int:
+    """Write `n` valid events as JSON Lines, streaming (flat memory), spread over the units
+    below `unit` in the registry (Changzhou's districts by default). Returns the bytes written."""
     rng = random.Random(seed)
-    units = [u.code for u in Registry.load() if u.code.startswith("3204") and u.code != "320400"]
+    registry = Registry.load()
+    units = [u.code for u in registry.subtree(unit) if u.code != unit] or [unit]
     start = datetime(2024, 12, 1, 8, 0, tzinfo=CST)
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):

@@ -63,6 +63,10 @@ def register_streams(actions: Any, count: Callable[[str], int]) -> None:
                    help="length of the latency run (default 30)")
     p.add_argument("--partitions", type=count, default=6, metavar="P",
                    help="partitions of the bench topics (default 6)")
+    p.add_argument("--unit", default="320400", metavar="CODE",
+                   help="spread the events over the units below CODE (default 320400: "
+                        "Changzhou's 7 districts; 320000 gives Jiangsu's 20 units, which "
+                        "spread over the partitions more evenly)")
     p.add_argument("--out", type=Path, default=Path("bench/streams.json"), metavar="FILE",
                    help="where to write the figures (default bench/streams.json)")
     p.set_defaults(func=run)
@@ -323,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
         work = Path(tmp)
         base = base.with_overrides(state_dir=work / "state")
         say(f"generating {args.events:,} events")
-        write_events(work / "events.jsonl", args.events, seed=7)
+        write_events(work / "events.jsonl", args.events, seed=7, unit=args.unit)
         records = _records(work / "events.jsonl")
         logs = args.out.parent / "streams-logs"
         logs.mkdir(parents=True, exist_ok=True)
