@@ -76,7 +76,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -124,7 +125,7 @@ class LocalBroker:
         except (OSError, ValueError):
             return None
         info = BrokerInfo(**data)
-        if not _pid_alive(info.pid) or not self._is_ours(info.pid):
+        if not pid_alive(info.pid) or not self._is_ours(info.pid):
             return None
         return info
 
@@ -246,12 +247,12 @@ class LocalBroker:
             return False
         os.killpg(info.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _pid_alive(info.pid):
+        while time.monotonic() < deadline and pid_alive(info.pid):
             _reap(info.pid)
             time.sleep(0.1)
-        if _pid_alive(info.pid):
+        if pid_alive(info.pid):
             os.killpg(info.pid, signal.SIGKILL)
-            while _pid_alive(info.pid):
+            while pid_alive(info.pid):
                 _reap(info.pid)
                 time.sleep(0.05)
         self.info_file.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from typing import Any
 from contracts.calendar import Campaign
 from contracts.fold import Figures, rollup, with_totals
 from contracts.registry import Registry
+from infra.broker import pid_alive
 from infra.settings import Settings
 from streams.tallies import Window
 
@@ -70,16 +71,6 @@ def unregister_worker(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def live_workers(settings: Settings) -> list[WorkerEntry]:
     """Registered workers whose process is alive (entries of killed workers are dropped)."""
     out = []
@@ -91,7 +82,7 @@ def live_workers(settings: Settings) -> list[WorkerEntry]:
             continue
         entry = WorkerEntry(str(data["worker_id"]), int(data["pid"]), str(data["host"]),
                             int(data["port"]), path)
-        if _alive(entry.pid):
+        if pid_alive(entry.pid):
             out.append(entry)
         else:
             path.unlink(missing_ok=True)

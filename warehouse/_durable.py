@@ -49,11 +49,3 @@ def hook(point: str) -> None:
         time.sleep(0.1)
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from contracts.calendar import CST
-from warehouse._durable import fsync_dir, fsync_file, hook, pid_alive, write_bytes_durably
+from infra.broker import pid_alive
+from warehouse._durable import fsync_dir, fsync_file, hook, write_bytes_durably
 from warehouse.cells_table import SCHEMA
 from warehouse.cutoff import Cutoff
 from warehouse.errors import SnapshotError

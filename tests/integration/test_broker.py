@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewPartitions
 
 from infra.admin import cluster_status, ensure_topics
-from infra.broker import BrokerInfo, LocalBroker, _pid_alive
+from infra.broker import BrokerInfo, LocalBroker, pid_alive
 from infra.errors import TopicMismatchError
 from infra.settings import KAFKA_VERSION, Settings
 from infra.topics import declared_topics
@@ -118,7 +118,7 @@ def test_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
         info = LocalBroker(Settings.from_env(env)).info()
         assert info is not None
         assert "broker stopped" in run("down")
-        assert not _pid_alive(info.pid)
+        assert not pid_alive(info.pid)
         assert "no local broker" in run("down")
     finally:
         LocalBroker(Settings.from_env(env)).destroy()
