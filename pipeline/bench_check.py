@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import random
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from contracts.fold import with_totals
 from contracts.quality import run_check
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
+from pipeline.bench_common import peak_rss_mb
 from pipeline.quality_inputs import read_snapshot, scan_archive
 
 __all__ = ["CheckBench", "build_campaign", "run_bench", "TARGET_SECONDS"]
@@ -269,10 +269,6 @@ def _write_snapshot(root: Path, rows: pl.DataFrame, rng: np.random.Generator) ->
     return snap.path
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: None
               ) -> CheckBench:
     started = time.monotonic()
@@ -302,7 +298,7 @@ def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: N
         events=n, archive_rows=result.event_rows or 0, archive_mb=round(archive_mb, 1),
         setup_seconds=round(setup, 1), check_seconds=round(check_seconds, 2), phases=phases,
         passed=result.passed, critical_failures=[o.check for o in result.critical_failures],
-        warnings=[o.check for o in result.warnings], peak_rss_mb=round(_peak_rss_mb(), 0),
+        warnings=[o.check for o in result.warnings], peak_rss_mb=round(peak_rss_mb(), 0),
         machine={"cpus": os.cpu_count(), "python": platform.python_version(),
                  "platform": platform.platform()},
     )

@@ -14,8 +14,6 @@ import os
 import platform
 import random
 import re
-import resource
-import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +30,7 @@ from contracts.uscc import make_uscc
 from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import Role, TopicSpec, declared_topics
+from pipeline.bench_common import peak_rss_mb
 from pipeline.ingest import CST, Ingest, KafkaSink, default_validators, make_producer
 
 __all__ = ["BenchResult", "write_events", "run_bench"]
@@ -88,12 +87,6 @@ def write_events(path: Path, n: int, *, seed: int = 1, unit: str = "320400") -> 
             at = start + timedelta(seconds=i * 5)
             out.write(json.dumps(_event(i, rng, rng.choice(units), at), ensure_ascii=False) + "\n")
     return path.stat().st_size
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 @dataclass(frozen=True)
@@ -200,11 +193,11 @@ def run_bench(
         try:
             say("bare producer ...")
             bare_s, sent = _bare(path, bootstrap, bare_topic)
-            rss_bare = _peak_rss_mb()
+            rss_bare = peak_rss_mb()
             say(f"  {sent:,} in {bare_s:.1f}s = {sent / bare_s:,.0f}/s; validate and produce "
                 f"({validators} validator processes) ...")
             ingest_s, ingest, rss_validator = _ingest(path, bootstrap, bench, validators)
-            rss_ingest = _peak_rss_mb()
+            rss_ingest = peak_rss_mb()
         finally:
             if not keep_topics:
                 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="arrears-bench")

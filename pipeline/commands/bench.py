@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pipeline.bench_common import count
+
 from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "fresh bench topics that are deleted afterwards; report events/s of both, "
                     "their ratio and the peak resident memory. Targets: >= 20,000 events/s and "
                     ">= half the bare rate.")
-    ingest.add_argument("--events", type=_count, default=1_000_000, metavar="N",
+    ingest.add_argument("--events", type=count, default=1_000_000, metavar="N",
                         help="number of events (default 1,000,000)")
     ingest.add_argument("--out", type=Path, default=Path("bench/ingest.json"), metavar="FILE",
                         help="where to write the figures (default bench/ingest.json)")
@@ -37,22 +39,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="do not delete the bench topics afterwards")
     ingest.set_defaults(func=run_ingest)
     from pipeline.commands.bench_streams import register_streams  # the stream workers' benchmark
-    register_streams(actions, _count)
+    register_streams(actions, count)
     from pipeline.commands.bench_replay import register_replay  # the warehouse's benchmark
 
     register_replay(actions)
     from pipeline.commands.bench_check import register_action as register_check
-    register_check(actions, _count)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+    register_check(actions, count)
 
 
 def run_ingest(args: argparse.Namespace) -> int:

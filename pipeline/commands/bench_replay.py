@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import platform
 import re
-import resource
 import tempfile
 import time
 import uuid
@@ -37,6 +36,7 @@ from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import declared_topics, source_topic
+from pipeline.bench_common import count, peak_rss_mb
 from pipeline.bench_replay import archive_lines, replicate_archive
 from pipeline.errors import CliError
 from warehouse.archive import Archiver
@@ -58,7 +58,7 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
         "replay", help="December snapshot rebuild time from Kafka and from the archive, vs a bare "
                        "consumer; peak memory",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=_count, default=1_000_000, metavar="N",
+    p.add_argument("--events", type=count, default=1_000_000, metavar="N",
                    help="lines to generate (default 1,000,000)")
     p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
     p.add_argument("--out", type=Path, default=Path("bench/replay.json"), metavar="FILE",
@@ -69,27 +69,13 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="time the archive batch alone, on a synthetic archive written without "
                         "Kafka (generate up to --base lines, archive them, copy the files up to "
                         "N events; see pipeline/bench_replay.py); for 10M events")
-    p.add_argument("--base", type=_count, default=1_000_000, metavar="N",
+    p.add_argument("--base", type=count, default=1_000_000, metavar="N",
                    help="with --archive-only: lines generated and archived before copying "
                         "(default 1,000,000)")
     p.add_argument("--reference", action="store_true",
                    help="also time the record-by-record archive path (parse, Ledger.apply) and "
                         "check it gives the same cells")
     p.set_defaults(func=run)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -102,7 +88,7 @@ def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         try:
             out = fn(*args)
             out["seconds"] = round(time.perf_counter() - began, 3)
-            out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+            out["peak_rss_mb"] = round(peak_rss_mb(), 1)
         except Exception as err:  # noqa: BLE001 - reported to the parent, which fails the run
             out = {"error": f"{type(err).__name__}: {err}"}
         queue.put(out)
