@@ -48,7 +48,8 @@ from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from streams.changelog import BatchSender, Record, encode
 from streams.deadletter import dead_letter_record
-from streams.engine import Chunk, Engine, journal_key, with_journal
+from streams.engine import (Chunk, Engine, applied_events, journal_key, next_offsets,
+                            with_journal)
 from streams.tallies import Window, own_figures
 
 __all__ = ["create_app", "app_id", "Runtime", "BATCH", "CHUNK_KEYS"]
@@ -254,9 +255,24 @@ class Runtime:
 
     # -- reading ---------------------------------------------------------
     def own(self, cutoff_day: int) -> dict[str, Any]:
-        """This worker's part of the figures: own (not rolled up) figures of its partitions."""
+        """This worker's part of the figures: own (not rolled up) figures of its partitions,
+        and what they reflect, read in one synchronous step so the three agree.
+
+        `offsets`: {topic: {partition: next offset}} for every source topic and owned
+        partition, from the journal whose chunk `with_journal` completes for the figures
+        (the rule `rewind_to_journal` resumes from); `events`: the valid records those
+        offsets cover (None if a journal predates the count, see `streams.engine`).
+        """
         partitions = self.owned()
-        figures = own_figures(with_journal(self.table.data, partitions), partitions, cutoff_day)
+        data = self.table.data
+        figures = own_figures(with_journal(data, partitions), partitions, cutoff_day)
+        offsets: dict[str, dict[str, int]] = {topic: {} for topic in sorted(self.sources)}
+        events: int | None = 0
+        for p in sorted(partitions):
+            for topic, offset in next_offsets(data, p, self.sources).items():
+                offsets[topic][str(p)] = offset
+            count = applied_events(data, p)
+            events = None if events is None or count is None else events + count
         return {
             "worker_id": self.worker_id,
             "ready": self.ready(),
@@ -264,6 +280,8 @@ class Runtime:
             "of": self.partitions,
             "cutoff_day": cutoff_day,
             "figures": [[u, c, v] for (u, c), v in sorted(figures.items()) if v],
+            "offsets": offsets,
+            "events": events,
         }
 
     def status(self) -> dict[str, Any]:
@@ -287,9 +305,8 @@ class Runtime:
         self.engine.forget()
         offsets: dict[TP, int] = {}
         for p in {tp.partition for tp in active_tps}:
-            applied = (self.table.data.get(journal_key(p)) or {}).get("a", {})
-            for topic in self.sources:
-                offsets[TP(topic, p)] = int(applied.get(topic, -1)) + 1
+            for topic, offset in next_offsets(self.table.data, p, self.sources).items():
+                offsets[TP(topic, p)] = offset
         self.trace("rewind", gen=self.app.consumer_generation_id,
                    tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in active_tps),
                    offsets={f"{tp.topic[-9:]}:{tp.partition}": o for tp, o in offsets.items()})

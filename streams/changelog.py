@@ -33,7 +33,7 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 def encode(writes: list[tuple[str, Any]]) -> list[Record]:
     """JSON-encode (key, value) writes in order; a journal's values are encoded only once.
 
-    A journal `{"a": offsets, "w": {key: value}}` is followed by writes of the
+    A journal `{"a": offsets, "n": events, "w": {key: value}}` is followed by writes of the
     same value objects, so their encodings are kept (by identity, while
     `writes` holds them alive) and reused.
     """
@@ -45,7 +45,8 @@ def encode(writes: list[tuple[str, Any]]) -> list[Record]:
             for k, v in value["w"].items():
                 text = memo[id(v)] = _dumps(v)
                 parts.append(f"{_dumps(k)}:{text}")
-            encoded = f'{{"a":{_dumps(value["a"])},"w":{{{",".join(parts)}}}}}'
+            count = f',"n":{_dumps(value["n"])}' if "n" in value else ""
+            encoded = f'{{"a":{_dumps(value["a"])}{count},"w":{{{",".join(parts)}}}}}'
         else:
             encoded = memo.get(id(value)) or _dumps(value)
         out.append((_dumps(key).encode(), encoded.encode()))

@@ -4,7 +4,8 @@ Everything the streams keep lives in ONE changelogged table, so that one
 changelog partition is a single ordered log of all writes for a source
 partition (the four source topics are co-partitioned by unit):
 
-    J|<p>                          journal: {"a": {topic: last applied offset}, "w": {key: value}}
+    J|<p>                          journal: {"a": {topic: last applied offset}, "n": events,
+                                             "w": {key: value}}
     L|<p>|<event_id>               ledger entry (contracts.ledger)
     A|<p>|<unit>|<cell>            day -> delta of the cell (streams.tallies)
     K|<p>|<unit>|<cell>|<key>      per-key state of a DISTINCT or LATEST cell
@@ -34,12 +35,19 @@ Exactly-once effect, under at-least-once delivery:
    them, so it is refused; the caller moves the consumer back to the first
    unapplied offset. Only when the same gap is met again from there (Kafka
    has no record in between: retention, transaction markers) is it crossed.
+
+The journal also says what the partition's state reflects, for a reader that
+must record it (`arrears snapshot --from live`): `next_offsets` (the applied
+offsets + 1, the vector a replay rebuilds it from) and `applied_events`
+(`"n"`, the valid records applied so far, duplicates and conflicts included:
+what `warehouse.rebuild.Rebuild.events` counts; unknown for a journal written
+before it was kept).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, NamedTuple
 
 from contracts.errors import ValidationError
@@ -48,7 +56,8 @@ from contracts.ledger import Ledger
 from contracts.registry import Registry
 from streams.tallies import Window, fold_into
 
-__all__ = ["CONFLICT", "Verdict", "Chunk", "Engine", "journal_key", "with_journal"]
+__all__ = ["CONFLICT", "Verdict", "Chunk", "Engine", "journal_key", "with_journal",
+           "next_offsets", "applied_events"]
 
 #: Dead-letter reason of an event_id already seen with different content.
 CONFLICT = "event_id.conflict"
@@ -58,6 +67,28 @@ Writer = Callable[[str, Any], None]  # (key, value) -> the table (and its change
 
 def journal_key(partition: int) -> str:
     return f"J|{partition}"
+
+
+def next_offsets(table: Mapping[str, Any], partition: int, topics: Iterable[str]
+                 ) -> dict[str, int]:
+    """The first offset of each topic the partition's state does not reflect (0: none applied).
+
+    Where a worker resumes after an assignment, and the offset vector its figures reflect.
+    """
+    applied = (table.get(journal_key(partition)) or {}).get("a", {})
+    return {topic: int(applied.get(topic, -1)) + 1 for topic in topics}
+
+
+def applied_events(table: Mapping[str, Any], partition: int) -> int | None:
+    """Valid records the partition's state reflects; None for a journal from before the count."""
+    journal = table.get(journal_key(partition)) or {}
+    return _events(journal)
+
+
+def _events(journal: Mapping[str, Any]) -> int | None:
+    if "n" in journal:
+        return int(journal["n"])
+    return None if journal.get("a") else 0  # applied offsets but no count: unknown
 
 
 def _clone(value: Any) -> Any:
@@ -94,6 +125,9 @@ class Chunk(MutableMapping[str, Any]):
         self.partition = partition
         journal = table.get(journal_key(partition)) or {}
         self.applied: dict[str, int] = dict(journal.get("a", {}))
+        #: Valid records applied to the partition through this chunk (None: unknown, see
+        #: `applied_events`); journaled with the offsets, so it counts each record once.
+        self.events = _events(journal)
         self.advanced = False
         self._cache: dict[str, Any] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
@@ -136,7 +170,9 @@ class Chunk(MutableMapping[str, Any]):
         if not self.advanced:
             return None
         writes = self.writes
-        journal = {"a": dict(self.applied), "w": writes}
+        journal: dict[str, Any] = {"a": dict(self.applied), "w": writes}
+        if self.events is not None:
+            journal["n"] = self.events
         write(journal_key(self.partition), journal)
         for key, value in writes.items():
             write(key, value)
@@ -223,6 +259,8 @@ class Engine:
             event = parse_event(raw if raw is not None else b"", self.registry)
         except ValidationError as err:
             return Verdict("rejected", err)
+        if chunk.events is not None:
+            chunk.events += 1
         outcome = Ledger(_LedgerView(chunk)).apply(event)
         if outcome.status == "conflict":
             return Verdict("rejected", ValidationError(

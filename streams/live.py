@@ -1,11 +1,14 @@
 """The live form: which workers run, asking each for its partitions' figures, rolling up.
 
 Every worker owns some source partitions and answers `/own` with the own
-(not rolled-up) figures of the units whose events are in those partitions.
-A complete answer needs every partition exactly once from a ready worker;
-the sum of those disjoint parts is the own figures of every unit, and
-`contracts.fold.rollup` turns them into the form. Workers register their web
-port in a small file under the state directory, so a reader finds them.
+(not rolled-up) figures of the units whose events are in those partitions,
+and the offsets of those partitions the figures reflect. A complete answer
+needs every partition exactly once from a ready worker; the sum of those
+disjoint parts is the own figures of every unit, `contracts.fold.rollup`
+turns them into the form, and the union of their offsets is the vector a
+replay rebuilds them from (`arrears snapshot --from live`). Workers register
+their web port in a small file under the state directory, so a reader finds
+them.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from infra.broker import pid_alive
 from infra.settings import Settings
 from streams.tallies import Window
 
-__all__ = ["Incomplete", "WorkerEntry", "workers_dir", "register_worker", "unregister_worker",
-           "live_workers", "merge", "parse_cutoff", "fetch_own", "gather", "form_figures",
-           "unit_form"]
+__all__ = ["Incomplete", "Live", "Offsets", "WorkerEntry", "workers_dir", "register_worker",
+           "unregister_worker", "live_workers", "merge", "parse_cutoff", "fetch_own", "gather",
+           "form_figures", "unit_form"]
 
 
 class Incomplete(RuntimeError):
@@ -108,27 +111,82 @@ def parse_cutoff(text: str | None, campaign: Campaign) -> tuple[datetime, int]:
     return moment, window.cutoff_day(moment)
 
 
-def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Figures:
-    """Own figures of every unit from the workers' parts; Incomplete unless they tile the partitions."""
+#: An offset vector, the shape of `warehouse.offsets.Offsets`: topic -> partition -> next offset.
+Offsets = dict[str, dict[int, int]]
+
+
+@dataclass(frozen=True)
+class Live:
+    """The workers' parts merged: every unit's own figures and what they reflect.
+
+    `offsets` covers every source topic and partition (exclusive ends): replaying
+    the log to it rebuilds `own`. `events` is the valid records applied up to it
+    (None if a worker's state predates that count, see `streams.engine`).
+    """
+
+    own: Figures
+    offsets: Offsets
+    events: int | None
+    workers: list[str]
+
+
+def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
+    """Own figures of every unit from the workers' parts, with their offset vector.
+
+    Incomplete unless the ready parts tile the partitions (each exactly once) and
+    each reports the offsets of all its partitions for the same source topics.
+    """
+    answers = list(answers)
     owner: dict[int, str] = {}
     total: dict[tuple[str, str], int] = {}
+    offsets: Offsets = {}
+    topics: dict[frozenset[str], str] = {}
+    events: int | None = 0
     problems = []
     for answer in answers:
+        worker = answer["worker_id"]
         if not answer.get("ready"):
-            problems.append(f"worker {answer['worker_id']} is recovering or rebalancing")
+            problems.append(f"worker {worker} is recovering or rebalancing")
             continue
         for p in answer["partitions"]:
             if p in owner:
-                problems.append(f"partition {p} claimed by {owner[p]} and {answer['worker_id']}")
-            owner[p] = answer["worker_id"]
+                problems.append(f"partition {p} claimed by {owner[p]} and {worker}")
+            owner[p] = worker
         for unit, cell_id, value in answer["figures"]:
             total[(unit, cell_id)] = total.get((unit, cell_id), 0) + int(value)
+        problems += _merge_offsets(answer, offsets, topics)
+        count = answer.get("events")
+        events = None if events is None or count is None else events + int(count)
     missing = sorted(set(range(partitions)) - set(owner))
     if missing:
         problems.append(f"no ready worker owns partition(s) {missing}")
+    if len(topics) > 1:
+        problems.append("workers report offsets of different source topics: "
+                        + "; ".join(f"{w}: {sorted(t)}" for t, w in topics.items()))
     if problems:
         raise Incomplete("; ".join(problems))
-    return with_totals(total)
+    return Live(with_totals(total), offsets, events, [str(a["worker_id"]) for a in answers])
+
+
+def _merge_offsets(answer: Mapping[str, Any], into: Offsets,
+                   topics: dict[frozenset[str], str]) -> list[str]:
+    """Add one ready answer's offsets to `into`; the problems that make the vector partial."""
+    worker = answer["worker_id"]
+    reported = answer.get("offsets")
+    if reported is None:
+        return [f"worker {worker} does not report the offsets of its figures "
+                "(it runs older code: restart it)"]
+    topics.setdefault(frozenset(reported), worker)
+    owned = set(answer["partitions"])
+    problems = []
+    for topic, parts in reported.items():
+        got = {int(p) for p in parts}
+        if got != owned:
+            problems.append(f"worker {worker} owns partition(s) {sorted(owned)} but reports "
+                            f"offsets of {topic} for {sorted(got)}")
+        for p, offset in parts.items():
+            into.setdefault(topic, {})[int(p)] = int(offset)
+    return problems
 
 
 def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict[str, Any]:
@@ -137,7 +195,7 @@ def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict
         return dict(json.load(response))
 
 
-def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> tuple[Figures, list[str]]:
+def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> Live:
     """Ask every live worker until their parts tile the partitions (or `timeout` passes)."""
     deadline = time.monotonic() + timeout
     reason = "no worker is running (start one with `arrears worker`)"
@@ -151,7 +209,7 @@ def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> tup
                                 "figures": [], "error": str(err)})
         if answers:
             try:
-                return merge(answers, settings.partitions), [a["worker_id"] for a in answers]
+                return merge(answers, settings.partitions)
             except Incomplete as err:
                 reason = str(err)
         if time.monotonic() >= deadline:

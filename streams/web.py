@@ -1,6 +1,7 @@
 """The worker's HTTP pages (Faust's web server): its part of the figures, status, the form.
 
-    GET /own/?cutoff=2024-12-31      this worker's partitions, own figures (what `merge` sums)
+    GET /own/?cutoff=2024-12-31      this worker's partitions, own figures and the offsets
+                                     they reflect (what `merge` sums)
     GET /status/                     partitions, readiness, counters
     GET /form/320400/?cutoff=...     the complete rolled-up form of a unit: this worker asks
                                      every live worker for its part, exact values by cell id
@@ -68,13 +69,13 @@ def install(app: faust.App, runtime: Any) -> None:
 
             answers += await asyncio.gather(*(ask(w.url, w.worker_id) for w in others))
         try:
-            own_all = merge(answers, runtime.partitions)
+            live = merge(answers, runtime.partitions)
         except Incomplete as err:
             return web.json({"error": str(err), "complete": False}, status=503)
         return web.json({
             "unit": unit,
             "cutoff": cutoff,
             "complete": True,
-            "workers": [a["worker_id"] for a in answers],
-            "figures": unit_form(own_all, runtime.registry, unit),
+            "workers": live.workers,
+            "figures": unit_form(live.own, runtime.registry, unit),
         })

@@ -32,10 +32,15 @@ class Cutoff:
         return epoch_ms(min(self.at, self.campaign.window_end))
 
     @property
+    def is_day_end(self) -> bool:
+        """True for 23:59:59 (+08:00) exactly: the cutoffs the live, by-day tallies can give."""
+        return self.at.astimezone(CST).time() == _END_OF_DAY
+
+    @property
     def dir_name(self) -> str:
         """`2024-12-31` for an end-of-day cutoff, else a file-safe timestamp."""
         local = self.at.astimezone(CST)
-        if local.time() == _END_OF_DAY:
+        if self.is_day_end:
             return local.date().isoformat()
         return local.strftime("%Y-%m-%dT%H%M%S")
 

@@ -90,9 +90,12 @@ def _slug(text: str) -> str:
 
 
 def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Offsets, *,
-                   source: str, event_count: int, label: str | None = None,
+                   source: str, event_count: int | None, label: str | None = None,
                    created_at: dt.datetime | None = None) -> Snapshot:
-    """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side."""
+    """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side.
+
+    `event_count` None (JSON null): unknown, e.g. live workers whose state predates the count.
+    """
     if source not in SOURCES:
         raise SnapshotError(f"snapshot source {source!r} is not one of {', '.join(SOURCES)}")
     if dict(cells.schema) != SCHEMA:
@@ -107,7 +110,7 @@ def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Off
         "offsets": offsets_to_json(offsets),
         "created_at": created.isoformat(),
         "code_version": code_version(),
-        "event_count": int(event_count),
+        "event_count": None if event_count is None else int(event_count),
         "source": source,
     }
     parent = root / cutoff.dir_name

@@ -68,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--cutoff: {err}", exit_code=EXIT_USAGE) from err
     settings = Settings.from_env()
     try:
-        own, workers = gather(settings, day, timeout=args.timeout)
+        live = gather(settings, day, timeout=args.timeout)
     except Incomplete as err:
         raise CliError(str(err)) from err
-    cells = unit_form(own, registry, unit.code)
+    workers = live.workers
+    cells = unit_form(live.own, registry, unit.code)
     if args.json:
         print(json.dumps({"unit": unit.code, "name": unit.name, "cutoff": cutoff.isoformat(),
                           "complete": True, "workers": workers, "cells": cells},

@@ -18,7 +18,9 @@ from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError
+from streams.tallies import Window
 from warehouse.archive import archive_end
+from warehouse.cells_table import cells_frame
 from warehouse.cutoff import Cutoff, load, parse_cutoff
 from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import source_topics
@@ -27,10 +29,6 @@ from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import write_snapshot
 
 EXIT_USAGE = 2
-LIVE_MISSING = ("--from live is not available: the stream workers do not yet report the offset "
-                "vector their tallies reflect, and a snapshot without one cannot be replayed or "
-                "verified. Read the live figures with `arrears form`; cut snapshots with --from "
-                "kafka (the same fold, replayed) or --from archive")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,17 +41,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "before --cutoff, from the log as of an offset vector, and write "
             "<root>/<cutoff>/<snapshot-id>/{cells.parquet,meta.json} atomically. "
             "Snapshots of one cutoff sit side by side (close of business, restated, ...).\n\n"
+            "--from live reads the running `arrears worker`s' tallies instead of replaying, "
+            "and records the offset vector they reflect (where the workers are, so --as-of "
+            "does not apply); they keep figures by event day, so --cutoff must be the end of "
+            "a day. `arrears replay --verify SNAPSHOT` rebuilds it from the log.\n\n"
             f"OFFSETS: {OFFSETS_HELP}.\n\n"
             "Exit status: 0 written, 1 failure, 2 bad arguments."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_cutoff(parser, required=True)
     parser.add_argument("--as-of", default="now", metavar="now|OFFSETS",
-                        help="what the snapshot knows: `now` (the log end at start) or OFFSETS")
+                        help="what the snapshot knows: `now` (the log end at start, or with "
+                             "--from live the workers' position) or OFFSETS (not with live)")
     parser.add_argument("--label", help="a name kept in meta.json, e.g. close-of-business")
     parser.add_argument("--from", dest="source", choices=("kafka", "archive", "live"),
-                        default="kafka", help="rebuild from Kafka (default) or the archive; "
-                                              "`live` reads the streams' tallies (not yet built)")
+                        default="kafka",
+                        help="rebuild from Kafka (default) or the archive, or read the running "
+                             "workers' tallies (`live`, a day-end cutoff)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="--from live: how long to wait for the workers to cover every "
+                             "partition (default 30)")
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -117,7 +124,8 @@ class Context:
                     self._warn_if_archive_short(upto)
                     return rebuild_from_archive(self.archive, self.topics, upto, self.registry,
                                                 keep_info=keep_info, progress=advance)
-                raise CliError(LIVE_MISSING)
+                raise CliError(f"cannot replay from {source!r}: choose kafka or archive",
+                               EXIT_USAGE)
         except OffsetsError as err:
             raise CliError(str(err), EXIT_USAGE) from err
         except WarehouseError as err:
@@ -167,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(args)
     cutoff = ctx.cutoff(args.cutoff)
     upto = offsets_arg(args.as_of, "--as-of")
+    if args.source == "live":
+        return _run_live(ctx, args, cutoff, upto)
     rebuilt = ctx.rebuild(args.source, upto)
     try:
         snap = write_snapshot(ctx.root, cutoff, rebuilt.cells(cutoff), rebuilt.offsets,
@@ -179,5 +189,56 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
                   f"{r.events:,} events read, {r.outcomes['duplicate']:,} duplicates, "
                   f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped")
+    console.print(str(snap.path), highlight=False, soft_wrap=True)
+    return 0
+
+
+def _live_day(cutoff: Cutoff) -> int:
+    """The event day whose end `cutoff` is: the live tallies keep figures by day (+08:00).
+
+    A cutoff past the campaign window counts as its end, as the replay does.
+    """
+    if not cutoff.is_day_end:
+        raise CliError(
+            f"--cutoff {cutoff.iso()}: --from live reads the workers' tallies, which are kept "
+            "by event day, so the cutoff must be the end of a day (a date such as 2024-12-31, "
+            "meaning 23:59:59+08:00); for a cutoff inside a day use --from kafka or --from "
+            "archive", EXIT_USAGE)
+    try:
+        return Window.of(cutoff.campaign).cutoff_day(min(cutoff.at, cutoff.campaign.window_end))
+    except ValueError as err:
+        raise CliError(f"--cutoff: {err}", EXIT_USAGE) from err
+
+
+def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
+              upto: Offsets | None) -> int:
+    """Cut the snapshot from the running workers: their figures and the offsets they reflect."""
+    from streams.live import Incomplete, gather
+
+    if upto is not None:
+        raise CliError(
+            "--as-of OFFSETS cannot be used with --from live: the workers' tallies reflect the "
+            "offsets they have applied, and that position (recorded in meta.json) is what a "
+            "live snapshot knows. For a snapshot as of given offsets use --from kafka or "
+            "--from archive", EXIT_USAGE)
+    day = _live_day(cutoff)
+    try:
+        live = gather(ctx.settings, day, timeout=args.timeout)
+    except Incomplete as err:
+        raise CliError(f"cannot cut a live snapshot: {err}") from err
+    if set(live.offsets) != set(ctx.topics):
+        raise CliError(f"the workers report offsets of {sorted(live.offsets)}, not of the "
+                       f"source topics {ctx.topics}: are they running with other settings?")
+    events = live.events  # None: a worker's state predates counting them (streams.engine)
+    try:
+        snap = write_snapshot(ctx.root, cutoff, cells_frame(live.own, ctx.registry),
+                              live.offsets, source="live", event_count=events, label=args.label)
+    except WarehouseError as err:
+        raise CliError(str(err)) from err
+    console = Console(soft_wrap=True, highlight=False)
+    counted = f"{events:,} events" if events is not None else "an unknown number of events"
+    console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from live): {counted} in the "
+                  f"{total(live.offsets):,} records the workers had applied "
+                  f"({', '.join(live.workers)})")
     console.print(str(snap.path), highlight=False, soft_wrap=True)
     return 0

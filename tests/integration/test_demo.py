@@ -26,14 +26,16 @@ def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run,) = (tmp_path / "out").iterdir()
     snapshots = sorted(p.parent.name for p in run.glob("state/snapshots/2024-12-31/*/meta.json"))
-    assert len(snapshots) == 2
+    assert len(snapshots) == 3
     assert any("close-of-business" in s for s in snapshots) and any("restated" in s for s in snapshots)
+    assert any("-live-" in s for s in snapshots)  # snapshot --from live
     assert list(run.glob("state/snapshots/2024-12-31/*restated*/quality/data_docs/index.html"))
     workbook = load_workbook(run / "report-2024-12-31.xlsx")
     assert workbook.sheetnames[0] == "320400 常州市" and len(workbook.sheetnames) == 8
     out = done.stdout
     assert "exactly the manifest's counts" in out
     assert "live Faust tallies = snapshot" in out
+    assert "every unit and cell" in out and "at the same offsets" in out
     assert "equal, cell for cell" in out
     assert (run / "diff.txt").read_text(encoding="utf-8").startswith("diff ") or "changed cell" in (
         run / "diff.txt").read_text(encoding="utf-8")

@@ -106,9 +106,7 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
     for upto, kafka_cells in ((o1, cob.cells()), (kafka_end.offsets, restated)):
         batch = rebuild_from_archive(archive, topics, upto, REGISTRY)
         assert compare(kafka_cells, batch.cells(CUTOFF)) == []
-    # TODO(streams): the third path. When streams/ exposes the live tallies as own figures
-    # plus the offsets they reflect, add: compare(cells_frame(live_own, REGISTRY), restated)
-    # == [] after the workers have consumed to kafka_end.offsets (snapshot --from live).
+    # The third path, the live tallies (snapshot --from live), is test_warehouse_three_paths.
     capsys.readouterr()
     assert arrears("replay", "--from", "archive", "--verify", "2024-12-31@close-of-business",
                    "--quiet") == 0

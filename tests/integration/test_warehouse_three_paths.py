@@ -1,6 +1,7 @@
 """Three paths, one answer (SPEC 6): the live Faust tallies, the replay from Kafka and the
 batch recompute from the archive give identical snapshots on the same events, including
-duplicates, a conflict, corrections, retractions and late events."""
+duplicates, a conflict, corrections, retractions and late events; and a live snapshot
+records the offsets it reflects, so replaying the log to them rebuilds it (bitemporal)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from contracts.calendar import load_campaign
 from contracts.registry import Registry
 from infra.admin import ensure_topics
 from infra.settings import Settings
 from pipeline.cli import main
 from pipeline.commands.worker import free_port
-from streams.live import gather
-from streams.live import parse_cutoff as live_cutoff
 from tests.integration.test_warehouse import produce
 from tests.streams.kafka_kit import WorkerProcess, lag, wait_until
 from tests.warehouse.logkit import phase_one, phase_two
 from warehouse.archive import Archiver
-from warehouse.cells_table import cells_frame
 from warehouse.cutoff import parse_cutoff
 from warehouse.kafka_log import source_topics
+from warehouse.offsets import total
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
-from warehouse.snapshot import compare, resolve_snapshot, write_snapshot
+from warehouse.snapshot import compare, resolve_snapshot
 
 pytestmark = pytest.mark.integration
 REGISTRY = Registry.load()
@@ -34,7 +32,7 @@ REGISTRY = Registry.load()
 
 def test_live_kafka_and_archive_snapshots_are_identical(
         settings_factory: Callable[..., Settings], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     monkeypatch.chdir(tmp_path)
@@ -42,18 +40,22 @@ def test_live_kafka_and_archive_snapshots_are_identical(
     for key, value in settings.to_env().items():
         monkeypatch.setenv(key, value)
     conflict = dict(phase_one()[0], payload={**phase_one()[0]["payload"], "workers": 999})  # type: ignore[dict-item]
-    events = phase_one() + phase_two() + [json.loads(json.dumps(conflict))]
     worker = WorkerProcess(settings, "w1", free_port(), tmp_path).start()
     try:
         worker.wait_ready()
-        produce(settings, events)
+        # close of business: the live snapshot records where the workers are, mid-log
+        produce(settings, phase_one())
         wait_until(lambda: lag(settings) == 0, 90, "the workers to have no lag")
-        cutoff = parse_cutoff("2024-12-31")
-        _, day = live_cutoff("2024-12-31", load_campaign())
-        live_own, _ = gather(settings, day, timeout=60)
+        assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "live", "--label", "cob",
+                     "--quiet"]) == 0
+        produce(settings, phase_two() + [json.loads(json.dumps(conflict))])
+        wait_until(lambda: lag(settings) == 0, 90, "the workers to have no lag")
+        assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "live", "--label", "live",
+                     "--quiet"]) == 0
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
+    cutoff = parse_cutoff("2024-12-31")
     topics = source_topics(settings)
     kafka = rebuild_from_kafka(settings.bootstrap_servers, topics, None, REGISTRY)
     assert kafka.rebuild.outcomes["conflict"] == 1 and kafka.rebuild.outcomes["duplicate"] == 2
@@ -62,9 +64,22 @@ def test_live_kafka_and_archive_snapshots_are_identical(
     batch = rebuild_from_archive(archive, topics, kafka.offsets, REGISTRY)
 
     root = settings.state_dir / "snapshots"
-    # the live path cuts its snapshot through the same writer, as `snapshot --from live` will
-    live = write_snapshot(root, cutoff, cells_frame(live_own, REGISTRY), kafka.offsets,
-                          source="live", event_count=kafka.rebuild.events, label="live")
+    live = resolve_snapshot("2024-12-31@live", root)
+    cob = resolve_snapshot("2024-12-31@cob", root)
+    assert live.meta["source"] == "live" and live.offsets == kafka.offsets
+    assert live.meta["event_count"] == kafka.rebuild.events
+    # the close-of-business vector is a strict prefix of the log, after which the figures
+    # were restated: replaying exactly to it, and only to it, gives the live snapshot back
+    at_cob = rebuild_from_kafka(settings.bootstrap_servers, topics, cob.offsets, REGISTRY)
+    assert 0 < total(cob.offsets) < total(kafka.offsets)
+    assert cob.meta["event_count"] == at_cob.rebuild.events
+    assert compare(cob.cells(), live.cells()) != []
+    capsys.readouterr()
+    for snapshot in ("2024-12-31@cob", "2024-12-31@live"):
+        assert main(["replay", "--from", "kafka", "--verify", snapshot, "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert "verified:" in out and "note:" not in out, out  # the event counts agree too
+
     assert main(["snapshot", "--cutoff", "2024-12-31", "--label", "kafka", "--quiet"]) == 0
     assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--label",
                  "archive", "--quiet"]) == 0

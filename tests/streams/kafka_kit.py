@@ -253,8 +253,7 @@ def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -
     values = [value for *_, value in log]
     checked = 0
     for day in days:
-        own, _ = gather(settings, day, timeout=60)
-        live = {k: v for k, v in _rolled(own).items()}
+        live = _rolled(gather(settings, day, timeout=60).own)
         batch = recompute(values, day)
         diff = {k: (live.get(k), batch.get(k)) for k in live.keys() | batch.keys()
                 if live.get(k) != batch.get(k)}

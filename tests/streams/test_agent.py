@@ -238,3 +238,22 @@ def test_the_changelog_records_rebuild_the_table() -> None:
             assert all(k.split("|")[1] == str(p) for k in keys)
 
     run(body)
+
+
+def test_own_reports_the_offsets_and_the_events_its_figures_reflect() -> None:
+    async def body(h: Harness) -> None:
+        runtime = h.runtime
+        runtime.owned = lambda: frozenset({0, 1, 2})  # no assignment in a test context
+        runtime.sources = frozenset({"<internal>", "t.court"})  # the test context's topic
+        at = "2024-12-10T09:00:00+08:00"
+        await h.put(inspection("n1", at, 10))  # partition 0, offset 0
+        await h.put(b"\xff not json")  # 1: rejected, yet applied: not read again
+        await h.put(inspection("n1", at, 10))  # 2: a resend is an event (as the replay counts)
+        await h.put(inspection("n2", at, 4, unit="320411"), partition=1, offset=0)
+        answer = runtime.own(FINAL)
+        assert answer["offsets"] == {"<internal>": {"0": 3, "1": 1, "2": 0},
+                                     "t.court": {"0": 0, "1": 0, "2": 0}}
+        assert answer["events"] == 3
+        assert ["320411", "manufacturing.workers", 4] in answer["figures"]
+
+    run(body)

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from contracts.fold import rollup
-from streams.engine import Chunk, Engine, journal_key, with_journal
+from contracts.errors import ValidationError
+from contracts.events import parse_event
+from streams.engine import Chunk, Engine, applied_events, journal_key, next_offsets, with_journal
 from streams.tallies import own_figures
 from tests.streams.workload import DEC31, FINAL, REGISTRY, TREE, WINDOW, recompute, workload
 
@@ -121,6 +123,18 @@ class Partition:
         return out
 
 
+def _valid(values: list[bytes]) -> int:
+    """Records that parse as events: what `warehouse.rebuild.Rebuild.events` counts."""
+    count = 0
+    for value in values:
+        try:
+            parse_event(value, REGISTRY)
+        except ValidationError:
+            continue
+        count += 1
+    return count
+
+
 def with_journal_dict(table: dict[str, Any]) -> dict[str, Any]:
     return dict(with_journal(table, {0}))
 
@@ -141,6 +155,11 @@ def test_crashes_anywhere_leave_exactly_the_applied_records(seed: int) -> None:
             crashes += 1
             # Even mid-chunk, a reader sees a consistent state: the applied records, no more.
             assert _read(part.table, FINAL) == recompute(part.applied_values(), FINAL)
+            # ... and the journal says what that state reflects: offsets and events, once each
+            applied = with_journal_dict(part.table).get(journal_key(0), {}).get("a", {})
+            assert next_offsets(part.table, 0, TOPICS) == {
+                t: applied.get(t, -1) + 1 for t in TOPICS}
+            assert applied_events(part.table, 0) == _valid(part.applied_values())
             part.order = [x for x in part.order if x[1] <= (with_journal_dict(part.table).get(
                 journal_key(0), {}).get("a", {}).get(x[0], -1))]
             commit_mark = min(commit_mark, len(part.changelog))
@@ -149,6 +168,7 @@ def test_crashes_anywhere_leave_exactly_the_applied_records(seed: int) -> None:
     assert len(everything) == sum(len(v) for v in part.logs.values())
     for day in (DEC31, FINAL):
         assert _read(part.table, day) == recompute(everything, day)
+    assert applied_events(part.table, 0) == _valid(everything)
 
 
 @pytest.mark.parametrize("seed", range(1, 6))
@@ -206,3 +226,15 @@ def test_a_partly_written_chunk_is_completed_by_redo() -> None:
     assert fresh.redo(half, 0, half.__setitem__)
     assert half == table
     assert not fresh.redo(half, 0, half.__setitem__)  # once per process and journal
+
+
+def test_a_journal_from_before_the_event_count_leaves_it_unknown() -> None:
+    old = {journal_key(0): {"a": {"inspection": 4}, "w": {}}}
+    assert applied_events(old, 0) is None and applied_events({}, 0) == 0
+    chunk = Chunk(old, 0)
+    engine = Engine(REGISTRY, WINDOW)
+    engine.handle(chunk, "inspection", 5, _logs(20, 3)["inspection"][5])
+    written: dict[str, Any] = {}
+    engine.finish(chunk, written.__setitem__)
+    assert "n" not in written[journal_key(0)]  # never a count that misses the older records
+    assert next_offsets(written, 0, ["inspection", "court"]) == {"inspection": 6, "court": 0}

@@ -81,5 +81,18 @@ def test_bad_arguments_exit_2_with_a_clear_message(cli: Cli, story: Story) -> No
     assert code == 2 and "TOPIC:PARTITION=OFFSET" in err
     code, _, err = cli("report", "nope", "--unit", "320400")
     assert code == 2 and "no snapshot 'nope'" in err
-    code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live")
-    assert code == 1 and "--from live is not available" in err
+
+
+
+def test_snapshot_from_live_refuses_what_the_workers_cannot_give(cli: Cli, story: Story) -> None:
+    # the live tallies are kept by event day: close of business (17:30) is a replay
+    code, _, err = cli("snapshot", "--cutoff", "2024-12-31T17:30:00+08:00", "--from", "live")
+    assert code == 2 and "must be the end of a day" in err
+    assert "use --from kafka or --from archive" in err
+    # what the workers know is where they are; a vector of one's choosing is a replay
+    code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live", "--as-of",
+                       story.o1_text)
+    assert code == 2 and "--as-of OFFSETS cannot be used with --from live" in err
+    code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live", "--timeout", "0")
+    assert code == 1 and "no worker is running (start one with `arrears worker`)" in err
+    assert list_snapshots(story.root) == []
