@@ -45,7 +45,7 @@ from warehouse.kafka_log import source_topics
 from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
 
-__all__ = ["ARCHIVE_SCHEMA", "CONTRIBUTION_TYPE", "FOLD_KEY", "fold_fingerprint", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
+__all__ = ["ARCHIVE_SCHEMA", "CONTRIBUTION_TYPE", "FOLD_KEY", "UNFOLDED_KEY", "fold_fingerprint", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
            "archive_end", "read_archive", "archiver_group", "archive_records", "event_row",
            "write_part"]
 
@@ -74,6 +74,9 @@ ARCHIVE_SCHEMA = pa.schema([
 _CONTRACTS = Path(contracts.__file__).parent
 #: Parquet key-value metadata naming the fold the `contributions` column was made with.
 FOLD_KEY = b"arrears.fold"
+#: Parquet key-value metadata: how many rows of the file have no `contributions` (rows a
+#: caller handed in unfolded). "0" lets the batch trust the column without scanning it.
+UNFOLDED_KEY = b"arrears.unfolded"
 #: The contracts code that turns a raw line into contributions; an edit to any of it makes
 #: older files' `contributions` stale, and they are folded again on read.
 _FOLD_SOURCES = ("_parse.py", "calendar.py", "cells.py", "events.py", "fold.py", "industry.py",
@@ -347,7 +350,9 @@ def write_part(root: Path, source: str, date: str, topic: str, partition: int,
                            "disagree (two archivers on one directory?)")
     temp = directory / f".{final.name}.tmp"
     table = pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA)
-    table = table.replace_schema_metadata({FOLD_KEY: fold_fingerprint()})
+    unfolded = sum(1 for row in rows if row.get("contributions") is None)
+    table = table.replace_schema_metadata({FOLD_KEY: fold_fingerprint(),
+                                           UNFOLDED_KEY: str(unfolded)})
     pq.write_table(table, temp, compression="zstd")
     fsync_file(temp)
     temp.rename(final)

@@ -18,6 +18,7 @@ the Ledger only follows `supersedes`, `retracts` and the `by` links those leave.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,9 +30,9 @@ import pyarrow.parquet as pq
 
 from contracts.cells import CELL_BY_ID
 from contracts.fold import Contribution, Figures, with_totals
-from contracts.ledger import Ledger
+from contracts.ledger import ACTIVE, Ledger
 from contracts.registry import Registry
-from warehouse.archive import FOLD_KEY, ArchiveFile, archive_files, event_row, fold_fingerprint
+from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, ArchiveFile, archive_files, event_row, fold_fingerprint
 from warehouse.cutoff import Cutoff
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
@@ -42,7 +43,7 @@ __all__ = ["BatchRebuild", "batch_rebuild", "tally_frame", "contributions_frame"
 #: The effective contributions, one row each (contracts.fold.Contribution as a frame).
 CONTRIBUTION_SCHEMA = pl.Schema({"cell": pl.String, "unit": pl.String, "key": pl.String,
                                  "at": pl.Int64, "value": pl.Int64, "event_id": pl.String})
-_ROW_COLUMNS = ["topic", "partition", "offset", "event_id", "content_hash", "supersedes",
+ROW_COLUMNS = ["topic", "partition", "offset", "event_id", "content_hash", "supersedes",
                 "retracts", "contributions"]
 _RAW_COLUMNS = ["topic", "partition", "offset", "raw"]
 _AGG = pl.DataFrame({"cell": list(CELL_BY_ID), "agg": [c.agg.value for c in CELL_BY_ID.values()]})
@@ -54,15 +55,29 @@ class BatchRebuild:
     """What `batch_rebuild` found; reads figures at any cutoff like `warehouse.rebuild.Rebuild`."""
 
     registry: Registry
-    effective: pl.DataFrame  # CONTRIBUTION_SCHEMA: every contribution of every counting event
-    events: int = 0  # archived events read (duplicates included)
-    invalid: int = 0  # rows folded on read that no longer validate
+    #: CONTRIBUTION_SCHEMA, lazily: every contribution of every counting event. A plan over
+    #: the row files, not a table in memory; `own_figures` runs it with polars' streaming engine.
+    effective: pl.LazyFrame
+    events: int = 0  # events read (duplicates included)
+    invalid: int = 0  # records that do not validate (read and skipped)
     refolded: int = 0  # rows folded on read (older files, or folded by other contracts code)
     involved: int = 0  # rows that went through the Python Ledger
     outcomes: Counter[str] = field(default_factory=Counter)
+    #: One column, event_id: the events the Ledger holds active (lazily, like `effective`).
+    active: pl.LazyFrame | None = None
+    #: Scratch files `effective` reads (the Kafka replay's rows): removed with this object.
+    scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def own_figures(self, cutoff: Cutoff) -> Figures:
         return tally_frame(self.effective, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
+
+    def active_ids(self) -> pl.Series:
+        """The event_ids the Ledger holds active (arrived, not superseded or retracted; a
+        conflicting resend does not make its event_id count twice), each once: what the
+        quality suites call effective events. Contributions or not."""
+        if self.active is None:
+            raise ValueError("this rebuild keeps no active ids")
+        return self.active.unique().collect(engine="streaming")["event_id"]
 
 
 def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Registry,
@@ -70,16 +85,50 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
     """The archived events before `upto` (exclusive ends per topic and partition), resolved
     and folded: `Rebuild` fed `read_archive(root, upto, topics)` gives the same figures."""
     rows, invalid, refolded = _read_rows(root, upto, set(topics), registry)
+    result = fold_rows(rows, registry, origin=f"the archive under {root}")
+    result.invalid, result.refolded = invalid, refolded
     if progress is not None:
-        progress(rows.height)
-    _check_unique_offsets(rows, root)
-    involved_ids = _involved(rows)
-    is_involved = pl.col("event_id").is_in(involved_ids.implode())
-    tricky = rows.filter(is_involved).sort("topic", "partition", "offset")
-    events = rows.height
-    plain = rows.lazy().filter(~is_involved).select("event_id", "contributions")
-    del rows  # the one copy of the archive's rows that is left is `plain`'s
-    plain_effective = _explode(plain.collect())
+        progress(result.events)
+    return result
+
+
+#: A row's event_id as a 64-bit hash. Rows are told apart by it only to find the few the
+#: Ledger must see: two ids that collide just send both rows through the Ledger, which
+#: resolves them exactly as it would anyway, so a collision costs time, never correctness.
+_ID_HASH = pl.col("event_id").hash().alias("h")
+
+
+def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRebuild:
+    """Resolve and fold event rows (`ROW_COLUMNS`, any order) as the Ledger would in log order.
+
+    The rows are scanned three times (ids, the involved rows, then the effective
+    contributions when figures are asked for) and never held in memory whole: the ids
+    take 8 bytes a row; only the involved rows are materialised. A log position (topic,
+    partition, offset) found twice is an error naming `origin`.
+    """
+    hashed = rows.with_columns(_ID_HASH)
+    acting = pl.col("supersedes").is_not_null() | pl.col("retracts").is_not_null()
+    ids, actors = pl.collect_all([
+        hashed.select("h", pl.struct("topic", "partition", "offset").hash().alias("at")),
+        hashed.filter(acting).select(
+            "h", pl.col("supersedes").hash().alias("hs"), pl.col("retracts").hash().alias("hr"),
+            "supersedes", "retracts"),
+    ], engine="streaming")
+    hashes = ids["h"]
+    events = hashes.len()
+    if ids["at"].is_duplicated().any():
+        _raise_repeated(rows, origin)
+    del ids
+    involved = pl.concat([
+        hashes.filter(hashes.is_duplicated()),
+        actors["h"],
+        actors.filter(pl.col("supersedes").is_not_null())["hs"],
+        actors.filter(pl.col("retracts").is_not_null())["hr"],
+    ]).unique()
+    del hashes
+    is_involved = pl.col("h").is_in(involved.implode())
+    tricky = (hashed.filter(is_involved).select(ROW_COLUMNS).collect(engine="streaming")
+              .sort("topic", "partition", "offset"))
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
@@ -89,12 +138,19 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
             eid, digest, supersedes=supersedes, retracts=retracts,
             contributions=lambda items=items, eid=eid: _contributions(items, eid))
         outcomes[outcome.status] += 1
+    plain = _explode(hashed.filter(~is_involved).select("event_id", "contributions"))
     effective = pl.concat([
-        plain_effective,
-        contributions_frame(c for cs in ledger.effective().values() for c in cs),
+        plain,
+        contributions_frame(c for cs in ledger.effective().values() for c in cs).lazy(),
     ])
-    return BatchRebuild(registry, effective, events=events, invalid=invalid,
-                        refolded=refolded, involved=tricky.height, outcomes=outcomes)
+    active = pl.concat([
+        hashed.filter(~is_involved).select("event_id"),
+        pl.LazyFrame({"event_id": [eid for eid, e in ledger.entries.items()
+                                   if e["s"] == ACTIVE and e["h"] is not None]},
+                     schema={"event_id": pl.String}),
+    ])
+    return BatchRebuild(registry, effective, events=events, involved=tricky.height,
+                        outcomes=outcomes, active=active)
 
 
 def _contributions(items: list[dict[str, Any]], event_id: str) -> tuple[Contribution, ...]:
@@ -102,7 +158,7 @@ def _contributions(items: list[dict[str, Any]], event_id: str) -> tuple[Contribu
                  for i in items)
 
 
-def _explode(frame: pl.DataFrame) -> pl.DataFrame:
+def _explode(frame: pl.LazyFrame) -> pl.LazyFrame:
     """(event_id, contributions list) -> one row per contribution, CONTRIBUTION_SCHEMA."""
     return (frame.explode("contributions").drop_nulls("contributions").unnest("contributions")
             .select(list(CONTRIBUTION_SCHEMA)))
@@ -113,53 +169,38 @@ def contributions_frame(items: Iterable[Contribution]) -> pl.DataFrame:
     return pl.DataFrame(list(items), schema=CONTRIBUTION_SCHEMA, orient="row")
 
 
-def _involved(rows: pl.DataFrame) -> pl.Series:
-    """event_ids the Ledger must see: resent (same id twice, whatever the content),
-    superseding or superseded, retracting or retracted."""
-    acting = rows.filter(pl.col("supersedes").is_not_null() | pl.col("retracts").is_not_null())
-    return pl.concat([
-        rows.filter(pl.col("event_id").is_duplicated())["event_id"],
-        acting["event_id"],
-        acting["supersedes"].drop_nulls(),
-        acting["retracts"].drop_nulls(),
-    ]).unique()
-
-
-def _check_unique_offsets(rows: pl.DataFrame, root: Path) -> None:
-    twice = rows.select("topic", "partition", "offset").filter(pl.struct(pl.all()).is_duplicated())
-    if twice.height:
-        (topic, partition, _), *_ = twice.rows()
-        dup = twice.filter((pl.col("topic") == topic) & (pl.col("partition") == partition))
-        raise ArchiveError(f"the archive holds {topic}:{partition} offsets "
-                           f"{sorted(set(dup['offset'].to_list()))[:5]} more than once under "
-                           f"{root}; this is an archiver bug, keep the files for diagnosis and "
-                           "rebuild the archive from Kafka")
-
-
 def _read_rows(root: Path, upto: Offsets, topics: set[str],
-               registry: Registry) -> tuple[pl.DataFrame, int, int]:
-    """The archived rows before `upto` in _ROW_COLUMNS (any order); invalid and refolded counts."""
+               registry: Registry) -> tuple[pl.LazyFrame, int, int]:
+    """The archived rows before `upto` in ROW_COLUMNS (any order, lazily); invalid and
+    refolded counts. Rows the files hold no fold for are parsed and folded here."""
+    files = [f for f in archive_files(root) if f.topic in topics]
     current = fold_fingerprint().encode()
     folded: list[tuple[ArchiveFile, int | None]] = []
     stale: list[tuple[ArchiveFile, int | None]] = []
-    for f in archive_files(root):
-        if f.topic not in topics:
-            continue
+    maybe_unfolded: list[tuple[ArchiveFile, int | None]] = []
+    for f in files:
         end = upto.get(f.topic, {}).get(f.partition, 0)
         if f.first >= end:
             continue
         cut = end if f.last >= end else None
         meta = pq.read_schema(f.path).metadata or {}
-        (folded if meta.get(FOLD_KEY) == current else stale).append((f, cut))
+        if meta.get(FOLD_KEY) != current:
+            stale.append((f, cut))
+            continue
+        folded.append((f, cut))
+        if meta.get(UNFOLDED_KEY) != b"0":  # not written by `write_part`: look
+            maybe_unfolded.append((f, cut))
 
-    parts: list[pl.DataFrame] = []
+    parts: list[pl.LazyFrame] = []
     to_fold: list[pl.DataFrame] = []
     if folded:
-        rows = _scan(folded).collect()
-        if rows["contributions"].null_count():  # rows written without a fold (a tool that
-            unfolded = rows.filter(pl.col("contributions").is_null())  # left the columns empty)
-            to_fold.append(_raw_of(folded, unfolded.select("topic", "partition", "offset")))
-            rows = rows.filter(pl.col("contributions").is_not_null())
+        rows = _scan(folded)
+        if maybe_unfolded:  # rows written without a fold (a tool that left the columns empty)
+            keys = (_scan(maybe_unfolded).filter(pl.col("contributions").is_null())
+                    .select("topic", "partition", "offset").collect(engine="streaming"))
+            if keys.height:
+                to_fold.append(_raw_of(maybe_unfolded, keys))
+                rows = rows.filter(pl.col("contributions").is_not_null())
         parts.append(rows)
     if stale:
         to_fold.append(_scan(stale, _RAW_COLUMNS).collect())
@@ -168,18 +209,32 @@ def _read_rows(root: Path, upto: Offsets, topics: set[str],
         refolded += frame.height
         fresh, bad = _fold_on_read(frame, registry)
         invalid += bad
-        parts.append(fresh)
+        parts.append(fresh.lazy())
     if not parts:
-        return _empty_rows(), 0, 0
+        return _empty_rows().lazy(), 0, 0
     if len(parts) == 1:
         return parts[0], invalid, refolded
     return pl.concat(parts, how="vertical_relaxed"), invalid, refolded
 
 
+def _raise_repeated(rows: pl.LazyFrame, origin: str) -> None:
+    """Name the log positions that occur twice (their hashes did) and fail."""
+    twice = (rows.group_by("topic", "partition", "offset").len().filter(pl.col("len") > 1)
+             .sort("topic", "partition", "offset").collect(engine="streaming"))
+    if not twice.height:
+        return  # two positions' hashes collided; each occurs once
+    topic, partition = twice.row(0)[:2]
+    offsets = twice.filter((pl.col("topic") == topic) & (pl.col("partition") == partition))
+    raise ArchiveError(f"{origin} holds {topic}:{partition} offsets "
+                       f"{offsets['offset'].head(5).to_list()} more than once; this is an "
+                       "archiver bug, keep the files for diagnosis and rebuild the archive "
+                       "from Kafka")
+
+
 def _scan(files: list[tuple[ArchiveFile, int | None]],
           columns: list[str] | None = None) -> pl.LazyFrame:
     """One lazy scan of whole files, plus one per file cut by `upto`."""
-    columns = columns or _ROW_COLUMNS
+    columns = columns or ROW_COLUMNS
     whole = [f.path for f, cut in files if cut is None]
     scans = [pl.scan_parquet(whole, hive_partitioning=False).select(columns)] if whole else []
     scans += [pl.scan_parquet(f.path, hive_partitioning=False).select(columns)
@@ -198,7 +253,7 @@ def _fold_on_read(frame: pl.DataFrame, registry: Registry) -> tuple[pl.DataFrame
     for topic, partition, offset, raw in frame.iter_rows():
         row = event_row(topic, partition, offset, raw, registry)
         if row is not None:
-            rows.append({k: row[k] for k in _ROW_COLUMNS})
+            rows.append({k: row[k] for k in ROW_COLUMNS})
     out = pl.DataFrame(rows, schema=_empty_rows().schema) if rows else _empty_rows()
     return out, frame.height - len(rows)
 

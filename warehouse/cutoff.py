@@ -29,7 +29,11 @@ class Cutoff:
 
     @property
     def cutoff_ms(self) -> int:
-        return epoch_ms(min(self.at, self.campaign.window_end))
+        """The last epoch millisecond counted. A cutoff to the second covers all of that
+        second (23:59:59 takes an event at 23:59:59.5), as the campaign window's end does
+        and as the live tallies' day ends do (`streams.tallies.day_end_ms`)."""
+        end = min(self.at, self.campaign.window_end)
+        return epoch_ms(end) + (999 if end.microsecond == 0 else 0)
 
     @property
     def is_day_end(self) -> bool:

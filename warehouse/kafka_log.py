@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -17,7 +15,8 @@ from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.offsets import Offsets, format_offsets
 from warehouse.rebuild import LogRecord
 
-__all__ = ["source_topics", "log_end", "read_log", "check_within"]
+__all__ = ["source_topics", "log_end", "read_log", "check_within", "consumer_for",
+           "partition_batches"]
 
 #: How long a read may go without progress before it fails (a dead broker, a lost partition).
 STALL_SECONDS = 60.0
@@ -25,9 +24,6 @@ _FETCH = {"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 16 *
           "receive_buffer_bytes": 4 * 1024 * 1024}
 
 Progress = Callable[[int], None]
-#: Replays this small read in-process (a fork costs more than it saves).
-_PREFETCH_MIN = 20_000
-_CHUNK = 2_000
 
 
 def source_topics(settings: Settings) -> list[str]:
@@ -75,93 +71,33 @@ def check_within(upto: Offsets, end: Offsets) -> None:
 
 
 def read_log(bootstrap: str, upto: Offsets, *, progress: Progress | None = None,
-             client_id: str = "arrears-replay", prefetch: bool = True) -> Iterator[LogRecord]:
-    """Every record before `upto`, in log order (topic, partition, offset).
+             client_id: str = "arrears-replay") -> Iterator[LogRecord]:
+    """Every record before `upto`, in log order (topic, partition, offset), one at a time.
 
-    Reads one partition at a time with no consumer group (nothing is committed);
-    offsets the log no longer has (transaction markers, compaction) are skipped.
-    With `prefetch`, a forked reader process fetches and decodes the records while
-    this process folds them: the fold and the client's decoding (CRC checks, record
-    batches) run on two cores instead of taking turns on one.
+    Reads one partition at a time with no consumer group (nothing is committed). The
+    record-by-record path (diff, the reference replay); the replay proper reads with
+    `warehouse.kafka_rows`, on every core.
     """
-    if prefetch and total_records(upto) >= _PREFETCH_MIN:
-        yield from _prefetched(bootstrap, upto, progress, client_id)
-        return
     yield from _direct(bootstrap, upto, progress, client_id)
 
 
-def total_records(upto: Offsets) -> int:
-    return sum(sum(parts.values()) for parts in upto.values())
-
-
-def _prefetched(bootstrap: str, upto: Offsets, progress: Progress | None,
-                client_id: str) -> Iterator[LogRecord]:
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    reader = ctx.Process(target=_reader, args=(sender, bootstrap, upto, client_id), daemon=True)
-    reader.start()
-    sender.close()
+def consumer_for(bootstrap: str, client_id: str) -> KafkaConsumer:
+    """A consumer with no group (nothing committed) and large fetches, for reading the log."""
     try:
-        while True:
-            try:
-                kind, body = receiver.recv()
-            except EOFError:
-                raise WarehouseError("the log reader process died (killed?) before the end of "
-                                     "the replay; run it again") from None
-            if kind == "done":
-                break
-            if kind == "error":
-                raise WarehouseError(str(body))
-            for topic, partition, offset, value in body:
-                yield LogRecord(topic, partition, offset, value)
-            if progress is not None:
-                progress(len(body))
-    finally:
-        receiver.close()
-        if reader.is_alive():
-            reader.terminate()
-        reader.join(timeout=10)
-
-
-def _reader(sender: Connection, bootstrap: str, upto: Offsets, client_id: str) -> None:
-    """The prefetching child: records in log order, in chunks, through a pipe (which
-    blocks when full, so the reader never runs far ahead of the fold)."""
-    try:
-        chunk: list[tuple[str, int, int, bytes | str]] = []
-        for record in _direct(bootstrap, upto, None, client_id):
-            chunk.append(tuple(record))  # type: ignore[arg-type]
-            if len(chunk) >= _CHUNK:
-                sender.send(("records", chunk))
-                chunk = []
-        if chunk:
-            sender.send(("records", chunk))
-        sender.send(("done", None))
-    except (WarehouseError, KafkaError, OSError) as err:
-        sender.send(("error", f"reading the log failed: {err}"))
-    finally:
-        sender.close()
-
-
-def _direct(bootstrap: str, upto: Offsets, progress: Progress | None,
-            client_id: str) -> Iterator[LogRecord]:
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                 enable_auto_commit=False, client_id=client_id,
-                                 auto_offset_reset="earliest", **_FETCH)
+        return KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False, client_id=client_id,
+                             auto_offset_reset="earliest", **_FETCH)
     except KafkaError as err:
         raise WarehouseError(f"cannot reach Kafka at {bootstrap}: {err}") from err
-    try:
-        for topic in sorted(upto):
-            for partition in sorted(upto[topic]):
-                end = upto[topic][partition]
-                if end > 0:
-                    yield from _partition(consumer, TopicPartition(topic, partition), end, progress)
-    finally:
-        consumer.close()
 
 
-def _partition(consumer: KafkaConsumer, tp: TopicPartition, end: int,
-               progress: Progress | None) -> Iterator[LogRecord]:
+def partition_batches(consumer: KafkaConsumer, tp: TopicPartition,
+                      end: int) -> Iterator[list[tuple[int, bytes]]]:
+    """(offset, value) of `tp` from its beginning up to `end` (exclusive), a fetch at a time.
+
+    Offsets the log no longer has (transaction markers, compaction) are skipped; a read
+    that makes no progress for STALL_SECONDS fails.
+    """
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
     last_progress = time.monotonic()
@@ -174,13 +110,24 @@ def _partition(consumer: KafkaConsumer, tp: TopicPartition, end: int,
                                      f"(wanted up to {end}); is the broker up?")
             continue
         last_progress = time.monotonic()
-        n = 0
-        for r in batch:
-            if r.offset >= end:
-                break
-            n += 1
-            yield LogRecord(tp.topic, tp.partition, r.offset, r.value)
-        if progress is not None:
-            progress(n)
+        yield [(r.offset, r.value) for r in batch if r.offset < end]
         if batch[-1].offset >= end - 1:
             break
+
+
+def _direct(bootstrap: str, upto: Offsets, progress: Progress | None,
+            client_id: str) -> Iterator[LogRecord]:
+    consumer = consumer_for(bootstrap, client_id)
+    try:
+        for topic in sorted(upto):
+            for partition in sorted(upto[topic]):
+                end = upto[topic][partition]
+                if end <= 0:
+                    continue
+                for batch in partition_batches(consumer, TopicPartition(topic, partition), end):
+                    for offset, value in batch:
+                        yield LogRecord(topic, partition, offset, value)
+                    if progress is not None:
+                        progress(len(batch))
+    finally:
+        consumer.close()

@@ -57,7 +57,8 @@ def parse_cutoff_ms(value: object, where: str = "") -> int:
     if moment is None or moment.utcoffset() is None:
         raise ValueError(f"{where} meta.json cutoff {value!r} is not an ISO 8601 time with an "
                          "offset, e.g. 2024-12-31T23:59:59+08:00".strip())
-    return int(moment.timestamp() * 1000)
+    # A cutoff to the second covers all of that second (warehouse.cutoff.Cutoff.cutoff_ms).
+    return int(moment.timestamp() * 1000) + (999 if moment.microsecond == 0 else 0)
 
 
 def cells_frame(snapshot: SnapshotInput) -> pd.DataFrame:
@@ -196,4 +197,5 @@ def _concerns(original: object, cutoff_ms: int) -> bool:
         return True
     if moment.utcoffset() is None:
         return True
-    return int(moment.timestamp() * 1000) <= cutoff_ms
+    # A cutoff to the second covers all of that second (warehouse.cutoff.Cutoff.cutoff_ms).
+    return int(moment.timestamp() * 1000) + (999 if moment.microsecond == 0 else 0) <= cutoff_ms

@@ -184,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     say: Callable[[str], None] = lambda m: console.print(f"[dim]{m}[/dim]", highlight=False)
+    if args.workdir is not None:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     if args.archive_only:
         return _run_archive_only(args, console, say)
     try:

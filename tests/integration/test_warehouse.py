@@ -4,6 +4,8 @@ two paths (Kafka replay, archive batch) giving one answer."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,20 +119,44 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
                    str(cob.path / "meta.json"), "--quiet") == 4
 
 
-def test_prefetched_read_equals_direct_read(env: Settings,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The forked reader hands over the same records, in the same log order."""
-    from warehouse import kafka_log
+def test_readers_on_every_core_give_the_record_by_record_answer(
+        env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kafka replay's parallel readers (warehouse.kafka_rows) + the batch fold equal one
+    reader feeding the Ledger in log order, however the partitions are dealt out and
+    however often the readers flush; the progress they report adds up to every record."""
+    from warehouse import kafka_rows
 
-    produce(env, phase_one() + phase_two())
+    events = phase_one() + phase_two()
+    produce(env, events)
     topics = source_topics(env)
-    end = kafka_log.log_end(env.bootstrap_servers, topics)
-    direct = list(kafka_log.read_log(env.bootstrap_servers, end, prefetch=False))
-    monkeypatch.setattr(kafka_log, "_PREFETCH_MIN", 0)
-    monkeypatch.setattr(kafka_log, "_CHUNK", 3)
-    seen: list[int] = []
-    prefetched = list(kafka_log.read_log(env.bootstrap_servers, end, progress=seen.append))
-    assert prefetched == direct and len(direct) == len(phase_one() + phase_two())
-    assert sum(seen) == len(direct)
-    assert [(r.topic, r.partition, r.offset) for r in direct] == sorted(
-        (r.topic, r.partition, r.offset) for r in direct)
+    reference = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY,
+                                   vectorised=False)
+    monkeypatch.setattr(kafka_rows, "_FLUSH_ROWS", 2)
+    for readers in (1, 2, 5):
+        seen: list[int] = []
+        fast = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY,
+                                  readers=readers, progress=seen.append)
+        assert compare(reference.cells(CUTOFF), fast.cells(CUTOFF)) == []
+        assert sum(seen) == len(events)
+        assert (fast.rebuild.events, fast.rebuild.invalid) == (reference.rebuild.events,
+                                                               reference.rebuild.invalid)
+        assert fast.rebuild.outcomes == reference.rebuild.outcomes
+        scratch = Path(fast.rebuild.scratch.name)
+        assert scratch.is_dir()
+        del fast
+        assert not scratch.exists()  # the rows are scratch: gone with the result
+
+
+def test_a_reader_that_dies_fails_the_replay(env: Settings,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse import kafka_rows
+    from warehouse.errors import WarehouseError
+
+    produce(env, phase_one())
+
+    def killed(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(kafka_rows, "_reader", killed)
+    with pytest.raises(WarehouseError, match="died"):
+        rebuild_from_kafka(env.bootstrap_servers, source_topics(env), None, REGISTRY)

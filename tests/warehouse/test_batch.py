@@ -29,15 +29,16 @@ from hypothesis import strategies as st
 
 from contracts.cells import CELL_BY_ID, Agg
 from contracts.fold import Contribution, tally
+from contracts.ledger import ACTIVE
 from contracts.registry import Registry
 from pipeline.generate import GenerateOptions, generate
 from tests.warehouse.conftest import Story
 from warehouse import archive as archive_mod
 from warehouse.archive import archive_files, archive_records
-from warehouse.batch import contributions_frame, tally_frame
+from warehouse.batch import BatchRebuild, contributions_frame, tally_frame
 from warehouse.cutoff import parse_cutoff
 from warehouse.errors import ArchiveError
-from warehouse.rebuild import LogRecord
+from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import Rebuilt, rebuild_from_archive
 from warehouse.snapshot import compare
 
@@ -147,6 +148,10 @@ def _assert_same(slow: Rebuilt, fast: Rebuilt) -> None:
     assert fast.rebuild.invalid == slow.rebuild.invalid
     assert +fast.rebuild.outcomes == +slow.rebuild.outcomes
     assert fast.offsets == slow.offsets
+    assert isinstance(fast.rebuild, BatchRebuild) and isinstance(slow.rebuild, Rebuild)
+    active = {eid for eid, e in slow.rebuild.ledger.entries.items()
+              if e["s"] == ACTIVE and e["h"] is not None}
+    assert set(fast.rebuild.active_ids().to_list()) == active
 
 
 @given(st.integers(1, 3), _ops)

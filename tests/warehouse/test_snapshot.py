@@ -145,3 +145,27 @@ def test_a_killed_snapshot_writer_leaves_nothing_visible(story: Story, tmp_path:
     assert done.returncode == 0, done.stderr
     assert [s.meta["label"] for s in list_snapshots(story.root)] == ["after-crash"]
     assert [p.name for p in (story.root / "2024-12-31").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_cutoff_to_the_second_covers_all_of_that_second() -> None:
+    """23:59:59 takes an event at 23:59:59.5 (as the live tallies' day end does) and not one
+    at the next day's 00:00:00; an explicit fraction cuts at that millisecond."""
+    from tests.warehouse.logkit import raw
+
+    events = [raw("lead.received", {"lead_id": f"L-{i}", "intake": "centralized_reception",
+                                    "workers_claimed": 1, "amount_claimed": "1.00"},
+                  unit="320404", event_id=f"w-edge-{i}", at=at)
+              for i, at in enumerate(("2024-12-31T23:59:59.500+08:00",
+                                      "2025-01-01T00:00:00+08:00"))]
+    log = Log()
+    log.append(events)
+    rebuild = Rebuild(REGISTRY)
+    rebuild.feed(log.upto(log.end()))
+
+    def leads(cutoff: str) -> int:
+        return sum(v for (u, c), v in rebuild.own_figures(parse_cutoff(cutoff)).items()
+                   if u == "320404" and c == "item6.reception_leads")
+
+    assert leads("2024-12-31") == 1
+    assert leads("2024-12-31T23:59:59.400+08:00") == 0
+    assert leads("2025-01-01") == 2
