@@ -9,7 +9,7 @@ its end in `upto` is read with kafka-python, every record is parsed and validate
 
 Why processes: parsing and validating a record in Python costs several times what
 kafka-python spends fetching and decoding it, so one process cannot keep up with even a
-bare consumer. The topic-partitions are dealt out to one forked reader per core (largest
+bare consumer. The topic-partitions are dealt out to one reader process per core (largest
 first, to the reader with the fewest records so far); each writes its own row files. Row
 order does not matter to the fold: it sorts the few rows the Ledger must see by log
 position, so the answer is the one a single reader in log order would give.
@@ -34,6 +34,7 @@ from contracts.events import parse_event
 from contracts.fold import contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
+from warehouse._durable import hook
 from warehouse.archive import CONTRIBUTION_TYPE
 from warehouse.errors import WarehouseError
 from warehouse.kafka_log import consumer_for, partition_batches
@@ -84,7 +85,9 @@ def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, 
     plans = plan_readers(upto, readers or os.cpu_count() or 1)
     if not plans:
         return RowFiles([], 0, 0)
-    ctx = multiprocessing.get_context("fork")
+    # Spawned, not forked: a fork taken while polars' or Arrow's thread pools hold a lock
+    # can hang the child. Starting a reader costs about a second of imports.
+    ctx = multiprocessing.get_context("spawn")
     pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
     paths = []
     for k, plan in enumerate(plans):
@@ -127,10 +130,10 @@ def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, 
 
 def _reader(sender: Connection, bootstrap: str, plan: list[tuple[str, int, int]],
             registry: Registry, path: Path, client_id: str) -> None:
-    """One forked reader: its topic-partitions, in offset order, into one IPC file."""
-    # Only short-lived objects are made here; the collector's passes over what the fork
-    # inherited cost more than the cycles it would find (a rejected record's traceback),
-    # so it runs once per flushed batch instead.
+    """One reader process: its topic-partitions, in offset order, into one IPC file."""
+    # Only short-lived objects are made here; the collector's passes over the modules'
+    # objects cost more than the cycles it would find (a rejected record's traceback), so
+    # it runs once per flushed batch instead.
     gc.freeze()
     gc.disable()
     try:
@@ -146,6 +149,7 @@ def _reader(sender: Connection, bootstrap: str, plan: list[tuple[str, int, int]]
                             invalid += 1
                     records += len(values)
                     sender.send(("progress", len(values)))
+                    hook("replay.reader-batch")
                     if len(rows) >= _FLUSH_ROWS:
                         writer.write_batch(rows.batch())
                         rows = _Rows(topic, partition)

@@ -4,8 +4,6 @@ two paths (Kafka replay, archive batch) giving one answer."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,14 +147,10 @@ def test_readers_on_every_core_give_the_record_by_record_answer(
 
 def test_a_reader_that_dies_fails_the_replay(env: Settings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from warehouse import kafka_rows
+    from warehouse._durable import HOOK_ENV
     from warehouse.errors import WarehouseError
 
     produce(env, phase_one())
-
-    def killed(*args: Any) -> None:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    monkeypatch.setattr(kafka_rows, "_reader", killed)
+    monkeypatch.setenv(HOOK_ENV, "replay.reader-batch:kill")  # kill -9 after its first fetch
     with pytest.raises(WarehouseError, match="died"):
         rebuild_from_kafka(env.bootstrap_servers, source_topics(env), None, REGISTRY)
