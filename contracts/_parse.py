@@ -22,36 +22,52 @@ def kind_of(field: str) -> str:
     return field.removeprefix("payload.") or "event"
 
 
-def obj(value: Any, field: str, required: Collection[str], optional: Collection[str] = (),
-        ) -> Mapping[str, Any]:
-    """A JSON object with every `required` key and nothing beyond `optional`."""
+class Keys:
+    """The keys a JSON object must and may have, with the sets `obj` checks them against.
+
+    Built once per object shape (not per record), so the valid case is two subset tests.
+    """
+
+    __slots__ = ("required", "optional", "required_set", "allowed")
+
+    def __init__(self, required: Collection[str], optional: Collection[str] = ()) -> None:
+        self.required = tuple(required)
+        self.optional = tuple(optional)
+        self.required_set = frozenset(self.required)
+        self.allowed = self.required_set | frozenset(self.optional)
+
+
+def obj(value: Any, field: str, keys: Keys) -> Mapping[str, Any]:
+    """A JSON object with every `keys.required` key and nothing beyond `keys.optional`."""
     if not isinstance(value, dict):
         raise ValidationError(field, value, f"must be a JSON object, got {_json_type(value)}",
                               reason=f"{kind_of(field)}.not_object")
-    for key in required:
+    present = value.keys()
+    if present >= keys.required_set and present <= keys.allowed:
+        return value
+    for key in keys.required:
         if key not in value:
             raise ValidationError(_join(field, key), MISSING, "required field is missing",
                                   reason="field.missing", hint=f"add {key!r}")
-    unknown = [key for key in value if key not in required and key not in optional]
+    unknown = [key for key in value if key not in keys.allowed]
     if unknown:
-        allowed = ", ".join([*required, *optional])
+        names = ", ".join([*keys.required, *keys.optional])
         raise ValidationError(_join(field, unknown[0]), MISSING,
                               "unknown field; the contract is strict",
-                              reason="field.unknown", hint=f"allowed fields here: {allowed}")
+                              reason="field.unknown", hint=f"allowed fields here: {names}")
     return value
 
 
 def text(value: Any, field: str, max_len: int = MAX_TEXT) -> str:
     """A non-blank JSON string of at most `max_len` characters."""
-    kind = kind_of(field)
     if not isinstance(value, str):
         raise ValidationError(field, value, f"must be a JSON string, got {_json_type(value)}",
-                              reason=f"{kind}.type")
+                              reason=f"{kind_of(field)}.type")
     if not value.strip():
-        raise ValidationError(field, value, "must not be empty", reason=f"{kind}.empty")
+        raise ValidationError(field, value, "must not be empty", reason=f"{kind_of(field)}.empty")
     if len(value) > max_len:
         raise ValidationError(field, value, f"at most {max_len} characters, got {len(value)}",
-                              reason=f"{kind}.too_long")
+                              reason=f"{kind_of(field)}.too_long")
     return value
 
 
@@ -120,19 +136,18 @@ def fen(value: Any, field: str) -> int:
 
 def timestamp(value: Any, field: str) -> datetime:
     """ISO 8601 with an explicit offset, as an aware datetime in +08:00."""
-    kind = kind_of(field)
     if not isinstance(value, str):
         raise ValidationError(field, value, f"must be an ISO 8601 string, got {_json_type(value)}",
-                              reason=f"{kind}.type")
+                              reason=f"{kind_of(field)}.type")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(field, value, "not an ISO 8601 date-time",
-                              reason=f"{kind}.format",
+                              reason=f"{kind_of(field)}.format",
                               hint='e.g. "2024-12-31T16:30:00+08:00"') from None
     if parsed.tzinfo is None:
         raise ValidationError(field, value, "has no UTC offset; times without an offset are "
-                              "rejected", reason=f"{kind}.no_offset",
+                              "rejected", reason=f"{kind_of(field)}.no_offset",
                               hint=f'append the offset, e.g. "{value}+08:00"')
     return parsed.astimezone(CST)
 

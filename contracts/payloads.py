@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,26 +73,75 @@ def _case_no(value: Any, field: str) -> str:
 T = TypeVar("T")
 
 
+class _Step(NamedTuple):
+    """One field of a model read at one place: `path` is what its errors name."""
+
+    key: str
+    parse: Callable[[Any, str], Any]
+    required: bool
+    path: str
+
+
+#: (model, field path) -> its keys and steps, built on first use: building the key lists and
+#: the field paths for every record instead cost ~2 µs an event.
+_PLANS: dict[tuple[type, str], tuple[p.Keys, tuple[_Step, ...]]] = {}
+
+
+def _plan(cls: type, fields: tuple[_Field, ...], field: str) -> tuple[p.Keys, tuple[_Step, ...]]:
+    plan = _PLANS.get((cls, field))
+    if plan is None:
+        # The model is built from positional arguments (0.2 µs less than keywords), so
+        # FIELDS must list the attributes in the dataclass's order.
+        attrs = [f.attr or f.key for f in fields]
+        if attrs != [a.name for a in dataclasses.fields(cls)]:
+            raise AssertionError(f"{cls.__name__}: FIELDS {attrs} are not in attribute order")
+        keys = p.Keys([f.key for f in fields if f.required], [f.key for f in fields if not f.required])
+        steps = tuple(_Step(f.key, f.parse, f.required, f"{field}.{f.key}") for f in fields)
+        plan = _PLANS[(cls, field)] = (keys, steps)
+    return plan
+
+
 def _model(cls: type[T], fields: tuple[_Field, ...], value: Any, field: str) -> T:
-    required = [f.key for f in fields if f.required]
-    optional = [f.key for f in fields if not f.required]
-    raw = p.obj(value, field, required, optional)
-    kwargs = {}
-    for spec in fields:
-        item = raw.get(spec.key)
-        path = f"{field}.{spec.key}"
+    keys, steps = _plan(cls, fields, field)
+    raw = p.obj(value, field, keys)
+    args = []
+    for key, parse, required, path in steps:
+        item = raw.get(key)
         # An optional field may be absent or null; both mean "not given".
-        kwargs[spec.attr or spec.key] = None if item is None and not spec.required \
-            else spec.parse(item, path)
-    return cls(**kwargs)
+        args.append(None if item is None and not required else parse(item, path))
+    return cls(*args)
+
+
+#: Employers and projects recur: in a generated campaign 87% of these objects had been seen
+#: in an earlier event. An object equal to one parsed before, value types included, gets
+#: that model back (models are immutable): ~2 µs an event. Emptied when full.
+_SEEN: dict[tuple[Any, ...], Any] = {}
+_SEEN_MAX = 50_000
+
+
+def _recurring(cls: type[T], fields: tuple[_Field, ...], value: Any, field: str) -> T:
+    """`_model` for an object that often recurs whole, such as an employer."""
+    if type(value) is not dict:
+        return _model(cls, fields, value, field)
+    try:
+        key = (cls, *value.items(), *map(type, value.values()))
+        known: T | None = _SEEN.get(key)
+    except TypeError:  # an array or an object among the values: not reusable
+        return _model(cls, fields, value, field)
+    if known is None:
+        known = _model(cls, fields, value, field)
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[key] = known
+    return known
 
 
 def _employer(value: Any, field: str) -> Employer:
-    return _model(Employer, _EMPLOYER, value, field)
+    return _recurring(Employer, _EMPLOYER, value, field)
 
 
 def _project(value: Any, field: str) -> Project:
-    return _model(Project, _PROJECT, value, field)
+    return _recurring(Project, _PROJECT, value, field)
 
 
 _EMPLOYER = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from operator import mul
 
 from contracts.errors import ValidationError
 
@@ -12,6 +13,7 @@ __all__ = ["CHARSET", "validate_uscc", "uscc_check_char", "org_check_digit", "ma
 #: The 31 code characters, in value order: 0-9 then A-Z without I, O, Z, S, V.
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {char: value for value, char in enumerate(CHARSET)}
+_CHARS = frozenset(CHARSET)
 #: Weights of positions 1-17 for the check character: 3**i mod 31.
 _WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 
@@ -39,6 +41,12 @@ AUTHORITY_TYPES: dict[str, str] = {
 
 _CHARSET_TEXT = "0-9 and A-Z without I, O, Z, S, V"
 
+#: Codes already found valid. An employer recurs in many events (inspected, verified,
+#: resolved, published ...): a set lookup costs ~0.1 µs against ~2.5 µs for the checks.
+#: Emptied when full, so memory stays bounded and the set follows the employers of the day.
+_VALID: set[str] = set()
+_VALID_MAX = 100_000
+
 
 def uscc_check_char(first17: str) -> str:
     """The check character (position 18) for the first 17 characters.
@@ -46,7 +54,10 @@ def uscc_check_char(first17: str) -> str:
     >>> uscc_check_char("91440300708461136")
     'T'
     """
-    total = sum(_VALUE[char] * weight for char, weight in zip(first17, _WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError(f"expected the first 17 characters of a code, got {len(first17)}")
+    # map() instead of a generator over zip(): 0.9 µs instead of 1.7, once per event.
+    total = sum(map(mul, map(_VALUE.__getitem__, first17), _WEIGHTS))
     return CHARSET[(31 - total % 31) % 31]
 
 
@@ -56,7 +67,9 @@ def org_check_digit(body8: str) -> str:
     >>> org_check_digit("70846113")
     '6'
     """
-    total = sum(_ORG_VALUE[char] * weight for char, weight in zip(body8, _ORG_WEIGHTS, strict=True))
+    if len(body8) != 8:
+        raise ValueError(f"expected an 8-character organisation code body, got {len(body8)}")
+    total = sum(map(mul, map(_ORG_VALUE.__getitem__, body8), _ORG_WEIGHTS))  # as above
     check = 11 - total % 11
     return "X" if check == 10 else "0" if check == 11 else str(check)
 
@@ -70,6 +83,9 @@ def validate_uscc(code: object, *, field: str = "uscc") -> str:
     >>> validate_uscc("91440300708461136T")
     '91440300708461136T'
     """
+    if isinstance(code, str) and code in _VALID:
+        return code
+
     def fail(expected: str, reason: str, hint: str | None = None) -> ValidationError:
         return ValidationError(field, code, expected, reason=reason, hint=hint)
 
@@ -78,11 +94,12 @@ def validate_uscc(code: object, *, field: str = "uscc") -> str:
     if len(code) != 18:
         raise fail(f"a unified social credit code has 18 characters, got {len(code)}",
                    "uscc.length")
-    for position, char in enumerate(code, start=1):
-        if char not in _VALUE:
-            hint = "use upper case" if char.upper() in _VALUE else None
-            raise fail(f"character {position} {char!r} is not allowed; codes use {_CHARSET_TEXT}",
-                       "uscc.char", hint)
+    if not _CHARS.issuperset(code):  # one C-level test; the loop only finds what to name
+        for position, char in enumerate(code, start=1):
+            if char not in _VALUE:
+                hint = "use upper case" if char.upper() in _VALUE else None
+                raise fail(f"character {position} {char!r} is not allowed; codes use "
+                           f"{_CHARSET_TEXT}", "uscc.char", hint)
     types = AUTHORITY_TYPES.get(code[0])
     if types is None:
         raise fail(f"character 1 {code[0]!r} is not a registration authority code; "
@@ -100,6 +117,9 @@ def validate_uscc(code: object, *, field: str = "uscc") -> str:
     check = uscc_check_char(code[:17])
     if code[17] != check:
         raise fail(f"check character should be {check}, got {code[17]}", "uscc.check_char")
+    if len(_VALID) >= _VALID_MAX:
+        _VALID.clear()
+    _VALID.add(code)
     return code
 
 

@@ -1,0 +1,153 @@
+"""The shortcuts parse_event takes for speed give the answers of the full checks they skip."""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, strategies as st
+
+from contracts import industry, payloads, uscc
+from contracts.errors import ValidationError
+from contracts.events import TYPES, _event_json, parse_event
+from contracts.industry import parse_industry
+from contracts.payloads import Employer, EmployerInspected, Project
+from contracts.registry import Registry
+from contracts.uscc import validate_uscc
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+GOOD_LINES = (FIXTURES / "good_events.jsonl").read_bytes().splitlines()
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry.load()
+
+
+def good(type_: str) -> dict[str, Any]:
+    return next(e for e in map(json.loads, GOOD_LINES) if e["type"] == type_)
+
+
+def reason(raw: Any, registry: Registry) -> str:
+    with pytest.raises(ValidationError) as info:
+        parse_event(raw, registry)
+    return info.value.reason
+
+
+def dumps(value: Any) -> str:
+    """The canonical JSON as first defined: the text every stored content hash was made of."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- the content hash: the prebuilt encoder writes what json.dumps writes ----------------------
+
+@pytest.mark.parametrize("line", GOOD_LINES)
+def test_content_hash_is_sha256_of_the_canonical_json(line: bytes, registry: Registry) -> None:
+    event = parse_event(line, registry)
+    assert event.to_json() == dumps(json.loads(line))
+    assert event.content_hash == hashlib.sha256(dumps(json.loads(line)).encode()).hexdigest()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+def test_event_encoder_matches_json_dumps(value: dict[str, Any]) -> None:
+    # control characters, quotes, non-BMP text, big integers, NaN: byte for byte the same
+    assert _event_json(value) == dumps(value)
+
+
+# --- employers and projects seen before are reused only when equal, types included -----------
+
+def test_a_known_project_with_a_number_for_a_boolean_is_still_rejected(
+        registry: Registry) -> None:
+    raw = good("employer.inspected")
+    parse_event(raw, registry)  # now known, with "government_investment": true
+    assert raw["payload"]["project"]["government_investment"] is True
+    raw["payload"]["project"]["government_investment"] = 1  # 1 == True, and hashes alike
+    assert reason(raw, registry) == "project.government_investment.type"
+    raw["payload"]["project"]["government_investment"] = True
+    raw["payload"]["project"]["soe"] = 0.0  # == False
+    assert reason(raw, registry) == "project.soe.type"
+
+
+def test_a_known_employer_with_one_more_key_or_an_array_is_still_rejected(
+        registry: Registry) -> None:
+    raw = good("arrears.verified")
+    parse_event(raw, registry)
+    employer = raw["payload"]["employer"]
+    raw["payload"]["employer"] = dict(employer, extra="x")
+    assert reason(raw, registry) == "field.unknown"
+    raw["payload"]["employer"] = dict(employer, industry=[employer["industry"]])
+    assert reason(raw, registry) == "industry.type"
+    raw["payload"]["employer"] = {k: employer[k] for k in ("id", "name")}
+    assert reason(raw, registry) == "field.missing"
+
+
+def test_a_known_employer_names_its_own_path_when_it_is_wrong(registry: Registry) -> None:
+    raw = good("lead.received")
+    parse_event(raw, registry)
+    raw["payload"]["employer"]["name"] = " "
+    with pytest.raises(ValidationError) as info:
+        parse_event(raw, registry)
+    assert info.value.field == "payload.employer.name"
+
+
+def test_reused_models_are_equal_to_fresh_ones(registry: Registry) -> None:
+    raw = good("employer.inspected")
+    known = parse_event(raw, registry).payload
+    payloads._SEEN.clear(), uscc._VALID.clear(), industry._PARSED.clear()
+    fresh = parse_event(raw, registry).payload
+    assert isinstance(fresh, EmployerInspected) and isinstance(known, EmployerInspected)
+    assert fresh == known and fresh.employer is not known.employer
+    again = parse_event(raw, registry).payload
+    assert isinstance(again, EmployerInspected) and again.employer is fresh.employer
+
+
+def test_the_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payloads, "_SEEN", {})
+    monkeypatch.setattr(payloads, "_SEEN_MAX", 2)
+    for n in range(5):
+        project = {"id": f"P-{n}", "name": "某项目", "government_investment": False, "soe": False}
+        assert payloads._project(project, "payload.project") == Project(f"P-{n}", "某项目",
+                                                                        False, False)
+        assert len(payloads._SEEN) <= 2
+    monkeypatch.setattr(uscc, "_VALID", set())
+    monkeypatch.setattr(uscc, "_VALID_MAX", 1)
+    for code in ("91440300708461136T", "914403001922038216", "91440300708461136T"):
+        assert validate_uscc(code) == code and len(uscc._VALID) <= 1
+    monkeypatch.setattr(industry, "_PARSED", {})
+    monkeypatch.setattr(industry, "_PARSED_MAX", 1)
+    for code in ("E4710", "3411", "E4710"):
+        assert parse_industry(code).code == code.lstrip("E") and len(industry._PARSED) <= 1
+
+
+def test_a_known_code_is_still_checked_when_it_differs_by_one_character() -> None:
+    assert validate_uscc("91320412MA1N2J6P5X") == "91320412MA1N2J6P5X"
+    with pytest.raises(ValidationError) as info:
+        validate_uscc("91320412MA1N2J6P5K", field="payload.employer.id")
+    assert info.value.reason == "uscc.check_char"
+    assert parse_industry("E4710").division == 47
+    with pytest.raises(ValidationError) as info:
+        parse_industry("C4710")
+    assert info.value.reason == "industry.section"
+
+
+# --- models are built from positional arguments in FIELDS order --------------------------------
+
+@pytest.mark.parametrize("model", sorted({m for types in TYPES.values() for m in types.values()},
+                                         key=lambda m: m.__name__))
+def test_fields_are_declared_in_attribute_order(model: type[payloads.Payload]) -> None:
+    keys = [f.attr or f.key for f in model.FIELDS]
+    assert keys == [f.name for f in dataclasses.fields(model)]  # type: ignore[arg-type]
+
+
+def test_employer_and_project_fields_are_in_attribute_order() -> None:
+    for cls, fields in ((Employer, payloads._EMPLOYER), (Project, payloads._PROJECT)):
+        assert [f.key for f in fields] == [f.name for f in dataclasses.fields(cls)]
