@@ -140,6 +140,17 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
 
 
+def _decode(text: str) -> Any:
+    """`_DECODER.decode(text)`. A record with no white space around its value (every line
+    the pipeline writes) skips decode()'s two Python frames and two white-space matches:
+    ~0.4 µs an event. Anything else takes decode() itself, so errors read as before."""
+    try:
+        value, end = _DECODER.scan_once(text, 0)
+    except StopIteration:  # white space first, or no value at all
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)
+
+
 def _load(raw: bytes | str | dict[str, Any]) -> Any:
     if isinstance(raw, dict):
         return raw
@@ -155,7 +166,7 @@ def _load(raw: bytes | str | dict[str, Any]) -> Any:
     try:
         if raw.startswith("\ufeff"):  # as json.loads says it
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
-        return _DECODER.decode(raw)
+        return _decode(raw)
     except ValueError as err:  # ValidationError (duplicate keys) is not a ValueError
         raise ValidationError("", MISSING, f"not valid JSON: {err}", reason="json.invalid",
                               hint="each line must hold one complete JSON object") from None

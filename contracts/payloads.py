@@ -88,21 +88,20 @@ _PLANS: dict[tuple[type, str], tuple[p.Keys, tuple[_Step, ...]]] = {}
 
 
 def _plan(cls: type, fields: tuple[_Field, ...], field: str) -> tuple[p.Keys, tuple[_Step, ...]]:
-    plan = _PLANS.get((cls, field))
-    if plan is None:
-        # The model is built from positional arguments (0.2 µs less than keywords), so
-        # FIELDS must list the attributes in the dataclass's order.
-        attrs = [f.attr or f.key for f in fields]
-        if attrs != [a.name for a in dataclasses.fields(cls)]:
-            raise AssertionError(f"{cls.__name__}: FIELDS {attrs} are not in attribute order")
-        keys = p.Keys([f.key for f in fields if f.required], [f.key for f in fields if not f.required])
-        steps = tuple(_Step(f.key, f.parse, f.required, f"{field}.{f.key}") for f in fields)
-        plan = _PLANS[(cls, field)] = (keys, steps)
+    """Build and keep the plan of `cls` at `field` (`_model` looks in _PLANS first)."""
+    # The model is built from positional arguments (0.2 µs less than keywords), so FIELDS
+    # must list the attributes in the dataclass's order.
+    attrs = [f.attr or f.key for f in fields]
+    if attrs != [a.name for a in dataclasses.fields(cls)]:
+        raise AssertionError(f"{cls.__name__}: FIELDS {attrs} are not in attribute order")
+    keys = p.Keys([f.key for f in fields if f.required], [f.key for f in fields if not f.required])
+    steps = tuple(_Step(f.key, f.parse, f.required, f"{field}.{f.key}") for f in fields)
+    plan = _PLANS[(cls, field)] = (keys, steps)
     return plan
 
 
 def _model(cls: type[T], fields: tuple[_Field, ...], value: Any, field: str) -> T:
-    keys, steps = _plan(cls, fields, field)
+    keys, steps = _PLANS.get((cls, field)) or _plan(cls, fields, field)
     raw = p.obj(value, field, keys)
     args = []
     for key, parse, required, path in steps:

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 
 from contracts import industry, payloads, uscc
 from contracts.errors import ValidationError
-from contracts.events import TYPES, _event_json, parse_event
+from contracts.events import _DECODER, TYPES, _decode, _event_json, parse_event
 from contracts.industry import parse_industry
 from contracts.payloads import Employer, EmployerInspected, Project
 from contracts.registry import Registry
@@ -39,6 +39,21 @@ def reason(raw: Any, registry: Registry) -> str:
 def dumps(value: Any) -> str:
     """The canonical JSON as first defined: the text every stored content hash was made of."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- decoding: the short cut for a bare JSON value, and decode() for everything else ------------
+
+@pytest.mark.parametrize("text", [
+    '{"a":1}', ' {"a":1}', '{"a":1}\n', '{"a":1}\r\n', '\t{"a":1} ', '{"a":1} x', '{"a":1}{}',
+    '{"a":1', '', '  ', 'x', '"s"', '[1,2]', '{"a":1,"a":2}', '{"a":NaN}', '{"a":\n1}',
+])
+def test_decode_answers_as_json_decoder_decode(text: str) -> None:
+    def outcome(decode: Any) -> Any:
+        try:
+            return decode(text)
+        except (ValueError, ValidationError) as err:
+            return type(err), str(err)
+    assert outcome(_decode) == outcome(_DECODER.decode)
 
 
 # --- the content hash: the prebuilt encoder writes what json.dumps writes ----------------------
