@@ -68,7 +68,22 @@ def text(value: Any, field: str, max_len: int = MAX_TEXT) -> str:
     if len(value) > max_len:
         raise ValidationError(field, value, f"at most {max_len} characters, got {len(value)}",
                               reason=f"{kind_of(field)}.too_long")
+    if not value.isascii() and not _is_unicode_text(value):
+        raise ValidationError(field, value.encode("utf-8", "backslashreplace").decode("utf-8"),
+                              "holds an unpaired surrogate (a \\ud800-\\udfff escape with no "
+                              "partner), which is not text", reason=f"{kind_of(field)}.encoding",
+                              hint="the source system split a character; send it whole")
     return value
+
+
+def _is_unicode_text(value: str) -> bool:
+    """False for a string with a lone surrogate (JSON lets "\\ud800" through): it has no
+    UTF-8 form, so the event could be neither hashed nor stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def ident(value: Any, field: str) -> str:
