@@ -96,6 +96,8 @@ def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Re
 #: Ledger must see: two ids that collide just send both rows through the Ledger, which
 #: resolves them exactly as it would anyway, so a collision costs time, never correctness.
 _ID_HASH = pl.col("event_id").hash().alias("h")
+#: The columns by which an event names another (a correction's target, a retraction's).
+_NAMING = ("supersedes", "retracts")
 
 
 def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRebuild:
@@ -103,29 +105,26 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRe
 
     The rows are scanned three times (ids, the involved rows, then the effective
     contributions when figures are asked for) and never held in memory whole: the ids
-    take 8 bytes a row; only the involved rows are materialised. A log position (topic,
+    take 32 bytes a row; only the involved rows are materialised. A log position (topic,
     partition, offset) found twice is an error naming `origin`.
     """
     hashed = rows.with_columns(_ID_HASH)
-    acting = pl.col("supersedes").is_not_null() | pl.col("retracts").is_not_null()
-    ids, actors = pl.collect_all([
-        hashed.select("h", pl.struct("topic", "partition", "offset").hash().alias("at")),
-        hashed.filter(acting).select(
-            "h", pl.col("supersedes").hash().alias("hs"), pl.col("retracts").hash().alias("hr"),
-            "supersedes", "retracts"),
-    ], engine="streaming")
-    hashes = ids["h"]
-    events = hashes.len()
+    # One pass over the cheap columns: 8 bytes a row each for the id, the log position,
+    # and (null for most rows) the ids a correction or retraction names.
+    named = [pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()) for c in _NAMING]
+    ids = hashed.select(
+        "h", pl.struct("topic", "partition", "offset").hash().alias("at"),
+        named[0].alias("hs"), named[1].alias("hr"),
+    ).collect(engine="streaming")
+    events = ids.height
     if ids["at"].is_duplicated().any():
         _raise_repeated(rows, origin)
-    del ids
+    acting = ids.filter(pl.col("hs").is_not_null() | pl.col("hr").is_not_null())
     involved = pl.concat([
-        hashes.filter(hashes.is_duplicated()),
-        actors["h"],
-        actors.filter(pl.col("supersedes").is_not_null())["hs"],
-        actors.filter(pl.col("retracts").is_not_null())["hr"],
+        ids["h"].filter(ids["h"].is_duplicated()),
+        acting["h"], acting["hs"].drop_nulls(), acting["hr"].drop_nulls(),
     ]).unique()
-    del hashes
+    del ids, acting
     is_involved = pl.col("h").is_in(involved.implode())
     tricky = (hashed.filter(is_involved).select(ROW_COLUMNS).collect(engine="streaming")
               .sort("topic", "partition", "offset"))
