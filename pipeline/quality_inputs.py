@@ -1,5 +1,6 @@
 """What `arrears check` hands the quality suites: a snapshot directory, the event archive
-and the dead letters, read into polars frames (contracts.quality knows none of these places)."""
+(its rows, and the event_ids the Ledger holds active after them) and the dead letters, read
+into polars frames (contracts.quality knows none of these places)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from contracts.quality import ARCHIVE_COLUMNS, SnapshotInput
+from contracts.registry import Registry
 
-__all__ = ["QualityInputError", "read_snapshot", "cells_sha256", "archive_files", "scan_archive",
-           "default_archive", "dead_letters_from_file", "dead_letters_from_kafka"]
+if TYPE_CHECKING:
+    from warehouse.offsets import Offsets
+
+__all__ = ["QualityInputError", "read_snapshot", "cells_sha256", "archive_offsets",
+           "archive_files", "scan_archive", "active_ids", "default_archive",
+           "dead_letters_from_file", "dead_letters_from_kafka"]
 
 CELLS_FILE = "cells.parquet"
 META_FILE = "meta.json"
@@ -64,27 +71,44 @@ def default_archive() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def archive_files(directory: Path, meta: dict[str, Any] | None = None) -> list[Path]:
-    """The archive's Parquet files (found by the warehouse's archive_files), leaving out
-    those wholly past the snapshot's offsets or of partitions it did not read."""
-    from warehouse.archive import archive_files as list_parts
+def archive_offsets(directory: Path, meta: Mapping[str, Any] | None = None) -> Offsets:
+    """The offset vector of the archived rows behind the snapshot: meta.json's `offsets`
+    (read with warehouse.offsets), or the whole archive's end when it records none. Both
+    `scan_archive` and `active_ids` read exactly the rows before it."""
+    from warehouse.archive import archive_end
+    from warehouse.errors import OffsetsError
+    from warehouse.offsets import offsets_from_json
 
     if not directory.is_dir():
         raise QualityInputError(f"archive {directory} is not a directory; expected "
                                 "archive/source=<source>/date=<YYYY-MM-DD>/part-*.parquet")
-    ends = {(t, int(p)): int(e) for t, parts in ((meta or {}).get("offsets") or {}).items()
-            for p, e in parts.items()}
+    recorded = (meta or {}).get("offsets")
+    if not recorded:
+        return archive_end(directory)
+    try:
+        return offsets_from_json(recorded, where="the snapshot's meta.json offsets")
+    except OffsetsError as err:
+        raise QualityInputError(str(err)) from None
+
+
+def archive_files(directory: Path, meta: Mapping[str, Any] | None = None) -> list[Path]:
+    """The archive's Parquet files (found by the warehouse's archive_files), leaving out
+    those wholly past the snapshot's offsets or of partitions it did not read."""
+    from warehouse.archive import archive_files as list_parts
+
+    upto = archive_offsets(directory, meta)
     files = []
     for part in list_parts(directory):
-        if ends:
-            end = ends.get((part.topic, part.partition))
-            if end is None or part.first >= end:
-                continue  # a partition the snapshot did not read, or written after it
+        end = upto.get(part.topic, {}).get(part.partition)
+        if end is None or part.first >= end:
+            continue  # a partition the snapshot did not read, or written after it
         files.append(part.path)
     return files
 
 
-def scan_archive(directory: Path, meta: dict[str, Any] | None = None) -> pl.LazyFrame:
+def scan_archive(directory: Path, meta: Mapping[str, Any] | None = None) -> pl.LazyFrame:
+    """The archived rows behind the snapshot (whole files; `prepare_events` cuts them at
+    the offsets)."""
     files = archive_files(directory, meta)
     if not files:
         raise QualityInputError(f"archive {directory} holds no Parquet files for this snapshot")
@@ -98,6 +122,26 @@ def scan_archive(directory: Path, meta: dict[str, Any] | None = None) -> pl.Lazy
         raise QualityInputError(f"archive {directory} lacks columns {', '.join(missing)}; "
                                 f"expected {', '.join(ARCHIVE_COLUMNS)}")
     return lazy
+
+
+def active_ids(directory: Path, meta: Mapping[str, Any] | None, registry: Registry) -> pl.Series:
+    """The event_ids the Ledger holds active after the archived rows behind the snapshot
+    (the rows `scan_archive` reads, to the same offsets), each once: the warehouse batch
+    resolves them with `contracts.ledger.Ledger.apply_record` in log order, reading the
+    archive's fold columns.
+
+        >>> ids = active_ids(Path("archive"), snapshot.meta, Registry.load())  # doctest: +SKIP
+        >>> run_check(snapshot, archive=scan_archive(...), active=ids)  # doctest: +SKIP
+    """
+    from warehouse.batch import batch_rebuild
+    from warehouse.errors import ArchiveError
+
+    upto = archive_offsets(directory, meta)
+    try:
+        return batch_rebuild(directory, upto, list(upto), registry).active_ids()
+    except (ArchiveError, OSError, pl.exceptions.PolarsError) as err:
+        raise QualityInputError(f"archive {directory}: cannot resolve its events with the "
+                                f"ledger: {err}") from None
 
 
 _LETTER_SCHEMA = {"id": pl.Utf8, "original": pl.Utf8, "file": pl.Utf8, "line": pl.Int64,

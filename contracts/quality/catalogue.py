@@ -68,8 +68,10 @@ CHECKS: tuple[Check, ...] = (
     # A conflicting resend (same event_id, other content) can reach the log when a
     # source produces straight to Kafka or resends in a later file; the ledger keeps
     # the first and the streams dead-letter the rest, so the figures are sound: warn.
+    # Effective events are unique by construction (the Ledger's), so this looks at each
+    # event_id's first row and the resends the Ledger refuses as conflicts.
     Check("events.event_id_unique", WARNING, "events",
-          "event_id is unique among the effective events (conflicting resends listed)"),
+          "event_id is not resent with other content (conflicting resends listed)"),
     Check("events.valid_credit_codes", CRITICAL, "events",
           "every employer id is a valid unified social credit code"),
     Check("events.valid_unit_codes", CRITICAL, "events", "every event's unit is in the registry"),

@@ -1,8 +1,8 @@
 """The boundary: polars inputs become the pandas batches GX reads, each converted once.
 
-Event-level work (which archived events are effective, employer ids out of the raw JSON,
-open case ids, the retractions between two snapshots) is vectorised polars; GX then sees
-a few narrow columns per event.
+Event-level work (employer ids out of the raw JSON, open case ids, the retractions between
+two snapshots) is vectorised polars; GX then sees a few narrow columns per event. Which
+events are effective is the Ledger's answer, handed in by the caller (`prepare_events`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+
+from contracts.ledger import Ledger
 
 __all__ = [
     "ARCHIVE_COLUMNS", "SnapshotInput", "EventTables", "cells_frame", "changes_frame",
@@ -91,9 +93,14 @@ class EventTables:
     rows: pl.DataFrame  # every archived row within the offsets, with derived columns
 
     def gx_frame(self) -> pd.DataFrame:
-        """The narrow pandas batch the event suite runs on (one conversion)."""
+        """The narrow pandas batch the event suite runs on (one conversion).
+
+        `received_event_id` is the event_id of each event_id's first row and of every resend
+        the Ledger refuses as a conflict: unique unless a conflicting resend reached the log.
+        """
         return self.rows.select(
-            pl.when(pl.col("effective")).then(pl.col("event_id")).alias("effective_event_id"),
+            pl.when(pl.col("first") | pl.col("conflict")).then(pl.col("event_id"))
+            .alias("received_event_id"),
             pl.col("source").cast(pl.Categorical),
             pl.col("unit").cast(pl.Categorical),
             "occurred_at_ms",
@@ -115,7 +122,9 @@ class EventTables:
                 .filter(pl.col("delta") > 0).drop("delta").sort("unit", "case_id"))
 
     def duplicates(self, event_ids: list[str]) -> pl.DataFrame:
-        return (self.rows.filter(pl.col("effective") & pl.col("event_id").is_in(event_ids))
+        """The rows behind a non-unique `received_event_id`: a first row, its conflicts."""
+        return (self.rows.filter((pl.col("first") | pl.col("conflict"))
+                                 & pl.col("event_id").is_in(event_ids))
                 .select("event_id", "unit", "topic", "partition", "offset",
                         pl.col("content_hash").str.slice(0, 12))
                 .sort("event_id", "topic", "partition", "offset"))
@@ -138,12 +147,21 @@ class EventTables:
                 .sort("unit", "topic", "partition", "offset"))
 
 
-def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None) -> EventTables:
-    """The archived rows within the snapshot's offsets, with `effective` decided as the ledger does.
+def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None,
+                   active: pl.Series) -> EventTables:
+    """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
-    An identical resend (same event_id and content hash) counts once; an event superseded
-    by a correction or retracted does not count. `employer_id`, `retracts` and
+    `active` holds the event_ids `contracts.ledger.Ledger` holds active after these rows in
+    log order, each once; the caller resolves them (the command layer runs the warehouse
+    batch, which applies `Ledger.apply_record`), so there is one implementation of the rules.
+    A row is `effective` iff its event_id is active and it is that event_id's `first` row in
+    log order (topic, partition, offset): a resend, identical or conflicting, never counts
+    twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `retracts` and
     `occurred_at_ms` are derived here.
+
+        >>> tables = prepare_events(archive, meta, active=pl.Series(["e-1", "e-2"]))  # doctest: +SKIP
+        >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
+        ['e-1', 'e-2']
     """
     lazy = archive.select(*ARCHIVE_COLUMNS)
     ends = offset_ends(meta)
@@ -156,12 +174,37 @@ def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None) -> Eve
         pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
         pl.when(pl.col("type") == RETRACTED).then(pl.col("raw").str.extract(_RETRACTS))
         .alias("retracts"),
+        # in the scan, not after it: ~2 s less on ten million rows
+        pl.col("event_id").is_in(active.cast(pl.Utf8).implode()).alias("_active"),
     ).collect()
-    targets = pl.concat([rows["supersedes"].drop_nulls(), rows["retracts"].drop_nulls()]).unique()
-    rows = rows.with_columns(
-        (pl.struct("event_id", "content_hash").is_first_distinct()
-         & ~pl.col("event_id").is_in(targets.implode())).alias("effective"))
-    return EventTables(rows)
+    later, conflicts = _resends(rows)
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    first = ~row.is_in(later.implode())
+    return EventTables(rows.with_columns(
+        first.alias("first"),
+        row.is_in(conflicts.implode()).alias("conflict"),
+        (first & pl.col("_active")).alias("effective"),
+    ).drop("_active"))
+
+
+def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Row numbers of the resends (an event_id's second and later rows in log order), and
+    of those the Ledger refuses as conflicts.
+
+    Only rows whose event_id repeats can be resends, so only they go through a Ledger, in
+    log order: whether a row conflicts depends on its own event_id's earlier rows alone.
+    They are found by a 64-bit hash of the event_id (~2x faster on ten million rows); two
+    ids that collide only add rows here, which the exact steps below tell apart.
+    """
+    repeated = (rows.with_row_index("_row").filter(pl.col("event_id").hash().is_duplicated())
+                .sort("topic", "partition", "offset"))
+    later = repeated.filter(~pl.col("event_id").is_first_distinct())["_row"]
+    ledger = Ledger()
+    conflicts = [row for row, eid, digest, supersedes, retracts in repeated.select(
+                     "_row", "event_id", "content_hash", "supersedes", "retracts").iter_rows()
+                 if ledger.apply_record(eid, digest, supersedes=supersedes, retracts=retracts,
+                                        contributions=()).status == "conflict"]
+    return later, pl.Series(conflicts, dtype=pl.UInt32)
 
 
 def dead_letters_frame(letters: pl.DataFrame, cutoff_ms: int) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Run the suites on a snapshot and the events behind it; write Data Docs; grade the result.
 
-    >>> result = run_check(snapshot, archive=pl.scan_parquet(...), docs_dir=Path("docs"))  # doctest: +SKIP
+    >>> result = run_check(snapshot, archive=pl.scan_parquet(...), active=active_ids,
+    ...                    docs_dir=Path("docs"))  # doctest: +SKIP
     >>> result.passed, [o.check for o in result.critical_failures]
 """
 
@@ -43,6 +44,7 @@ def run_check(
     *,
     previous: SnapshotInput | None = None,
     archive: pl.LazyFrame | None = None,
+    active: pl.Series | None = None,
     dead_letters: pl.DataFrame | None = None,
     unit: str | None = None,
     registry: Registry | None = None,
@@ -54,8 +56,15 @@ def run_check(
     """Every expectation of the catalogue, graded; Data Docs under `docs_dir` if given.
 
     Batches without input are reported as skipped: no `previous` (the fall check), no
-    `archive` (the event suite), no `dead_letters` (the dead-letter suite).
+    `archive` (the event suite), no `dead_letters` (the dead-letter suite). With `archive`
+    comes `active`: the event_ids the Ledger holds active after those rows in log order
+    (`prepare_events`; the command layer gets them from `warehouse.batch`).
     """
+    if archive is not None and active is None:
+        raise ValueError(
+            "run_check: an archive needs the event_ids the Ledger holds active after it "
+            "(active=...): which archived events are effective is the Ledger's answer, e.g. "
+            "warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry).active_ids()")
     started = time.monotonic()
     registry = registry or Registry.load()
     config = config or load_quality_config()
@@ -97,7 +106,8 @@ def run_check(
         runner.skip("events", "not run: no event archive given (--archive)")
     else:
         say("reading the archived events behind the snapshot")
-        events = prepare_events(archive, snapshot.meta)
+        assert active is not None  # checked on entry
+        events = prepare_events(archive, snapshot.meta, active)
         say(f"event suite on {events.rows.height:,} archived events")
         runner.run("events", events.gx_frame(), ctx)
 

@@ -101,7 +101,7 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
         "snapshot.no_fall_against_previous": lambda: x.ExpectFiguresNotToFall(
             cells=list(CUMULATIVE_CELLS)),
         "events.event_id_unique": lambda: e.ExpectColumnValuesToBeUnique(
-            column="effective_event_id"),
+            column="received_event_id"),
         "events.valid_credit_codes": lambda: x.ExpectColumnValuesToBeValidUscc(
             column="employer_id"),
         "events.valid_unit_codes": lambda: e.ExpectColumnValuesToBeInSet(column="unit",

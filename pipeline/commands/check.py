@@ -22,6 +22,7 @@ from contracts.registry import Registry
 from pipeline.errors import CliError
 from pipeline.quality_inputs import (
     QualityInputError,
+    active_ids,
     cells_sha256,
     dead_letters_from_file,
     dead_letters_from_kafka,
@@ -105,10 +106,18 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
         raise CliError(str(err), exit_code=EXIT_USAGE) from err
     out = path / QUALITY_DIR
     with console.status("checking") as status:
+        active = None
+        if archive is not None and archive_dir is not None:
+            # Which archived events are effective is the Ledger's answer (warehouse.batch).
+            status.update("checking: resolving the archived events with the ledger")
+            try:
+                active = active_ids(archive_dir, snapshot.meta, registry)
+            except QualityInputError as err:
+                raise CliError(str(err)) from err
         try:
-            result = run_check(snapshot, previous=previous, archive=archive, dead_letters=letters,
-                               unit=args.unit, registry=registry, config=config,
-                               docs_dir=out / DOCS_DIR,
+            result = run_check(snapshot, previous=previous, archive=archive, active=active,
+                               dead_letters=letters, unit=args.unit, registry=registry,
+                               config=config, docs_dir=out / DOCS_DIR,
                                say=lambda m: status.update(f"checking: {m}"))
         except ValueError as err:
             raise CliError(str(err), exit_code=EXIT_USAGE) from err

@@ -17,7 +17,7 @@ from contracts.calendar import load_campaign
 from contracts.cells import CELLS
 from contracts.events import Event
 from contracts.fold import epoch_ms, rollup, tally, with_totals
-from contracts.ledger import Ledger
+from contracts.ledger import ACTIVE, Ledger
 from contracts.quality import SnapshotInput
 from tests.contracts import eventkit as ek
 
@@ -67,12 +67,25 @@ def clean_events() -> list[Event]:
     return [e for unit in LEAVES for e in unit_events(unit)]
 
 
-def own_figures(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> Figures:
+def _ledger(events: Iterable[Event]) -> Ledger:
     ledger = Ledger()
     for e in events:
         ledger.apply(e)
-    contributions = [c for cs in ledger.effective().values() for c in cs]
+    return ledger
+
+
+def own_figures(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> Figures:
+    contributions = [c for cs in _ledger(events).effective().values() for c in cs]
     return tally(contributions, since_ms=SINCE_MS, cutoff_ms=cutoff_ms)
+
+
+def active_ids(events: Iterable[Event]) -> pl.Series:
+    """The event_ids `contracts.ledger.Ledger` holds active after `events` in this order,
+    each once: what `run_check` takes as `active` with `archive_frame(events)` (which keeps
+    this order within a source; the command layer gets the same from warehouse.batch)."""
+    entries = _ledger(events).entries
+    return pl.Series("event_id", [eid for eid, e in entries.items()
+                                  if e["s"] == ACTIVE and e["h"] is not None], dtype=pl.Utf8)
 
 
 def cells_from(own: Mapping[tuple[str, str], int], rolled: Mapping[tuple[str, str], int] | None = None
