@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from contracts.cells import CELL_BY_ID
 from contracts.fold import Contribution, Figures, with_totals
+from contracts.events import parse_event
 from contracts.ledger import ACTIVE, Ledger
 from contracts.registry import Registry
 from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, ArchiveFile, archive_files, event_row, fold_fingerprint
@@ -120,14 +121,18 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRe
     if ids["at"].is_duplicated().any():
         _raise_repeated(rows, origin)
     acting = ids.filter(pl.col("hs").is_not_null() | pl.col("hr").is_not_null())
+    repeated = ids["h"].filter(ids["h"].is_duplicated()).unique()
     involved = pl.concat([
-        ids["h"].filter(ids["h"].is_duplicated()),
-        acting["h"], acting["hs"].drop_nulls(), acting["hr"].drop_nulls(),
+        repeated, acting["h"], acting["hs"].drop_nulls(), acting["hr"].drop_nulls(),
     ]).unique()
     del ids, acting
     is_involved = pl.col("h").is_in(involved.implode())
-    tricky = (hashed.filter(is_involved).select(ROW_COLUMNS).collect(engine="streaming")
-              .sort("topic", "partition", "offset"))
+    with_raw = "raw" in rows.collect_schema().names()
+    tricky = (hashed.filter(is_involved)
+              .select(*ROW_COLUMNS, "h", *(["raw"] if with_raw else []))
+              .collect(engine="streaming").sort("topic", "partition", "offset"))
+    if tricky["content_hash"].null_count():
+        tricky = _hash_repeated(tricky, repeated, registry)
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
@@ -150,6 +155,25 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRe
     ])
     return BatchRebuild(registry, effective, events=events, involved=tricky.height,
                         outcomes=outcomes, active=active)
+
+
+#: The content hash given to an event whose event_id occurs once: the Ledger compares a
+#: hash only with another row of the same event_id, so no comparison ever reads it.
+UNCOMPARED = "-"
+
+
+def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series,
+                   registry: Registry) -> pl.DataFrame:
+    """Fill the content hashes rows arrived without (the Kafka replay's readers leave them
+    out: the canonical JSON and sha256 were a seventh of a reader's time, and only resent
+    event_ids need them). A row whose event_id repeats is hashed from its `raw` record by
+    `parse_event` (it validated in the reader); any other gets UNCOMPARED."""
+    if "raw" not in tricky.columns:
+        raise ArchiveError("rows without content hashes must carry their raw records")
+    needs = tricky["content_hash"].is_null() & tricky["h"].is_in(repeated.implode())
+    hashes = [parse_event(raw, registry).content_hash if need else UNCOMPARED
+              for raw, need in zip(tricky["raw"], needs, strict=True)]
+    return tricky.with_columns(pl.coalesce("content_hash", pl.Series(hashes, dtype=pl.String)))
 
 
 def _contributions(items: list[dict[str, Any]], event_id: str) -> tuple[Contribution, ...]:

@@ -124,7 +124,11 @@ def test_readers_on_every_core_give_the_record_by_record_answer(
     however often the readers flush; the progress they report adds up to every record."""
     from warehouse import kafka_rows
 
-    events = phase_one() + phase_two()
+    first = phase_one()[0]
+    assert isinstance(first, dict)
+    reordered = dict(reversed(list(first.items())))  # other bytes, the same content
+    conflict = {**first, "payload": {**first["payload"], "workers": 101}}
+    events = phase_one() + phase_two() + [reordered, conflict]
     produce(env, events)
     topics = source_topics(env)
     reference = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY,
@@ -139,6 +143,8 @@ def test_readers_on_every_core_give_the_record_by_record_answer(
         assert (fast.rebuild.events, fast.rebuild.invalid) == (reference.rebuild.events,
                                                                reference.rebuild.invalid)
         assert fast.rebuild.outcomes == reference.rebuild.outcomes
+        # two resends in the story and the reordered one; the changed workers is the conflict
+        assert fast.rebuild.outcomes["duplicate"] == 3 and fast.rebuild.outcomes["conflict"] == 1
         scratch = Path(fast.rebuild.scratch.name)
         assert scratch.is_dir()
         del fast
