@@ -101,13 +101,15 @@ _ID_HASH = pl.col("event_id").hash().alias("h")
 _NAMING = ("supersedes", "retracts")
 
 
-def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRebuild:
+def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
+              raws: Callable[[Iterable[int]], list[bytes]] | None = None) -> BatchRebuild:
     """Resolve and fold event rows (`ROW_COLUMNS`, any order) as the Ledger would in log order.
 
     The rows are scanned three times (ids, the involved rows, then the effective
     contributions when figures are asked for) and never held in memory whole: the ids
     take 32 bytes a row; only the involved rows are materialised. A log position (topic,
-    partition, offset) found twice is an error naming `origin`.
+    partition, offset) found twice is an error naming `origin`. Rows without a content
+    hash (the Kafka replay's) carry `raw_row`, which `raws` turns into their records.
     """
     hashed = rows.with_columns(_ID_HASH)
     # One pass over the cheap columns: 8 bytes a row each for the id, the log position,
@@ -127,12 +129,12 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRe
     ]).unique()
     del ids, acting
     is_involved = pl.col("h").is_in(involved.implode())
-    with_raw = "raw" in rows.collect_schema().names()
+    numbered = "raw_row" in rows.collect_schema().names()
     tricky = (hashed.filter(is_involved)
-              .select(*ROW_COLUMNS, "h", *(["raw"] if with_raw else []))
+              .select(*ROW_COLUMNS, "h", *(["raw_row"] if numbered else []))
               .collect(engine="streaming").sort("topic", "partition", "offset"))
     if tricky["content_hash"].null_count():
-        tricky = _hash_repeated(tricky, repeated, registry)
+        tricky = _hash_repeated(tricky, repeated, registry, raws)
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
@@ -162,17 +164,18 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str) -> BatchRe
 UNCOMPARED = "-"
 
 
-def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series,
-                   registry: Registry) -> pl.DataFrame:
+def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series, registry: Registry,
+                   raws: Callable[[Iterable[int]], list[bytes]] | None) -> pl.DataFrame:
     """Fill the content hashes rows arrived without (the Kafka replay's readers leave them
     out: the canonical JSON and sha256 were a seventh of a reader's time, and only resent
-    event_ids need them). A row whose event_id repeats is hashed from its `raw` record by
+    event_ids need them). A row whose event_id repeats is hashed from its record by
     `parse_event` (it validated in the reader); any other gets UNCOMPARED."""
-    if "raw" not in tricky.columns:
-        raise ArchiveError("rows without content hashes must carry their raw records")
+    if raws is None or "raw_row" not in tricky.columns:
+        raise ArchiveError("rows without content hashes must come with their records")
     needs = tricky["content_hash"].is_null() & tricky["h"].is_in(repeated.implode())
-    hashes = [parse_event(raw, registry).content_hash if need else UNCOMPARED
-              for raw, need in zip(tricky["raw"], needs, strict=True)]
+    records = iter(raws(tricky.filter(needs)["raw_row"].to_list()))
+    hashes = [parse_event(next(records), registry).content_hash if need else UNCOMPARED
+              for need in needs]
     return tricky.with_columns(pl.coalesce("content_hash", pl.Series(hashes, dtype=pl.String)))
 
 

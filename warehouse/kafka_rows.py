@@ -23,7 +23,7 @@ import pickle
 import selectors
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,17 +42,20 @@ from warehouse.errors import WarehouseError
 from warehouse.kafka_log import consumer_for, partition_batches
 from warehouse.offsets import Offsets
 
-__all__ = ["ROW_SCHEMA", "RowFiles", "read_rows", "plan_readers"]
+__all__ = ["ROW_SCHEMA", "RAW_SCHEMA", "RowFiles", "read_rows", "plan_readers"]
 
 #: The fold rows (warehouse.batch.ROW_COLUMNS), as the readers write them.
 ROW_SCHEMA = pa.schema([
     ("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
     ("event_id", pa.string()), ("content_hash", pa.string()), ("supersedes", pa.string()),
     ("retracts", pa.string()), ("contributions", pa.list_(CONTRIBUTION_TYPE)),
-    # The record itself. `content_hash` is left null: `warehouse.batch.fold_rows` hashes
-    # the few rows whose event_id repeats from this, the only ones the Ledger compares.
-    ("raw", pa.binary()),
+    # `content_hash` is left null: `warehouse.batch.fold_rows` hashes only the rows whose
+    # event_id repeats (the only hashes the Ledger compares), from the record itself, kept
+    # in the reader's raw file (RAW_SCHEMA) at this row number: reader << 32 | row.
+    ("raw_row", pa.int64()),
 ])
+#: The records, one a row, in the order of the reader's row file.
+RAW_SCHEMA = pa.schema([("raw", pa.binary())])
 _FLUSH_ROWS = 50_000
 Progress = Callable[[int], None]
 
@@ -64,6 +67,21 @@ class RowFiles:
     paths: list[Path]
     records: int  # records read (valid or not)
     invalid: int  # records that do not validate: the dead letters' business, not the fold's
+
+    def raws(self, raw_rows: Iterable[int]) -> list[bytes]:
+        """The records at these `raw_row` numbers, from the memory-mapped raw files: only
+        the pages of the rows asked for are read."""
+        wanted = list(raw_rows)
+        by_reader: dict[int, list[int]] = {}
+        for at in wanted:
+            by_reader.setdefault(at >> 32, []).append(at & 0xFFFF_FFFF)
+        found: dict[int, bytes] = {}
+        for k, rows in by_reader.items():
+            with pa.memory_map(str(_raw_path(self.paths[k]))) as source:
+                column = pa.ipc.open_file(source).read_all().column("raw")
+                for row, value in zip(rows, column.take(rows).to_pylist(), strict=True):
+                    found[k << 32 | row] = value
+        return [found[at] for at in wanted]
 
 
 def plan_readers(upto: Offsets, readers: int) -> list[list[tuple[str, int, int]]]:
@@ -99,7 +117,7 @@ def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, 
     try:
         for k, plan in enumerate(plans):
             path = workdir / f"rows-{k}.arrow"
-            job = _Job(bootstrap, plan, registry, path, f"{client_id}-{k}", _FLUSH_ROWS)
+            job = _Job(bootstrap, plan, registry, path, k, f"{client_id}-{k}", _FLUSH_ROWS)
             proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE)
             assert proc.stdin is not None and proc.stdout is not None
@@ -157,8 +175,13 @@ class _Job:
     plan: list[tuple[str, int, int]]
     registry: Registry
     path: Path
+    number: int  # this reader's k, the high half of its raw_row numbers
     client_id: str
     flush_rows: int
+
+
+def _raw_path(rows_path: Path) -> Path:
+    return rows_path.with_name(rows_path.name.replace("rows-", "raw-", 1))
 
 
 def _reader(job: _Job, say: Callable[[str], None]) -> None:
@@ -171,8 +194,18 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
     try:
         consumer = consumer_for(job.bootstrap, job.client_id)
         records = invalid = 0
+        first_row = job.number << 32
         with pa.OSFile(str(job.path), "wb") as sink, \
-                pa.ipc.new_file(sink, ROW_SCHEMA) as writer:
+                pa.ipc.new_file(sink, ROW_SCHEMA) as writer, \
+                pa.OSFile(str(_raw_path(job.path)), "wb") as raw_sink, \
+                pa.ipc.new_file(raw_sink, RAW_SCHEMA) as raw_writer:
+
+            def flush(rows: _Rows) -> int:
+                batch, raws = rows.batch(first_row)
+                writer.write_batch(batch)
+                raw_writer.write_batch(raws)
+                return first_row + len(rows)
+
             for topic, partition, end in job.plan:
                 rows = _Rows(topic, partition)
                 for values in partition_batches(consumer, TopicPartition(topic, partition), end):
@@ -183,11 +216,11 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
                     say(f"progress {len(values)}")
                     hook("replay.reader-batch")
                     if len(rows) >= job.flush_rows:
-                        writer.write_batch(rows.batch())
+                        first_row = flush(rows)
                         rows = _Rows(topic, partition)
                         gc.collect(0)
                 if len(rows):
-                    writer.write_batch(rows.batch())
+                    first_row = flush(rows)
         consumer.close()
         say(f"done {records} {invalid}")
     except (WarehouseError, KafkaError, OSError, pa.ArrowException) as err:
@@ -232,7 +265,8 @@ class _Rows:
         self.ends.append(len(self.items))
         return True
 
-    def batch(self) -> pa.RecordBatch:
+    def batch(self, first_row: int) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        """The rows (ROW_SCHEMA, numbered from `first_row`) and their records (RAW_SCHEMA)."""
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
         n = len(self.rows)
         offsets, ids, supersedes, retracts, raws = zip(*self.rows, strict=True) if n else ((),) * 5
@@ -252,8 +286,8 @@ class _Rows:
             pa.array(retracts, pa.string()),
             pa.ListArray.from_arrays(pa.array(self.ends, pa.int32()), items,
                                      type=pa.list_(CONTRIBUTION_TYPE)),
-            pa.array(raws, pa.binary()),
-        ], schema=ROW_SCHEMA)
+            pa.array(range(first_row, first_row + n), pa.int64()),
+        ], schema=ROW_SCHEMA), pa.record_batch([pa.array(raws, pa.binary())], schema=RAW_SCHEMA)
 
 
 if __name__ == "__main__":

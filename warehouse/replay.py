@@ -72,7 +72,8 @@ def rebuild_from_kafka(bootstrap: str, topics: list[str], upto: Offsets | None,
                               progress=progress)
             rows = (pl.scan_ipc(files.paths) if files.paths
                     else pl.LazyFrame(schema=pl.Schema(ROW_SCHEMA)))
-            result = fold_rows(rows, registry, origin="the Kafka replay's rows")
+            result = fold_rows(rows, registry, origin="the Kafka replay's rows",
+                               raws=files.raws)
         except BaseException:
             scratch.cleanup()
             raise
