@@ -9,13 +9,14 @@ UTF-8, else base64, so nothing of them is lost.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 from typing import Any
 
 from contracts.calendar import CST
 from contracts.errors import ValidationError
 
-__all__ = ["dead_letter_value"]
+__all__ = ["dead_letter_value", "record_json"]
 
 
 def dead_letter_value(letter_id: str, original: bytes, err: ValidationError, *, origin: str,
@@ -40,3 +41,15 @@ def dead_letter_value(letter_id: str, original: bytes, err: ValidationError, *, 
         **where,
     })
     return record
+
+
+def record_json(value: Any, **options: Any) -> str:
+    """A record as JSON text that has a UTF-8 form: non-ASCII text kept as it is, unless a
+    string holds an unpaired surrogate (a record rejected as `<field>.encoding` does),
+    which is then written as its JSON escape, the way it arrived."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, **options)
+    return text

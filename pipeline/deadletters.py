@@ -18,6 +18,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from contracts.deadletter import record_json
 from contracts.errors import ValidationError
 from contracts.events import parse_event
 from contracts.registry import Registry
@@ -285,7 +286,7 @@ def plan_resubmit(
             plan.skipped.append(dl_id)
             continue
         value = (record if isinstance(record, str)
-                 else json.dumps(record, ensure_ascii=False, separators=(", ", ": "))).encode()
+                 else record_json(record, separators=(", ", ": "))).encode()
         try:
             event = parse_event(value, registry)
         except ValidationError as err:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from collections import Counter
@@ -15,6 +14,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.deadletter import record_json
 from contracts.errors import ContractError
 from contracts.registry import Registry
 from infra.admin import bootstrap_servers
@@ -150,7 +150,7 @@ def run_export(args: argparse.Namespace) -> int:
     chosen = _select(args, letters)
     with _output(args.out) as out:
         for letter in chosen:
-            out.write(json.dumps(export_line(letter), ensure_ascii=False) + "\n")
+            out.write(record_json(export_line(letter)) + "\n")
     if args.out:
         Console(stderr=True).print(
             f"wrote {len(chosen)} dead letters to {args.out}; fix each `record`, then run "

@@ -1,5 +1,7 @@
 """The error hierarchy and its messages."""
 
+import json
+
 import pytest
 
 from contracts.errors import MISSING, ContractError, ValidationError, field_prefix, join_field
@@ -39,3 +41,11 @@ def test_field_prefix_rewrites_nested_errors() -> None:
 def test_join_field_skips_empty_parts() -> None:
     assert join_field("", "unit") == "unit"
     assert join_field("payload", "workers") == "payload.workers"
+
+
+def test_record_json_keeps_text_and_escapes_only_what_has_no_utf8_form() -> None:
+    from contracts.deadletter import record_json
+
+    assert record_json({"name": "常州"}) == '{"name": "常州"}'
+    text = record_json({"name": "常州\ud800"})  # a lone surrogate: a rejected record's
+    assert text.encode("utf-8") and json.loads(text) == {"name": "常州\ud800"}
