@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from contracts.cells import CELL_BY_ID
 from contracts.fold import Contribution, Figures, with_totals
-from contracts.events import parse_event
+from contracts.events import content_hash_of
 from contracts.ledger import ACTIVE, Ledger
 from contracts.registry import Registry
 from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, ArchiveFile, archive_files, event_row, fold_fingerprint
@@ -168,14 +168,13 @@ def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series, registry: Registry
                    raws: Callable[[Iterable[int]], list[bytes]] | None) -> pl.DataFrame:
     """Fill the content hashes rows arrived without (the Kafka replay's readers leave them
     out: the canonical JSON and sha256 were a seventh of a reader's time, and only resent
-    event_ids need them). A row whose event_id repeats is hashed from its record by
-    `parse_event` (it validated in the reader); any other gets UNCOMPARED."""
+    event_ids need them). A row whose event_id repeats is hashed from its record
+    (`content_hash_of`: it validated in the reader); any other gets UNCOMPARED."""
     if raws is None or "raw_row" not in tricky.columns:
         raise ArchiveError("rows without content hashes must come with their records")
     needs = tricky["content_hash"].is_null() & tricky["h"].is_in(repeated.implode())
     records = iter(raws(tricky.filter(needs)["raw_row"].to_list()))
-    hashes = [parse_event(next(records), registry).content_hash if need else UNCOMPARED
-              for need in needs]
+    hashes = [content_hash_of(next(records)) if need else UNCOMPARED for need in needs]
     return tricky.with_columns(pl.coalesce("content_hash", pl.Series(hashes, dtype=pl.String)))
 
 

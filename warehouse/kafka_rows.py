@@ -79,7 +79,8 @@ class RowFiles:
         for k, rows in by_reader.items():
             with pa.memory_map(str(_raw_path(self.paths[k]))) as source:
                 column = pa.ipc.open_file(source).read_all().column("raw")
-                for row, value in zip(rows, column.take(rows).to_pylist(), strict=True):
+                taken = column.take(pa.array(rows, pa.int64())).to_pylist()
+                for row, value in zip(rows, taken, strict=True):
                     found[k << 32 | row] = value
         return [found[at] for at in wanted]
 

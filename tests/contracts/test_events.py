@@ -331,3 +331,12 @@ def test_employer_is_parsed_into_codes(registry: Registry) -> None:
 
 def test_event_is_an_event(registry: Registry) -> None:
     assert isinstance(parse_event(GOOD_LINES[0], registry), Event)
+
+
+@pytest.mark.parametrize("line", GOOD_LINES, ids=[json.loads(x)["event_id"] for x in GOOD_LINES])
+def test_content_hash_of_a_valid_record_is_its_events(line: bytes, registry: Registry) -> None:
+    from contracts.events import content_hash_of
+
+    reordered = json.dumps(dict(reversed(list(json.loads(line).items()))), ensure_ascii=False)
+    assert content_hash_of(line) == parse_event(line, registry).content_hash
+    assert content_hash_of(reordered) == content_hash_of(line)  # the same content
