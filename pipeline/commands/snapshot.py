@@ -78,6 +78,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="event archive (default: <state dir>/archive)")
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML (default: shipped)")
+    parser.add_argument("--scratch", type=Path, metavar="DIR",
+                        help="where a replay from Kafka keeps its row files while it runs, about "
+                             "600 bytes a record, removed at the end (default: the system's "
+                             "temp dir, $TMPDIR)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -97,6 +101,7 @@ class Context:
         self.archive: Path = archive or self.settings.state_dir / "archive"
         self.topics = source_topics(self.settings)
         self.quiet = bool(getattr(args, "quiet", False))
+        self.scratch: Path | None = getattr(args, "scratch", None)
 
     def cutoff(self, text: str) -> Cutoff:
         try:
@@ -115,8 +120,12 @@ class Context:
         try:
             with self.progress(f"replaying from {source}", upto) as advance:
                 if source == "kafka":
+                    if self.scratch is not None and not self.scratch.is_dir():
+                        raise CliError(f"--scratch {self.scratch} is not a directory",
+                                       EXIT_USAGE)
                     return rebuild_from_kafka(self.bootstrap(), self.topics, upto, self.registry,
-                                              keep_info=keep_info, progress=advance)
+                                              keep_info=keep_info, progress=advance,
+                                              workdir=self.scratch)
                 if source == "archive":
                     if not self.archive.is_dir():
                         raise CliError(f"no archive at {self.archive}; run `arrears archive "

@@ -76,8 +76,11 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
         env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     root = env.state_dir / "snapshots"
     produce(env, phase_one())
+    scratch = env.state_dir / "scratch"
+    scratch.mkdir(parents=True)
     assert arrears("snapshot", "--cutoff", "2024-12-31", "--label", "close-of-business",
-                   "--quiet") == 0
+                   "--scratch", str(scratch), "--quiet") == 0
+    assert list(scratch.iterdir()) == []  # the replay's row files are gone with it
     cob = resolve_snapshot("2024-12-31@close-of-business", root)
     o1 = cob.offsets
     assert sum(sum(p.values()) for p in o1.values()) == len(phase_one())

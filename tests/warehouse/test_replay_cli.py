@@ -81,6 +81,8 @@ def test_bad_arguments_exit_2_with_a_clear_message(cli: Cli, story: Story) -> No
     assert code == 2 and "TOPIC:PARTITION=OFFSET" in err
     code, _, err = cli("report", "nope", "--unit", "320400")
     assert code == 2 and "no snapshot 'nope'" in err
+    code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--scratch", "/no/such/dir")
+    assert code == 2 and "--scratch /no/such/dir is not a directory" in err
 
 
 
