@@ -37,23 +37,21 @@ from contracts.fold import Contribution, contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 from warehouse._durable import hook
-from warehouse.archive import CONTRIBUTION_TYPE
+from warehouse.archive import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
+from warehouse.batch import ROW_COLUMNS
 from warehouse.errors import WarehouseError
 from warehouse.kafka_log import consumer_for, partition_batches
 from warehouse.offsets import Offsets
 
 __all__ = ["ROW_SCHEMA", "RAW_SCHEMA", "RowFiles", "read_rows", "plan_readers"]
 
-#: The fold rows (warehouse.batch.ROW_COLUMNS), as the readers write them.
-ROW_SCHEMA = pa.schema([
-    ("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-    ("event_id", pa.string()), ("content_hash", pa.string()), ("supersedes", pa.string()),
-    ("retracts", pa.string()), ("contributions", pa.list_(CONTRIBUTION_TYPE)),
-    # `content_hash` is left null: `warehouse.batch.fold_rows` hashes only the rows whose
-    # event_id repeats (the only hashes the Ledger compares), from the record itself, kept
-    # in the reader's raw file (RAW_SCHEMA) at this row number: reader << 32 | row.
-    ("raw_row", pa.int64()),
-])
+#: The fold rows as the readers write them: the archive's columns the fold reads
+#: (warehouse.batch.ROW_COLUMNS), then `raw_row`. `content_hash` is left null:
+#: `warehouse.batch.fold_rows` hashes only the rows whose event_id repeats (the only hashes
+#: the Ledger compares), from the record itself, kept in the reader's raw file (RAW_SCHEMA)
+#: at this row number: reader << 32 | row.
+ROW_SCHEMA = pa.schema([ARCHIVE_SCHEMA.field(c) for c in ROW_COLUMNS]
+                       + [pa.field("raw_row", pa.int64())])
 #: The records, one a row, in the order of the reader's row file.
 RAW_SCHEMA = pa.schema([("raw", pa.binary())])
 _FLUSH_ROWS = 50_000
