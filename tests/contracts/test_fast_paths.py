@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from hypothesis import given, strategies as st
 
 from contracts import industry, payloads, uscc
 from contracts.errors import ValidationError
-from contracts.events import _DECODER, TYPES, _decode, _event_json, parse_event
+from contracts import events
+from contracts.events import (_DECODER, TYPES, _decode, _event_json, _event_of, _load,
+                               _quick_load, content_hash_of, parse_event)
 from contracts.industry import parse_industry
 from contracts.payloads import Employer, EmployerInspected, Project
 from contracts.registry import Registry
@@ -54,6 +57,104 @@ def test_decode_answers_as_json_decoder_decode(text: str) -> None:
         except (ValueError, ValidationError) as err:
             return type(err), str(err)
     assert outcome(_decode) == outcome(_DECODER.decode)
+
+
+# --- orjson's quick reading: parse_event answers as with the strict decoder alone -------------
+
+BAD_LINES = (FIXTURES / "bad_events.jsonl").read_bytes().splitlines()
+
+
+def compact(line: bytes) -> bytes:
+    """The record as the pipeline writes it: no white space, no escapes."""
+    return json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+COMPACT_LINES = [compact(line) for line in GOOD_LINES]
+
+
+def strict_outcome(raw: bytes, registry: Registry) -> Any:
+    """parse_event's answer had it read the record with the strict decoder only."""
+    try:
+        return _event_of(_load(raw), raw, registry)
+    except ValidationError as err:
+        return err.reason, err.field, str(err)
+
+
+def outcome(raw: bytes, registry: Registry) -> Any:
+    try:
+        return parse_event(raw, registry)
+    except ValidationError as err:
+        return err.reason, err.field, str(err)
+
+
+def same_answer(raw: bytes, registry: Registry) -> None:
+    fast, strict = outcome(raw, registry), strict_outcome(raw, registry)
+    assert fast == strict
+    if isinstance(fast, events.Event):  # raw (compare=False) too: it is what gets hashed
+        assert fast.raw == strict.raw and list(fast.raw) == list(strict.raw)
+        assert fast.content_hash == strict.content_hash == content_hash_of(raw)
+
+
+@pytest.mark.parametrize("line", GOOD_LINES + COMPACT_LINES + BAD_LINES)
+def test_the_fixtures_read_alike(line: bytes, registry: Registry) -> None:
+    same_answer(line, registry)
+
+
+def test_compact_valid_records_take_the_quick_reading() -> None:
+    assert all(_quick_load(line) == json.loads(line) for line in COMPACT_LINES)
+
+
+def test_the_quick_reading_is_taken_for_compact_records_only() -> None:
+    line = COMPACT_LINES[0]
+    assert _quick_load(line) == json.loads(line)
+    assert _quick_load(json.dumps(json.loads(line)).encode()) is None  # white space
+    assert _quick_load(b'{"a":1,"a":2}') is None  # a repeated key
+    assert _quick_load(b'{"a":"\\u00e9"}') is None  # an escape
+    assert _quick_load(b'{"a":1.50}') is None and _quick_load(b'{"a":-0}') is None
+    assert _quick_load(b'[{"a":1}]') is None and _quick_load(b'{"a":1') is None
+
+
+@pytest.mark.parametrize("mend", [
+    lambda e: e.replace(b'"unit":', b'"unit":"320000","unit":', 1),  # repeated, first shadowed
+    lambda e: e.replace(b'"payload":{', b'"payload":{"workers":1,', 1),
+    lambda e: e[:-1] + b',"recorded_at":null}',
+    lambda e: e.replace(b'"workers":', b'"workers":18446744073709551616,"x":', 1),
+    lambda e: e.replace(b'"workers":400', b'"workers":18446744073709551616', 1),
+    # orjson reads it as the float 1.2345678901234568e+21, written back just as long
+    lambda e: e.replace(b'"workers":400', b'"workers":1234567890123456789012', 1),
+    lambda e: e.replace(b'"workers":400', b'"workers":4e2', 1),
+    lambda e: e.replace(b'"workers":400', b'"workers":400.0', 1),
+    lambda e: e.replace(b'"workers":400', b'"workers":400 ', 1),
+    lambda e: e.replace(b'"method":"online"', b'"method":"online","method":"onsite"', 1),
+    lambda e: e.replace(b'"name":"', b'"name":"\\u0041', 1),
+    lambda e: e.replace(b'"name":"', b'"name":"\x7f\xe2\x80\xa8', 1),
+    lambda e: e.replace(b'"name":"', b'"name":"\x01', 1),
+])
+def test_tricky_records_read_alike(mend: Any, registry: Registry) -> None:
+    line = next(line for line in COMPACT_LINES if b'"workers":' in line
+                and b'"method":"' in line)
+    line = re.sub(rb'"workers":\d+', b'"workers":400', line)
+    line = re.sub(rb'"method":"[a-z]+"', b'"method":"online"', line)
+    assert isinstance(parse_event(line, registry), events.Event) and _quick_load(line)
+    same_answer(line, registry)
+    same_answer(mend(line), registry)
+
+
+@given(st.data())
+def test_edited_records_read_alike(data: st.DataObject) -> None:
+    registry = Registry.load()
+    line = data.draw(st.sampled_from(COMPACT_LINES))
+    event = json.loads(line)
+    target = data.draw(st.sampled_from(["top", "payload"]))
+    obj = event if target == "top" else event["payload"]
+    key = data.draw(st.sampled_from(sorted(obj)) | st.text(max_size=3))
+    obj[key] = data.draw(_JSON)
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    if data.draw(st.booleans()):  # the same key again, later in the object
+        at = text.rfind(b"}")
+        text = text[:at] + b"," + json.dumps(key).encode() + b":" + \
+            json.dumps(data.draw(_JSON)).encode() + text[at:]
+    same_answer(text, registry)
 
 
 # --- the content hash: the prebuilt encoder writes what json.dumps writes ----------------------
