@@ -17,7 +17,9 @@ position, so the answer is the one a single reader in log order would give.
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import os
 import pickle
 import selectors
@@ -68,7 +70,8 @@ class RowFiles:
 
     def raws(self, raw_rows: Iterable[int]) -> list[bytes]:
         """The records at these `raw_row` numbers, from the memory-mapped raw files: only
-        the pages of the rows asked for are read."""
+        the pages of the rows asked for are read. (Not `take`: it copies a file's batches
+        into one array first, and pyarrow.compute loads pandas.)"""
         wanted = list(raw_rows)
         by_reader: dict[int, list[int]] = {}
         for at in wanted:
@@ -76,10 +79,12 @@ class RowFiles:
         found: dict[int, bytes] = {}
         for k, rows in by_reader.items():
             with pa.memory_map(str(_raw_path(self.paths[k]))) as source:
-                column = pa.ipc.open_file(source).read_all().column("raw")
-                taken = column.take(pa.array(rows, pa.int64())).to_pylist()
-                for row, value in zip(rows, taken, strict=True):
-                    found[k << 32 | row] = value
+                reader = pa.ipc.open_file(source)
+                batches = [reader.get_batch(i).column(0) for i in range(reader.num_record_batches)]
+                starts = list(itertools.accumulate((len(b) for b in batches), initial=0))
+                for row in rows:
+                    i = bisect.bisect_right(starts, row) - 1
+                    found[k << 32 | row] = batches[i][row - starts[i]].as_py()
         return [found[at] for at in wanted]
 
 
