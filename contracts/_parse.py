@@ -14,7 +14,7 @@ CST = timezone(timedelta(hours=8), "CST")
 
 MAX_ID = 128
 MAX_TEXT = 512
-_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
+_AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")  # ASCII digits: \d takes "１２３" too
 
 
 def kind_of(field: str) -> str:

@@ -23,11 +23,12 @@ __all__ = [
 #: A court case number: (2024)苏0412执1234号, full-width or ASCII parentheses; the
 #: court code after the province character has 0, 2 or 4 digits (high, intermediate,
 #: basic court); 执 may carry a suffix (执恢 resumed, 执异 objection, 执复 review ...).
+#: Digits are ASCII ones: `\d` would take full-width ２０２４ too.
 CASE_NO = re.compile(
-    r"[(（](?P<year>\d{4})[)）]"
+    r"[(（](?P<year>[0-9]{4})[)）]"
     r"(?P<province>[京津冀晋蒙内辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川黔贵云滇藏陕甘青宁新兵])"
-    r"(?P<court>(?:\d{2}){0,2})"
-    r"执(?P<suffix>[恢异复监协外保他]?)(?P<number>\d+)号"
+    r"(?P<court>(?:[0-9]{2}){0,2})"
+    r"执(?P<suffix>[恢异复监协外保他]?)(?P<number>[0-9]+)号"
 )
 
 

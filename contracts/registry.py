@@ -15,7 +15,7 @@ __all__ = ["Unit", "Registry", "DEFAULT_UNITS_PATH"]
 
 #: The shipped registry, packaged next to this module.
 DEFAULT_UNITS_PATH = Path(__file__).parent / "units.toml"
-_CODE = re.compile(r"\d{6}")
+_CODE = re.compile(r"[0-9]{6}")
 _KEYS = {"code", "name", "parent", "official"}
 
 

@@ -13,7 +13,7 @@ from warehouse.errors import WarehouseError
 __all__ = ["Cutoff", "parse_cutoff"]
 
 _END_OF_DAY = dt.time(23, 59, 59)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ OFFSETS_HELP = (
     "'arrears.inspection:0=120,arrears.inspection:1=98'; partitions not named count as 0), "
     "or the path of a JSON file {\"topic\": {\"partition\": offset}} (a snapshot's meta.json works)"
 )
-_ITEM = re.compile(r"(?P<topic>[A-Za-z0-9._-]+):(?P<partition>\d+)=(?P<offset>\d+)")
+_ITEM = re.compile(r"(?P<topic>[A-Za-z0-9._-]+):(?P<partition>[0-9]+)=(?P<offset>[0-9]+)")
 
 
 def parse_offsets(text: str) -> Offsets:

@@ -340,3 +340,26 @@ def test_content_hash_of_a_valid_record_is_its_events(line: bytes, registry: Reg
     reordered = json.dumps(dict(reversed(list(json.loads(line).items()))), ensure_ascii=False)
     assert content_hash_of(line) == parse_event(line, registry).content_hash
     assert content_hash_of(reordered) == content_hash_of(line)  # the same content
+
+
+# --- digits are ASCII digits -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("type_", "path", "value", "expected"), [
+    ("arrears.verified", ("payload", "amount"), "２１６０００", "amount.format"),
+    ("arrears.verified", ("payload", "amount"), "216000.５０", "amount.format"),
+    ("arrears.verified", ("payload", "employer", "industry"), "E４７１０", "industry.format"),
+    ("execution.concluded", ("payload", "case_no"), "(２０２４)苏0412执1234号", "case_no.format"),
+    ("execution.concluded", ("payload", "case_no"), "(2024)苏0412执１２３４号", "case_no.format"),
+    ("arrears.verified", ("unit",), "３２０４１２", "unit.format"),
+    ("arrears.verified", ("occurred_at",), "２０２４-12-02T10:15:00+08:00", "occurred_at.format"),
+])
+def test_full_width_and_other_non_ascii_digits_are_refused(
+        type_: str, path: tuple[str, ...], value: str, expected: str,
+        registry: Registry) -> None:
+    # Python's \d and int() take any Unicode digit: "２１６０００" read as 216000 yuan.
+    raw = good(type_)
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert reason(raw, registry) == expected

@@ -31,3 +31,8 @@ def test_json_file_and_meta_json(tmp_path: Path) -> None:
 def test_bad_vectors_say_what_is_expected(bad: str) -> None:
     with pytest.raises(OffsetsError, match="TOPIC:PARTITION=OFFSET|twice|empty"):
         parse_offsets(bad)
+
+
+def test_offsets_are_ascii_digits() -> None:
+    with pytest.raises(OffsetsError):
+        parse_offsets("arrears.inspection:０=５")  # int() would read it as 0=5
