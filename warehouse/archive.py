@@ -44,33 +44,12 @@ from warehouse.errors import ArchiveError
 from warehouse.kafka_log import source_topics
 from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
+from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
 __all__ = ["ARCHIVE_SCHEMA", "CONTRIBUTION_TYPE", "FOLD_KEY", "UNFOLDED_KEY", "fold_fingerprint", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
            "archive_end", "read_archive", "archiver_group", "archive_records", "event_row",
            "write_part"]
 
-#: One contribution of the event (contracts.fold.Contribution without its event_id, which
-#: is the row's).
-CONTRIBUTION_TYPE = pa.struct([("cell", pa.string()), ("unit", pa.string()), ("key", pa.string()),
-                               ("at", pa.int64()), ("value", pa.int64())])
-ARCHIVE_SCHEMA = pa.schema([
-    ("topic", pa.string()),
-    ("partition", pa.int32()),
-    ("offset", pa.int64()),
-    ("event_id", pa.string()),
-    ("source", pa.string()),
-    ("type", pa.string()),
-    ("unit", pa.string()),
-    ("occurred_at", pa.timestamp("ms", tz="+08:00")),
-    ("recorded_at", pa.timestamp("ms", tz="+08:00")),
-    ("supersedes", pa.string()),
-    ("content_hash", pa.string()),
-    ("raw", pa.string()),
-    # Folded at archive time (the event was validated then), so the batch need not re-parse
-    # `raw`: the target of an event.retracted, and contracts.fold.contributions(event).
-    ("retracts", pa.string()),
-    ("contributions", pa.list_(CONTRIBUTION_TYPE)),
-])
 _CONTRACTS = Path(contracts.__file__).parent
 #: Parquet key-value metadata naming the fold the `contributions` column was made with.
 FOLD_KEY = b"arrears.fold"

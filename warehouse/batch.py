@@ -37,6 +37,7 @@ from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, ArchiveFile, archive_files
 from warehouse.cutoff import Cutoff
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
+from warehouse.schema import ROW_COLUMNS
 
 __all__ = ["BatchRebuild", "batch_rebuild", "tally_frame", "contributions_frame",
            "CONTRIBUTION_SCHEMA"]
@@ -44,8 +45,6 @@ __all__ = ["BatchRebuild", "batch_rebuild", "tally_frame", "contributions_frame"
 #: The effective contributions, one row each (contracts.fold.Contribution as a frame).
 CONTRIBUTION_SCHEMA = pl.Schema({"cell": pl.String, "unit": pl.String, "key": pl.String,
                                  "at": pl.Int64, "value": pl.Int64, "event_id": pl.String})
-ROW_COLUMNS = ["topic", "partition", "offset", "event_id", "content_hash", "supersedes",
-                "retracts", "contributions"]
 _RAW_COLUMNS = ["topic", "partition", "offset", "raw"]
 _AGG = pl.DataFrame({"cell": list(CELL_BY_ID), "agg": [c.agg.value for c in CELL_BY_ID.values()]})
 Progress = Callable[[int], None]
