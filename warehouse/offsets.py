@@ -103,6 +103,13 @@ def total(offsets: Mapping[str, Mapping[int, int]]) -> int:
     return sum(sum(parts.values()) for parts in offsets.values())
 
 
+def behind(end: Mapping[str, Mapping[int, int]], at: Mapping[str, Mapping[int, int]]) -> int:
+    """How many records of the log `end` lie past the position `at` (a missing partition
+    is at 0; a position past the end counts nothing)."""
+    return sum(max(0, offset - at.get(topic, {}).get(partition, 0))
+               for topic, parts in end.items() for partition, offset in parts.items())
+
+
 def restrict(offsets: Mapping[str, Mapping[int, int]], topics: Iterable[str]) -> Offsets:
     wanted = set(topics)
     return {t: dict(p) for t, p in offsets.items() if t in wanted}

@@ -91,10 +91,13 @@ def _slug(text: str) -> str:
 
 def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Offsets, *,
                    source: str, event_count: int | None, label: str | None = None,
-                   created_at: dt.datetime | None = None) -> Snapshot:
+                   created_at: dt.datetime | None = None,
+                   notes: dict[str, Any] | None = None) -> Snapshot:
     """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side.
 
     `event_count` None (JSON null): unknown, e.g. live workers whose state predates the count.
+    `notes`: more facts for meta.json (a live snapshot's log end); they cannot replace the
+    keys above.
     """
     if source not in SOURCES:
         raise SnapshotError(f"snapshot source {source!r} is not one of {', '.join(SOURCES)}")
@@ -113,6 +116,10 @@ def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Off
         "event_count": None if event_count is None else int(event_count),
         "source": source,
     }
+    clash = sorted(set(notes or {}) & set(meta))
+    if clash:
+        raise SnapshotError(f"snapshot notes may not replace {', '.join(clash)}")
+    meta.update(notes or {})
     parent = root / cutoff.dir_name
     try:
         parent.mkdir(parents=True, exist_ok=True)

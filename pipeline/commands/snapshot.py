@@ -23,8 +23,8 @@ from warehouse.archive import archive_end
 from warehouse.cells_table import cells_frame
 from warehouse.cutoff import Cutoff, load, parse_cutoff
 from warehouse.errors import OffsetsError, WarehouseError
-from warehouse.kafka_log import source_topics
-from warehouse.offsets import OFFSETS_HELP, Offsets, parse_offsets, total
+from warehouse.kafka_log import log_end, source_topics
+from warehouse.offsets import OFFSETS_HELP, Offsets, behind, offsets_to_json, parse_offsets, total
 from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import write_snapshot
 
@@ -240,8 +240,13 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
                        f"source topics {ctx.topics}: are they running with other settings?")
     events = live.events  # None: a worker's state predates counting them (streams.engine)
     try:
+        # The log's end just after the workers answered: what a live snapshot leaves out.
+        end = log_end(ctx.bootstrap(), ctx.topics)
+        lagging = behind(end, live.offsets)
         snap = write_snapshot(ctx.root, cutoff, cells_frame(live.own, ctx.registry),
-                              live.offsets, source="live", event_count=events, label=args.label)
+                              live.offsets, source="live", event_count=events, label=args.label,
+                              notes={"log_end": offsets_to_json(end),
+                                     "records_behind_log_end": lagging})
     except WarehouseError as err:
         raise CliError(str(err)) from err
     console = Console(soft_wrap=True, highlight=False)
@@ -249,5 +254,11 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
     console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from live): {counted} in the "
                   f"{total(live.offsets):,} records the workers had applied "
                   f"({', '.join(live.workers)})")
+    if lagging:
+        console.print(f"note: the log held {lagging:,} records past the workers' position "
+                      "(recorded in meta.json as records_behind_log_end); a snapshot "
+                      "--from kafka includes them")
+    else:
+        console.print("the workers were at the log end")
     console.print(str(snap.path), highlight=False, soft_wrap=True)
     return 0

@@ -22,7 +22,7 @@ from tests.warehouse.logkit import phase_one, phase_two
 from warehouse.archive import Archiver
 from warehouse.cutoff import parse_cutoff
 from warehouse.kafka_log import source_topics
-from warehouse.offsets import total
+from warehouse.offsets import offsets_from_json, total
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import compare, resolve_snapshot
 
@@ -68,6 +68,9 @@ def test_live_kafka_and_archive_snapshots_are_identical(
     cob = resolve_snapshot("2024-12-31@cob", root)
     assert live.meta["source"] == "live" and live.offsets == kafka.offsets
     assert live.meta["event_count"] == kafka.rebuild.events
+    # the workers had no lag when each live snapshot was cut: nothing past them in the log
+    assert live.meta["records_behind_log_end"] == 0
+    assert offsets_from_json(live.meta["log_end"]) == live.offsets
     # the close-of-business vector is a strict prefix of the log, after which the figures
     # were restated: replaying exactly to it, and only to it, gives the live snapshot back
     at_cob = rebuild_from_kafka(settings.bootstrap_servers, topics, cob.offsets, REGISTRY)

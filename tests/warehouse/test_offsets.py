@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.errors import OffsetsError
-from warehouse.offsets import format_offsets, offsets_to_json, parse_offsets
+from warehouse.offsets import behind, format_offsets, offsets_to_json, parse_offsets
 
 
 def test_text_round_trip() -> None:
@@ -36,3 +36,10 @@ def test_bad_vectors_say_what_is_expected(bad: str) -> None:
 def test_offsets_are_ascii_digits() -> None:
     with pytest.raises(OffsetsError):
         parse_offsets("arrears.inspection:０=５")  # int() would read it as 0=5
+
+
+def test_records_behind_the_log_end() -> None:
+    end = {"a": {0: 10, 1: 5}, "b": {0: 7}}
+    assert behind(end, end) == 0
+    assert behind(end, {"a": {0: 4, 1: 5}}) == 6 + 7  # b never read: all 7 behind
+    assert behind(end, {"a": {0: 12, 1: 5}, "b": {0: 7}}) == 0  # past the end counts nothing

@@ -72,6 +72,18 @@ def test_meta_json_has_the_architecture_keys(tmp_path: Path) -> None:
     assert compare(load_snapshot(snap.path).cells(), cells) == []
 
 
+def test_notes_join_meta_json_but_cannot_replace_its_keys(tmp_path: Path) -> None:
+    cells, log, _ = _phase_one_cells()
+    snap = write_snapshot(tmp_path, CUTOFF, cells, log.end(), source="live", event_count=9,
+                          notes={"records_behind_log_end": 3})
+    meta = json.loads((snap.path / "meta.json").read_text())
+    assert list(meta) == [*META_KEYS, "records_behind_log_end"] and meta["event_count"] == 9
+    with pytest.raises(SnapshotError, match="may not replace event_count"):
+        write_snapshot(tmp_path, CUTOFF, cells, log.end(), source="live", event_count=9,
+                       notes={"event_count": 1})
+    assert len(list_snapshots(tmp_path, "2024-12-31")) == 1  # the refused one left nothing
+
+
 def test_snapshots_of_one_cutoff_sit_side_by_side(tmp_path: Path) -> None:
     cells, log, _ = _phase_one_cells()
     first = write_snapshot(tmp_path, CUTOFF, cells, log.end(), source="kafka", event_count=1,
