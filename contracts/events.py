@@ -179,7 +179,9 @@ def _quick_load(raw: bytes) -> dict[str, Any] | None:
     again with the strict decoder, and its errors and answers are those of the strict one.
     tests/contracts/test_fast_paths.py checks the two agree.
     """
-    if raw[:1] != b"{" or b"\\" in raw:
+    # A record written with separators such as json.dumps's default ", " and ": " shows it
+    # by its first key: such a record goes to the strict decoder without orjson's attempt.
+    if raw[:1] != b"{" or b"\\" in raw or raw.find(b'": ', 0, 64) >= 0:
         return None
     try:
         value = orjson.loads(raw)

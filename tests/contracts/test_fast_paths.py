@@ -114,6 +114,16 @@ def test_the_quick_reading_is_taken_for_compact_records_only() -> None:
     assert _quick_load(b'[{"a":1}]') is None and _quick_load(b'{"a":1') is None
 
 
+def test_records_with_spaced_separators_skip_orjson(monkeypatch: pytest.MonkeyPatch,
+                                                     registry: Registry) -> None:
+    def refuse(_: bytes) -> None:
+        raise AssertionError("orjson was tried on a record json.dumps wrote with spaces")
+    monkeypatch.setattr(events.orjson, "loads", refuse)
+    for line in GOOD_LINES:  # written with json.dumps's default separators
+        assert b'": ' in line[:64]
+        assert isinstance(parse_event(line, registry), events.Event)
+
+
 @pytest.mark.parametrize("mend", [
     lambda e: e.replace(b'"unit":', b'"unit":"320000","unit":', 1),  # repeated, first shadowed
     lambda e: e.replace(b'"payload":{', b'"payload":{"workers":1,', 1),
