@@ -108,7 +108,22 @@ class Event:
 
 
 def _sha256_of(raw: dict[str, Any]) -> str:
-    return hashlib.sha256(_event_json(raw).encode()).hexdigest()
+    return hashlib.sha256(_canonical_bytes(raw)).hexdigest()
+
+
+def _canonical_bytes(raw: dict[str, Any]) -> bytes:
+    """`canonical_json(raw).encode()` for a valid event's object, by orjson: 0.5 µs, not 3.4.
+
+    The same bytes for everything a valid event holds: strings (all of Unicode, keys
+    too, sorted alike), integers (past 64 bits orjson refuses and the standard encoder
+    writes them), booleans, null, objects and arrays. Not for floats (orjson writes NaN
+    as null and 1e16 as 1e16), which the contract refuses in every field.
+    tests/contracts/test_fast_paths.py holds it to json.dumps.
+    """
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return _event_json(raw).encode()
 
 
 def content_hash_of(record: bytes | str) -> str:

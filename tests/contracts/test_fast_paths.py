@@ -13,8 +13,8 @@ from hypothesis import given, strategies as st
 from contracts import industry, payloads, uscc
 from contracts.errors import ValidationError
 from contracts import events
-from contracts.events import (_DECODER, TYPES, _decode, _event_json, _event_of, _load,
-                               _quick_load, content_hash_of, parse_event)
+from contracts.events import (_DECODER, TYPES, _canonical_bytes, _decode, _event_json,
+                               _event_of, _load, _quick_load, content_hash_of, parse_event)
 from contracts.industry import parse_industry
 from contracts.payloads import Employer, EmployerInspected, Project
 from contracts.registry import Registry
@@ -93,6 +93,8 @@ def same_answer(raw: bytes, registry: Registry) -> None:
     if isinstance(fast, events.Event):  # raw (compare=False) too: it is what gets hashed
         assert fast.raw == strict.raw and list(fast.raw) == list(strict.raw)
         assert fast.content_hash == strict.content_hash == content_hash_of(raw)
+        # whatever an accepted record holds, its hash is that of the canonical JSON
+        assert fast.content_hash == hashlib.sha256(dumps(strict.raw).encode()).hexdigest()
 
 
 @pytest.mark.parametrize("line", GOOD_LINES + COMPACT_LINES + BAD_LINES)
@@ -187,6 +189,28 @@ _JSON = st.recursive(
 def test_event_encoder_matches_json_dumps(value: dict[str, Any]) -> None:
     # control characters, quotes, non-BMP text, big integers, NaN: byte for byte the same
     assert _event_json(value) == dumps(value)
+
+
+_FLOATLESS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _FLOATLESS, max_size=6))
+def test_canonical_bytes_match_json_dumps(value: dict[str, Any]) -> None:
+    # what a valid event can hold (no floats): control characters, quotes, non-BMP text,
+    # integers past 64 bits (the standard encoder's turn), keys sorted alike
+    assert _canonical_bytes(value) == dumps(value).encode()
+
+
+def test_canonical_bytes_cover_all_of_unicode() -> None:
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for at in range(0, len(chars), 4096):
+        text = "".join(chars[at:at + 4096])
+        value = {"k" + text: text, "a": [text, {text[:9]: -2**70}], "b": 2**64 - 1}
+        assert _canonical_bytes(value) == dumps(value).encode()
 
 
 # --- employers and projects seen before are reused only when equal, types included -----------
