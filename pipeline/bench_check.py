@@ -40,8 +40,8 @@ from contracts.registry import Registry
 from contracts.uscc import make_uscc
 from pipeline.bench_common import peak_rss_mb
 from pipeline.quality_inputs import active_ids, read_snapshot, scan_archive
-from warehouse.archive import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE, FOLD_KEY, UNFOLDED_KEY, \
-    fold_fingerprint
+from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, fold_fingerprint
+from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
 __all__ = ["CheckBench", "build_campaign", "run_bench", "TARGET_SECONDS"]
 

@@ -135,7 +135,7 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
               .select(*ROW_COLUMNS, "h", *(["raw_row"] if numbered else []))
               .collect(engine="streaming").sort("topic", "partition", "offset"))
     if tricky["content_hash"].null_count():
-        tricky = _hash_repeated(tricky, repeated, registry, raws)
+        tricky = _hash_repeated(tricky, repeated, raws)
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
@@ -165,7 +165,7 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
 UNCOMPARED = "-"
 
 
-def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series, registry: Registry,
+def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series,
                    raws: Callable[[Iterable[int]], list[bytes]] | None) -> pl.DataFrame:
     """Fill the content hashes rows arrived without (the Kafka replay's readers leave them
     out: the canonical JSON and sha256 were a seventh of a reader's time, and only resent

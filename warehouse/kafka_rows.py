@@ -311,6 +311,3 @@ class _Rows:
             pa.array(range(first_row, first_row + n), pa.int64()),
         ], schema=ROW_SCHEMA), pa.record_batch([pa.array(raws, pa.binary())], schema=RAW_SCHEMA)
 
-
-if __name__ == "__main__":
-    _main()
