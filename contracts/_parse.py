@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from contracts.clock import CST
 from contracts.errors import MISSING, ValidationError
-
-#: China Standard Time; every timestamp is normalised to it.
-CST = timezone(timedelta(hours=8), "CST")
 
 MAX_ID = 128
 MAX_TEXT = 512

@@ -19,6 +19,7 @@ from typing import Any
 
 import chinese_calendar
 
+from contracts.clock import CST
 from contracts.errors import ContractError
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "working_days_between",
 ]
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 DEFAULT_CONFIG = Path(__file__).with_name("campaign-2024.toml")
 _END_OF_DAY = dt.time(23, 59, 59)
 

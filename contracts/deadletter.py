@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from contracts.calendar import CST
+from contracts.clock import CST
 from contracts.errors import ValidationError
 
 __all__ = ["dead_letter_value", "record_json"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import NamedTuple
 
 from contracts import payloads as p
@@ -22,6 +21,7 @@ from contracts.cells import (
     Agg,
     row_cell,
 )
+from contracts.clock import epoch_ms
 from contracts.events import Event
 from contracts.industry import row_of_division
 
@@ -35,10 +35,6 @@ class Contribution(NamedTuple):
     at: int
     value: int
     event_id: str
-
-
-def epoch_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 _ORDER_COLUMN = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
+from contracts.errors import ValidationError
 from contracts.events import Event
 from contracts.fold import Contribution, contributions
 from contracts.payloads import EventRetracted
@@ -28,7 +29,28 @@ from contracts.payloads import EventRetracted
 ACTIVE, SUPERSEDED, RETRACTED = "active", "superseded", "retracted"
 _MAX_CHAIN = 1000
 
+#: Dead-letter reason of an event_id already received with different content.
+CONFLICT = "event_id.conflict"
+
 Entry = dict[str, Any]  # {"h": hash | None, "s": status, "by": event_id | None, "c": [[...]]}
+
+
+def conflict_error(event_id: str, detail: str | None = None) -> ValidationError:
+    """The dead letter's error for a conflicting resend, wherever it is found.
+
+    File ingest refuses a line whose event_id it saw earlier in its input with other content
+    and no `supersedes` at all (the Ledger would refuse it too); the Ledger is the authority
+    and refuses, in the stream and the replays, any other content without
+    `"supersedes": <its own id>` (`Ledger.apply_record`): `detail` then says what it saw.
+    """
+    return ValidationError(
+        "event_id", event_id,
+        detail or ("was already seen earlier in this input with different content, and this "
+                   "record has no supersedes"),
+        reason=CONFLICT,
+        hint=(f'to correct the earlier event send a new event_id with "supersedes": '
+              f'"{event_id}"; if this is a different event, give it its own event_id'),
+    )
 
 
 class Outcome(NamedTuple):

@@ -31,8 +31,6 @@ COMMAND_MODULES = (
     "pipeline.commands.bench",
 )
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def _module_for(argv: Sequence[str]) -> str | None:

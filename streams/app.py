@@ -48,8 +48,7 @@ from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from streams.changelog import BatchSender, Record, encode
 from streams.deadletter import dead_letter_record
-from streams.engine import (Chunk, Engine, applied_events, journal_key, next_offsets,
-                            with_journal)
+from streams.engine import Chunk, Engine, applied_events, journal_key, next_offsets, with_journal
 from streams.tallies import Window, own_figures
 
 __all__ = ["create_app", "app_id", "Runtime", "BATCH", "CHUNK_KEYS"]

@@ -52,15 +52,12 @@ from typing import Any, NamedTuple
 
 from contracts.errors import ValidationError
 from contracts.events import parse_event
-from contracts.ledger import Ledger
+from contracts.ledger import CONFLICT, Ledger, conflict_error
 from contracts.registry import Registry
 from streams.tallies import Window, fold_into
 
 __all__ = ["CONFLICT", "Verdict", "Chunk", "Engine", "journal_key", "with_journal",
            "next_offsets", "applied_events"]
-
-#: Dead-letter reason of an event_id already seen with different content.
-CONFLICT = "event_id.conflict"
 
 Writer = Callable[[str, Any], None]  # (key, value) -> the table (and its changelog)
 
@@ -263,9 +260,7 @@ class Engine:
             chunk.events += 1
         outcome = Ledger(_LedgerView(chunk)).apply(event)
         if outcome.status == "conflict":
-            return Verdict("rejected", ValidationError(
-                "event_id", event.event_id, outcome.detail, reason=CONFLICT,
-                hint="if this is a different event, give it its own event_id"))
+            return Verdict("rejected", conflict_error(event.event_id, outcome.detail))
         for c in outcome.removed:
             fold_into(chunk, chunk.partition, c, -1, self.window)
         for c in outcome.added:

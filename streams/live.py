@@ -20,11 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from contracts.calendar import Campaign
+from contracts.cutoff import Cutoff, parse_cutoff
 from contracts.fold import Figures, rollup, with_totals
 from contracts.registry import Registry
 from infra.broker import pid_alive
@@ -32,7 +32,7 @@ from infra.settings import Settings
 from streams.tallies import Window
 
 __all__ = ["Incomplete", "Live", "Offsets", "WorkerEntry", "workers_dir", "register_worker",
-           "unregister_worker", "live_workers", "merge", "parse_cutoff", "fetch_own", "gather",
+           "unregister_worker", "live_workers", "merge", "cutoff_and_day", "fetch_own", "gather",
            "form_figures", "unit_form"]
 
 
@@ -92,23 +92,12 @@ def live_workers(settings: Settings) -> list[WorkerEntry]:
     return out
 
 
-def parse_cutoff(text: str | None, campaign: Campaign) -> tuple[datetime, int]:
-    """A cutoff given as a date (2024-12-31) or an end-of-day datetime -> (datetime, day).
-
-    Without one: the end of the campaign window (the whole campaign so far).
+def cutoff_and_day(text: str | None, campaign: Campaign) -> tuple[Cutoff, int]:
+    """The cutoff `text` names (`contracts.cutoff.parse_cutoff`: None is the window's end)
+    and the day whose end it is: the live tallies have day resolution (ValueError otherwise).
     """
-    window = Window.of(campaign)
-    if not text:
-        moment = campaign.window_end
-    else:
-        try:
-            moment = datetime.fromisoformat(text + "T23:59:59+08:00" if len(text) == 10 else text)
-        except ValueError:
-            raise ValueError(f"cutoff {text!r}: expected a date like 2024-12-31 or a datetime "
-                             "like 2024-12-31T23:59:59+08:00") from None
-        if moment.tzinfo is None:
-            raise ValueError(f"cutoff {text}: give an offset, e.g. 2024-12-31T23:59:59+08:00")
-    return moment, window.cutoff_day(moment)
+    cutoff = parse_cutoff(text, campaign)
+    return cutoff, Window.of(campaign).cutoff_day(cutoff.at)
 
 
 #: An offset vector, the shape of `warehouse.offsets.Offsets`: topic -> partition -> next offset.

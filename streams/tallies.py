@@ -28,9 +28,10 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from contracts.calendar import CST, Campaign
+from contracts.calendar import Campaign
 from contracts.cells import CELL_BY_ID, Agg
-from contracts.fold import Contribution, Figures, epoch_ms, with_totals
+from contracts.clock import CST, epoch_ms
+from contracts.fold import Contribution, Figures, with_totals
 
 __all__ = ["DAY_MS", "Window", "event_day", "day_end_ms", "agg_key", "fold_into", "own_figures"]
 

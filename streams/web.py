@@ -16,7 +16,7 @@ import aiohttp
 import faust
 
 from contracts.calendar import load_campaign
-from streams.live import Incomplete, live_workers, merge, parse_cutoff, unit_form
+from streams.live import Incomplete, cutoff_and_day, live_workers, merge, unit_form
 
 __all__ = ["install"]
 
@@ -25,7 +25,8 @@ def _day(request: Any, campaign: Any) -> tuple[str, int]:
     if "day" in request.query:
         day = int(request.query["day"])
         return str(day), day
-    moment, day = parse_cutoff(request.query.get("cutoff"), campaign)
+    cutoff, day = cutoff_and_day(request.query.get("cutoff"), campaign)
+    moment = cutoff.at
     return moment.isoformat(), day
 
 

@@ -13,7 +13,7 @@ import pytest
 from infra.admin import ensure_topics
 from infra.broker import BrokerInfo, LocalBroker
 from infra.settings import Settings
-from infra.topics import TopicSpec, Role
+from infra.topics import Role, TopicSpec
 
 
 @pytest.fixture(scope="session")

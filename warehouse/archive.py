@@ -32,7 +32,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 import contracts
-from contracts.calendar import CST
+from contracts.clock import CST
 from contracts.errors import ValidationError
 from contracts.events import parse_event
 from contracts.fold import contributions

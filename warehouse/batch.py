@@ -29,12 +29,19 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from contracts.cells import CELL_BY_ID
-from contracts.fold import Contribution, Figures, with_totals
+from contracts.cutoff import Cutoff
 from contracts.events import content_hash_of
+from contracts.fold import Contribution, Figures, with_totals
 from contracts.ledger import ACTIVE, Ledger
 from contracts.registry import Registry
-from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, ArchiveFile, archive_files, event_row, fold_fingerprint
-from warehouse.cutoff import Cutoff
+from warehouse.archive import (
+    FOLD_KEY,
+    UNFOLDED_KEY,
+    ArchiveFile,
+    archive_files,
+    event_row,
+    fold_fingerprint,
+)
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
 from warehouse.schema import ROW_COLUMNS

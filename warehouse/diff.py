@@ -17,10 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from contracts.cells import CELL_BY_ID, ROWS, TOTAL, row_cell
+from contracts.cutoff import Cutoff
 from contracts.fold import Contribution
 from contracts.ledger import ACTIVE
 from contracts.registry import Registry
-from warehouse.cutoff import Cutoff
 from warehouse.offsets import Offsets
 from warehouse.rebuild import EventInfo, Rebuild
 from warehouse.snapshot import CellDiff

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from contracts.cutoff import Cutoff
 from contracts.errors import ValidationError
 from contracts.events import Event, parse_event
 from contracts.fold import Figures, tally
 from contracts.ledger import Ledger, Outcome
 from contracts.registry import Registry
-from warehouse.cutoff import Cutoff
 
 __all__ = ["LogRecord", "Rebuild", "EventInfo"]
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import polars as pl
 
+from contracts.cutoff import Cutoff
 from contracts.registry import Registry
 from warehouse.archive import archive_end, read_archive
 from warehouse.batch import BatchRebuild, batch_rebuild, fold_rows
 from warehouse.cells_table import cells_frame
-from warehouse.cutoff import Cutoff
 from warehouse.kafka_log import check_within, log_end, read_log
 from warehouse.kafka_rows import ROW_SCHEMA, read_rows
 from warehouse.offsets import Offsets

@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
-from contracts.calendar import CST
+from contracts.clock import CST
+from contracts.cutoff import Cutoff
 from infra.broker import pid_alive
 from warehouse._durable import fsync_dir, fsync_file, hook, write_bytes_durably
 from warehouse.cells_table import SCHEMA
-from warehouse.cutoff import Cutoff
 from warehouse.errors import SnapshotError
 from warehouse.offsets import Offsets, offsets_from_json, offsets_to_json
 

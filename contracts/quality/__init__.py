@@ -14,7 +14,7 @@ from contracts.quality.config import (
 )
 from contracts.quality.frames import ARCHIVE_COLUMNS, SnapshotInput
 from contracts.quality.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult, Outcome
-from contracts.quality.runner import run_check, reporting_unit
+from contracts.quality.runner import reporting_unit, run_check
 
 __all__ = [
     "CHECKS", "CHECK_BY_ID", "Check", "CRITICAL", "WARNING", "GRADES",

@@ -13,8 +13,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from contracts.quality._gx import gx  # noqa: F401  (sets the GX environment before any import)
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
@@ -24,9 +22,13 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
-from great_expectations.render.renderer_configuration import RendererConfiguration, RendererValueType
+from great_expectations.render.renderer_configuration import (
+    RendererConfiguration,
+    RendererValueType,
+)
 
 from contracts.errors import ValidationError
+from contracts.quality._gx import gx  # noqa: F401  (sets the GX environment before any import)
 from contracts.uscc import validate_uscc
 
 __all__ = [

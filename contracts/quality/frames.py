@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from contracts.clock import second_end_ms
 from contracts.ledger import Ledger
 
 __all__ = [
@@ -59,8 +60,7 @@ def parse_cutoff_ms(value: object, where: str = "") -> int:
     if moment is None or moment.utcoffset() is None:
         raise ValueError(f"{where} meta.json cutoff {value!r} is not an ISO 8601 time with an "
                          "offset, e.g. 2024-12-31T23:59:59+08:00".strip())
-    # A cutoff to the second covers all of that second (warehouse.cutoff.Cutoff.cutoff_ms).
-    return int(moment.timestamp() * 1000) + (999 if moment.microsecond == 0 else 0)
+    return second_end_ms(moment)
 
 
 def cells_frame(snapshot: SnapshotInput) -> pd.DataFrame:
@@ -240,5 +240,4 @@ def _concerns(original: object, cutoff_ms: int) -> bool:
         return True
     if moment.utcoffset() is None:
         return True
-    # A cutoff to the second covers all of that second (warehouse.cutoff.Cutoff.cutoff_ms).
-    return int(moment.timestamp() * 1000) + (999 if moment.microsecond == 0 else 0) <= cutoff_ms
+    return second_end_ms(moment) <= cutoff_ms

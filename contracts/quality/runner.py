@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from contracts.calendar import CST, Campaign, load_campaign
+from contracts.calendar import Campaign, load_campaign
+from contracts.clock import CST
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS, Check
 from contracts.quality.config import QualityConfig, load_quality_config

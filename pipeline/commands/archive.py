@@ -10,7 +10,7 @@ from rich.console import Console
 
 from pipeline.commands.snapshot import Context
 from pipeline.errors import CliError
-from warehouse.archive import ArchiveRun, Archiver, archiver_group
+from warehouse.archive import Archiver, ArchiveRun, archiver_group
 from warehouse.errors import WarehouseError
 
 

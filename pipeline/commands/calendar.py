@@ -9,10 +9,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from contracts.calendar import CST, CalendarError, Campaign, load_campaign, working_days_between
-from pipeline.errors import CliError
+from contracts.calendar import CalendarError, Campaign, load_campaign, working_days_between
+from contracts.clock import CST
+from pipeline.errors import CliError, ExitCode
 
-EXIT_USAGE = 2
 _MIN_WIDTH = 112
 
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         campaign = load_campaign(args.config)
         rows = _rows(campaign, today)
     except CalendarError as err:
-        raise CliError(str(err), exit_code=EXIT_USAGE if args.config else 1) from err
+        raise CliError(str(err), exit_code=ExitCode.USAGE if args.config else 1) from err
     console = Console()
     if console.width < _MIN_WIDTH:  # piped output: keep the dates whole rather than elided
         console = Console(width=_MIN_WIDTH)
@@ -51,7 +51,7 @@ def _parse_today(raw: str | None) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise CliError(f"--today {raw!r} is not a date; expected YYYY-MM-DD, e.g. 2024-12-31",
-                       exit_code=EXIT_USAGE) from None
+                       exit_code=ExitCode.USAGE) from None
 
 
 def _rows(campaign: Campaign, today: dt.date) -> list[tuple[str, ...]]:

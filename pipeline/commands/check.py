@@ -1,7 +1,7 @@
 """`arrears check SNAPSHOT`: run the data-quality contracts, write Data Docs and check-result.json.
 
 Exit codes: 0 every critical expectation passed (warnings are shown, they do not fail);
-6 (EXIT_CRITICAL) a critical expectation failed; 2 bad arguments; 1 an input could not
+6 (ExitCode.CRITICAL) a critical expectation failed; 2 bad arguments; 1 an input could not
 be read.
 """
 
@@ -19,8 +19,8 @@ from rich.table import Table
 from contracts.errors import ContractError
 from contracts.quality import CheckResult, Outcome, load_quality_config, run_check
 from contracts.registry import Registry
-from pipeline.errors import CliError
-from pipeline.quality_inputs import (
+from pipeline.errors import CliError, ExitCode
+from pipeline.flows.quality_inputs import (
     QualityInputError,
     active_ids,
     cells_sha256,
@@ -31,12 +31,10 @@ from pipeline.quality_inputs import (
     scan_archive,
 )
 
-__all__ = ["EXIT_CRITICAL", "QUALITY_DIR", "RESULT_FILE", "register", "run", "check_snapshot",
+__all__ = ["QUALITY_DIR", "RESULT_FILE", "register", "run", "check_snapshot",
            "print_summary", "add_check_arguments"]
 
 #: A critical expectation failed: the snapshot may not be submitted.
-EXIT_CRITICAL = 6
-EXIT_USAGE = 2
 #: Beside the snapshot's cells.parquet and meta.json: the check's outputs.
 QUALITY_DIR = "quality"
 RESULT_FILE = "check-result.json"
@@ -51,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Run the great-expectations suites of SPEC 7 on a snapshot and the archived events "
             "behind it. Writes SNAPSHOT/quality/check-result.json and static Data Docs under "
             "SNAPSHOT/quality/data_docs/, and prints a summary table."),
-        epilog=(f"exit codes: 0 passed (warnings shown), {EXIT_CRITICAL} a critical expectation "
+        epilog=(f"exit codes: 0 passed (warnings shown), {ExitCode.CRITICAL} a critical expectation "
                 "failed, 2 bad arguments, 1 an input could not be read"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -84,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     result = check_snapshot(args, console)
     print_summary(result, console)
-    return 0 if result.passed else EXIT_CRITICAL
+    return ExitCode.OK if result.passed else ExitCode.CRITICAL
 
 
 def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
@@ -92,7 +90,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     registry = Registry.load()
     if args.unit is not None and args.unit not in registry:
         raise CliError(f"--unit {args.unit} is not in the registry ({registry.source})",
-                       exit_code=EXIT_USAGE)
+                       exit_code=ExitCode.USAGE)
     try:
         config = load_quality_config(args.config)
         path, snapshot = read_snapshot(args.snapshot, args.root)
@@ -103,7 +101,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     except QualityInputError as err:
         raise CliError(str(err)) from err
     except ContractError as err:
-        raise CliError(str(err), exit_code=EXIT_USAGE) from err
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     out = path / QUALITY_DIR
     with console.status("checking") as status:
         active = None
@@ -120,7 +118,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
                                config=config, docs_dir=out / DOCS_DIR,
                                say=lambda m: status.update(f"checking: {m}"))
         except ValueError as err:
-            raise CliError(str(err), exit_code=EXIT_USAGE) from err
+            raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     result.cells_sha256 = cells_sha256(path)
     result.archive = str(archive_dir) if archive is not None and archive_dir else None
     result.inputs = {"dead_letters": args.dead_letters,
@@ -137,7 +135,7 @@ def _dead_letters(spec: str) -> Any:
     path = Path(spec)
     if not path.is_file():
         raise CliError(f"--dead-letters {spec!r}: expected kafka, none or an existing JSON Lines "
-                       "file", exit_code=EXIT_USAGE)
+                       "file", exit_code=ExitCode.USAGE)
     return dead_letters_from_file(path)
 
 

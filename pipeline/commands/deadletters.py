@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from kafka.errors import KafkaError
@@ -19,9 +19,11 @@ from contracts.errors import ContractError
 from contracts.registry import Registry
 from infra.admin import bootstrap_servers
 from infra.errors import InfraError
+from infra.producer import make_producer
 from infra.settings import Settings
 from infra.topics import dead_letter_status_topic
-from pipeline.deadletters import (
+from pipeline.errors import CliError, ExitCode
+from pipeline.ingest.deadletters import (
     STATUSES,
     DeadLetter,
     DeadLetterError,
@@ -30,8 +32,7 @@ from pipeline.deadletters import (
     plan_resubmit,
     select,
 )
-from pipeline.errors import CliError
-from pipeline.ingest import EXIT_REJECTED, KafkaSink, ProduceError, make_producer
+from pipeline.ingest.sink import KafkaSink, ProduceError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "validate each record again, produce the good ones to their source topic and mark "
             "their dead letters resolved. Records still bad are listed and stay open (no new "
             "dead letter). Dead letters already resolved are skipped, so running it twice "
-            f"counts each record once. Exit status: 0 all good, {EXIT_REJECTED} some still bad, "
+            f"counts each record once. Exit status: 0 all good, {ExitCode.REJECTED} some still bad, "
             "1 failure."
         ),
     )

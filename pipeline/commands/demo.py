@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from infra.settings import Settings
-from pipeline.demo import default_run_dir, run_demo
+from pipeline.flows.demo import default_run_dir, run_demo
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.commands.snapshot import EXIT_USAGE, Context
-from pipeline.errors import CliError
+from pipeline.commands.snapshot import Context
+from pipeline.errors import CliError, ExitCode
 from warehouse.diff import CellChange, attribute
 from warehouse.errors import WarehouseError
 from warehouse.snapshot import Snapshot, compare, resolve_snapshot
@@ -52,7 +52,7 @@ def _resolve(ctx: Context, ref: str) -> Snapshot:
     try:
         return resolve_snapshot(ref, ctx.root)
     except WarehouseError as err:
-        raise CliError(str(err), EXIT_USAGE) from err
+        raise CliError(str(err), ExitCode.USAGE) from err
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,9 +15,8 @@ from contracts.cells import COLUMNS, ITEMS, ROWS, Measure, row_cell
 from contracts.errors import ValidationError
 from contracts.registry import Registry
 from infra.settings import Settings
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 
-EXIT_USAGE = 2
 _MIN_WIDTH = 200
 
 
@@ -54,18 +53,19 @@ def show(value: int, measure: Measure, exact: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.live import Incomplete, gather, parse_cutoff, unit_form
+    from streams.live import Incomplete, cutoff_and_day, gather, unit_form
 
     registry = Registry.load()
     try:
         unit = registry.unit(args.unit, field="--unit")
     except ValidationError as err:
-        raise CliError(str(err), exit_code=EXIT_USAGE) from err
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     campaign = load_campaign()
     try:
-        cutoff, day = parse_cutoff(args.cutoff, campaign)
+        parsed, day = cutoff_and_day(args.cutoff, campaign)
+        cutoff = parsed.at
     except ValueError as err:
-        raise CliError(f"--cutoff: {err}", exit_code=EXIT_USAGE) from err
+        raise CliError(f"--cutoff: {err}", exit_code=ExitCode.USAGE) from err
     settings = Settings.from_env()
     try:
         live = gather(settings, day, timeout=args.timeout)

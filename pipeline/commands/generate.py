@@ -12,10 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from contracts.calendar import CalendarError
 from contracts.errors import ContractError
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 from pipeline.generate import GenerateOptions, generate, manifest_path
 
-EXIT_USAGE = 2
 #: Below this many lines the run is too short for a progress bar to help.
 PROGRESS_FROM = 100_000
 
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 task = bar.add_task("generate", total=options.events)
                 manifest = generate(options, progress=lambda n: bar.update(task, completed=n))
     except (ContractError, CalendarError) as err:
-        raise CliError(str(err), exit_code=EXIT_USAGE) from err
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     except OSError as err:
         raise CliError(f"cannot write {options.out}: {err.strerror}") from err
     totals = manifest["totals"]
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> GenerateOptions:
     if args.events < 0:
-        raise CliError(f"--events must be >= 0, got {args.events}", exit_code=EXIT_USAGE)
+        raise CliError(f"--events must be >= 0, got {args.events}", exit_code=ExitCode.USAGE)
     split = None
     if args.split_at is not None:
         try:
@@ -87,10 +86,10 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
             split = None
         if split is None or split.utcoffset() is None:
             raise CliError(f"--split-at {args.split_at!r}: expected an ISO 8601 time with an "
-                           "offset, e.g. 2024-12-31T17:30:00+08:00", exit_code=EXIT_USAGE)
+                           "offset, e.g. 2024-12-31T17:30:00+08:00", exit_code=ExitCode.USAGE)
     out: Path = args.out
     if not out.parent.is_dir():
-        raise CliError(f"--out {out}: directory {out.parent} does not exist", exit_code=EXIT_USAGE)
+        raise CliError(f"--out {out}: directory {out.parent} does not exist", exit_code=ExitCode.USAGE)
     return GenerateOptions(unit=args.unit, events=args.events, seed=args.seed, out=out,
                            split_at=split, campaign_path=args.campaign,
                            registry_path=args.registry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -19,23 +18,22 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from contracts.errors import ContractError
-from contracts.events import canonical_json
 from contracts.registry import Registry
 from infra.admin import bootstrap_servers
 from infra.errors import InfraError
+from infra.producer import make_producer
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
-from pipeline.deadletters import DeadLetterError, read_to_end
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 from pipeline.ingest import (
-    EXIT_REJECTED,
     Ingest,
     KafkaSink,
     ProduceError,
     Summary,
     default_validators,
-    make_producer,
+    known_event,
 )
+from pipeline.ingest.deadletters import DeadLetterError, read_to_end
 
 STDIN = "-"
 
@@ -53,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "and no supersedes is dead-lettered as a conflict.\n\n"
             "Re-ingesting a file is safe: its events are sent again, and the streams drop "
             "them by event_id; its dead letters get the same ids and show once.\n\n"
-            f"Exit status: 0 all accepted, {EXIT_REJECTED} some lines rejected (see "
+            f"Exit status: 0 all accepted, {ExitCode.REJECTED} some lines rejected (see "
             "`arrears deadletters list`), 1 failure (file missing, Kafka unreachable), "
             "2 bad arguments."
         ),
@@ -155,13 +153,9 @@ def _remember_known(ingest: Ingest, bootstrap: str, settings: Settings, console:
     topics = [source_topic(settings, source) for source in SOURCES]
     with console.status("reading the event ids already in the source topics..."):
         for record in read_to_end(bootstrap, topics):
-            try:
-                obj = json.loads(record.value)
-                event_id = obj["event_id"]
-            except (ValueError, TypeError, KeyError):
-                continue  # not an event this check can match; the streams dead-letter it
-            if isinstance(event_id, str):
-                ingest.remember(event_id, hashlib.sha256(canonical_json(obj).encode()).hexdigest())
+            known = known_event(record.value)
+            if known is not None:  # else not an event this check can match: the streams
+                ingest.remember(*known)  # dead-letter it
     console.print(f"[dim]{ingest.remembered:,} event ids already in Kafka[/dim]")
 
 

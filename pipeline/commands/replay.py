@@ -6,14 +6,13 @@ import argparse
 
 from rich.console import Console
 
-from pipeline.commands.snapshot import EXIT_USAGE, Context, add_common, add_cutoff, offsets_arg
-from pipeline.errors import CliError
+from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg
+from pipeline.errors import CliError, ExitCode
 from warehouse.errors import WarehouseError
 from warehouse.offsets import OFFSETS_HELP, format_offsets
 from warehouse.snapshot import compare, resolve_snapshot, write_snapshot
 
 #: Exit status when --verify finds a difference.
-EXIT_MISMATCH = 4
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "differing cell is named (unit, scope, cell, stored, rebuilt). Replaying to the "
             "end shows the restated figures; --save keeps them as a snapshot.\n\n"
             f"OFFSETS: {OFFSETS_HELP}.\n\n"
-            f"Exit status: 0 rebuilt (and equal), {EXIT_MISMATCH} --verify found differences, "
+            f"Exit status: 0 rebuilt (and equal), {ExitCode.MISMATCH} --verify found differences, "
             "1 failure, 2 bad arguments."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             stored = resolve_snapshot(args.verify, ctx.root)
         except WarehouseError as err:
-            raise CliError(str(err), EXIT_USAGE) from err
+            raise CliError(str(err), ExitCode.USAGE) from err
     if args.cutoff is None and stored is None:
-        raise CliError("give --cutoff (or --verify SNAPSHOT, whose cutoff is used)", EXIT_USAGE)
+        raise CliError("give --cutoff (or --verify SNAPSHOT, whose cutoff is used)", ExitCode.USAGE)
     cutoff = ctx.cutoff(args.cutoff or (stored.cutoff if stored else ""))
     if stored is not None and cutoff.iso() != stored.cutoff:
         raise CliError(f"--cutoff {cutoff.iso()} differs from the snapshot's cutoff "
-                       f"{stored.cutoff}; drop --cutoff to use the snapshot's", EXIT_USAGE)
+                       f"{stored.cutoff}; drop --cutoff to use the snapshot's", ExitCode.USAGE)
     if args.to is not None:
         upto = offsets_arg(args.to, "--to")
     else:
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     print("unit\tscope\tcell\tstored\trebuilt")
     for d in diffs:
         print(f"{d.unit}\t{d.scope}\t{d.cell}\t{_show(d.stored)}\t{_show(d.rebuilt)}")
-    return EXIT_MISMATCH
+    return ExitCode.MISMATCH
 
 
 def _show(value: int | None) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.commands.snapshot import EXIT_USAGE, Context
-from pipeline.errors import CliError
+from pipeline.commands.snapshot import Context
+from pipeline.errors import CliError, ExitCode
 from warehouse.errors import WarehouseError
 from warehouse.report import build_forms, parse_precision
 from warehouse.snapshot import resolve_snapshot
@@ -51,15 +51,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         precision = parse_precision(args.precision)
     except WarehouseError as err:
-        raise CliError(str(err), EXIT_USAGE) from err
+        raise CliError(str(err), ExitCode.USAGE) from err
     try:
         snap = resolve_snapshot(args.snapshot, ctx.root)
     except WarehouseError as err:
-        raise CliError(str(err), EXIT_USAGE) from err
+        raise CliError(str(err), ExitCode.USAGE) from err
     try:
         forms = build_forms(snap.cells(), snap.meta, ctx.registry, list(dict.fromkeys(args.unit)))
     except WarehouseError as err:
-        raise CliError(str(err), EXIT_USAGE) from err
+        raise CliError(str(err), ExitCode.USAGE) from err
     if args.format == "xlsx":
         from warehouse.report.xlsx import write_xlsx
 

@@ -12,23 +12,22 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from contracts.calendar import load_campaign
+from contracts.cutoff import Cutoff, CutoffError, parse_cutoff
 from contracts.errors import ContractError
 from contracts.registry import Registry
 from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 from streams.tallies import Window
 from warehouse.archive import archive_end
 from warehouse.cells_table import cells_frame
-from warehouse.cutoff import Cutoff, load, parse_cutoff
 from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import log_end, source_topics
 from warehouse.offsets import OFFSETS_HELP, Offsets, behind, offsets_to_json, parse_offsets, total
 from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import write_snapshot
-
-EXIT_USAGE = 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,7 +91,7 @@ class Context:
         try:
             self.settings = Settings.from_env()
             self.registry = Registry.load(getattr(args, "units", None))
-            self.campaign = load(getattr(args, "campaign", None))
+            self.campaign = load_campaign(getattr(args, "campaign", None))
         except (InfraError, ContractError, WarehouseError, OSError) as err:
             raise CliError(str(err)) from err
         root = getattr(args, "root", None)
@@ -106,8 +105,8 @@ class Context:
     def cutoff(self, text: str) -> Cutoff:
         try:
             return parse_cutoff(text, self.campaign)
-        except WarehouseError as err:
-            raise CliError(str(err), EXIT_USAGE) from err
+        except CutoffError as err:
+            raise CliError(str(err), ExitCode.USAGE) from err
 
     def bootstrap(self) -> str:
         try:
@@ -122,7 +121,7 @@ class Context:
                 if source == "kafka":
                     if self.scratch is not None and not self.scratch.is_dir():
                         raise CliError(f"--scratch {self.scratch} is not a directory",
-                                       EXIT_USAGE)
+                                       ExitCode.USAGE)
                     return rebuild_from_kafka(self.bootstrap(), self.topics, upto, self.registry,
                                               keep_info=keep_info, progress=advance,
                                               workdir=self.scratch)
@@ -134,9 +133,9 @@ class Context:
                     return rebuild_from_archive(self.archive, self.topics, upto, self.registry,
                                                 keep_info=keep_info, progress=advance)
                 raise CliError(f"cannot replay from {source!r}: choose kafka or archive",
-                               EXIT_USAGE)
+                               ExitCode.USAGE)
         except OffsetsError as err:
-            raise CliError(str(err), EXIT_USAGE) from err
+            raise CliError(str(err), ExitCode.USAGE) from err
         except WarehouseError as err:
             raise CliError(str(err)) from err
         except KafkaError as err:
@@ -177,7 +176,7 @@ def offsets_arg(text: str, flag: str) -> Offsets | None:
     try:
         return parse_offsets(text)
     except OffsetsError as err:
-        raise CliError(f"{flag}: {err}", EXIT_USAGE) from err
+        raise CliError(f"{flag}: {err}", ExitCode.USAGE) from err
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,11 +211,11 @@ def _live_day(cutoff: Cutoff) -> int:
             f"--cutoff {cutoff.iso()}: --from live reads the workers' tallies, which are kept "
             "by event day, so the cutoff must be the end of a day (a date such as 2024-12-31, "
             "meaning 23:59:59+08:00); for a cutoff inside a day use --from kafka or --from "
-            "archive", EXIT_USAGE)
+            "archive", ExitCode.USAGE)
     try:
         return Window.of(cutoff.campaign).cutoff_day(min(cutoff.at, cutoff.campaign.window_end))
     except ValueError as err:
-        raise CliError(f"--cutoff: {err}", EXIT_USAGE) from err
+        raise CliError(f"--cutoff: {err}", ExitCode.USAGE) from err
 
 
 def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
@@ -229,7 +228,7 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
             "--as-of OFFSETS cannot be used with --from live: the workers' tallies reflect the "
             "offsets they have applied, and that position (recorded in meta.json) is what a "
             "live snapshot knows. For a snapshot as of given offsets use --from kafka or "
-            "--from archive", EXIT_USAGE)
+            "--from archive", ExitCode.USAGE)
     day = _live_day(cutoff)
     try:
         live = gather(ctx.settings, day, timeout=args.timeout)

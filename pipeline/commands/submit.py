@@ -17,10 +17,9 @@ from typing import Any
 
 from rich.console import Console
 
-from contracts.calendar import CST
+from contracts.clock import CST
 from pipeline.commands.check import (
     DOCS_DIR,
-    EXIT_CRITICAL,
     QUALITY_DIR,
     RESULT_FILE,
     add_check_arguments,
@@ -28,7 +27,7 @@ from pipeline.commands.check import (
     print_summary,
     write_atomic,
 )
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 
 __all__ = ["SUBMITTED_FILE", "SUBMITTED_FORMAT", "register", "run", "read_submitted"]
 
@@ -44,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "<cutoff folder>/submitted.json as the snapshot submitted for its cutoff and unit "
             "(replacing an earlier submission, which the entry names). Refuses, listing the "
             "failing critical expectations, otherwise."),
-        epilog=f"exit codes: 0 submitted, {EXIT_CRITICAL} refused (a critical expectation "
+        epilog=f"exit codes: 0 submitted, {ExitCode.CRITICAL} refused (a critical expectation "
                "failed), 2 bad arguments, 1 an input could not be read",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                       "expectations first:")
         for o in result.critical_failures:
             console.print(f"  - {o.check}: {o.title} ({o.offending_count} offending: {o.observed})")
-        return EXIT_CRITICAL
+        return ExitCode.CRITICAL
     snapshot = Path(result.snapshot).resolve()
     folder = snapshot.parent
     entry = {

@@ -12,9 +12,7 @@ from typing import Any
 from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
-from pipeline.errors import CliError
-
-EXIT_USAGE = 2
+from pipeline.errors import CliError, ExitCode
 
 
 def register(sub: Any) -> None:
@@ -47,7 +45,7 @@ def free_port() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.web_port is not None and not 0 < args.web_port < 65536:
         raise CliError(f"--web-port {args.web_port}: expected a port number 1-65535",
-                       exit_code=EXIT_USAGE)
+                       exit_code=ExitCode.USAGE)
     import faust  # heavy: only when a worker really starts
 
     from streams.app import app_id, create_app

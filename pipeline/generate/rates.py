@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
-CST = dt.timezone(dt.timedelta(hours=8))
 
 # --- rates of the controlled dirt, per line -------------------------------------------------
 P_BAD = 0.005

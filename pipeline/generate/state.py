@@ -11,12 +11,12 @@ from typing import Any
 
 from contracts.calendar import Campaign
 from contracts.registry import Registry, Unit
+from contracts.clock import CST
 from pipeline.generate.names import _PROVINCE_CHAR, ROWS
 from pipeline.generate.options import GenerateOptions
 from pipeline.generate.rates import (
     _COMPACT,
     _RETRACTABLE,
-    CST,
     DECEMBER_MAX,
     EMPLOYERS_TOTAL,
     OPEN_LEADS_MAX,

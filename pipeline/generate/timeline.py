@@ -6,7 +6,7 @@ import bisect
 import datetime as dt
 
 from contracts.calendar import Campaign, is_working_day
-from pipeline.generate.rates import CST
+from contracts.clock import CST
 
 
 class _Timeline:

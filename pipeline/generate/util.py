@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from pipeline.generate.rates import CST
+from contracts.clock import CST
 
 
 def _iso(epoch: int) -> str:

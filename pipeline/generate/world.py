@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from contracts.errors import ValidationError
 from contracts.events import parse_event
+from contracts.clock import CST
 from pipeline.generate.dirt import _Dirt
 from pipeline.generate.rates import (
-    CST,
     JANUARY_FIX_BOOST,
     P_BAD,
     P_CONFLICT,

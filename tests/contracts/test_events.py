@@ -7,11 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.errors import ValidationError
 from contracts.events import (
-    SCHEMA_VERSION, SOURCES, TYPES, Event, canonical_json, parse_event, upcast,
+    SCHEMA_VERSION,
+    SOURCES,
+    TYPES,
+    Event,
+    canonical_json,
+    parse_event,
+    upcast,
 )
 from contracts.payloads import CASE_NO, EmployerInspected, ExecutionConcluded, LeadReceived
 from contracts.registry import Registry

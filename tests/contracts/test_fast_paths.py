@@ -8,13 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from contracts import industry, payloads, uscc
+from contracts import events, industry, payloads, uscc
 from contracts.errors import ValidationError
-from contracts import events
-from contracts.events import (_DECODER, TYPES, _canonical_bytes, _decode, _event_json,
-                               _event_of, _load, _quick_load, content_hash_of, parse_event)
+from contracts.events import (
+    _DECODER,
+    TYPES,
+    _canonical_bytes,
+    _decode,
+    _event_json,
+    _event_of,
+    _load,
+    _quick_load,
+    content_hash_of,
+    parse_event,
+)
 from contracts.industry import parse_industry
 from contracts.payloads import Employer, EmployerInspected, Project
 from contracts.registry import Registry

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from contracts.cells import CELLS, CELL_BY_ID, COLUMNS, ROWS, TOTAL, row_cell
-from contracts.fold import Contribution, contributions, epoch_ms, rollup, tally
+from contracts.cells import CELL_BY_ID, CELLS, COLUMNS, ROWS, TOTAL, row_cell
+from contracts.clock import CST, epoch_ms
+from contracts.fold import Contribution, contributions, rollup, tally
 from tests.contracts.eventkit import (
-    BOTH_PROJECT, BUILDER, FACTORY, GOV_PROJECT, REGISTRY, REPAIR, event, inspected, resolved,
+    BOTH_PROJECT,
+    BUILDER,
+    FACTORY,
+    GOV_PROJECT,
+    REGISTRY,
+    REPAIR,
+    event,
+    inspected,
+    resolved,
 )
 
-CST = timezone(timedelta(hours=8))
 SINCE = epoch_ms(datetime(2024, 11, 1, tzinfo=CST))
 DEC31 = epoch_ms(datetime(2024, 12, 31, 23, 59, 59, tzinfo=CST))
 

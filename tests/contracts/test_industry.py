@@ -1,11 +1,18 @@
 """GB/T 4754-2017 codes and the report row of each division (SPEC 4.1)."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.errors import ValidationError
 from contracts.industry import (
-    DIVISIONS, ROW_DIVISIONS, ROW_KEYS, SECTIONS, Industry, parse_industry, row_of_division,
+    DIVISIONS,
+    ROW_DIVISIONS,
+    ROW_KEYS,
+    SECTIONS,
+    Industry,
+    parse_industry,
+    row_of_division,
     section_of,
 )
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from contracts.fold import epoch_ms, tally
-from contracts.ledger import Ledger
-from tests.contracts.eventkit import FACTORY, REGISTRY, event, inspected, raw, retraction
-from contracts.events import parse_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-CST = timezone(timedelta(hours=8))
+from contracts.clock import CST, epoch_ms
+from contracts.events import parse_event
+from contracts.fold import tally
+from contracts.ledger import Ledger
+from tests.contracts.eventkit import FACTORY, REGISTRY, event, inspected, raw, retraction
+
 WINDOW = dict(since_ms=epoch_ms(datetime(2024, 11, 1, tzinfo=CST)),
               cutoff_ms=epoch_ms(datetime(2025, 1, 28, 23, 59, 59, tzinfo=CST)))
 

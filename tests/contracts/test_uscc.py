@@ -3,7 +3,8 @@
 import random
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.errors import ValidationError
 from contracts.uscc import CHARSET, make_uscc, org_check_digit, uscc_check_char, validate_uscc

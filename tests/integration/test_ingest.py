@@ -14,7 +14,7 @@ import pytest
 from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_status_topic, source_topic
-from pipeline.deadletters import load, read_to_end, select
+from pipeline.ingest.deadletters import load, read_to_end, select
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from kafka import KafkaProducer
 
+from contracts.cutoff import parse_cutoff
 from contracts.registry import Registry
 from infra.admin import ensure_topics
 from infra.settings import Settings
@@ -19,7 +20,6 @@ from infra.topics import source_topic
 from pipeline.cli import main
 from tests.warehouse.logkit import Log, phase_one, phase_two
 from warehouse.cells_table import cells_frame
-from warehouse.cutoff import parse_cutoff
 from warehouse.kafka_log import source_topics
 from warehouse.rebuild import Rebuild
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.cutoff import parse_cutoff
 from contracts.registry import Registry
 from infra.admin import ensure_topics
 from infra.settings import Settings
@@ -20,7 +21,6 @@ from tests.integration.test_warehouse import produce
 from tests.streams.kafka_kit import WorkerProcess, lag, wait_until
 from tests.warehouse.logkit import phase_one, phase_two
 from warehouse.archive import Archiver
-from warehouse.cutoff import parse_cutoff
 from warehouse.kafka_log import source_topics
 from warehouse.offsets import offsets_from_json, total
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from contracts.clock import CST
 from contracts.registry import Registry
 from infra.settings import Settings
-from pipeline.deadletters import DeadLetter, export_line, merge, plan_resubmit, select
+from pipeline.errors import ExitCode
 from pipeline.ingest import (
     CONFLICT,
-    CST,
-    EXIT_REJECTED,
     Ingest,
     ListSink,
     dead_letter_id,
     dead_letter_record,
 )
+from pipeline.ingest.deadletters import DeadLetter, export_line, merge, plan_resubmit, select
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOOD = (FIXTURES / "good_events.jsonl").read_bytes().splitlines(keepends=True)
@@ -66,7 +66,7 @@ def test_every_bad_line_is_one_dead_letter_with_its_own_reason(registry):
     assert [d["reason"] for d in letters] == REASONS
     assert [d["line"] for d in letters] == list(range(1, len(BAD) + 1))
     assert run.summary.rejected_total == len(BAD) and run.summary.accepted_total == 0
-    assert run.summary.exit_code == EXIT_REJECTED == 3
+    assert run.summary.exit_code == ExitCode.REJECTED == 3
     assert sum(run.summary.rejected.values()) == len(BAD)
 
 
@@ -121,7 +121,7 @@ def test_same_event_id_with_other_content_is_a_conflict(registry):
     (letter,) = dead_letters(sink)
     assert letter["line"] == 2 and letter["field"] == "event_id"
     assert "supersedes" in letter["message"] and obj["event_id"] in letter["message"]
-    assert run.summary.exit_code == EXIT_REJECTED
+    assert run.summary.exit_code == ExitCode.REJECTED
 
 
 def test_same_event_id_other_content_with_supersedes_goes_on_to_the_ledger(registry):
@@ -217,7 +217,7 @@ def test_resubmit_plan_fixed_still_bad_and_already_resolved(registry):
                                 "resolved_at": "2024-12-20T09:30:00+08:00"}
     assert plan.skipped == ["done", letter.id]
     assert [(n, r) for n, _, r, _ in plan.still_bad] == [(2, "json.invalid"), (5, "resubmit.format")]
-    assert plan.exit_code == EXIT_REJECTED
+    assert plan.exit_code == ExitCode.REJECTED
 
 
 def test_resubmit_unknown_id_is_reported(registry):

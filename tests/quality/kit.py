@@ -15,8 +15,9 @@ import polars as pl
 
 from contracts.calendar import load_campaign
 from contracts.cells import CELLS
+from contracts.clock import epoch_ms
 from contracts.events import Event
-from contracts.fold import epoch_ms, rollup, tally, with_totals
+from contracts.fold import rollup, tally, with_totals
 from contracts.ledger import ACTIVE, Ledger
 from contracts.quality import SnapshotInput
 from tests.contracts import eventkit as ek

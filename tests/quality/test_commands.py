@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.commands.check import EXIT_CRITICAL
+from pipeline.errors import ExitCode
 from tests.quality import kit
 from tests.quality.test_expectations import bump, clean_cells
 
@@ -84,7 +84,7 @@ def test_check_passes_a_clean_snapshot_and_writes_its_outputs(
 def test_check_fails_with_exit_6_and_docs_show_the_failed_expectation(
         campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", *args(campaign, "broken", "--previous", str(campaign["clean"]))]) \
-        == EXIT_CRITICAL
+        == ExitCode.CRITICAL
     out = capsys.readouterr().out
     assert "FAILED" in out and "320412" in out
     docs = campaign["broken"] / "quality" / "data_docs"
@@ -116,7 +116,7 @@ def test_warnings_do_not_fail_the_check(tmp_path: Path,
 def test_gate_refuses_a_critical_failure_and_accepts_a_clean_snapshot(
         campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     folder = campaign["clean"].parent
-    assert main(["submit", *args(campaign, "broken"), "--unit", "320400"]) == EXIT_CRITICAL
+    assert main(["submit", *args(campaign, "broken"), "--unit", "320400"]) == ExitCode.CRITICAL
     out = capsys.readouterr().out
     assert "refused" in out and "snapshot.total_is_sum_of_rows" in out
     assert not (folder / "submitted.json").exists()

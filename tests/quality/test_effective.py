@@ -15,7 +15,7 @@ import pytest
 from contracts.events import Event
 from contracts.quality import run_check
 from contracts.quality.frames import prepare_events
-from pipeline.quality_inputs import active_ids
+from pipeline.flows.quality_inputs import active_ids
 from tests.contracts import eventkit as ek
 from tests.quality import kit
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from contracts.fold import rollup
 from contracts.errors import ValidationError
 from contracts.events import parse_event
+from contracts.fold import rollup
 from streams.engine import Chunk, Engine, applied_events, journal_key, next_offsets, with_journal
 from streams.tallies import own_figures
 from tests.streams.workload import DEC31, FINAL, REGISTRY, TREE, WINDOW, recompute, workload

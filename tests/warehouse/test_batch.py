@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.cells import CELL_BY_ID, Agg
+from contracts.cutoff import parse_cutoff
 from contracts.fold import Contribution, tally
 from contracts.ledger import ACTIVE
 from contracts.registry import Registry
@@ -36,7 +37,6 @@ from tests.warehouse.conftest import Story
 from warehouse import archive as archive_mod
 from warehouse.archive import archive_files, archive_records
 from warehouse.batch import BatchRebuild, contributions_frame, tally_frame
-from warehouse.cutoff import parse_cutoff
 from warehouse.errors import ArchiveError
 from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import Rebuilt, rebuild_from_archive

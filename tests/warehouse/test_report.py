@@ -12,10 +12,10 @@ import pytest
 from rich.console import Console
 
 from contracts.cells import CELL_BY_ID, COLUMNS, ITEMS, MONEY, PERSONS, ROWS, row_cell
+from contracts.cutoff import parse_cutoff
 from tests.warehouse.conftest import REGISTRY
 from tests.warehouse.logkit import Log, phase_one, phase_two
 from warehouse.cells_table import cells_frame
-from warehouse.cutoff import parse_cutoff
 from warehouse.errors import WarehouseError
 from warehouse.rebuild import Rebuild
 from warehouse.report import build_forms, parse_precision, rounded

@@ -14,13 +14,19 @@ import polars as pl
 import pytest
 
 from contracts.cells import CELLS
+from contracts.cutoff import parse_cutoff
 from tests.warehouse.conftest import REGISTRY, Story
 from tests.warehouse.logkit import Log, phase_one
 from warehouse.cells_table import SCHEMA, cells_frame, figures_of
-from warehouse.cutoff import parse_cutoff
 from warehouse.errors import SnapshotError
 from warehouse.rebuild import Rebuild
-from warehouse.snapshot import compare, list_snapshots, load_snapshot, resolve_snapshot, write_snapshot
+from warehouse.snapshot import (
+    compare,
+    list_snapshots,
+    load_snapshot,
+    resolve_snapshot,
+    write_snapshot,
+)
 
 CUTOFF = parse_cutoff("2024-12-31")
 META_KEYS = ["snapshot_id", "cutoff", "label", "offsets", "created_at", "code_version",

@@ -25,13 +25,15 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 
+from benchmarks.common import peak_rss_mb
+from contracts.clock import CST
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
 from infra.admin import ensure_topics
+from infra.producer import make_producer
 from infra.settings import Settings
 from infra.topics import Role, TopicSpec, declared_topics
-from pipeline.bench_common import peak_rss_mb
-from pipeline.ingest import CST, Ingest, KafkaSink, default_validators, make_producer
+from pipeline.ingest import Ingest, KafkaSink, default_validators
 
 __all__ = ["BenchResult", "write_events", "run_bench"]
 

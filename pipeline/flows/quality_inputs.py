@@ -189,7 +189,7 @@ def dead_letters_from_kafka() -> pl.DataFrame:
     from infra.admin import bootstrap_servers
     from infra.errors import InfraError
     from infra.settings import Settings
-    from pipeline.deadletters import DeadLetterError, load
+    from pipeline.ingest.deadletters import DeadLetterError, load
 
     try:
         settings = Settings.from_env()

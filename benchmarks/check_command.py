@@ -29,13 +29,13 @@ def register_action(actions: Any, count: Any) -> None:
     p.add_argument("--workdir", type=Path, metavar="DIR",
                    help="where the synthetic campaign is built and kept, several GB for 10M "
                         "events (default: <state dir>/bench-check)")
-    p.add_argument("--out", type=Path, default=Path("bench/check.json"), metavar="FILE",
-                   help="where to write the figures (default bench/check.json)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/check.json"), metavar="FILE",
+                   help="where to write the figures (default benchmarks/results/check.json)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.bench_check import run_bench  # polars-heavy: load on demand
+    from benchmarks.check import run_bench  # polars-heavy: load on demand
 
     console = Console()
     workdir = args.workdir

@@ -33,13 +33,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.calendar import CST, load_campaign
+from benchmarks.common import peak_rss_mb
+from contracts.calendar import load_campaign
+from contracts.clock import CST
 from contracts.fold import with_totals
 from contracts.quality import run_check
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
-from pipeline.bench_common import peak_rss_mb
-from pipeline.quality_inputs import active_ids, read_snapshot, scan_archive
+from pipeline.flows.quality_inputs import active_ids, read_snapshot, scan_archive
 from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, fold_fingerprint
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
@@ -252,8 +253,8 @@ def _write_archive(root: Path, rows: pl.DataFrame) -> None:
 def _write_snapshot(root: Path, rows: pl.DataFrame, rng: np.random.Generator) -> Path:
     """The December snapshot: plausible own figures per unit (the check does not refold the
     events), rolled up and written by the warehouse's own writer at the archive's end."""
+    from contracts.cutoff import parse_cutoff
     from warehouse.cells_table import cells_frame
-    from warehouse.cutoff import parse_cutoff
     from warehouse.snapshot import write_snapshot
 
     registry = Registry.load()

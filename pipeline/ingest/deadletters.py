@@ -18,13 +18,16 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from contracts.clock import CST
 from contracts.deadletter import record_json
 from contracts.errors import ValidationError
 from contracts.events import parse_event
 from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import dead_letter_status_topic, dead_letter_topic, source_topic
-from pipeline.ingest import CST, EXIT_REJECTED, Headers, now_cst
+from pipeline.errors import ExitCode
+from pipeline.ingest.routing import now_cst
+from pipeline.ingest.sink import Headers
 
 __all__ = [
     "DeadLetter", "DeadLetterError", "read_to_end", "merge", "load", "select", "export_line",
@@ -243,7 +246,7 @@ class ResubmitPlan:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_REJECTED if self.still_bad else 0
+        return ExitCode.REJECTED if self.still_bad else 0
 
 
 def plan_resubmit(

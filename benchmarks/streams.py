@@ -67,8 +67,8 @@ def register_streams(actions: Any, count: Callable[[str], int]) -> None:
                    help="spread the events over the units below CODE (default 320400: "
                         "Changzhou's 7 districts; 320000 gives Jiangsu's 20 units, which "
                         "spread over the partitions more evenly)")
-    p.add_argument("--out", type=Path, default=Path("bench/streams.json"), metavar="FILE",
-                   help="where to write the figures (default bench/streams.json)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/streams.json"), metavar="FILE",
+                   help="where to write the figures (default benchmarks/results/streams.json)")
     p.set_defaults(func=run)
 
 
@@ -310,7 +310,7 @@ def _delete_topics(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.bench_ingest import write_events
+    from benchmarks.ingest import write_events
 
     console = Console()
 

@@ -30,7 +30,6 @@ from pipeline.errors import CliError
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
 CUTOFF = "2024-12-31"
-EXIT_DEMO_FAILED = 1
 
 
 class StepFailed(CliError):

@@ -31,19 +31,19 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from contracts.calendar import CST
+from benchmarks.common import children_peak_rss_mb, count, peak_rss_mb
+from benchmarks.replay_data import archive_lines, replicate_archive
+from contracts.clock import CST
+from contracts.cutoff import parse_cutoff
 from contracts.registry import Registry
 from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import declared_topics, source_topic
-from pipeline.bench_common import children_peak_rss_mb, count, peak_rss_mb
-from pipeline.bench_replay import archive_lines, replicate_archive
 from pipeline.errors import CliError
 from warehouse.archive import Archiver
-from warehouse.cutoff import parse_cutoff
-from warehouse.kafka_log import log_end, source_topics
 from warehouse.batch import BatchRebuild
+from warehouse.kafka_log import log_end, source_topics
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import compare
 
@@ -62,8 +62,8 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--events", type=count, default=1_000_000, metavar="N",
                    help="lines to generate (default 1,000,000)")
     p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
-    p.add_argument("--out", type=Path, default=Path("bench/replay.json"), metavar="FILE",
-                   help="where to write the figures (default bench/replay.json)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/replay.json"), metavar="FILE",
+                   help="where to write the figures (default benchmarks/results/replay.json)")
     p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
     p.add_argument("--archive-only", action="store_true",

@@ -1,0 +1,1 @@
+"""Benchmarks (`arrears bench ...`): each writes its figures as JSON under `benchmarks/results/` and prints them. Not part of the product packages."""
