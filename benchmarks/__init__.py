@@ -1,1 +1,2 @@
-"""Benchmarks (`arrears bench ...`): each writes its figures as JSON under `benchmarks/results/` and prints them. Not part of the product packages."""
+"""Benchmarks (`arrears bench ...`): each writes its figures as JSON under `benchmarks/results/`
+and prints them. Not part of the product packages."""

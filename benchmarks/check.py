@@ -51,13 +51,20 @@ UNITS = ("320400", "320402", "320404", "320411", "320412", "320413", "320471", "
 PARTITIONS = 6
 #: (type, source, share of clean events)
 MIX = (
-    ("employer.inspected", "inspection", 0.40), ("arrears.verified", "inspection", 0.08),
-    ("arrears.resolved", "inspection", 0.08), ("order.issued", "inspection", 0.06),
-    ("case.transferred", "inspection", 0.02), ("case.filed", "inspection", 0.015),
-    ("employer.published", "inspection", 0.005), ("employer.blacklisted", "inspection", 0.005),
-    ("dispute.resolved", "mediation", 0.10), ("execution.concluded", "court", 0.05),
-    ("lead.received", "complaint", 0.12), ("lead.merged", "complaint", 0.015),
-    ("lead.verified", "complaint", 0.03), ("lead.closed", "complaint", 0.02),
+    ("employer.inspected", "inspection", 0.40),
+    ("arrears.verified", "inspection", 0.08),
+    ("arrears.resolved", "inspection", 0.08),
+    ("order.issued", "inspection", 0.06),
+    ("case.transferred", "inspection", 0.02),
+    ("case.filed", "inspection", 0.015),
+    ("employer.published", "inspection", 0.005),
+    ("employer.blacklisted", "inspection", 0.005),
+    ("dispute.resolved", "mediation", 0.10),
+    ("execution.concluded", "court", 0.05),
+    ("lead.received", "complaint", 0.12),
+    ("lead.merged", "complaint", 0.015),
+    ("lead.verified", "complaint", 0.03),
+    ("lead.closed", "complaint", 0.02),
 )
 P_RESEND, P_CORRECTION, P_RETRACTION = 0.01, 0.004, 0.002
 
@@ -86,8 +93,11 @@ class CheckBench:
         return self.check_seconds < self.target_seconds
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "events_per_s": self.events_per_s,
-                "meets_target": self.meets_target}
+        return {
+            **asdict(self),
+            "events_per_s": self.events_per_s,
+            "meets_target": self.meets_target,
+        }
 
 
 def _employers(n: int, seed: int) -> list[str]:
@@ -99,8 +109,9 @@ def _json_str(expr: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), expr, pl.lit('"')])
 
 
-def build_campaign(folder: Path, n: int, *, seed: int = 7,
-                   say: Callable[[str], None] = lambda _m: None) -> tuple[Path, Path]:
+def build_campaign(
+    folder: Path, n: int, *, seed: int = 7, say: Callable[[str], None] = lambda _m: None
+) -> tuple[Path, Path]:
     """Write the archive and the December snapshot under `folder`; reuse them if present."""
     archive, snapshots = folder / "archive", folder / "snapshots"
     stamp = folder / "campaign.json"
@@ -123,13 +134,17 @@ def build_campaign(folder: Path, n: int, *, seed: int = 7,
     shares = np.array([m[2] for m in MIX])
     kinds = rng.choice(len(MIX), size=n_clean, p=shares / shares.sum())
     at = np.sort(rng.integers(start, end, size=n_clean))
-    frame = pl.DataFrame({
-        "i": np.arange(n_clean), "kind": kinds.astype(np.int16), "at": at,
-        "unit": np.array(UNITS)[rng.integers(0, len(UNITS), size=n_clean)],
-        "emp": np.array(employers)[rng.integers(0, len(employers), size=n_clean)],
-        "workers": rng.integers(1, 200, size=n_clean),
-        "fen": rng.integers(100_000, 50_000_000, size=n_clean),
-    }).with_columns(
+    frame = pl.DataFrame(
+        {
+            "i": np.arange(n_clean),
+            "kind": kinds.astype(np.int16),
+            "at": at,
+            "unit": np.array(UNITS)[rng.integers(0, len(UNITS), size=n_clean)],
+            "emp": np.array(employers)[rng.integers(0, len(employers), size=n_clean)],
+            "workers": rng.integers(1, 200, size=n_clean),
+            "fen": rng.integers(100_000, 50_000_000, size=n_clean),
+        }
+    ).with_columns(
         pl.col("kind").replace_strict(list(range(len(MIX))), [m[0] for m in MIX]).alias("type"),
         pl.col("kind").replace_strict(list(range(len(MIX))), [m[1] for m in MIX]).alias("source"),
         pl.format("ev-{}", pl.col("i")).alias("event_id"),
@@ -137,8 +152,13 @@ def build_campaign(folder: Path, n: int, *, seed: int = 7,
         pl.lit(None, pl.Utf8).alias("retracts"),
     )
     frame = frame.with_columns(_raw(frame))
-    dirty = _dirt(frame, rng, int(n * P_RESEND), int(n * P_CORRECTION),
-                  n_dirty - int(n * P_RESEND) - int(n * P_CORRECTION))
+    dirty = _dirt(
+        frame,
+        rng,
+        int(n * P_RESEND),
+        int(n * P_CORRECTION),
+        n_dirty - int(n * P_RESEND) - int(n * P_CORRECTION),
+    )
     rows = pl.concat([frame.select(dirty.columns), dirty]).sort("at")
     say("writing the archive")
     rows = _place(rows)
@@ -151,65 +171,147 @@ def build_campaign(folder: Path, n: int, *, seed: int = 7,
 
 def _raw(frame: pl.DataFrame) -> pl.Expr:
     """The event's JSON line, built column-wise (one template per payload shape)."""
-    emp = pl.concat_str([pl.lit('{"id":"'), pl.col("emp"),
-                         pl.lit('","name":"常州某有限公司","industry":"3411"}')])
-    yuan = pl.format("{}.{}", pl.col("fen") // 100,
-                     (pl.col("fen") % 100).cast(pl.Utf8).str.zfill(2))
+    emp = pl.concat_str(
+        [pl.lit('{"id":"'), pl.col("emp"), pl.lit('","name":"常州某有限公司","industry":"3411"}')]
+    )
+    yuan = pl.format(
+        "{}.{}", pl.col("fen") // 100, (pl.col("fen") % 100).cast(pl.Utf8).str.zfill(2)
+    )
     case = _json_str(pl.format("C-{}", pl.col("i") // 2))
     lead = _json_str(pl.format("L-{}", pl.col("i") // 3))
     t = pl.col("type")
     payload = (
-        pl.when(t == "employer.inspected").then(pl.concat_str([
-            pl.lit('{"employer":'), emp, pl.lit(',"workers":'), pl.col("workers").cast(pl.Utf8),
-            pl.lit(',"migrant_workers":'), (pl.col("workers") // 2).cast(pl.Utf8),
-            pl.lit(',"method":"onsite"}')]))
-        .when(t.is_in(["arrears.verified", "arrears.resolved"])).then(pl.concat_str([
-            pl.lit('{"case_id":'), case, pl.lit(',"employer":'), emp, pl.lit(',"workers":'),
-            pl.col("workers").cast(pl.Utf8), pl.lit(',"amount":"'), yuan,
-            pl.lit('","channel":"inspection","new_employment_form":false}')]))
-        .when(t.is_in(["dispute.resolved", "execution.concluded"])).then(pl.concat_str([
-            pl.lit('{"case_no":'), case, pl.lit(',"employer":'), emp, pl.lit(',"workers":'),
-            pl.col("workers").cast(pl.Utf8), pl.lit(',"amount":"'), yuan,
-            pl.lit('","channel":"mediation","new_employment_form":false}')]))
-        .when(t.str.starts_with("lead.")).then(pl.concat_str([
-            pl.lit('{"lead_id":'), lead, pl.lit(',"intake":"centralized_reception"}')]))
-        .otherwise(pl.concat_str([pl.lit('{"case_id":'), case, pl.lit(',"employer":'), emp,
-                                  pl.lit("}")]))
+        pl.when(t == "employer.inspected")
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit('{"employer":'),
+                    emp,
+                    pl.lit(',"workers":'),
+                    pl.col("workers").cast(pl.Utf8),
+                    pl.lit(',"migrant_workers":'),
+                    (pl.col("workers") // 2).cast(pl.Utf8),
+                    pl.lit(',"method":"onsite"}'),
+                ]
+            )
+        )
+        .when(t.is_in(["arrears.verified", "arrears.resolved"]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit('{"case_id":'),
+                    case,
+                    pl.lit(',"employer":'),
+                    emp,
+                    pl.lit(',"workers":'),
+                    pl.col("workers").cast(pl.Utf8),
+                    pl.lit(',"amount":"'),
+                    yuan,
+                    pl.lit('","channel":"inspection","new_employment_form":false}'),
+                ]
+            )
+        )
+        .when(t.is_in(["dispute.resolved", "execution.concluded"]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit('{"case_no":'),
+                    case,
+                    pl.lit(',"employer":'),
+                    emp,
+                    pl.lit(',"workers":'),
+                    pl.col("workers").cast(pl.Utf8),
+                    pl.lit(',"amount":"'),
+                    yuan,
+                    pl.lit('","channel":"mediation","new_employment_form":false}'),
+                ]
+            )
+        )
+        .when(t.str.starts_with("lead."))
+        .then(
+            pl.concat_str(
+                [pl.lit('{"lead_id":'), lead, pl.lit(',"intake":"centralized_reception"}')]
+            )
+        )
+        .otherwise(
+            pl.concat_str([pl.lit('{"case_id":'), case, pl.lit(',"employer":'), emp, pl.lit("}")])
+        )
     )
-    occurred = pl.from_epoch(pl.col("at"), "ms").dt.convert_time_zone("Asia/Shanghai") \
+    occurred = (
+        pl.from_epoch(pl.col("at"), "ms")
+        .dt.convert_time_zone("Asia/Shanghai")
         .dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
-    return pl.concat_str([
-        pl.lit('{"event_id":'), _json_str(pl.col("event_id")), pl.lit(',"source":'),
-        _json_str(pl.col("source")), pl.lit(',"type":'), _json_str(t),
-        pl.lit(',"occurred_at":'), _json_str(occurred), pl.lit(',"unit":'),
-        _json_str(pl.col("unit")), pl.lit(',"payload":'), payload, pl.lit("}")]).alias("raw")
+    )
+    return pl.concat_str(
+        [
+            pl.lit('{"event_id":'),
+            _json_str(pl.col("event_id")),
+            pl.lit(',"source":'),
+            _json_str(pl.col("source")),
+            pl.lit(',"type":'),
+            _json_str(t),
+            pl.lit(',"occurred_at":'),
+            _json_str(occurred),
+            pl.lit(',"unit":'),
+            _json_str(pl.col("unit")),
+            pl.lit(',"payload":'),
+            payload,
+            pl.lit("}"),
+        ]
+    ).alias("raw")
 
 
-def _dirt(frame: pl.DataFrame, rng: np.random.Generator, resends: int, corrections: int,
-          retractions: int) -> pl.DataFrame:
+def _dirt(
+    frame: pl.DataFrame, rng: np.random.Generator, resends: int, corrections: int, retractions: int
+) -> pl.DataFrame:
     """Identical resends, corrections (supersedes) and retractions of earlier events."""
     cols = ["event_id", "source", "type", "unit", "at", "supersedes", "retracts", "raw"]
     n = frame.height
-    resent = frame[rng.integers(0, n, size=resends)].select(cols).with_columns(
-        pl.col("at") + 60_000)
-    corrected = frame[rng.integers(0, n, size=corrections)].select(cols).with_columns(
-        pl.col("event_id").alias("supersedes"),
-        pl.format("fix-{}", pl.int_range(pl.len())).alias("event_id"),
-        pl.col("at") + 3_600_000)
+    resent = (
+        frame[rng.integers(0, n, size=resends)].select(cols).with_columns(pl.col("at") + 60_000)
+    )
+    corrected = (
+        frame[rng.integers(0, n, size=corrections)]
+        .select(cols)
+        .with_columns(
+            pl.col("event_id").alias("supersedes"),
+            pl.format("fix-{}", pl.int_range(pl.len())).alias("event_id"),
+            pl.col("at") + 3_600_000,
+        )
+    )
     corrected = corrected.with_columns(
-        pl.concat_str([pl.lit('{"event_id":"'), pl.col("event_id"), pl.lit('","supersedes":"'),
-                       pl.col("supersedes"), pl.lit('",'),
-                       pl.col("raw").str.split_exact('",', 1).struct.field("field_1")])
-        .alias("raw"))
+        pl.concat_str(
+            [
+                pl.lit('{"event_id":"'),
+                pl.col("event_id"),
+                pl.lit('","supersedes":"'),
+                pl.col("supersedes"),
+                pl.lit('",'),
+                pl.col("raw").str.split_exact('",', 1).struct.field("field_1"),
+            ]
+        ).alias("raw")
+    )
     targets = frame[rng.integers(0, n, size=retractions)]
     retracted = targets.select(
         pl.format("ret-{}", pl.int_range(pl.len())).alias("event_id"),
-        pl.lit("inspection").alias("source"), pl.lit("event.retracted").alias("type"),
-        "unit", (pl.col("at") + 7_200_000).alias("at"), pl.lit(None, pl.Utf8).alias("supersedes"),
+        pl.lit("inspection").alias("source"),
+        pl.lit("event.retracted").alias("type"),
+        "unit",
+        (pl.col("at") + 7_200_000).alias("at"),
+        pl.lit(None, pl.Utf8).alias("supersedes"),
         pl.col("event_id").alias("retracts"),
-        pl.concat_str([pl.lit('{"event_id":"ret-x","source":"inspection","type":"event.retracted",'
-                              '"unit":"'), pl.col("unit"), pl.lit('","payload":{"retracts":"'),
-                       pl.col("event_id"), pl.lit('","reason":"entered twice"}}')]).alias("raw"))
+        pl.concat_str(
+            [
+                pl.lit(
+                    '{"event_id":"ret-x","source":"inspection","type":"event.retracted","unit":"'
+                ),
+                pl.col("unit"),
+                pl.lit('","payload":{"retracts":"'),
+                pl.col("event_id"),
+                pl.lit('","reason":"entered twice"}}'),
+            ]
+        ).alias("raw"),
+    )
     return pl.concat([resent, corrected, retracted])
 
 
@@ -220,14 +322,27 @@ def _place(rows: pl.DataFrame) -> pl.DataFrame:
         pl.format("arrears.source.{}", pl.col("source")).alias("topic"),
         (pl.col("unit").hash(seed=1) % PARTITIONS).cast(pl.Int32).alias("partition"),
     )
-    rows = rows.with_columns(pl.int_range(pl.len()).over("topic", "partition").cast(pl.Int64)
-                             .alias("offset"))
+    rows = rows.with_columns(
+        pl.int_range(pl.len()).over("topic", "partition").cast(pl.Int64).alias("offset")
+    )
     return rows.select(
-        "topic", "partition", "offset", "event_id", "source", "type", "unit",
-        pl.from_epoch(pl.col("at"), "ms").dt.replace_time_zone("UTC")
-        .dt.convert_time_zone(tz).alias("occurred_at"),
-        pl.lit(None, pl.Datetime("ms", tz)).alias("recorded_at"), "supersedes",
-        pl.col("raw").hash(seed=3).cast(pl.Utf8).alias("content_hash"), "raw", "retracts")
+        "topic",
+        "partition",
+        "offset",
+        "event_id",
+        "source",
+        "type",
+        "unit",
+        pl.from_epoch(pl.col("at"), "ms")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .alias("occurred_at"),
+        pl.lit(None, pl.Datetime("ms", tz)).alias("recorded_at"),
+        "supersedes",
+        pl.col("raw").hash(seed=3).cast(pl.Utf8).alias("content_hash"),
+        "raw",
+        "retracts",
+    )
 
 
 def _write_archive(root: Path, rows: pl.DataFrame) -> None:
@@ -237,17 +352,23 @@ def _write_archive(root: Path, rows: pl.DataFrame) -> None:
     metadata = {FOLD_KEY: fold_fingerprint().encode(), UNFOLDED_KEY: b"0"}
     no_fold = pa.array([], type=CONTRIBUTION_TYPE)
     for (source, date, topic, partition), part in dated.group_by(
-            "source", "_date", "topic", "partition"):
+        "source", "_date", "topic", "partition"
+    ):
         part = part.sort("offset").drop("_date")
         folder = root / f"source={source}" / f"date={date}"
         folder.mkdir(parents=True, exist_ok=True)
         first, last = part["offset"][0], part["offset"][-1]
         empty = pa.ListArray.from_arrays(pa.array(np.zeros(part.height + 1, np.int32)), no_fold)
-        table = (part.to_arrow().append_column("contributions", empty)
-                 .select(ARCHIVE_SCHEMA.names).cast(ARCHIVE_SCHEMA)
-                 .replace_schema_metadata(metadata))
-        pq.write_table(table, folder / f"part-{topic}-{partition}-{first}-{last}.parquet",
-                       compression="zstd")
+        table = (
+            part.to_arrow()
+            .append_column("contributions", empty)
+            .select(ARCHIVE_SCHEMA.names)
+            .cast(ARCHIVE_SCHEMA)
+            .replace_schema_metadata(metadata)
+        )
+        pq.write_table(
+            table, folder / f"part-{topic}-{partition}-{first}-{last}.parquet", compression="zstd"
+        )
 
 
 def _write_snapshot(root: Path, rows: pl.DataFrame, rng: np.random.Generator) -> Path:
@@ -263,37 +384,51 @@ def _write_snapshot(root: Path, rows: pl.DataFrame, rng: np.random.Generator) ->
     per = {(u, t): c for u, t, c in counts.iter_rows()}
     for unit in UNITS:
         n_resolved = per.get((unit, "arrears.resolved"), 0)
-        for row, share in (("construction", 4), ("manufacturing", 3), ("services", 2),
-                           ("other", 1)):
+        for row, share in (
+            ("construction", 4),
+            ("manufacturing", 3),
+            ("services", 2),
+            ("other", 1),
+        ):
             k = share / 10
             employers = int(per.get((unit, "employer.inspected"), 0) * k * 0.6)
             resolved = int(n_resolved * k)
             workers = int(rng.integers(20, 60)) * max(employers, 1)
-            own.update({
-                (unit, f"{row}.employers"): employers, (unit, f"{row}.workers"): workers,
-                (unit, f"{row}.migrant_workers"): workers // 2,
-                (unit, f"{row}.resolved"): resolved,
-                (unit, f"{row}.resolved_workers"): resolved * 12,
-                (unit, f"{row}.resolved_amount"): resolved * 12 * 300_000,
-                (unit, f"{row}.police_transfers"): resolved // 50,
-                (unit, f"{row}.police_filings"): resolved // 80,
-            })
+            own.update(
+                {
+                    (unit, f"{row}.employers"): employers,
+                    (unit, f"{row}.workers"): workers,
+                    (unit, f"{row}.migrant_workers"): workers // 2,
+                    (unit, f"{row}.resolved"): resolved,
+                    (unit, f"{row}.resolved_workers"): resolved * 12,
+                    (unit, f"{row}.resolved_amount"): resolved * 12 * 300_000,
+                    (unit, f"{row}.police_transfers"): resolved // 50,
+                    (unit, f"{row}.police_filings"): resolved // 80,
+                }
+            )
         for item in (3, 4, 5):
             own[(unit, f"item{item}.cases")] = n_resolved // 10
             own[(unit, f"item{item}.workers")] = n_resolved // 10 * 12
             own[(unit, f"item{item}.amount")] = n_resolved // 10 * 12 * 300_000
     cells = cells_frame(with_totals(own), registry)
     offsets: dict[str, dict[int, int]] = {}
-    for topic, partition, last in rows.group_by("topic", "partition").agg(
-            pl.col("offset").max()).iter_rows():
+    for topic, partition, last in (
+        rows.group_by("topic", "partition").agg(pl.col("offset").max()).iter_rows()
+    ):
         offsets.setdefault(topic, {})[int(partition)] = int(last) + 1
-    snap = write_snapshot(root, parse_cutoff("progress"), cells, offsets, source="archive",
-                          event_count=rows.height, label="bench")
+    snap = write_snapshot(
+        root,
+        parse_cutoff("progress"),
+        cells,
+        offsets,
+        source="archive",
+        event_count=rows.height,
+        label="bench",
+    )
     return snap.path
 
 
-def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: None
-              ) -> CheckBench:
+def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: None) -> CheckBench:
     started = time.monotonic()
     archive, snapshot_path = build_campaign(folder, n, say=say)
     setup = time.monotonic() - started
@@ -315,16 +450,31 @@ def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: N
     mark("active event ids (warehouse batch, Ledger)")
     active = active_ids(archive, snapshot.meta, registry)
     letters = pl.DataFrame(schema={"id": pl.Utf8, "original": pl.Utf8, "status": pl.Utf8})
-    result = run_check(snapshot, archive=lazy, active=active, registry=registry,
-                       dead_letters=letters, docs_dir=snapshot_path / "quality" / "data_docs",
-                       say=mark)
+    result = run_check(
+        snapshot,
+        archive=lazy,
+        active=active,
+        registry=registry,
+        dead_letters=letters,
+        docs_dir=snapshot_path / "quality" / "data_docs",
+        say=mark,
+    )
     mark("done")
     check_seconds = time.monotonic() - t0
     return CheckBench(
-        events=n, archive_rows=result.event_rows or 0, archive_mb=round(archive_mb, 1),
-        setup_seconds=round(setup, 1), check_seconds=round(check_seconds, 2), phases=phases,
-        passed=result.passed, critical_failures=[o.check for o in result.critical_failures],
-        warnings=[o.check for o in result.warnings], peak_rss_mb=round(peak_rss_mb(), 0),
-        machine={"cpus": os.cpu_count(), "python": platform.python_version(),
-                 "platform": platform.platform()},
+        events=n,
+        archive_rows=result.event_rows or 0,
+        archive_mb=round(archive_mb, 1),
+        setup_seconds=round(setup, 1),
+        check_seconds=round(check_seconds, 2),
+        phases=phases,
+        passed=result.passed,
+        critical_failures=[o.check for o in result.critical_failures],
+        warnings=[o.check for o in result.warnings],
+        peak_rss_mb=round(peak_rss_mb(), 0),
+        machine={
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     )

@@ -18,19 +18,35 @@ __all__ = ["register_action", "run"]
 def register_action(actions: Any, count: Any) -> None:
     """Join the `arrears bench` group as `bench check` (`count` parses --events)."""
     p = actions.add_parser(
-        "check", help="the full quality check on a December snapshot of N archived events",
+        "check",
+        help="the full quality check on a December snapshot of N archived events",
         description="Build (once, cached in --workdir) a synthetic archive of N events in the "
-                    "archive layout (resends, corrections, retractions included) and its "
-                    "December snapshot, then time `arrears check` on it with the event-level "
-                    "suites and Data Docs; report seconds per phase and peak memory. Target: "
-                    "under 60 s for 10,000,000 events. No broker needed.")
-    p.add_argument("--events", type=count, default=10_000_000, metavar="N",
-                   help="archived events (default 10,000,000)")
-    p.add_argument("--workdir", type=Path, metavar="DIR",
-                   help="where the synthetic campaign is built and kept, several GB for 10M "
-                        "events (default: <state dir>/bench-check)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/check.json"), metavar="FILE",
-                   help="where to write the figures (default benchmarks/results/check.json)")
+        "archive layout (resends, corrections, retractions included) and its "
+        "December snapshot, then time `arrears check` on it with the event-level "
+        "suites and Data Docs; report seconds per phase and peak memory. Target: "
+        "under 60 s for 10,000,000 events. No broker needed.",
+    )
+    p.add_argument(
+        "--events",
+        type=count,
+        default=10_000_000,
+        metavar="N",
+        help="archived events (default 10,000,000)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the synthetic campaign is built and kept, several GB for 10M "
+        "events (default: <state dir>/bench-check)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/check.json"),
+        metavar="FILE",
+        help="where to write the figures (default benchmarks/results/check.json)",
+    )
     p.set_defaults(func=run)
 
 
@@ -50,18 +66,22 @@ def run(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
-    table = Table(title=f"bench check: {result.archive_rows:,} archived events "
-                        f"({result.archive_mb:,.0f} MB Parquet)")
+    table = Table(
+        title=f"bench check: {result.archive_rows:,} archived events "
+        f"({result.archive_mb:,.0f} MB Parquet)"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     for phase, seconds in result.phases.items():
         table.add_row(f"  {phase}", f"{seconds:.2f}s")
     table.add_row("full check", f"{result.check_seconds:.1f}s ({result.events_per_s:,} events/s)")
-    table.add_row("verdict", "passed" if result.passed else
-                  "critical: " + ", ".join(result.critical_failures))
+    table.add_row(
+        "verdict", "passed" if result.passed else "critical: " + ", ".join(result.critical_failures)
+    )
     table.add_row("peak RSS", f"{result.peak_rss_mb:,.0f} MB")
-    table.add_row(f"target (< {result.target_seconds:.0f} s)",
-                  "met" if result.meets_target else "NOT met")
+    table.add_row(
+        f"target (< {result.target_seconds:.0f} s)", "met" if result.meets_target else "NOT met"
+    )
     console.print(table)
     console.print(f"figures written to {args.out}")
     return 0

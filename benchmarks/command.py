@@ -18,31 +18,49 @@ from pipeline.errors import CliError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("bench", help="benchmarks: measure throughput and memory, write JSON",
-                            description="Performance benchmarks against the configured broker. "
-                                        "Each writes its figures as JSON and prints them.")
+    parser = sub.add_parser(
+        "bench",
+        help="benchmarks: measure throughput and memory, write JSON",
+        description="Performance benchmarks against the configured broker. "
+        "Each writes its figures as JSON and prints them.",
+    )
     # A group: `bench streams`, `bench replay`, ... register here as further actions.
     actions = parser.add_subparsers(title="benchmarks", metavar="BENCH", required=True)
     ingest = actions.add_parser(
-        "ingest", help="validate-and-produce rate vs. a bare producer, peak memory",
+        "ingest",
+        help="validate-and-produce rate vs. a bare producer, peak memory",
         description="Generate N valid events, send them once with a bare kafka-python producer "
-                    "and once through `arrears ingest`'s path (validate, dedupe, produce), into "
-                    "fresh bench topics that are deleted afterwards; report events/s of both, "
-                    "their ratio and the peak resident memory. Targets: >= 20,000 events/s and "
-                    ">= half the bare rate.")
-    ingest.add_argument("--events", type=count, default=1_000_000, metavar="N",
-                        help="number of events (default 1,000,000)")
-    ingest.add_argument("--out", type=Path, default=Path("benchmarks/results/ingest.json"), metavar="FILE",
-                        help="where to write the figures (default benchmarks/results/ingest.json)")
-    ingest.add_argument("--keep-topics", action="store_true",
-                        help="do not delete the bench topics afterwards")
+        "and once through `arrears ingest`'s path (validate, dedupe, produce), into "
+        "fresh bench topics that are deleted afterwards; report events/s of both, "
+        "their ratio and the peak resident memory. Targets: >= 20,000 events/s and "
+        ">= half the bare rate.",
+    )
+    ingest.add_argument(
+        "--events",
+        type=count,
+        default=1_000_000,
+        metavar="N",
+        help="number of events (default 1,000,000)",
+    )
+    ingest.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/ingest.json"),
+        metavar="FILE",
+        help="where to write the figures (default benchmarks/results/ingest.json)",
+    )
+    ingest.add_argument(
+        "--keep-topics", action="store_true", help="do not delete the bench topics afterwards"
+    )
     ingest.set_defaults(func=run_ingest)
     from benchmarks.streams import register_streams  # the stream workers' benchmark
+
     register_streams(actions, count)
     from benchmarks.replay import register_replay  # the warehouse's benchmark
 
     register_replay(actions)
     from benchmarks.check_command import register_action as register_check
+
     register_check(actions, count)
 
 
@@ -53,8 +71,13 @@ def run_ingest(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
         bootstrap = bootstrap_servers(settings)
-        result = run_bench(bootstrap, settings, args.events, keep_topics=args.keep_topics,
-                           say=lambda m: console.print(f"[dim]{m}[/dim]"))
+        result = run_bench(
+            bootstrap,
+            settings,
+            args.events,
+            keep_topics=args.keep_topics,
+            say=lambda m: console.print(f"[dim]{m}[/dim]"),
+        )
     except InfraError as err:
         raise CliError(str(err)) from err
     except KafkaError as err:
@@ -65,15 +88,23 @@ def run_ingest(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
-    table = Table(title=f"bench ingest: {result.events:,} events ({result.file_bytes / 1e6:,.0f} MB)")
+    table = Table(
+        title=f"bench ingest: {result.events:,} events ({result.file_bytes / 1e6:,.0f} MB)"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("bare producer", f"{result.bare_events_per_s:,} events/s ({result.bare_seconds:.1f}s)")
-    table.add_row("validate and produce", f"{result.ingest_events_per_s:,} events/s "
-                                          f"({result.ingest_seconds:.1f}s)")
+    table.add_row(
+        "bare producer", f"{result.bare_events_per_s:,} events/s ({result.bare_seconds:.1f}s)"
+    )
+    table.add_row(
+        "validate and produce",
+        f"{result.ingest_events_per_s:,} events/s ({result.ingest_seconds:.1f}s)",
+    )
     table.add_row("ratio to bare", f"{result.ratio_to_bare:.2f}")
     table.add_row("peak RSS", f"{result.peak_rss_mb_after_ingest:,.0f} MB")
-    table.add_row("targets (>= 20,000/s, >= 0.5 of bare)", "met" if result.meets_targets else "NOT met")
+    table.add_row(
+        "targets (>= 20,000/s, >= 0.5 of bare)", "met" if result.meets_targets else "NOT met"
+    )
     console.print(table)
     console.print(f"figures written to {args.out}")
     return 0

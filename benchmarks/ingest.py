@@ -42,8 +42,11 @@ _INDUSTRIES = ("E4710", "4720", "C1810", "3311", "E48", "4813", "G5411", "K7020"
 
 
 def _employer(rng: random.Random, unit: str) -> dict[str, Any]:
-    return {"id": make_uscc(rng, unit), "name": f"常州某{rng.randrange(10_000)}有限公司",
-            "industry": rng.choice(_INDUSTRIES)}
+    return {
+        "id": make_uscc(rng, unit),
+        "name": f"常州某{rng.randrange(10_000)}有限公司",
+        "industry": rng.choice(_INDUSTRIES),
+    }
 
 
 def _event(i: int, rng: random.Random, unit: str, at: datetime) -> dict[str, Any]:
@@ -52,29 +55,81 @@ def _event(i: int, rng: random.Random, unit: str, at: datetime) -> dict[str, Any
     occurred = at.isoformat(timespec="seconds")
     workers = rng.randrange(1, 300)
     amount = f"{rng.randrange(1, 5_000_000)}.{rng.randrange(100):02d}"
-    base = {"event_id": f"bench-{i:09d}", "occurred_at": occurred,
-            "recorded_at": (at + timedelta(minutes=7)).isoformat(timespec="seconds"), "unit": unit}
+    base = {
+        "event_id": f"bench-{i:09d}",
+        "occurred_at": occurred,
+        "recorded_at": (at + timedelta(minutes=7)).isoformat(timespec="seconds"),
+        "unit": unit,
+    }
     if kind == 0:
-        return {**base, "source": "inspection", "type": "employer.inspected", "payload": {
-            "employer": _employer(rng, unit),
-            "project": {"id": f"P-{i % 9973}", "name": "某安置房项目",
-                        "government_investment": bool(i % 2), "soe": False},
-            "workers": workers, "migrant_workers": workers // 2, "method": "onsite"}}
+        return {
+            **base,
+            "source": "inspection",
+            "type": "employer.inspected",
+            "payload": {
+                "employer": _employer(rng, unit),
+                "project": {
+                    "id": f"P-{i % 9973}",
+                    "name": "某安置房项目",
+                    "government_investment": bool(i % 2),
+                    "soe": False,
+                },
+                "workers": workers,
+                "migrant_workers": workers // 2,
+                "method": "onsite",
+            },
+        }
     if kind == 1:
-        return {**base, "source": "inspection", "type": "arrears.verified", "payload": {
-            "case_id": f"C-{i}", "employer": _employer(rng, unit), "workers": workers,
-            "amount": amount}}
+        return {
+            **base,
+            "source": "inspection",
+            "type": "arrears.verified",
+            "payload": {
+                "case_id": f"C-{i}",
+                "employer": _employer(rng, unit),
+                "workers": workers,
+                "amount": amount,
+            },
+        }
     if kind == 2:
-        return {**base, "source": "mediation", "type": "dispute.resolved", "payload": {
-            "case_no": f"M-{i}", "employer": _employer(rng, unit), "workers": workers,
-            "amount": amount, "channel": "mediation", "new_employment_form": False}}
+        return {
+            **base,
+            "source": "mediation",
+            "type": "dispute.resolved",
+            "payload": {
+                "case_no": f"M-{i}",
+                "employer": _employer(rng, unit),
+                "workers": workers,
+                "amount": amount,
+                "channel": "mediation",
+                "new_employment_form": False,
+            },
+        }
     if kind == 3:
-        return {**base, "source": "court", "type": "execution.concluded", "payload": {
-            "case_no": f"(2024)苏0412执{i % 100_000}号", "employer": _employer(rng, unit),
-            "workers": workers, "amount": amount, "new_employment_form": False}}
-    return {**base, "source": "complaint", "type": "lead.received", "payload": {
-        "lead_id": f"L-{i}", "intake": "hotline", "employer": _employer(rng, unit),
-        "workers_claimed": workers, "amount_claimed": amount}}
+        return {
+            **base,
+            "source": "court",
+            "type": "execution.concluded",
+            "payload": {
+                "case_no": f"(2024)苏0412执{i % 100_000}号",
+                "employer": _employer(rng, unit),
+                "workers": workers,
+                "amount": amount,
+                "new_employment_form": False,
+            },
+        }
+    return {
+        **base,
+        "source": "complaint",
+        "type": "lead.received",
+        "payload": {
+            "lead_id": f"L-{i}",
+            "intake": "hotline",
+            "employer": _employer(rng, unit),
+            "workers_claimed": workers,
+            "amount_claimed": amount,
+        },
+    }
 
 
 def write_events(path: Path, n: int, *, seed: int = 1, unit: str = "320400") -> int:
@@ -116,8 +171,15 @@ class BenchResult:
         return self.ingest_events_per_s >= 20_000 and self.ratio_to_bare >= 0.5
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "targets": {"events_per_s": 20_000, "ratio_to_bare": 0.5,
-                                            "peak_rss_mb": 500, "met": self.meets_targets}}
+        return {
+            **asdict(self),
+            "targets": {
+                "events_per_s": 20_000,
+                "ratio_to_bare": 0.5,
+                "peak_rss_mb": 500,
+                "met": self.meets_targets,
+            },
+        }
 
 
 def _bare(path: Path, bootstrap: str, topic: str) -> tuple[float, int]:
@@ -151,13 +213,19 @@ def _children_peak_rss_mb() -> float:
     return peak / 1024
 
 
-def _ingest(path: Path, bootstrap: str, settings: Settings, validators: int,
-            ) -> tuple[float, Ingest, float]:
+def _ingest(
+    path: Path,
+    bootstrap: str,
+    settings: Settings,
+    validators: int,
+) -> tuple[float, Ingest, float]:
     """The `arrears ingest` path, validator processes included (their start-up is timed)."""
     sink = KafkaSink(make_producer(bootstrap))
     began = time.perf_counter()
-    with Ingest(Registry.load(), settings, sink, validators=validators) as ingest, \
-            path.open("rb") as lines:
+    with (
+        Ingest(Registry.load(), settings, sink, validators=validators) as ingest,
+        path.open("rb") as lines,
+    ):
         ingest.feed(path.name, lines)
         validator_rss = _children_peak_rss_mb()
     sink.close()
@@ -182,9 +250,15 @@ def run_bench(
     validators = default_validators() if validators is None else validators
     bench = settings.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     bare_topic = f"{bench.topic_prefix}bare"
-    specs = list(declared_topics(bench)) + [TopicSpec(
-        name=bare_topic, role=Role.SOURCE, partitions=bench.partitions, key="unit code",
-        description="bench: the bare producer's copy")]
+    specs = list(declared_topics(bench)) + [
+        TopicSpec(
+            name=bare_topic,
+            role=Role.SOURCE,
+            partitions=bench.partitions,
+            key="unit code",
+            description="bench: the bare producer's copy",
+        )
+    ]
     started_at = datetime.now(CST).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = Path(tmp) / "bench-events.jsonl"
@@ -196,8 +270,10 @@ def run_bench(
             say("bare producer ...")
             bare_s, sent = _bare(path, bootstrap, bare_topic)
             rss_bare = peak_rss_mb()
-            say(f"  {sent:,} in {bare_s:.1f}s = {sent / bare_s:,.0f}/s; validate and produce "
-                f"({validators} validator processes) ...")
+            say(
+                f"  {sent:,} in {bare_s:.1f}s = {sent / bare_s:,.0f}/s; validate and produce "
+                f"({validators} validator processes) ..."
+            )
             ingest_s, ingest, rss_validator = _ingest(path, bootstrap, bench, validators)
             rss_ingest = peak_rss_mb()
         finally:
@@ -211,18 +287,25 @@ def run_bench(
     bare_rate = events / bare_s
     ingest_rate = events / ingest_s
     return BenchResult(
-        events=events, file_bytes=size, partitions=bench.partitions,
-        bare_seconds=round(bare_s, 3), bare_events_per_s=round(bare_rate),
-        ingest_seconds=round(ingest_s, 3), ingest_events_per_s=round(ingest_rate),
+        events=events,
+        file_bytes=size,
+        partitions=bench.partitions,
+        bare_seconds=round(bare_s, 3),
+        bare_events_per_s=round(bare_rate),
+        ingest_seconds=round(ingest_s, 3),
+        ingest_events_per_s=round(ingest_rate),
         ratio_to_bare=round(ingest_rate / bare_rate, 3),
-        accepted=summary.accepted_total, rejected=summary.rejected_total,
-        peak_rss_mb_after_bare=round(rss_bare, 1), peak_rss_mb_after_ingest=round(rss_ingest, 1),
-        validators=validators, peak_rss_mb_validator=round(rss_validator, 1),
-        python=platform.python_version(), machine=f"{platform.machine()} {_cpus()} CPUs",
+        accepted=summary.accepted_total,
+        rejected=summary.rejected_total,
+        peak_rss_mb_after_bare=round(rss_bare, 1),
+        peak_rss_mb_after_ingest=round(rss_ingest, 1),
+        validators=validators,
+        peak_rss_mb_validator=round(rss_validator, 1),
+        python=platform.python_version(),
+        machine=f"{platform.machine()} {_cpus()} CPUs",
         started_at=started_at,
     )
 
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-

@@ -56,34 +56,65 @@ TARGET_KAFKA_RATIO = 0.5
 def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Join the `arrears bench` group (called from pipeline/commands/bench.py)."""
     p = actions.add_parser(
-        "replay", help="December snapshot rebuild time from Kafka and from the archive, vs a bare "
-                       "consumer; peak memory",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=count, default=1_000_000, metavar="N",
-                   help="lines to generate (default 1,000,000)")
+        "replay",
+        help="December snapshot rebuild time from Kafka and from the archive, vs a bare "
+        "consumer; peak memory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--events",
+        type=count,
+        default=1_000_000,
+        metavar="N",
+        help="lines to generate (default 1,000,000)",
+    )
     p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/replay.json"), metavar="FILE",
-                   help="where to write the figures (default benchmarks/results/replay.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/replay.json"),
+        metavar="FILE",
+        help="where to write the figures (default benchmarks/results/replay.json)",
+    )
     p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
-    p.add_argument("--archive-only", action="store_true",
-                   help="time the archive batch alone, on a synthetic archive written without "
-                        "Kafka (generate up to --base lines, archive them, copy the files up to "
-                        "N events; see pipeline/bench_replay.py); for 10M events")
-    p.add_argument("--base", type=count, default=1_000_000, metavar="N",
-                   help="with --archive-only: lines generated and archived before copying "
-                        "(default 1,000,000)")
-    p.add_argument("--kafka-only", action="store_true",
-                   help="time the bare consumer and the Kafka replay only (no archive write, no "
-                        "batch, no cross-check): for 10M events, whose archive batch "
-                        "--archive-only times")
-    p.add_argument("--rounds", type=count, default=1, metavar="N",
-                   help="time the bare consumer and the Kafka replay N times, in turns, and "
-                        "judge the target on the median ratio: this machine's speed drifts "
-                        "by 10%% or more between minutes (default 1)")
-    p.add_argument("--reference", action="store_true",
-                   help="also time the record-by-record archive path (parse, Ledger.apply) and "
-                        "check it gives the same cells")
+    p.add_argument(
+        "--archive-only",
+        action="store_true",
+        help="time the archive batch alone, on a synthetic archive written without "
+        "Kafka (generate up to --base lines, archive them, copy the files up to "
+        "N events; see pipeline/bench_replay.py); for 10M events",
+    )
+    p.add_argument(
+        "--base",
+        type=count,
+        default=1_000_000,
+        metavar="N",
+        help="with --archive-only: lines generated and archived before copying (default 1,000,000)",
+    )
+    p.add_argument(
+        "--kafka-only",
+        action="store_true",
+        help="time the bare consumer and the Kafka replay only (no archive write, no "
+        "batch, no cross-check): for 10M events, whose archive batch "
+        "--archive-only times",
+    )
+    p.add_argument(
+        "--rounds",
+        type=count,
+        default=1,
+        metavar="N",
+        help="time the bare consumer and the Kafka replay N times, in turns, and "
+        "judge the target on the median ratio: this machine's speed drifts "
+        "by 10%% or more between minutes (default 1)",
+    )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="also time the record-by-record archive path (parse, Ledger.apply) and "
+        "check it gives the same cells",
+    )
     p.set_defaults(func=run)
 
 
@@ -113,10 +144,14 @@ def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 def _bare(bootstrap: str, topics: list[str]) -> dict[str, Any]:
     end = log_end(bootstrap, topics)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             fetch_max_bytes=64 * 1024 * 1024,
-                             max_partition_fetch_bytes=16 * 1024 * 1024,
-                             receive_buffer_bytes=4 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        receive_buffer_bytes=4 * 1024 * 1024,
+    )
     tps = [TopicPartition(t, p) for t in topics for p in end[t] if end[t][p] > 0]
     consumer.assign(tps)
     for tp in tps:
@@ -137,8 +172,13 @@ def _kafka(bootstrap: str, topics: list[str], cutoff_text: str, out: str) -> dic
     rebuilt.cells(parse_cutoff(cutoff_text)).write_parquet(out)
     r = rebuilt.rebuild
     # The readers ran side by side: each one's peak adds to this process's.
-    return {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes),
-            "readers": readers, "reader_peak_rss_mb": round(children_peak_rss_mb(), 1)}
+    return {
+        "events": r.events,
+        "invalid": r.invalid,
+        "outcomes": dict(r.outcomes),
+        "readers": readers,
+        "reader_peak_rss_mb": round(children_peak_rss_mb(), 1),
+    }
 
 
 def _archive(bootstrap: str, settings: Settings, root: str) -> dict[str, Any]:
@@ -146,10 +186,10 @@ def _archive(bootstrap: str, settings: Settings, root: str) -> dict[str, Any]:
     return {"archived": run.archived, "invalid": run.invalid, "files": run.files}
 
 
-def _batch(root: str, topics: list[str], cutoff_text: str, out: str,
-           vectorised: bool = True) -> dict[str, Any]:
-    rebuilt = rebuild_from_archive(Path(root), topics, None, Registry.load(),
-                                   vectorised=vectorised)
+def _batch(
+    root: str, topics: list[str], cutoff_text: str, out: str, vectorised: bool = True
+) -> dict[str, Any]:
+    rebuilt = rebuild_from_archive(Path(root), topics, None, Registry.load(), vectorised=vectorised)
     rebuilt.cells(parse_cutoff(cutoff_text)).write_parquet(out)
     r = rebuilt.rebuild
     found = {"events": r.events, "invalid": r.invalid, "outcomes": dict(r.outcomes)}
@@ -162,8 +202,9 @@ def _batch_reference(root: str, topics: list[str], cutoff_text: str, out: str) -
     return _batch(root, topics, cutoff_text, out, vectorised=False)
 
 
-def _synthetic(data: str, root: str, topics: dict[str, str], partitions: int,
-               copies: int) -> dict[str, Any]:
+def _synthetic(
+    data: str, root: str, topics: dict[str, str], partitions: int, copies: int
+) -> dict[str, Any]:
     began = time.perf_counter()
     base = archive_lines(Path(data), Path(root), topics, partitions, Registry.load())
     base["seconds"] = round(time.perf_counter() - began, 3)
@@ -174,10 +215,17 @@ def _synthetic(data: str, root: str, topics: dict[str, str], partitions: int,
 
 
 def _produce(path: Path, bootstrap: str, settings: Settings) -> int:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                             linger_ms=20, batch_size=512 * 1024, max_request_size=4 * 1024 * 1024)
-    topics = {s: source_topic(settings, s) for s in ("inspection", "mediation", "court",
-                                                     "complaint")}
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
+    topics = {
+        s: source_topic(settings, s) for s in ("inspection", "mediation", "court", "complaint")
+    }
     n = 0
     with path.open("rb") as lines:
         for line in lines:
@@ -195,7 +243,10 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.generate import GenerateOptions, generate
 
     console = Console()
-    say: Callable[[str], None] = lambda m: console.print(f"[dim]{m}[/dim]", highlight=False)
+
+    def say(m: str) -> None:
+        console.print(f"[dim]{m}[/dim]", highlight=False)
+
     if args.workdir is not None:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
     if args.archive_only:
@@ -209,11 +260,16 @@ def run(args: argparse.Namespace) -> int:
     specs = [s for s in declared_topics(bench) if s.name in set(source_topics(bench))]
     topics = source_topics(bench)
     started = datetime.now(CST).isoformat(timespec="seconds")
-    figures: dict[str, Any] = {"events": args.events, "cutoff": args.cutoff,
-                               "partitions": bench.partitions, "started_at": started,
-                               "python": platform.python_version(),
-                               "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
-                               "topics": topics, "topics_kept": args.keep_topics}
+    figures: dict[str, Any] = {
+        "events": args.events,
+        "cutoff": args.cutoff,
+        "partitions": bench.partitions,
+        "started_at": started,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+        "topics": topics,
+        "topics_kept": args.keep_topics,
+    }
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         data = work / "campaign.jsonl"
@@ -233,26 +289,38 @@ def run(args: argparse.Namespace) -> int:
                 say(f"bare consumer{of} ...")
                 bare = _in_child(_bare, bootstrap, topics)
                 say(f"replay from Kafka through the fold{of} ...")
-                kafka = _in_child(_kafka, bootstrap, topics, args.cutoff,
-                                  str(work / f"kafka-{k}.parquet"))
-                rounds.append({"bare": bare, "kafka": kafka,
-                               "ratio": round(bare["seconds"] / kafka["seconds"], 4)})
+                kafka = _in_child(
+                    _kafka, bootstrap, topics, args.cutoff, str(work / f"kafka-{k}.parquet")
+                )
+                rounds.append(
+                    {
+                        "bare": bare,
+                        "kafka": kafka,
+                        "ratio": round(bare["seconds"] / kafka["seconds"], 4),
+                    }
+                )
             # The round of the median ratio stands for the run (the lower one of two).
             middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
             figures["bare"], figures["kafka"] = middle["bare"], middle["kafka"]
             figures["kafka_ratio_to_bare"] = middle["ratio"]
             if not args.kafka_only:
                 say("archiving ...")
-                figures["archive_write"] = _in_child(_archive, bootstrap, bench,
-                                                     str(work / "archive"))
+                figures["archive_write"] = _in_child(
+                    _archive, bootstrap, bench, str(work / "archive")
+                )
                 say("batch recompute from the archive ...")
-                figures["batch"] = _in_child(_batch, str(work / "archive"), topics, args.cutoff,
-                                             str(work / "batch.parquet"))
+                figures["batch"] = _in_child(
+                    _batch, str(work / "archive"), topics, args.cutoff, str(work / "batch.parquet")
+                )
             if args.reference and not args.kafka_only:
                 say("record-by-record batch from the archive (reference) ...")
                 figures["batch_reference"] = _in_child(
-                    _batch_reference, str(work / "archive"), topics, args.cutoff,
-                    str(work / "reference.parquet"))
+                    _batch_reference,
+                    str(work / "archive"),
+                    topics,
+                    args.cutoff,
+                    str(work / "reference.parquet"),
+                )
             # polars runs in this process only now: a child forked after polars has started
             # its thread pool can deadlock.
             import polars as pl
@@ -260,14 +328,16 @@ def run(args: argparse.Namespace) -> int:
             first = pl.read_parquet(work / "kafka-0.parquet")
             figures["rounds_agree"] = all(
                 not compare(first, pl.read_parquet(work / f"kafka-{k}.parquet"))
-                for k in range(1, args.rounds))
+                for k in range(1, args.rounds)
+            )
             if not args.kafka_only:
                 diffs = compare(first, pl.read_parquet(work / "batch.parquet"))
                 figures["kafka_equals_archive"] = not diffs
             if "batch_reference" in figures:
                 figures["batch_equals_reference"] = not compare(
                     pl.read_parquet(work / "reference.parquet"),
-                    pl.read_parquet(work / "batch.parquet"))
+                    pl.read_parquet(work / "batch.parquet"),
+                )
         finally:
             if not args.keep_topics:
                 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="arrears-bench")
@@ -281,25 +351,33 @@ def run(args: argparse.Namespace) -> int:
         figures[phase]["records_per_s"] = round(n / figures[phase]["seconds"])
     ratios = [r["ratio"] for r in figures["rounds"]]
     figures["kafka_ratio_range"] = [min(ratios), max(ratios)]
-    figures["targets"] = {"kafka_ratio_to_bare": TARGET_KAFKA_RATIO,
-                          "kafka_met": figures["kafka_ratio_to_bare"] >= TARGET_KAFKA_RATIO}
+    figures["targets"] = {
+        "kafka_ratio_to_bare": TARGET_KAFKA_RATIO,
+        "kafka_met": figures["kafka_ratio_to_bare"] >= TARGET_KAFKA_RATIO,
+    }
     if "batch" in figures:
         batch_10m = figures["batch"]["seconds"] * 10_000_000 / n
         figures["batch_seconds_scaled_to_10m"] = round(batch_10m, 1)
-        figures["targets"].update(archive_10m_seconds=TARGET_ARCHIVE_10M_S,
-                                  archive_met=batch_10m <= TARGET_ARCHIVE_10M_S)
+        figures["targets"].update(
+            archive_10m_seconds=TARGET_ARCHIVE_10M_S, archive_met=batch_10m <= TARGET_ARCHIVE_10M_S
+        )
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+        args.out.write_text(
+            json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
     table = Table(title=f"bench replay: {n:,} records, cutoff {args.cutoff}")
     for col in ("phase", "seconds", "records/s", "peak RSS MB"):
         table.add_column(col, justify="left" if col == "phase" else "right")
-    for phase, name in (("bare", "bare consumer (floor)"), ("kafka", "replay from Kafka"),
-                        ("archive_write", "archive (write)"), ("batch", "batch from archive"),
-                        ("batch_reference", "batch, record by record")):
+    for phase, name in (
+        ("bare", "bare consumer (floor)"),
+        ("kafka", "replay from Kafka"),
+        ("archive_write", "archive (write)"),
+        ("batch", "batch from archive"),
+        ("batch_reference", "batch, record by record"),
+    ):
         if phase not in figures:
             continue
         f = figures[phase]
@@ -309,83 +387,117 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, f"{f['seconds']:.1f}", f"{f['records_per_s']:,}", rss)
     console.print(table)
     if len(ratios) > 1:
-        console.print("rounds (bare s / Kafka s = ratio): " + "; ".join(
-            f"{r['bare']['seconds']:.1f} / {r['kafka']['seconds']:.1f} = {r['ratio']:.3f}"
-            for r in figures["rounds"]) + ("" if figures["rounds_agree"]
-                                           else " - the rounds' cells DIFFER"), highlight=False)
+        console.print(
+            "rounds (bare s / Kafka s = ratio): "
+            + "; ".join(
+                f"{r['bare']['seconds']:.1f} / {r['kafka']['seconds']:.1f} = {r['ratio']:.3f}"
+                for r in figures["rounds"]
+            )
+            + ("" if figures["rounds_agree"] else " - the rounds' cells DIFFER"),
+            highlight=False,
+        )
     t = figures["targets"]
     median = " (median of the rounds; the table shows that round)" if len(ratios) > 1 else ""
-    summary = (f"Kafka replay / bare = {figures['kafka_ratio_to_bare']:.3f}{median} (target >= "
-               f"{TARGET_KAFKA_RATIO}: {'met' if t['kafka_met'] else 'NOT met'})")
+    summary = (
+        f"Kafka replay / bare = {figures['kafka_ratio_to_bare']:.3f}{median} (target >= "
+        f"{TARGET_KAFKA_RATIO}: {'met' if t['kafka_met'] else 'NOT met'})"
+    )
     if "batch" in figures:
-        summary += (f"; archive batch scaled to 10M = {figures['batch_seconds_scaled_to_10m']:,.0f}s"
-                    f" (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
-                    f"{'met' if t['archive_met'] else 'NOT met'}); Kafka == archive: "
-                    f"{figures['kafka_equals_archive']}")
+        summary += (
+            f"; archive batch scaled to 10M = {figures['batch_seconds_scaled_to_10m']:,.0f}s"
+            f" (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
+            f"{'met' if t['archive_met'] else 'NOT met'}); Kafka == archive: "
+            f"{figures['kafka_equals_archive']}"
+        )
     console.print(summary, highlight=False)
     console.print(f"figures written to {args.out}")
-    same = (figures.get("kafka_equals_archive", True)
-            and figures.get("batch_equals_reference", True) and figures["rounds_agree"])
+    same = (
+        figures.get("kafka_equals_archive", True)
+        and figures.get("batch_equals_reference", True)
+        and figures["rounds_agree"]
+    )
     return 0 if same else 1
 
 
-def _run_archive_only(args: argparse.Namespace, console: Console,
-                      say: Callable[[str], None]) -> int:
+def _run_archive_only(
+    args: argparse.Namespace, console: Console, say: Callable[[str], None]
+) -> int:
     """The archive batch alone, on a synthetic archive of `--events` rows (no broker)."""
     import polars as pl
 
     from pipeline.generate import GenerateOptions, generate
 
     settings = Settings.from_env().with_overrides(topic_prefix="bench.")
-    topics = {s: source_topic(settings, s) for s in ("inspection", "mediation", "court",
-                                                     "complaint")}
+    topics = {
+        s: source_topic(settings, s) for s in ("inspection", "mediation", "court", "complaint")
+    }
     base = min(args.base, args.events)
     copies = -(-args.events // base)
     figures: dict[str, Any] = {
         "mode": "archive-only (synthetic archive, see pipeline/bench_replay.py)",
-        "events_asked": args.events, "base_lines": base, "cutoff": args.cutoff,
+        "events_asked": args.events,
+        "base_lines": base,
+        "cutoff": args.cutoff,
         "partitions": settings.partitions,
         "started_at": datetime.now(CST).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()} {os.cpu_count()} CPUs"}
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+    }
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         data = work / "campaign.jsonl"
         say(f"generating {base:,} lines (arrears generate) ...")
         generate(GenerateOptions(unit="320400", events=base, seed=1, out=data))
         say(f"archiving them directly and copying the files x{copies} ...")
-        figures["archive_synthetic"] = _in_child(_synthetic, str(data), str(work / "archive"),
-                                                 topics, settings.partitions, copies)
+        figures["archive_synthetic"] = _in_child(
+            _synthetic, str(data), str(work / "archive"), topics, settings.partitions, copies
+        )
         names = sorted(topics.values())
         say(f"batch recompute from the archive ({figures['archive_synthetic']['rows']:,} rows) ...")
-        figures["batch"] = _in_child(_batch, str(work / "archive"), names, args.cutoff,
-                                     str(work / "batch.parquet"))
+        figures["batch"] = _in_child(
+            _batch, str(work / "archive"), names, args.cutoff, str(work / "batch.parquet")
+        )
         if args.reference:
             say("record-by-record batch from the archive (reference) ...")
-            figures["batch_reference"] = _in_child(_batch_reference, str(work / "archive"), names,
-                                                   args.cutoff, str(work / "reference.parquet"))
+            figures["batch_reference"] = _in_child(
+                _batch_reference,
+                str(work / "archive"),
+                names,
+                args.cutoff,
+                str(work / "reference.parquet"),
+            )
             figures["batch_equals_reference"] = not compare(
-                pl.read_parquet(work / "reference.parquet"), pl.read_parquet(work / "batch.parquet"))
+                pl.read_parquet(work / "reference.parquet"), pl.read_parquet(work / "batch.parquet")
+            )
     rows = figures["archive_synthetic"]["rows"]
     batch = figures["batch"]
     batch["records_per_s"] = round(rows / batch["seconds"])
     scaled = batch["seconds"] * 10_000_000 / rows
     figures["batch_seconds_scaled_to_10m"] = round(scaled, 1)
-    figures["targets"] = {"archive_10m_seconds": TARGET_ARCHIVE_10M_S,
-                          "archive_met": scaled <= TARGET_ARCHIVE_10M_S}
+    figures["targets"] = {
+        "archive_10m_seconds": TARGET_ARCHIVE_10M_S,
+        "archive_met": scaled <= TARGET_ARCHIVE_10M_S,
+    }
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+        args.out.write_text(
+            json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     except OSError as err:
         raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
-    console.print(f"archive batch: {rows:,} rows in {batch['seconds']:.1f}s "
-                  f"({batch['records_per_s']:,}/s), peak RSS {batch['peak_rss_mb']:,.0f} MB; "
-                  f"scaled to 10M = {scaled:,.0f}s (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
-                  f"{'met' if figures['targets']['archive_met'] else 'NOT met'})", highlight=False)
+    console.print(
+        f"archive batch: {rows:,} rows in {batch['seconds']:.1f}s "
+        f"({batch['records_per_s']:,}/s), peak RSS {batch['peak_rss_mb']:,.0f} MB; "
+        f"scaled to 10M = {scaled:,.0f}s (target <= {TARGET_ARCHIVE_10M_S:.0f}s: "
+        f"{'met' if figures['targets']['archive_met'] else 'NOT met'})",
+        highlight=False,
+    )
     if "batch_reference" in figures:
-        console.print(f"record by record: {figures['batch_reference']['seconds']:.1f}s, peak RSS "
-                      f"{figures['batch_reference']['peak_rss_mb']:,.0f} MB; same cells: "
-                      f"{figures['batch_equals_reference']}", highlight=False)
+        console.print(
+            f"record by record: {figures['batch_reference']['seconds']:.1f}s, peak RSS "
+            f"{figures['batch_reference']['peak_rss_mb']:,.0f} MB; same cells: "
+            f"{figures['batch_equals_reference']}",
+            highlight=False,
+        )
     console.print(f"figures written to {args.out}")
     return 0 if figures.get("batch_equals_reference", True) else 1

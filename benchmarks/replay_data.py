@@ -53,14 +53,18 @@ def _records(lines: Path, topics: dict[str, str], partitions: int) -> Iterator[L
             yield LogRecord(topic, partition, offset, raw)
 
 
-def archive_lines(lines: Path, root: Path, topics: dict[str, str], partitions: int,
-                  registry: Registry) -> dict[str, Any]:
+def archive_lines(
+    lines: Path, root: Path, topics: dict[str, str], partitions: int, registry: Registry
+) -> dict[str, Any]:
     """Archive a JSON Lines file as the archiver would have; two processes, by partition."""
     ctx = multiprocessing.get_context("fork")
 
     def worker(share: int) -> None:
-        archive_records(root, (r for r in _records(lines, topics, partitions)
-                               if r.partition % 2 == share), registry)
+        archive_records(
+            root,
+            (r for r in _records(lines, topics, partitions) if r.partition % 2 == share),
+            registry,
+        )
 
     children = [ctx.Process(target=worker, args=(share,)) for share in (0, 1)]
     for child in children:
@@ -69,8 +73,10 @@ def archive_lines(lines: Path, root: Path, topics: dict[str, str], partitions: i
         child.join()
         if child.exitcode != 0:
             raise RuntimeError(f"archiving {lines} failed in a worker (exit {child.exitcode})")
-    return {"archived": sum(pq.read_metadata(f.path).num_rows for f in archive_files(root)),
-            "files": len(archive_files(root))}
+    return {
+        "archived": sum(pq.read_metadata(f.path).num_rows for f in archive_files(root)),
+        "files": len(archive_files(root)),
+    }
 
 
 def _renamed_raw(table: pl.DataFrame, suffix: str) -> pl.Series:
@@ -95,11 +101,16 @@ def replicate_archive(root: Path, copies: int) -> dict[str, Any]:
             shift = k * span[f.topic][f.partition]
             table = pl.read_parquet(f.path)
             table = table.with_columns(
-                _renamed_raw(table, suffix), pl.col("offset") + shift,
-                *(pl.col(c) + suffix for c in _ID_FIELDS))
+                _renamed_raw(table, suffix),
+                pl.col("offset") + shift,
+                *(pl.col(c) + suffix for c in _ID_FIELDS),
+            )
             name = f"part-{f.topic}-{f.partition}-{f.first + shift}-{f.last + shift}.parquet"
             arrow = table.to_arrow().cast(pq.read_schema(f.path))  # same schema and metadata
             pq.write_table(arrow, f.path.with_name(name), compression="zstd")
     files = archive_files(root)
-    return {"rows": sum(pq.read_metadata(f.path).num_rows for f in files), "files": len(files),
-            "copies": copies}
+    return {
+        "rows": sum(pq.read_metadata(f.path).num_rows for f in files),
+        "files": len(files),
+        "copies": copies,
+    }

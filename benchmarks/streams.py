@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
@@ -53,22 +54,54 @@ _HANDLED = ("applied", "duplicate", "inactive", "rejected", "skipped")
 
 def register_streams(actions: Any, count: Callable[[str], int]) -> None:
     p = actions.add_parser(
-        "streams", help="stream workers: events/s for one and two, latency p50/p99, RSS",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=count, default=1_000_000, metavar="N",
-                   help="events for each throughput run (default 1,000,000)")
-    p.add_argument("--rate", type=count, default=1000, metavar="R",
-                   help="steady rate of the latency run, events/s (default 1,000)")
-    p.add_argument("--seconds", type=count, default=30, metavar="S",
-                   help="length of the latency run (default 30)")
-    p.add_argument("--partitions", type=count, default=6, metavar="P",
-                   help="partitions of the bench topics (default 6)")
-    p.add_argument("--unit", default="320400", metavar="CODE",
-                   help="spread the events over the units below CODE (default 320400: "
-                        "Changzhou's 7 districts; 320000 gives Jiangsu's 20 units, which "
-                        "spread over the partitions more evenly)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/streams.json"), metavar="FILE",
-                   help="where to write the figures (default benchmarks/results/streams.json)")
+        "streams",
+        help="stream workers: events/s for one and two, latency p50/p99, RSS",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--events",
+        type=count,
+        default=1_000_000,
+        metavar="N",
+        help="events for each throughput run (default 1,000,000)",
+    )
+    p.add_argument(
+        "--rate",
+        type=count,
+        default=1000,
+        metavar="R",
+        help="steady rate of the latency run, events/s (default 1,000)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=count,
+        default=30,
+        metavar="S",
+        help="length of the latency run (default 30)",
+    )
+    p.add_argument(
+        "--partitions",
+        type=count,
+        default=6,
+        metavar="P",
+        help="partitions of the bench topics (default 6)",
+    )
+    p.add_argument(
+        "--unit",
+        default="320400",
+        metavar="CODE",
+        help="spread the events over the units below CODE (default 320400: "
+        "Changzhou's 7 districts; 320000 gives Jiangsu's 20 units, which "
+        "spread over the partitions more evenly)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/streams.json"),
+        metavar="FILE",
+        help="where to write the figures (default benchmarks/results/streams.json)",
+    )
     p.set_defaults(func=run)
 
 
@@ -80,9 +113,21 @@ class _Worker:
         env = {**os.environ, **settings.to_env()}
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "worker", "--web-port", str(self.port),
-                 "--worker-id", name], env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline.cli",
+                    "worker",
+                    "--web-port",
+                    str(self.port),
+                    "--worker-id",
+                    name,
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def status(self) -> dict[str, Any] | None:
         try:
@@ -144,12 +189,18 @@ def _records(path: Path) -> list[tuple[bytes, bytes, bytes]]:
 
 
 def _producer(bootstrap: str, linger_ms: int = 5) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                         linger_ms=linger_ms, batch_size=256 * 1024)
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        batch_size=256 * 1024,
+    )
 
 
-def _produce_fast(bootstrap: str, prefix: str, records: list[tuple[bytes, bytes, bytes]],
-                  partitions: int) -> dict[int, int]:
+def _produce_fast(
+    bootstrap: str, prefix: str, records: list[tuple[bytes, bytes, bytes]], partitions: int
+) -> dict[int, int]:
     """Produce `records` as whole record batches (aiokafka `send_batch`); events per partition.
 
     A per-record Python producer (kafka-python: ~40 us a record) would take a
@@ -165,9 +216,12 @@ def _produce_fast(bootstrap: str, prefix: str, records: list[tuple[bytes, bytes,
     per_partition: dict[int, int] = {}
 
     async def main() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                    max_batch_size=512 * 1024,
-                                    max_request_size=8 * 1024 * 1024)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            max_batch_size=512 * 1024,
+            max_request_size=8 * 1024 * 1024,
+        )
         await producer.start()
         try:
             open_batches: dict[tuple[str, int], Any] = {}
@@ -192,20 +246,28 @@ def _produce_fast(bootstrap: str, prefix: str, records: list[tuple[bytes, bytes,
     return per_partition
 
 
-def _throughput(base: Settings, records: list[tuple[bytes, bytes, bytes]], n_workers: int,
-                logs: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def _throughput(
+    base: Settings,
+    records: list[tuple[bytes, bytes, bytes]],
+    n_workers: int,
+    logs: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     ensure_topics(settings.bootstrap_servers, settings)
-    workers = [_Worker(settings, f"bench-{i}", logs / f"tp{n_workers}-{i}.log")
-               for i in range(n_workers)]
+    workers = [
+        _Worker(settings, f"bench-{i}", logs / f"tp{n_workers}-{i}.log") for i in range(n_workers)
+    ]
     try:
         _wait(lambda: _ready(workers, settings.partitions), 120, "the workers to be ready")
         say(f"{n_workers} worker(s) ready; producing {len(records):,} events")
-        owned = {f"bench-{i}": (w.status() or {}).get("partitions", [])
-                 for i, w in enumerate(workers)}
+        owned = {
+            f"bench-{i}": (w.status() or {}).get("partitions", []) for i, w in enumerate(workers)
+        }
         started = time.monotonic()
-        per_partition = _produce_fast(settings.bootstrap_servers, settings.topic_prefix, records,
-                                      settings.partitions)
+        per_partition = _produce_fast(
+            settings.bootstrap_servers, settings.topic_prefix, records, settings.partitions
+        )
         produce_seconds = time.monotonic() - started
         first = last = None
         peak: dict[str, dict[str, float]] = {}
@@ -227,21 +289,33 @@ def _throughput(base: Settings, records: list[tuple[bytes, bytes, bytes]], n_wor
         seconds = max(last - first, 1e-6)
         # Events are keyed by unit: the busiest worker's share bounds what more workers can do.
         shares = {name: sum(per_partition.get(p, 0) for p in ps) for name, ps in owned.items()}
-        return {"workers": n_workers, "events": len(records), "seconds": round(seconds, 2),
-                "events_per_s": round(len(records) / seconds), "memory_mb": peak,
-                "produce_seconds": round(produce_seconds, 2),
-                "events_per_partition": dict(sorted(per_partition.items())),
-                "partitions_per_worker": owned, "events_per_worker": shares,
-                "balance_bound": round(len(records) / max(max(shares.values()), 1), 2),
-                "topic_prefix": settings.topic_prefix}
+        return {
+            "workers": n_workers,
+            "events": len(records),
+            "seconds": round(seconds, 2),
+            "events_per_s": round(len(records) / seconds),
+            "memory_mb": peak,
+            "produce_seconds": round(produce_seconds, 2),
+            "events_per_partition": dict(sorted(per_partition.items())),
+            "partitions_per_worker": owned,
+            "events_per_worker": shares,
+            "balance_bound": round(len(records) / max(max(shares.values()), 1), 2),
+            "topic_prefix": settings.topic_prefix,
+        }
     finally:
         for w in workers:
             w.stop()
         _delete_topics(settings)
 
 
-def _latency(base: Settings, records: list[tuple[bytes, bytes, bytes]], rate: int,
-             seconds: int, logs: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def _latency(
+    base: Settings,
+    records: list[tuple[bytes, bytes, bytes]],
+    rate: int,
+    seconds: int,
+    logs: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     ensure_topics(settings.bootstrap_servers, settings)
     worker = _Worker(settings, "bench-lat", logs / "latency.log")
@@ -276,9 +350,11 @@ def _latency(base: Settings, records: list[tuple[bytes, bytes, bytes]], rate: in
             sent_at = time.monotonic()
             fut = producer.send(f"{settings.topic_prefix}{source.decode()}", key=unit, value=raw)
             if i % 10 == 0:
+
                 def record(meta: Any, sent_at: float = sent_at) -> None:
                     with lock:
                         probes[(meta.topic, meta.partition, meta.offset)] = sent_at
+
                 fut.add_callback(record)
         producer.flush()
         achieved = round(total / (time.monotonic() - started))
@@ -287,11 +363,16 @@ def _latency(base: Settings, records: list[tuple[bytes, bytes, bytes]], rate: in
         stop.set()
         poller.join()
         lat = sorted((seen[k] - probes[k]) * 1000 for k in probes)
-        return {"rate": rate, "events": total, "probes": len(lat),
-                "achieved_rate": achieved,
-                "p50_ms": round(statistics.median(lat), 1),
-                "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
-                "max_ms": round(lat[-1], 1), "memory_mb": worker.memory_mb()}
+        return {
+            "rate": rate,
+            "events": total,
+            "probes": len(lat),
+            "achieved_rate": achieved,
+            "p50_ms": round(statistics.median(lat), 1),
+            "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+            "max_ms": round(lat[-1], 1),
+            "memory_mb": worker.memory_mb(),
+        }
     finally:
         worker.stop()
         _delete_topics(settings)
@@ -303,7 +384,7 @@ def _delete_topics(settings: Settings) -> None:
         names = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if names:
             admin.delete_topics(names)
-    except Exception:  # cleanup only: leftover bench topics are harmless
+    except KafkaError:  # cleanup only: leftover bench topics are harmless
         pass
     finally:
         admin.close()
@@ -319,8 +400,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         env = Settings.from_env()
-        base = env.with_overrides(bootstrap_servers=bootstrap_servers(env),
-                                  partitions=args.partitions)
+        base = env.with_overrides(
+            bootstrap_servers=bootstrap_servers(env), partitions=args.partitions
+        )
     except InfraError as err:
         raise CliError(str(err)) from err
     with tempfile.TemporaryDirectory(prefix="arrears-bench-streams-") as tmp:
@@ -337,29 +419,41 @@ def run(args: argparse.Namespace) -> int:
         say(f"two workers: {two['events_per_s']:,} events/s")
         latency = _latency(base, records, args.rate, args.seconds, logs, say)
     figures = {
-        "one_worker": one, "two_workers": two,
+        "one_worker": one,
+        "two_workers": two,
         "scaling": round(two["events_per_s"] / max(one["events_per_s"], 1), 2),
-        "latency": latency, "partitions": args.partitions,
+        "latency": latency,
+        "partitions": args.partitions,
         "targets": {"events_per_s_per_worker": 5000, "scaling": 1.6, "p99_ms": 2000},
-        "python": platform.python_version(), "machine": platform.machine(),
-        "cpus": os.cpu_count(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    table = Table(title=f"bench streams: {args.events:,} events, {args.partitions} partitions, "
-                        f"{os.cpu_count()} CPUs")
+    table = Table(
+        title=f"bench streams: {args.events:,} events, {args.partitions} partitions, "
+        f"{os.cpu_count()} CPUs"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("one worker", f"{one['events_per_s']:,} events/s ({one['seconds']}s)")
     table.add_row("two workers", f"{two['events_per_s']:,} events/s ({two['seconds']}s)")
-    table.add_row("two / one", f"{figures['scaling']:.2f} (partition balance allows "
-                               f"{two['balance_bound']:.2f})")
-    table.add_row(f"latency at {latency['rate']:,}/s (p50 / p99 / max)",
-                  f"{latency['p50_ms']} / {latency['p99_ms']} / {latency['max_ms']} ms")
+    table.add_row(
+        "two / one",
+        f"{figures['scaling']:.2f} (partition balance allows {two['balance_bound']:.2f})",
+    )
+    table.add_row(
+        f"latency at {latency['rate']:,}/s (p50 / p99 / max)",
+        f"{latency['p50_ms']} / {latency['p99_ms']} / {latency['max_ms']} ms",
+    )
     for run_name, result in (("one", one), ("two", two)):
         for name, mem in result["memory_mb"].items():
-            table.add_row(f"RSS {run_name}-worker run, {name} (now / peak)",
-                          f"{mem.get('VmRSS', '?')} / {mem.get('VmHWM', '?')} MB")
+            table.add_row(
+                f"RSS {run_name}-worker run, {name} (now / peak)",
+                f"{mem.get('VmRSS', '?')} / {mem.get('VmHWM', '?')} MB",
+            )
     console.print(table)
     console.print(f"figures written to {args.out}")
     return 0

@@ -38,39 +38,64 @@ class Keys:
 def obj(value: Any, field: str, keys: Keys) -> Mapping[str, Any]:
     """A JSON object with every `keys.required` key and nothing beyond `keys.optional`."""
     if not isinstance(value, dict):
-        raise ValidationError(field, value, f"must be a JSON object, got {_json_type(value)}",
-                              reason=f"{kind_of(field)}.not_object")
+        raise ValidationError(
+            field,
+            value,
+            f"must be a JSON object, got {_json_type(value)}",
+            reason=f"{kind_of(field)}.not_object",
+        )
     present = value.keys()
     if present >= keys.required_set and present <= keys.allowed:
         return value
     for key in keys.required:
         if key not in value:
-            raise ValidationError(_join(field, key), MISSING, "required field is missing",
-                                  reason="field.missing", hint=f"add {key!r}")
+            raise ValidationError(
+                _join(field, key),
+                MISSING,
+                "required field is missing",
+                reason="field.missing",
+                hint=f"add {key!r}",
+            )
     unknown = [key for key in value if key not in keys.allowed]
     if unknown:
         names = ", ".join([*keys.required, *keys.optional])
-        raise ValidationError(_join(field, unknown[0]), MISSING,
-                              "unknown field; the contract is strict",
-                              reason="field.unknown", hint=f"allowed fields here: {names}")
+        raise ValidationError(
+            _join(field, unknown[0]),
+            MISSING,
+            "unknown field; the contract is strict",
+            reason="field.unknown",
+            hint=f"allowed fields here: {names}",
+        )
     return value
 
 
 def text(value: Any, field: str, max_len: int = MAX_TEXT) -> str:
     """A non-blank JSON string of at most `max_len` characters."""
     if not isinstance(value, str):
-        raise ValidationError(field, value, f"must be a JSON string, got {_json_type(value)}",
-                              reason=f"{kind_of(field)}.type")
+        raise ValidationError(
+            field,
+            value,
+            f"must be a JSON string, got {_json_type(value)}",
+            reason=f"{kind_of(field)}.type",
+        )
     if not value.strip():
         raise ValidationError(field, value, "must not be empty", reason=f"{kind_of(field)}.empty")
     if len(value) > max_len:
-        raise ValidationError(field, value, f"at most {max_len} characters, got {len(value)}",
-                              reason=f"{kind_of(field)}.too_long")
+        raise ValidationError(
+            field,
+            value,
+            f"at most {max_len} characters, got {len(value)}",
+            reason=f"{kind_of(field)}.too_long",
+        )
     if not value.isascii() and not _is_unicode_text(value):
-        raise ValidationError(field, value.encode("utf-8", "backslashreplace").decode("utf-8"),
-                              "holds an unpaired surrogate (a \\ud800-\\udfff escape with no "
-                              "partner), which is not text", reason=f"{kind_of(field)}.encoding",
-                              hint="the source system split a character; send it whole")
+        raise ValidationError(
+            field,
+            value.encode("utf-8", "backslashreplace").decode("utf-8"),
+            "holds an unpaired surrogate (a \\ud800-\\udfff escape with no "
+            "partner), which is not text",
+            reason=f"{kind_of(field)}.encoding",
+            hint="the source system split a character; send it whole",
+        )
     return value
 
 
@@ -92,28 +117,44 @@ def ident(value: Any, field: str) -> str:
 def boolean(value: Any, field: str) -> bool:
     """A real JSON true/false (not 0/1, not "true")."""
     if not isinstance(value, bool):
-        raise ValidationError(field, value, f"must be JSON true or false, got {_json_type(value)}",
-                              reason=f"{kind_of(field)}.type")
+        raise ValidationError(
+            field,
+            value,
+            f"must be JSON true or false, got {_json_type(value)}",
+            reason=f"{kind_of(field)}.type",
+        )
     return value
 
 
 def enum(value: Any, field: str, allowed: Collection[str]) -> str:
     """One of the `allowed` strings."""
     if not isinstance(value, str):
-        raise ValidationError(field, value, f"must be a JSON string, got {_json_type(value)}",
-                              reason=f"{kind_of(field)}.type")
+        raise ValidationError(
+            field,
+            value,
+            f"must be a JSON string, got {_json_type(value)}",
+            reason=f"{kind_of(field)}.type",
+        )
     if value not in allowed:
-        raise ValidationError(field, value, f"expected one of {', '.join(allowed)}",
-                              reason=f"{kind_of(field)}.unknown")
+        raise ValidationError(
+            field,
+            value,
+            f"expected one of {', '.join(allowed)}",
+            reason=f"{kind_of(field)}.unknown",
+        )
     return value
 
 
 def count(value: Any, field: str) -> int:
     """A non-negative JSON integer (people): not a bool, not 3.0, not "3"."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, value,
-                              f"must be a whole JSON number, got {_json_type(value)}",
-                              reason="workers.type", hint="write e.g. 12, without quotes or .0")
+        raise ValidationError(
+            field,
+            value,
+            f"must be a whole JSON number, got {_json_type(value)}",
+            reason="workers.type",
+            hint="write e.g. 12, without quotes or .0",
+        )
     if value < 0:
         raise ValidationError(field, value, "must not be negative", reason="workers.negative")
     return value
@@ -126,42 +167,72 @@ def fen(value: Any, field: str) -> int:
     the sender, so it is rejected rather than guessed at.
     """
     if not isinstance(value, str):
-        hint = f'write it as a string: "{value}"' if isinstance(value, int | float) \
-            and not isinstance(value, bool) else None
-        raise ValidationError(field, value, "an amount must be a JSON string of yuan, "
-                              f"got {_json_type(value)}", reason="amount.type", hint=hint)
+        hint = (
+            f'write it as a string: "{value}"'
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else None
+        )
+        raise ValidationError(
+            field,
+            value,
+            f"an amount must be a JSON string of yuan, got {_json_type(value)}",
+            reason="amount.type",
+            hint=hint,
+        )
     match = _AMOUNT.fullmatch(value)
     if match is None:
-        raise ValidationError(field, value, "expected yuan as digits with an optional "
-                              'decimal point, e.g. "12500.50"', reason="amount.format",
-                              hint="no thousands separators, exponents, spaces or currency signs")
+        raise ValidationError(
+            field,
+            value,
+            'expected yuan as digits with an optional decimal point, e.g. "12500.50"',
+            reason="amount.format",
+            hint="no thousands separators, exponents, spaces or currency signs",
+        )
     sign, whole, decimals = match.groups()
     decimals = decimals or ""
     if len(decimals) > 2:
-        raise ValidationError(field, value, f"at most 2 decimals (fen), got {len(decimals)}",
-                              reason="amount.decimals")
+        raise ValidationError(
+            field, value, f"at most 2 decimals (fen), got {len(decimals)}", reason="amount.decimals"
+        )
     amount = int(whole) * 100 + int(decimals.ljust(2, "0"))
     if sign:
-        raise ValidationError(field, value, "must not be negative", reason="amount.negative",
-                              hint="send a correction with supersedes instead of a negative amount")
+        raise ValidationError(
+            field,
+            value,
+            "must not be negative",
+            reason="amount.negative",
+            hint="send a correction with supersedes instead of a negative amount",
+        )
     return amount
 
 
 def timestamp(value: Any, field: str) -> datetime:
     """ISO 8601 with an explicit offset, as an aware datetime in +08:00."""
     if not isinstance(value, str):
-        raise ValidationError(field, value, f"must be an ISO 8601 string, got {_json_type(value)}",
-                              reason=f"{kind_of(field)}.type")
+        raise ValidationError(
+            field,
+            value,
+            f"must be an ISO 8601 string, got {_json_type(value)}",
+            reason=f"{kind_of(field)}.type",
+        )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError(field, value, "not an ISO 8601 date-time",
-                              reason=f"{kind_of(field)}.format",
-                              hint='e.g. "2024-12-31T16:30:00+08:00"') from None
+        raise ValidationError(
+            field,
+            value,
+            "not an ISO 8601 date-time",
+            reason=f"{kind_of(field)}.format",
+            hint='e.g. "2024-12-31T16:30:00+08:00"',
+        ) from None
     if parsed.tzinfo is None:
-        raise ValidationError(field, value, "has no UTC offset; times without an offset are "
-                              "rejected", reason=f"{kind_of(field)}.no_offset",
-                              hint=f'append the offset, e.g. "{value}+08:00"')
+        raise ValidationError(
+            field,
+            value,
+            "has no UTC offset; times without an offset are rejected",
+            reason=f"{kind_of(field)}.no_offset",
+            hint=f'append the offset, e.g. "{value}+08:00"',
+        )
     return parsed.astimezone(CST)
 
 
@@ -170,6 +241,13 @@ def _join(field: str, key: str) -> str:
 
 
 def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a decimal number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a decimal number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)

@@ -102,7 +102,9 @@ class Campaign:
             return self.cutoffs[name]
         except KeyError:
             known = ", ".join(self.cutoffs)
-            raise CalendarError(f"cutoff {name!r} is not in {self.source}; known: {known}") from None
+            raise CalendarError(
+                f"cutoff {name!r} is not in {self.source}; known: {known}"
+            ) from None
 
     def due_dates(self) -> tuple[Deadline, ...]:
         """Every report's due time, in level order then cutoff time."""
@@ -117,8 +119,9 @@ class Campaign:
                 due = dt.datetime.combine(day, rule.time, CST)
                 text = f"{rule.working_days} working days after {rule.cutoff}"
             out.append(
-                Deadline(rule.level, rule.to, rule.cutoff, cut.at, due, text, rule.basis,
-                         rule.applies_to)
+                Deadline(
+                    rule.level, rule.to, rule.cutoff, cut.at, due, text, rule.basis, rule.applies_to
+                )
             )
         order = {level: i for i, level in enumerate(self.levels)}
         return tuple(sorted(out, key=lambda d: (order[d.level], d.cutoff_at, d.due)))
@@ -191,10 +194,18 @@ def _parse(raw: dict[str, Any], source: Path) -> Campaign:
     cutoffs: dict[str, Cutoff] = {}
     for name, body in _table(raw, "cutoffs", where).items():
         at_raw = body.get("at")
-        at = named[at_raw] if isinstance(at_raw, str) and at_raw in named else _aware(
-            at_raw, f"{where}: cutoffs.{name}.at (a datetime with offset, or window_start/window_end)")
+        at = (
+            named[at_raw]
+            if isinstance(at_raw, str) and at_raw in named
+            else _aware(
+                at_raw,
+                f"{where}: cutoffs.{name}.at (a datetime with offset, or window_start/window_end)",
+            )
+        )
         if not start <= at <= end:
-            raise CalendarError(f"{where}: cutoffs.{name}.at {at} is outside the window {start} .. {end}")
+            raise CalendarError(
+                f"{where}: cutoffs.{name}.at {at} is outside the window {start} .. {end}"
+            )
         cutoffs[name] = Cutoff(name, str(body.get("label", name)), at)
 
     levels_t = _table(raw, "levels", where)
@@ -203,25 +214,41 @@ def _parse(raw: dict[str, Any], source: Path) -> Campaign:
         raise CalendarError(f"{where}: levels.order must list the reporting levels, lowest first")
     names = dict(levels_t.get("names", {}))
 
-    rules = tuple(_rule(i, body, cutoffs, levels, where) for i, body in enumerate(raw.get("report", [])))
+    rules = tuple(
+        _rule(i, body, cutoffs, levels, where) for i, body in enumerate(raw.get("report", []))
+    )
     return Campaign(
-        id=str(head.get("id", source.stem)), name=str(head.get("name", "")),
-        window_start=start, window_end=end, cutoffs=cutoffs, levels=levels,
-        level_names=names, source=source, _rules=rules,
+        id=str(head.get("id", source.stem)),
+        name=str(head.get("name", "")),
+        window_start=start,
+        window_end=end,
+        cutoffs=cutoffs,
+        levels=levels,
+        level_names=names,
+        source=source,
+        _rules=rules,
     )
 
 
-def _rule(i: int, body: dict[str, Any], cutoffs: dict[str, Cutoff], levels: tuple[str, ...],
-          where: str) -> _DueRule:
+def _rule(
+    i: int, body: dict[str, Any], cutoffs: dict[str, Cutoff], levels: tuple[str, ...], where: str
+) -> _DueRule:
     at = f"{where}: report[{i}]"
     for key in ("level", "to"):
         if body.get(key) not in levels:
-            raise CalendarError(f"{at}.{key} = {body.get(key)!r}; expected one of {', '.join(levels)}")
+            raise CalendarError(
+                f"{at}.{key} = {body.get(key)!r}; expected one of {', '.join(levels)}"
+            )
     cutoff = body.get("cutoff")
     if cutoff not in cutoffs:
         raise CalendarError(f"{at}.cutoff = {cutoff!r}; expected one of {', '.join(cutoffs)}")
-    common = dict(level=body["level"], to=body["to"], cutoff=cutoff, basis=str(body.get("basis", "")),
-                  applies_to=body.get("applies_to"))
+    common = dict(
+        level=body["level"],
+        to=body["to"],
+        cutoff=cutoff,
+        basis=str(body.get("basis", "")),
+        applies_to=body.get("applies_to"),
+    )
     due = body.get("due")
     if isinstance(due, dt.datetime):
         return _DueRule(**common, fixed=_aware(due, f"{at}.due"))
@@ -230,7 +257,9 @@ def _rule(i: int, body: dict[str, Any], cutoffs: dict[str, Cutoff], levels: tupl
     if isinstance(due, dict) and isinstance(due.get("working_days"), int):
         after = due.get("after", cutoff)
         if after != cutoff:
-            raise CalendarError(f"{at}.due.after = {after!r} must be the report's cutoff {cutoff!r}")
+            raise CalendarError(
+                f"{at}.due.after = {after!r} must be the report's cutoff {cutoff!r}"
+            )
         if due["working_days"] < 0:
             raise CalendarError(f"{at}.due.working_days must be >= 0, got {due['working_days']}")
         time = _END_OF_DAY
@@ -255,8 +284,10 @@ def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 
 def _aware(value: object, what: str) -> dt.datetime:
     if not isinstance(value, dt.datetime) or value.utcoffset() is None:
-        raise CalendarError(f"{what} = {value!r}; expected a datetime with an offset, "
-                            "e.g. 2024-11-01T00:00:00+08:00")
+        raise CalendarError(
+            f"{what} = {value!r}; expected a datetime with an offset, "
+            "e.g. 2024-11-01T00:00:00+08:00"
+        )
     return value.astimezone(CST)
 
 

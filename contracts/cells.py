@@ -136,7 +136,14 @@ AUX: tuple[Cell, ...] = (
 )
 
 TABLE_CELLS: tuple[Cell, ...] = tuple(
-    Cell(row_cell(r.key, c.key), f"{r.label} {c.heading}", c.measure, c.agg, row=r.key, column=c.number)
+    Cell(
+        row_cell(r.key, c.key),
+        f"{r.label} {c.heading}",
+        c.measure,
+        c.agg,
+        row=r.key,
+        column=c.number,
+    )
     for r in ROWS
     for c in COLUMNS
 )
@@ -153,4 +160,6 @@ def cell(cell_id: str) -> Cell:
     try:
         return CELL_BY_ID[cell_id]
     except KeyError:
-        raise KeyError(f"unknown cell {cell_id!r}; cells are declared in contracts/cells.py") from None
+        raise KeyError(
+            f"unknown cell {cell_id!r}; cells are declared in contracts/cells.py"
+        ) from None

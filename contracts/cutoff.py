@@ -78,7 +78,8 @@ def parse_moment(text: str, campaign: Campaign) -> dt.datetime:
         raise CutoffError(
             f"--cutoff {text!r} is not a date (YYYY-MM-DD, meaning 23:59:59 +08:00 that day), "
             f"an ISO time with an offset (2024-12-31T18:00:00+08:00) or a campaign cutoff "
-            f"({known})")
+            f"({known})"
+        )
     return at
 
 

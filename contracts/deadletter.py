@@ -19,9 +19,17 @@ from contracts.errors import ValidationError
 __all__ = ["dead_letter_value", "record_json"]
 
 
-def dead_letter_value(letter_id: str, original: bytes, err: ValidationError, *, origin: str,
-                      file: str | None = None, line: int | None = None,
-                      rejected_at: datetime | None = None, **where: Any) -> dict[str, Any]:
+def dead_letter_value(
+    letter_id: str,
+    original: bytes,
+    err: ValidationError,
+    *,
+    origin: str,
+    file: str | None = None,
+    line: int | None = None,
+    rejected_at: datetime | None = None,
+    **where: Any,
+) -> dict[str, Any]:
     """The JSON value of a dead letter; `where` adds e.g. topic, partition and offset."""
     record: dict[str, Any] = {"id": letter_id}
     try:
@@ -29,17 +37,20 @@ def dead_letter_value(letter_id: str, original: bytes, err: ValidationError, *, 
     except UnicodeDecodeError:
         record["original"] = base64.b64encode(original).decode("ascii")
         record["original_encoding"] = "base64"
-    record.update({
-        "file": file,
-        "line": line,
-        "reason": err.reason,
-        "message": str(err),
-        "field": err.field,
-        "rejected_at": (rejected_at or datetime.now(CST)).astimezone(CST).isoformat(
-            timespec="seconds"),
-        "origin": origin,
-        **where,
-    })
+    record.update(
+        {
+            "file": file,
+            "line": line,
+            "reason": err.reason,
+            "message": str(err),
+            "field": err.field,
+            "rejected_at": (rejected_at or datetime.now(CST))
+            .astimezone(CST)
+            .isoformat(timespec="seconds"),
+            "origin": origin,
+            **where,
+        }
+    )
     return record
 
 

@@ -33,8 +33,13 @@ def join_field(prefix: str, field: str) -> str:
 def _show(value: Any) -> str:
     if value is MISSING:
         return ""
-    if isinstance(value, str) and value and len(value) <= _MAX_SHOWN and value.isprintable() \
-            and " " not in value:
+    if (
+        isinstance(value, str)
+        and value
+        and len(value) <= _MAX_SHOWN
+        and value.isprintable()
+        and " " not in value
+    ):
         return value
     text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
@@ -83,8 +88,11 @@ class ValidationError(ContractError):
     def under(self, prefix: str) -> ValidationError:
         """The same error with `prefix` put in front of its field path."""
         return ValidationError(
-            join_field(prefix, self.field), self.value, self.expected,
-            reason=self.reason, hint=self.hint,
+            join_field(prefix, self.field),
+            self.value,
+            self.expected,
+            reason=self.reason,
+            hint=self.hint,
         )
 
 

@@ -18,40 +18,53 @@ from contracts import payloads as m
 from contracts.errors import MISSING, ValidationError
 from contracts.registry import Registry
 
-__all__ = ["SCHEMA_VERSION", "SOURCES", "TYPES", "RETRACTED", "Event", "parse_event", "upcast",
-           "canonical_json", "content_hash_of"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SOURCES",
+    "TYPES",
+    "RETRACTED",
+    "Event",
+    "parse_event",
+    "upcast",
+    "canonical_json",
+    "content_hash_of",
+]
 
 #: The version of the event contract this code reads; older events are upcast to it.
 SCHEMA_VERSION = 1
 RETRACTED = "event.retracted"
 
 #: source -> type -> payload model (SPEC 5.2); `event.retracted` is valid for every source.
-TYPES: MappingProxyType[str, MappingProxyType[str, type[m.Payload]]] = MappingProxyType({
-    source: MappingProxyType({**types, RETRACTED: m.EventRetracted})
-    for source, types in {
-        "inspection": {
-            "employer.inspected": m.EmployerInspected,
-            "arrears.verified": m.ArrearsVerified,
-            "arrears.resolved": m.ArrearsResolved,
-            "order.issued": m.OrderIssued,
-            "case.transferred": m.CaseTransferred,
-            "case.filed": m.CaseFiled,
-            "employer.published": m.EmployerPublished,
-            "employer.blacklisted": m.EmployerBlacklisted,
-        },
-        "mediation": {"dispute.resolved": m.DisputeResolved},
-        "court": {"execution.concluded": m.ExecutionConcluded},
-        "complaint": {
-            "lead.received": m.LeadReceived,
-            "lead.merged": m.LeadMerged,
-            "lead.verified": m.LeadVerified,
-            "lead.closed": m.LeadClosed,
-        },
-    }.items()
-})
+TYPES: MappingProxyType[str, MappingProxyType[str, type[m.Payload]]] = MappingProxyType(
+    {
+        source: MappingProxyType({**types, RETRACTED: m.EventRetracted})
+        for source, types in {
+            "inspection": {
+                "employer.inspected": m.EmployerInspected,
+                "arrears.verified": m.ArrearsVerified,
+                "arrears.resolved": m.ArrearsResolved,
+                "order.issued": m.OrderIssued,
+                "case.transferred": m.CaseTransferred,
+                "case.filed": m.CaseFiled,
+                "employer.published": m.EmployerPublished,
+                "employer.blacklisted": m.EmployerBlacklisted,
+            },
+            "mediation": {"dispute.resolved": m.DisputeResolved},
+            "court": {"execution.concluded": m.ExecutionConcluded},
+            "complaint": {
+                "lead.received": m.LeadReceived,
+                "lead.merged": m.LeadMerged,
+                "lead.verified": m.LeadVerified,
+                "lead.closed": m.LeadClosed,
+            },
+        }.items()
+    }
+)
 SOURCES = tuple(TYPES)
-_ENVELOPE = p.Keys(("event_id", "source", "type", "occurred_at", "unit", "payload"),
-                   ("recorded_at", "supersedes", "schema_version"))
+_ENVELOPE = p.Keys(
+    ("event_id", "source", "type", "occurred_at", "unit", "payload"),
+    ("recorded_at", "supersedes", "schema_version"),
+)
 
 
 #: json.dumps with options builds this encoder on every call; one shared instance saves
@@ -71,8 +84,17 @@ def _event_json_encoder() -> Callable[[dict[str, Any]], str]:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # a Python built without the _json accelerator
         return canonical_json
-    encode = make(None, _CANONICAL.default, json.encoder.encode_basestring, None,
-                  _CANONICAL.key_separator, _CANONICAL.item_separator, True, False, True)
+    encode = make(
+        None,
+        _CANONICAL.default,
+        json.encoder.encode_basestring,
+        None,
+        _CANONICAL.key_separator,
+        _CANONICAL.item_separator,
+        True,
+        False,
+        True,
+    )
     return lambda value: "".join(encode(value, 0))
 
 
@@ -131,8 +153,9 @@ def content_hash_of(record: bytes | str) -> str:
     without validating it again (the Kafka replay hashes resent records this way)."""
     loaded = _load(record)  # not _quick_load: it may read a valid record's number as a float
     if not isinstance(loaded, dict):
-        raise ValidationError("", MISSING, "an event must be a JSON object",
-                              reason="json.not_object")
+        raise ValidationError(
+            "", MISSING, "an event must be a JSON object", reason="json.not_object"
+        )
     return _sha256_of(loaded)
 
 
@@ -143,11 +166,17 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
     adds its step here and nothing downstream changes.
     """
     version = raw.get("schema_version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) \
-            or not 1 <= version <= SCHEMA_VERSION:
-        raise ValidationError("schema_version", version,
-                              f"unsupported schema version; this code reads 1 to {SCHEMA_VERSION}",
-                              reason="schema_version.unsupported")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= SCHEMA_VERSION
+    ):
+        raise ValidationError(
+            "schema_version",
+            version,
+            f"unsupported schema version; this code reads 1 to {SCHEMA_VERSION}",
+            reason="schema_version.unsupported",
+        )
     return raw
 
 
@@ -157,8 +186,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ValidationError(key, MISSING, "appears twice in one JSON object",
-                                      reason="json.duplicate_key", hint="keep one of them")
+                raise ValidationError(
+                    key,
+                    MISSING,
+                    "appears twice in one JSON object",
+                    reason="json.duplicate_key",
+                    hint="keep one of them",
+                )
             seen.add(key)
     return obj
 
@@ -212,18 +246,29 @@ def _load(raw: bytes | str | dict[str, Any]) -> Any:
         try:
             raw = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ValidationError("", MISSING, f"the record is not valid UTF-8 (byte {err.start})",
-                                  reason="json.utf8", hint="re-encode the file as UTF-8") from None
+            raise ValidationError(
+                "",
+                MISSING,
+                f"the record is not valid UTF-8 (byte {err.start})",
+                reason="json.utf8",
+                hint="re-encode the file as UTF-8",
+            ) from None
     if not isinstance(raw, str):
-        raise ValidationError("", MISSING, f"expected JSON text, got {type(raw).__name__}",
-                              reason="json.invalid")
+        raise ValidationError(
+            "", MISSING, f"expected JSON text, got {type(raw).__name__}", reason="json.invalid"
+        )
     try:
         if raw.startswith("\ufeff"):  # as json.loads says it
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
         return _decode(raw)
     except ValueError as err:  # ValidationError (duplicate keys) is not a ValueError
-        raise ValidationError("", MISSING, f"not valid JSON: {err}", reason="json.invalid",
-                              hint="each line must hold one complete JSON object") from None
+        raise ValidationError(
+            "",
+            MISSING,
+            f"not valid JSON: {err}",
+            reason="json.invalid",
+            hint="each line must hold one complete JSON object",
+        ) from None
 
 
 def parse_event(raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
@@ -250,8 +295,9 @@ def parse_event(raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
 def _event_of(loaded: Any, raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
     """parse_event of the record `raw` once decoded to `loaded`."""
     if not isinstance(loaded, dict):
-        raise ValidationError("", MISSING, "an event must be a JSON object",
-                              reason="json.not_object")
+        raise ValidationError(
+            "", MISSING, "an event must be a JSON object", reason="json.not_object"
+        )
     data = p.obj(upcast(loaded), "", _ENVELOPE)
     event_id = p.ident(data["event_id"], "event_id")
     source = p.enum(data["source"], "source", SOURCES)
@@ -260,12 +306,20 @@ def _event_of(loaded: Any, raw: bytes | str | dict[str, Any], registry: Registry
     if model is None:
         owners = [s for s, types in TYPES.items() if type_ in types]
         if owners:
-            raise ValidationError("type", type_, f"belongs to source {owners[0]}, not {source}",
-                                  reason="type.wrong_source",
-                                  hint=f"{source} sends: {', '.join(TYPES[source])}")
-        raise ValidationError("type", type_, f"unknown type for source {source}",
-                              reason="type.unknown",
-                              hint=f"{source} sends: {', '.join(TYPES[source])}")
+            raise ValidationError(
+                "type",
+                type_,
+                f"belongs to source {owners[0]}, not {source}",
+                reason="type.wrong_source",
+                hint=f"{source} sends: {', '.join(TYPES[source])}",
+            )
+        raise ValidationError(
+            "type",
+            type_,
+            f"unknown type for source {source}",
+            reason="type.unknown",
+            hint=f"{source} sends: {', '.join(TYPES[source])}",
+        )
     occurred_at = p.timestamp(data["occurred_at"], "occurred_at")
     recorded = data.get("recorded_at")
     recorded_at = None if recorded is None else p.timestamp(recorded, "recorded_at")
@@ -274,12 +328,30 @@ def _event_of(loaded: Any, raw: bytes | str | dict[str, Any], registry: Registry
     if supersedes is not None:
         supersedes = p.ident(supersedes, "supersedes")
         if supersedes == event_id:
-            raise ValidationError("supersedes", supersedes, "an event cannot supersede itself",
-                                  reason="supersedes.self",
-                                  hint="a correction needs its own new event_id")
+            raise ValidationError(
+                "supersedes",
+                supersedes,
+                "an event cannot supersede itself",
+                reason="supersedes.self",
+                hint="a correction needs its own new event_id",
+            )
     payload = m.parse_payload(model, data["payload"])
     if isinstance(payload, m.EventRetracted) and payload.retracts == event_id:
-        raise ValidationError("payload.retracts", payload.retracts,
-                              "an event cannot retract itself", reason="retracts.self")
-    return Event(event_id, source, type_, occurred_at, recorded_at, unit, supersedes, payload,
-                 SCHEMA_VERSION, copy.deepcopy(loaded) if loaded is raw else loaded)
+        raise ValidationError(
+            "payload.retracts",
+            payload.retracts,
+            "an event cannot retract itself",
+            reason="retracts.self",
+        )
+    return Event(
+        event_id,
+        source,
+        type_,
+        occurred_at,
+        recorded_at,
+        unit,
+        supersedes,
+        payload,
+        SCHEMA_VERSION,
+        copy.deepcopy(loaded) if loaded is raw else loaded,
+    )

@@ -78,7 +78,10 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
     elif isinstance(pl, p.ArrearsVerified):
         add("aux.open_cases", 1, pl.case_id)
         if pl.project is not None:
-            for flag, prefix in ((pl.project.government_investment, "gov"), (pl.project.soe, "soe")):
+            for flag, prefix in (
+                (pl.project.government_investment, "gov"),
+                (pl.project.soe, "soe"),
+            ):
                 if flag:
                     # Arrears are verified (查实) by inspecting the project, so a verified
                     # project is an inspected one too: item 1's "of them" holds by construction.
@@ -88,14 +91,32 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
                     add(f"item1.{prefix}_arrears_workers", pl.workers)
     elif isinstance(pl, p.ArrearsResolved):
         add("aux.open_cases", -1, pl.case_id)
-        _resolution(add, report_row(pl.employer, pl.project), pl.workers, pl.amount_fen,
-                    pl.channel, pl.new_employment_form)
+        _resolution(
+            add,
+            report_row(pl.employer, pl.project),
+            pl.workers,
+            pl.amount_fen,
+            pl.channel,
+            pl.new_employment_form,
+        )
     elif isinstance(pl, p.DisputeResolved):
-        _resolution(add, report_row(pl.employer, None), pl.workers, pl.amount_fen,
-                    pl.channel, pl.new_employment_form)
+        _resolution(
+            add,
+            report_row(pl.employer, None),
+            pl.workers,
+            pl.amount_fen,
+            pl.channel,
+            pl.new_employment_form,
+        )
     elif isinstance(pl, p.ExecutionConcluded):
-        _resolution(add, report_row(pl.employer, None), pl.workers, pl.amount_fen,
-                    "court", pl.new_employment_form)
+        _resolution(
+            add,
+            report_row(pl.employer, None),
+            pl.workers,
+            pl.amount_fen,
+            "court",
+            pl.new_employment_form,
+        )
     elif isinstance(pl, p.OrderIssued):
         add(row_cell(report_row(pl.employer, None), _ORDER_COLUMN[pl.kind]), 1)
     elif isinstance(pl, p.CaseTransferred):
@@ -117,8 +138,14 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
     return tuple(out)
 
 
-def _resolution(add: Callable[..., None], row: str, workers: int, amount_fen: int,
-                channel: str, new_employment_form: bool) -> None:
+def _resolution(
+    add: Callable[..., None],
+    row: str,
+    workers: int,
+    amount_fen: int,
+    channel: str,
+    new_employment_form: bool,
+) -> None:
     """Cols 4-6 of the event's row, plus the supplementary items its channel feeds."""
     add(row_cell(row, "resolved"), 1)
     add(row_cell(row, "resolved_workers"), workers)

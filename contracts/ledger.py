@@ -44,12 +44,18 @@ def conflict_error(event_id: str, detail: str | None = None) -> ValidationError:
     `"supersedes": <its own id>` (`Ledger.apply_record`): `detail` then says what it saw.
     """
     return ValidationError(
-        "event_id", event_id,
-        detail or ("was already seen earlier in this input with different content, and this "
-                   "record has no supersedes"),
+        "event_id",
+        event_id,
+        detail
+        or (
+            "was already seen earlier in this input with different content, and this "
+            "record has no supersedes"
+        ),
         reason=CONFLICT,
-        hint=(f'to correct the earlier event send a new event_id with "supersedes": '
-              f'"{event_id}"; if this is a different event, give it its own event_id'),
+        hint=(
+            f'to correct the earlier event send a new event_id with "supersedes": '
+            f'"{event_id}"; if this is a different event, give it its own event_id'
+        ),
     )
 
 
@@ -68,8 +74,9 @@ def _unpack(rows: list[list[Any]]) -> tuple[Contribution, ...]:
     return tuple(Contribution(*row) for row in rows)
 
 
-def _fold(items: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
-          ) -> tuple[Contribution, ...]:
+def _fold(
+    items: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+) -> tuple[Contribution, ...]:
     return tuple(items() if callable(items) else items)
 
 
@@ -82,14 +89,22 @@ class Ledger:
     def apply(self, event: Event) -> Outcome:
         """Resolve one parsed event (the streams and the Kafka replay)."""
         return self.apply_record(
-            event.event_id, event.content_hash, supersedes=event.supersedes,
+            event.event_id,
+            event.content_hash,
+            supersedes=event.supersedes,
             retracts=event.payload.retracts if isinstance(event.payload, EventRetracted) else None,
-            contributions=lambda: contributions(event))
+            contributions=lambda: contributions(event),
+        )
 
-    def apply_record(self, event_id: str, content_hash: str, *, supersedes: str | None,
-                     retracts: str | None,
-                     contributions: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
-                     ) -> Outcome:
+    def apply_record(
+        self,
+        event_id: str,
+        content_hash: str,
+        *,
+        supersedes: str | None,
+        retracts: str | None,
+        contributions: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+    ) -> Outcome:
         """Resolve one event given only what the rules read: the one implementation of them.
 
         `retracts` is the target of an `event.retracted` (None for every other type);
@@ -108,9 +123,11 @@ class Ledger:
             if supersedes != eid:
                 return Outcome(
                     "conflict",
-                    detail=(f"event_id {eid} was already received with different content "
-                            f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); send a new "
-                            f"event_id with \"supersedes\": \"{eid}\" to correct it"),
+                    detail=(
+                        f"event_id {eid} was already received with different content "
+                        f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); send a new "
+                        f'event_id with "supersedes": "{eid}" to correct it'
+                    ),
                 )
             return self._replace_self(eid, known, digest, contributions)
 
@@ -125,15 +142,22 @@ class Ledger:
         if known is not None:  # pre-empted: a correction or retraction arrived first
             known["h"] = digest
             self.entries[eid] = known
-            return Outcome("inactive", removed=removed,
-                           detail=f"{known['s']} by {known['by']} before it arrived")
+            return Outcome(
+                "inactive",
+                removed=removed,
+                detail=f"{known['s']} by {known['by']} before it arrived",
+            )
         added = _fold(contributions)
         self.entries[eid] = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
         return Outcome("applied", added=added, removed=removed)
 
-    def _replace_self(self, eid: str, known: Entry, digest: str,
-                      fold: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
-                      ) -> Outcome:
+    def _replace_self(
+        self,
+        eid: str,
+        known: Entry,
+        digest: str,
+        fold: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+    ) -> Outcome:
         removed = _unpack(known["c"]) if known["s"] == ACTIVE else ()
         added = _fold(fold) if known["s"] == ACTIVE else ()
         self.entries[eid] = {**known, "h": digest, "c": _pack(added)}
@@ -158,4 +182,6 @@ class Ledger:
 
     def effective(self) -> dict[str, tuple[Contribution, ...]]:
         """event_id -> contributions of every event that currently counts."""
-        return {eid: _unpack(e["c"]) for eid, e in self.entries.items() if e["s"] == ACTIVE and e["c"]}
+        return {
+            eid: _unpack(e["c"]) for eid, e in self.entries.items() if e["s"] == ACTIVE and e["c"]
+        }

@@ -14,10 +14,26 @@ from contracts.industry import Industry, parse_industry
 from contracts.uscc import validate_uscc
 
 __all__ = [
-    "Employer", "Project", "Payload", "EmployerInspected", "ArrearsVerified", "ArrearsResolved",
-    "OrderIssued", "CaseTransferred", "CaseFiled", "EmployerPublished", "EmployerBlacklisted",
-    "DisputeResolved", "ExecutionConcluded", "LeadReceived", "LeadMerged", "LeadVerified",
-    "LeadClosed", "EventRetracted", "parse_payload", "CASE_NO",
+    "Employer",
+    "Project",
+    "Payload",
+    "EmployerInspected",
+    "ArrearsVerified",
+    "ArrearsResolved",
+    "OrderIssued",
+    "CaseTransferred",
+    "CaseFiled",
+    "EmployerPublished",
+    "EmployerBlacklisted",
+    "DisputeResolved",
+    "ExecutionConcluded",
+    "LeadReceived",
+    "LeadMerged",
+    "LeadVerified",
+    "LeadClosed",
+    "EventRetracted",
+    "parse_payload",
+    "CASE_NO",
 ]
 
 #: A court case number: (2024)苏0412执1234号, full-width or ASCII parentheses; the
@@ -33,10 +49,10 @@ CASE_NO = re.compile(
 
 
 class _Field(NamedTuple):
-    key: str                        # the JSON key
+    key: str  # the JSON key
     parse: Callable[[Any, str], Any]
     required: bool = True
-    attr: str | None = None         # the model attribute, when it differs from the key
+    attr: str | None = None  # the model attribute, when it differs from the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +81,13 @@ def _enum(*allowed: str) -> Callable[[Any, str], str]:
 def _case_no(value: Any, field: str) -> str:
     p.text(value, field, p.MAX_ID)
     if CASE_NO.fullmatch(value) is None:
-        raise ValidationError(field, value, "not a court execution case number",
-                              reason="case_no.format",
-                              hint='expected e.g. "(2024)苏0412执1234号" or "（2024）苏0412执恢12号"')
+        raise ValidationError(
+            field,
+            value,
+            "not a court execution case number",
+            reason="case_no.format",
+            hint='expected e.g. "(2024)苏0412执1234号" or "（2024）苏0412执恢12号"',
+        )
     return str(value)
 
 
@@ -151,8 +171,10 @@ _EMPLOYER = (
     _Field("industry", lambda v, f: parse_industry(v, field=f)),
 )
 _PROJECT = (
-    _Field("id", p.ident), _Field("name", p.text),
-    _Field("government_investment", p.boolean), _Field("soe", p.boolean),
+    _Field("id", p.ident),
+    _Field("name", p.text),
+    _Field("government_investment", p.boolean),
+    _Field("soe", p.boolean),
 )
 EMPLOYER = _Field("employer", _employer)
 PROJECT = _Field("project", _project, required=False)
@@ -180,15 +202,23 @@ class EmployerInspected(Payload):
     workers: int
     migrant_workers: int
     method: str
-    FIELDS = (EMPLOYER, PROJECT, WORKERS, _Field("migrant_workers", p.count),
-              _Field("method", _enum("onsite", "online", "complaint")))
+    FIELDS = (
+        EMPLOYER,
+        PROJECT,
+        WORKERS,
+        _Field("migrant_workers", p.count),
+        _Field("method", _enum("onsite", "online", "complaint")),
+    )
 
     def check(self, field: str) -> None:
         if self.migrant_workers > self.workers:
-            raise ValidationError(f"{field}.migrant_workers", self.migrant_workers,
-                                  f"cannot exceed workers ({self.workers})",
-                                  reason="migrant_workers.exceeds_workers",
-                                  hint="migrant workers are counted among the workers")
+            raise ValidationError(
+                f"{field}.migrant_workers",
+                self.migrant_workers,
+                f"cannot exceed workers ({self.workers})",
+                reason="migrant_workers.exceeds_workers",
+                hint="migrant workers are counted among the workers",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +242,15 @@ class ArrearsResolved(Payload):
     amount_fen: int
     channel: str
     new_employment_form: bool
-    FIELDS = (CASE_ID, EMPLOYER, PROJECT, WORKERS, AMOUNT,
-              _Field("channel", _enum("inspection", "industry_regulator")), NEW_FORM)
+    FIELDS = (
+        CASE_ID,
+        EMPLOYER,
+        PROJECT,
+        WORKERS,
+        AMOUNT,
+        _Field("channel", _enum("inspection", "industry_regulator")),
+        NEW_FORM,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +259,12 @@ class OrderIssued(Payload):
     employer: Employer
     kind: str
     document_no: str
-    FIELDS = (CASE_ID, EMPLOYER,
-              _Field("kind", _enum("rectification", "handling_decision", "penalty_decision")),
-              _Field("document_no", p.ident))
+    FIELDS = (
+        CASE_ID,
+        EMPLOYER,
+        _Field("kind", _enum("rectification", "handling_decision", "penalty_decision")),
+        _Field("document_no", p.ident),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +302,14 @@ class DisputeResolved(Payload):
     amount_fen: int
     channel: str
     new_employment_form: bool
-    FIELDS = (_Field("case_no", p.ident), EMPLOYER, WORKERS, AMOUNT,
-              _Field("channel", _enum("mediation", "arbitration")), NEW_FORM)
+    FIELDS = (
+        _Field("case_no", p.ident),
+        EMPLOYER,
+        WORKERS,
+        AMOUNT,
+        _Field("channel", _enum("mediation", "arbitration")),
+        NEW_FORM,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +330,16 @@ class LeadReceived(Payload):
     project: Project | None
     workers_claimed: int
     amount_claimed_fen: int
-    FIELDS = (LEAD_ID,
-              _Field("intake", _enum("national_platform", "hotline", "petition",
-                                     "centralized_reception")),
-              _Field("employer", _employer, required=False), PROJECT,
-              _Field("workers_claimed", p.count),
-              _Field("amount_claimed", p.fen, attr="amount_claimed_fen"))
+    FIELDS = (
+        LEAD_ID,
+        _Field(
+            "intake", _enum("national_platform", "hotline", "petition", "centralized_reception")
+        ),
+        _Field("employer", _employer, required=False),
+        PROJECT,
+        _Field("workers_claimed", p.count),
+        _Field("amount_claimed", p.fen, attr="amount_claimed_fen"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,17 +352,22 @@ class LeadMerged(Payload):
 
     def check(self, field: str) -> None:
         if self.into_lead_id == self.lead_id:
-            raise ValidationError(f"{field}.into_lead_id", self.into_lead_id,
-                                  "a lead cannot be merged into itself",
-                                  reason="into_lead_id.self")
+            raise ValidationError(
+                f"{field}.into_lead_id",
+                self.into_lead_id,
+                "a lead cannot be merged into itself",
+                reason="into_lead_id.self",
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class LeadVerified(Payload):
     lead_id: str
     verdict: str
-    FIELDS = (LEAD_ID, _Field("verdict", _enum("substantiated", "unsubstantiated",
-                                                "contract_payment_dispute")))
+    FIELDS = (
+        LEAD_ID,
+        _Field("verdict", _enum("substantiated", "unsubstantiated", "contract_payment_dispute")),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,4 +393,3 @@ def parse_payload(cls: type[P], value: Any, field: str = "payload") -> P:
     payload = _model(cls, cls.FIELDS, value, field)
     payload.check(field)
     return payload
-

@@ -73,8 +73,9 @@ class Registry:
             if unit.parent is None:
                 roots.append(unit.code)
             elif unit.parent not in self._units:
-                raise _config_error(f"{source} unit {unit.code}", unit.parent,
-                                    "parent is not in the registry")
+                raise _config_error(
+                    f"{source} unit {unit.code}", unit.parent, "parent is not in the registry"
+                )
             else:
                 self._children[unit.parent].append(unit.code)
         if len(roots) != 1:
@@ -110,10 +111,20 @@ class Registry:
         if isinstance(code, str) and code in self._units:
             return self._units[code]
         if not isinstance(code, str) or not _CODE.fullmatch(code):
-            raise ValidationError(field, code, "a unit code is a 6-digit string (GB/T 2260)",
-                                  reason="unit.format", hint='e.g. "320412"')
-        raise ValidationError(field, code, self._unknown_message(code), reason="unit.unknown",
-                              hint=f"add it to {self.source} or use a listed code")
+            raise ValidationError(
+                field,
+                code,
+                "a unit code is a 6-digit string (GB/T 2260)",
+                reason="unit.format",
+                hint='e.g. "320412"',
+            )
+        raise ValidationError(
+            field,
+            code,
+            self._unknown_message(code),
+            reason="unit.unknown",
+            hint=f"add it to {self.source} or use a listed code",
+        )
 
     def _unknown_message(self, code: str) -> str:
         near = next((p for p in (code[:4] + "00", code[:2] + "0000") if p in self._units), None)

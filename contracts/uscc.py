@@ -25,18 +25,18 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 #: GB 32100-2015 table 1 with the authorities added by its amendment
 #: (2 外交, 3 司法行政, 4 文化, 6 旅游, 7 宗教, 8 工会, A 军队, N 农业).
 AUTHORITY_TYPES: dict[str, str] = {
-    "1": "1239",    # 机构编制: 机关, 事业单位, 群众团体, 其他
-    "2": "19",      # 外交
+    "1": "1239",  # 机构编制: 机关, 事业单位, 群众团体, 其他
+    "2": "19",  # 外交
     "3": "123459",  # 司法行政: 律师事务所, 公证处, 基层法律服务所, 司法鉴定, 仲裁委员会, 其他
-    "4": "19",      # 文化
-    "5": "1239",    # 民政: 社会团体, 民办非企业单位, 基金会, 其他
-    "6": "129",     # 旅游
-    "7": "129",     # 宗教
-    "8": "19",      # 工会
-    "9": "123",     # 工商: 企业, 个体工商户, 农民专业合作社
-    "A": "19",      # 中央军委改革和编制办公室
-    "N": "1239",    # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
-    "Y": "1",       # 其他
+    "4": "19",  # 文化
+    "5": "1239",  # 民政: 社会团体, 民办非企业单位, 基金会, 其他
+    "6": "129",  # 旅游
+    "7": "129",  # 宗教
+    "8": "19",  # 工会
+    "9": "123",  # 工商: 企业, 个体工商户, 农民专业合作社
+    "A": "19",  # 中央军委改革和编制办公室
+    "N": "1239",  # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
+    "Y": "1",  # 其他
 }
 
 _CHARSET_TEXT = "0-9 and A-Z without I, O, Z, S, V"
@@ -92,28 +92,42 @@ def validate_uscc(code: object, *, field: str = "uscc") -> str:
     if not isinstance(code, str):
         raise fail("a unified social credit code must be a JSON string", "uscc.type")
     if len(code) != 18:
-        raise fail(f"a unified social credit code has 18 characters, got {len(code)}",
-                   "uscc.length")
+        raise fail(
+            f"a unified social credit code has 18 characters, got {len(code)}", "uscc.length"
+        )
     if not _CHARS.issuperset(code):  # one C-level test; the loop only finds what to name
         for position, char in enumerate(code, start=1):
             if char not in _VALUE:
                 hint = "use upper case" if char.upper() in _VALUE else None
-                raise fail(f"character {position} {char!r} is not allowed; codes use "
-                           f"{_CHARSET_TEXT}", "uscc.char", hint)
+                raise fail(
+                    f"character {position} {char!r} is not allowed; codes use {_CHARSET_TEXT}",
+                    "uscc.char",
+                    hint,
+                )
     types = AUTHORITY_TYPES.get(code[0])
     if types is None:
-        raise fail(f"character 1 {code[0]!r} is not a registration authority code; "
-                   f"expected one of {', '.join(AUTHORITY_TYPES)}", "uscc.authority")
+        raise fail(
+            f"character 1 {code[0]!r} is not a registration authority code; "
+            f"expected one of {', '.join(AUTHORITY_TYPES)}",
+            "uscc.authority",
+        )
     if code[1] not in types:
-        raise fail(f"character 2 {code[1]!r} is not an organisation type of authority "
-                   f"{code[0]!r}; expected one of {', '.join(types)}", "uscc.org_type")
+        raise fail(
+            f"character 2 {code[1]!r} is not an organisation type of authority "
+            f"{code[0]!r}; expected one of {', '.join(types)}",
+            "uscc.org_type",
+        )
     if not code[2:8].isdigit():
-        raise fail(f"characters 3-8 {code[2:8]!r} must be a 6-digit administrative "
-                   "division code", "uscc.division")
+        raise fail(
+            f"characters 3-8 {code[2:8]!r} must be a 6-digit administrative division code",
+            "uscc.division",
+        )
     org_check = org_check_digit(code[8:16])
     if code[16] != org_check:
-        raise fail(f"organisation-code check digit (character 17) should be {org_check}, "
-                   f"got {code[16]}", "uscc.org_check")
+        raise fail(
+            f"organisation-code check digit (character 17) should be {org_check}, got {code[16]}",
+            "uscc.org_check",
+        )
     check = uscc_check_char(code[:17])
     if code[17] != check:
         raise fail(f"check character should be {check}, got {code[17]}", "uscc.check_char")

@@ -30,8 +30,9 @@ def bootstrap_servers(settings: Settings) -> str:
 
 def admin_client(bootstrap: str) -> KafkaAdminClient:
     try:
-        return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="arrears-admin",
-                                request_timeout_ms=15000)
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="arrears-admin", request_timeout_ms=15000
+        )
     except KafkaError as err:
         raise InfraError(f"cannot reach Kafka at {bootstrap}: {err}") from err
 
@@ -51,8 +52,15 @@ def ensure_topics(
         missing = [s for s in specs if s.name not in existing]
         if missing:
             admin.create_topics(
-                [NewTopic(s.name, s.partitions, settings.replication_factor,
-                          topic_configs=s.configs(settings)) for s in missing],
+                [
+                    NewTopic(
+                        s.name,
+                        s.partitions,
+                        settings.replication_factor,
+                        topic_configs=s.configs(settings),
+                    )
+                    for s in missing
+                ],
                 wait_for_metadata=True,
             )
         problems = _mismatches(admin, [s for s in specs if s.name in existing], settings)
@@ -75,7 +83,8 @@ def _mismatches(admin: KafkaAdminClient, specs: list[TopicSpec], settings: Setti
         partitions = described[spec.name]["partitions"]
         if len(partitions) != spec.partitions:
             problems.append(
-                f"{spec.name}: {len(partitions)} partitions on the broker, {spec.partitions} declared"
+                f"{spec.name}: {len(partitions)} partitions on the broker, "
+                f"{spec.partitions} declared"
             )
         replicas = min(len(p["replica_nodes"]) for p in partitions) if partitions else 0
         if replicas != settings.replication_factor:
@@ -123,7 +132,9 @@ class ClusterStatus:
     groups: list[GroupStatus]
 
 
-def end_offsets(admin: KafkaAdminClient, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+def end_offsets(
+    admin: KafkaAdminClient, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
     if not partitions:
         return {}
     answer = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
@@ -138,7 +149,9 @@ def cluster_status(bootstrap: str, settings: Settings, version: str) -> ClusterS
         names = sorted(t for t in admin.list_topics() if not t.startswith("__"))
         described = {t["name"]: t for t in admin.describe_topics(names)} if names else {}
         partitions = [
-            TopicPartition(n, p["partition_index"]) for n in names for p in described[n]["partitions"]
+            TopicPartition(n, p["partition_index"])
+            for n in names
+            for p in described[n]["partitions"]
         ]
         ends = end_offsets(admin, partitions)
         topics = [
@@ -153,7 +166,9 @@ def cluster_status(bootstrap: str, settings: Settings, version: str) -> ClusterS
         topics.sort(key=lambda t: (not t.declared, t.name))
         groups = []
         listed = admin.list_groups()
-        committed = admin.list_group_offsets({g["group_id"]: None for g in listed}) if listed else {}
+        committed = (
+            admin.list_group_offsets({g["group_id"]: None for g in listed}) if listed else {}
+        )
         for g in listed:
             lag: dict[str, int] = {}
             for tp, meta in committed.get(g["group_id"], {}).items():

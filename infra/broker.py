@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,7 +41,9 @@ def resolve_jars(settings: Settings, say: Say = _quiet) -> Path:
     if marker.exists():
         return libs
     if shutil.which("mvn") is None:
-        raise BrokerError("Maven (`mvn`) is not on PATH; it is needed once to fetch the broker jars")
+        raise BrokerError(
+            "Maven (`mvn`) is not on PATH; it is needed once to fetch the broker jars"
+        )
     libs.parent.mkdir(parents=True, exist_ok=True)
     pom = libs.parent / "pom.xml"
     pom.write_text(
@@ -55,9 +58,19 @@ def resolve_jars(settings: Settings, say: Say = _quiet) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     with log.open("wb") as out:
         result = subprocess.run(
-            ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
-            stdout=out, stderr=subprocess.STDOUT, check=False,
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+                "-DincludeScope=runtime",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
         raise BrokerError(
@@ -155,21 +168,36 @@ class LocalBroker:
         log4j = self.dir / "log4j2.xml"
         log4j.write_text(_LOG4J_XML.replace("@LOG@", str(self.log_file)), encoding="utf-8")
         classpath = f"{libs}/*"
-        java = ["java", f"-Xms{self.settings.broker_heap}", "-Xmx1g",
-                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
+        java = [
+            "java",
+            f"-Xms{self.settings.broker_heap}",
+            "-Xmx1g",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            classpath,
+        ]
         if not (data_dir / "meta.properties").exists():
             self._format(java, props, data_dir)
-        say(f"starting Kafka {self.settings.kafka_version} on 127.0.0.1:{port} (log: {self.log_file})")
+        say(
+            f"starting Kafka {self.settings.kafka_version} on 127.0.0.1:{port} "
+            f"(log: {self.log_file})"
+        )
         stdout = (self.dir / "broker.stdout").open("wb")
         proc = subprocess.Popen(
             [*java, "kafka.Kafka", str(props)],
-            stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the CLI that started it; own process group
         )
         stdout.close()
         info = BrokerInfo(
-            pid=proc.pid, bootstrap=f"127.0.0.1:{port}", version=self.settings.kafka_version,
-            log=str(self.log_file), data_dir=str(data_dir), started_at=time.time(),
+            pid=proc.pid,
+            bootstrap=f"127.0.0.1:{port}",
+            version=self.settings.kafka_version,
+            log=str(self.log_file),
+            data_dir=str(data_dir),
+            started_at=time.time(),
         )
         self.info_file.write_text(json.dumps(info.__dict__), encoding="utf-8")
         self._wait_ready(proc, info, timeout)
@@ -203,12 +231,24 @@ class LocalBroker:
         shutil.rmtree(data_dir, ignore_errors=True)
         cluster_id = _kraft_cluster_id()
         result = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(props), "--standalone"],
-            capture_output=True, text=True, check=False,
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--standalone",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
-            raise BrokerError(f"formatting the KRaft log directory failed:\n{result.stdout}{result.stderr}")
+            raise BrokerError(
+                f"formatting the KRaft log directory failed:\n{result.stdout}{result.stderr}"
+            )
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], info: BrokerInfo, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -265,10 +305,8 @@ class LocalBroker:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _kraft_cluster_id() -> str:
@@ -286,8 +324,9 @@ def broker_answers(bootstrap: str) -> bool:
     """True when a broker at `bootstrap` answers a metadata request with itself in it."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                             client_id="arrears-readiness")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="arrears-readiness"
+    )
     try:
         return bool(admin.describe_cluster().get("brokers"))
     finally:

@@ -22,19 +22,28 @@ class _KeyedPartitioner(DefaultPartitioner):  # type: ignore[misc]
     def __init__(self) -> None:
         self._cache: dict[tuple[str, bytes, int], int] = {}
 
-    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
-                  serialized_value: Any, cluster: Any) -> int:
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
         partitions = cluster.partitions_for_topic(topic)
         if serialized_key is None or not partitions:
-            return int(super().partition(topic, key, serialized_key, value, serialized_value,
-                                         cluster))
+            return int(
+                super().partition(topic, key, serialized_key, value, serialized_value, cluster)
+            )
         slot = (topic, bytes(serialized_key), len(partitions))
         cached = self._cache.get(slot)
         if cached is None:
             if len(self._cache) >= self.MAX_KEYS:
                 self._cache.clear()
-            cached = self._cache[slot] = int(super().partition(
-                topic, key, serialized_key, value, serialized_value, cluster))
+            cached = self._cache[slot] = int(
+                super().partition(topic, key, serialized_key, value, serialized_value, cluster)
+            )
         return cached
 
 

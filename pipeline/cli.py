@@ -32,7 +32,6 @@ COMMAND_MODULES = (
 )
 
 
-
 def _module_for(argv: Sequence[str]) -> str | None:
     """The one command module `argv` needs, so `arrears ingest` does not import
     great-expectations, Faust and the rest (start-up time and memory). Each module

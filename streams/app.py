@@ -73,9 +73,17 @@ def app_id(settings: Settings) -> str:
 class Runtime:
     """What the agent and the web pages share: the engine, the table, counters."""
 
-    def __init__(self, app: faust.App, settings: Settings, table: Any, dead: Any,
-                 registry: Registry, campaign: Campaign, worker_id: str,
-                 on_fatal: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        table: Any,
+        dead: Any,
+        registry: Registry,
+        campaign: Campaign,
+        worker_id: str,
+        on_fatal: Callable[[BaseException], None],
+    ) -> None:
         self.app = app
         self.settings = settings
         self.table = table
@@ -95,21 +103,36 @@ class Runtime:
         self.last_sent: dict[int, Any] = {}
         #: (partition, records) -> future of the last one's delivery; tests swap in a list.
         self.send_changelog: Callable[[int, list[Record]], Awaitable[Any]] = BatchSender(
-            app, table, on_fatal)
+            app, table, on_fatal
+        )
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
-            self._send_to_topic)
+            self._send_to_topic
+        )
         #: Diagnostics: ARREARS_STREAMS_TRACE=<path> writes <path>.<worker_id>, one JSON
         #: line per chunk (the offsets it applied, with their status) and rebalance step.
         trace = os.environ.get("ARREARS_STREAMS_TRACE")
-        self._trace_file = (open(f"{trace}.{worker_id}", "a", buffering=1)  # noqa: SIM115
-                            if trace else None)
+        self._trace_file = (
+            open(f"{trace}.{worker_id}", "a", buffering=1)  # noqa: SIM115
+            if trace
+            else None
+        )
 
     def trace(self, what: str, **fields: Any) -> None:
         """One diagnostics line, if ARREARS_STREAMS_TRACE is set."""
         if self._trace_file is not None:
-            self._trace_file.write(json.dumps({"t": round(time.time(), 4), "w": self.worker_id,
-                                               "pid": os.getpid(), "what": what, **fields}) + "\n")
+            self._trace_file.write(
+                json.dumps(
+                    {
+                        "t": round(time.time(), 4),
+                        "w": self.worker_id,
+                        "pid": os.getpid(),
+                        "what": what,
+                        **fields,
+                    }
+                )
+                + "\n"
+            )
 
     # -- ownership -------------------------------------------------------
     def owned(self) -> frozenset[int]:
@@ -161,8 +184,14 @@ class Runtime:
             message = event.message
             if message.generation_id != generation:
                 self.counts["stale"] += 1  # fetched before a rebalance: read again from the journal
-                self.trace("stale", p=message.partition, topic=message.topic[-10:],
-                           offset=message.offset, of=message.generation_id, gen=generation)
+                self.trace(
+                    "stale",
+                    p=message.partition,
+                    topic=message.topic[-10:],
+                    offset=message.offset,
+                    of=message.generation_id,
+                    gen=generation,
+                )
                 continue
             groups.setdefault(message.partition, []).append(event)
         seeks: dict[TP, int] = {}
@@ -170,15 +199,24 @@ class Runtime:
             pending: list[tuple[str, Any]] = []
             if self.engine.redo(self.table.data, partition, self._writer(pending)):
                 self.counts["redone"] += 1
-                self.trace("redo", p=partition, gen=generation,
-                           a=(self.table.data.get(journal_key(partition)) or {}).get("a"))
+                self.trace(
+                    "redo",
+                    p=partition,
+                    gen=generation,
+                    a=(self.table.data.get(journal_key(partition)) or {}).get("a"),
+                )
                 await self._send(partition, pending)
             chunk = Chunk(self.table.data, partition)
             rejected: list[tuple[bytes, str]] = []
             held: set[str] = set()  # topics with a gap: nothing more of them in this batch
-            self.trace("chunk-start", p=partition, gen=generation,
-                       cur=self.app.consumer_generation_id, owned=sorted(self.owned()),
-                       a=chunk.applied)
+            self.trace(
+                "chunk-start",
+                p=partition,
+                gen=generation,
+                cur=self.app.consumer_generation_id,
+                owned=sorted(self.owned()),
+                a=chunk.applied,
+            )
             for event in group:
                 message = event.message
                 if message.topic in held:
@@ -189,20 +227,27 @@ class Runtime:
                 self.counts[verdict.status] += 1
                 if self._trace_file is not None:
                     chunk.__dict__.setdefault("log", []).append(
-                        (message.topic[-10:], message.offset, verdict.status[:3]))
+                        (message.topic[-10:], message.offset, verdict.status[:3])
+                    )
                 if verdict.status == "gap":
                     held.add(message.topic)
                     seeks[TP(message.topic, partition)] = self.engine.next_offset(
-                        chunk, message.topic)
+                        chunk, message.topic
+                    )
                     continue
                 where = f"{message.topic}:{partition}"
                 self.first_offsets.setdefault(where, message.offset)
                 self.last_offsets[where] = message.offset
                 if verdict.error is not None:
-                    record = dead_letter_record(raw, message.topic, partition, message.offset,
-                                                verdict.error)
-                    rejected.append((record["id"].encode(), json.dumps(
-                        record, ensure_ascii=False).encode("utf-8")))
+                    record = dead_letter_record(
+                        raw, message.topic, partition, message.offset, verdict.error
+                    )
+                    rejected.append(
+                        (
+                            record["id"].encode(),
+                            json.dumps(record, ensure_ascii=False).encode("utf-8"),
+                        )
+                    )
                 if len(chunk) >= CHUNK_KEYS:
                     if not await self._close(chunk, rejected, generation):
                         break
@@ -214,19 +259,26 @@ class Runtime:
 
     async def _seek_back(self, seeks: dict[TP, int], generation: int) -> None:
         """Move the consumer back to the first unapplied offsets after a gap (`Engine.handle`)."""
-        self.trace("seek-back", gen=generation, cur=self.app.consumer_generation_id,
-                   offsets={f"{tp.topic[-10:]}:{tp.partition}": o for tp, o in seeks.items()})
+        self.trace(
+            "seek-back",
+            gen=generation,
+            cur=self.app.consumer_generation_id,
+            offsets={f"{tp.topic[-10:]}:{tp.partition}": o for tp, o in seeks.items()},
+        )
         if self.app.consumer_generation_id != generation:
             return  # a rebalance: the assignment moves the position to the journal anyway
-        log.warning("streams: records were delivered past unapplied offsets %s; reading again "
-                    "from there", {f"{tp.topic}:{tp.partition}": o for tp, o in seeks.items()})
+        log.warning(
+            "streams: records were delivered past unapplied offsets %s; reading again from there",
+            {f"{tp.topic}:{tp.partition}": o for tp, o in seeks.items()},
+        )
         try:
             await self.app.consumer.seek_wait(seeks)
         except Exception as exc:  # the partitions moved meanwhile: the new owner reads the journal
             log.warning("streams: could not move the consumer back (%r)", exc)
 
-    async def _close(self, chunk: Chunk, rejected: list[tuple[bytes, bytes]],
-                     generation: int) -> bool:
+    async def _close(
+        self, chunk: Chunk, rejected: list[tuple[bytes, bytes]], generation: int
+    ) -> bool:
         """Send the chunk's dead letters and wait for Kafka, then journal and write the chunk."""
         if rejected:
             await self.send_dead_letters(rejected)
@@ -238,12 +290,20 @@ class Runtime:
                 return False
         pending: list[tuple[str, Any]] = []
         self.engine.finish(chunk, self._writer(pending))
-        self.trace("chunk-write", p=chunk.partition, gen=generation,
-                   cur=self.app.consumer_generation_id, owned=sorted(self.owned()),
-                   a=chunk.applied, n=len(pending), ev=chunk.__dict__.get("log"))
+        self.trace(
+            "chunk-write",
+            p=chunk.partition,
+            gen=generation,
+            cur=self.app.consumer_generation_id,
+            owned=sorted(self.owned()),
+            a=chunk.applied,
+            n=len(pending),
+            ev=chunk.__dict__.get("log"),
+        )
         await self._send(chunk.partition, pending)
-        self.trace("chunk-sent", p=chunk.partition, gen=generation,
-                   cur=self.app.consumer_generation_id)
+        self.trace(
+            "chunk-sent", p=chunk.partition, gen=generation, cur=self.app.consumer_generation_id
+        )
         return True
 
     async def _send_to_topic(self, records: list[tuple[bytes, bytes]]) -> None:
@@ -306,9 +366,12 @@ class Runtime:
         for p in {tp.partition for tp in active_tps}:
             for topic, offset in next_offsets(self.table.data, p, self.sources).items():
                 offsets[TP(topic, p)] = offset
-        self.trace("rewind", gen=self.app.consumer_generation_id,
-                   tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in active_tps),
-                   offsets={f"{tp.topic[-9:]}:{tp.partition}": o for tp, o in offsets.items()})
+        self.trace(
+            "rewind",
+            gen=self.app.consumer_generation_id,
+            tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in active_tps),
+            offsets={f"{tp.topic[-9:]}:{tp.partition}": o for tp, o in offsets.items()},
+        )
         if not offsets:
             return
         try:
@@ -321,9 +384,11 @@ class Runtime:
             await self.app.consumer.seek_wait(offsets)
             self.counts["rewinds"] += 1
         except Exception as exc:  # a new rebalance: the next assignment tries again
-            log.warning("streams: could not set offsets from the journal (%r); records "
-                        "beyond it are refused until the position is back (Engine.handle)",
-                        exc)
+            log.warning(
+                "streams: could not set offsets from the journal (%r); records "
+                "beyond it are refused until the position is back (Engine.handle)",
+                exc,
+            )
 
 
 def _flush_before_commit(app: faust.App, runtime: Runtime) -> None:
@@ -354,17 +419,24 @@ def _exit_now(exc: BaseException) -> None:
     os._exit(70)
 
 
-def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
-               bootstrap: str | None = None, registry: Registry | None = None,
-               campaign: Campaign | None = None,
-               on_fatal: Callable[[BaseException], None] = _exit_now,
-               **conf: Any) -> faust.App:
+def create_app(
+    settings: Settings,
+    *,
+    worker_id: str,
+    web_port: int | None,
+    bootstrap: str | None = None,
+    registry: Registry | None = None,
+    campaign: Campaign | None = None,
+    on_fatal: Callable[[BaseException], None] = _exit_now,
+    **conf: Any,
+) -> faust.App:
     """A Faust app for `settings`; `web_port=None` disables the web server (tests).
 
     `bootstrap` defaults to `infra.admin.bootstrap_servers(settings)`.
     """
     if bootstrap is None:
         from infra.admin import bootstrap_servers
+
         bootstrap = bootstrap_servers(settings)
     registry = registry or Registry.load()
     campaign = campaign or load_campaign()
@@ -397,13 +469,26 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
     )
     options.update(conf)
     app = faust.App(app_id(settings), **options)
-    source = app.topic(*(source_topic(settings, s) for s in SOURCES),
-                       key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")
-    dead = app.topic(dead_letter_topic(settings), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
-    table = app.Table(TABLE, default=None, partitions=settings.partitions,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    source = app.topic(
+        *(source_topic(settings, s) for s in SOURCES),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    dead = app.topic(
+        dead_letter_topic(settings),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    table = app.Table(
+        TABLE,
+        default=None,
+        partitions=settings.partitions,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+    )
     runtime = Runtime(app, settings, table, dead, registry, campaign, worker_id, on_fatal)
     app.arrears = runtime  # type: ignore[attr-defined]
     _flush_before_commit(app, runtime)
@@ -418,13 +503,19 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
-        runtime.trace("revoked", gen=app.consumer_generation_id,
-                      tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in revoked))
+        runtime.trace(
+            "revoked",
+            gen=app.consumer_generation_id,
+            tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in revoked),
+        )
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
-        runtime.trace("assigned", gen=app.consumer_generation_id,
-                      tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in assigned))
+        runtime.trace(
+            "assigned",
+            gen=app.consumer_generation_id,
+            tps=sorted(f"{tp.topic[-9:]}:{tp.partition}" for tp in assigned),
+        )
 
     @app.on_before_shutdown.connect
     async def _shutdown(sender: Any, **_: Any) -> None:
@@ -440,5 +531,6 @@ def create_app(settings: Settings, *, worker_id: str, web_port: int | None,
 
     if web_port is not None:
         from streams import web
+
         web.install(app, runtime)
     return app

@@ -83,8 +83,9 @@ class BatchSender:
             count += 1
         return await self._send(producer, batch, topic, partition, count)
 
-    async def _send(self, producer: Any, batch: Any, topic: str, partition: int,
-                    count: int) -> Awaitable[Any]:
+    async def _send(
+        self, producer: Any, batch: Any, topic: str, partition: int, count: int
+    ) -> Awaitable[Any]:
         batch.close()
         future = await producer.send_batch(batch, topic, partition=partition)
         store = self.table.data
@@ -92,8 +93,13 @@ class BatchSender:
         def done(fut: Any) -> None:
             if fut.cancelled() or fut.exception() is not None:
                 error = fut.exception() if not fut.cancelled() else RuntimeError("cancelled")
-                log.error("streams: a changelog batch of %s[%d] was not delivered (%r); "
-                          "stopping the worker", topic, partition, error)
+                log.error(
+                    "streams: a changelog batch of %s[%d] was not delivered (%r); "
+                    "stopping the worker",
+                    topic,
+                    partition,
+                    error,
+                )
                 self.on_fatal(error)
                 return
             # What Faust's own changelog callback does (used by persistent stores).

@@ -24,10 +24,23 @@ def dead_letter_id(topic: str, partition: int, offset: int, original: bytes) -> 
     return digest.hexdigest()[:24]
 
 
-def dead_letter_record(original: bytes, topic: str, partition: int, offset: int,
-                       err: ValidationError, *, rejected_at: datetime | None = None
-                       ) -> dict[str, Any]:
+def dead_letter_record(
+    original: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    err: ValidationError,
+    *,
+    rejected_at: datetime | None = None,
+) -> dict[str, Any]:
     """The dead-letter value for the record at (`topic`, `partition`, `offset`)."""
-    return dead_letter_value(dead_letter_id(topic, partition, offset, original), original, err,
-                             origin="stream", rejected_at=rejected_at, topic=topic,
-                             partition=partition, offset=offset)
+    return dead_letter_value(
+        dead_letter_id(topic, partition, offset, original),
+        original,
+        err,
+        origin="stream",
+        rejected_at=rejected_at,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )

@@ -56,8 +56,16 @@ from contracts.ledger import CONFLICT, Ledger, conflict_error
 from contracts.registry import Registry
 from streams.tallies import Window, fold_into
 
-__all__ = ["CONFLICT", "Verdict", "Chunk", "Engine", "journal_key", "with_journal",
-           "next_offsets", "applied_events"]
+__all__ = [
+    "CONFLICT",
+    "Verdict",
+    "Chunk",
+    "Engine",
+    "journal_key",
+    "with_journal",
+    "next_offsets",
+    "applied_events",
+]
 
 Writer = Callable[[str, Any], None]  # (key, value) -> the table (and its changelog)
 
@@ -66,8 +74,7 @@ def journal_key(partition: int) -> str:
     return f"J|{partition}"
 
 
-def next_offsets(table: Mapping[str, Any], partition: int, topics: Iterable[str]
-                 ) -> dict[str, int]:
+def next_offsets(table: Mapping[str, Any], partition: int, topics: Iterable[str]) -> dict[str, int]:
     """The first offset of each topic the partition's state does not reflect (0: none applied).
 
     Where a worker resumes after an assignment, and the offset vector its figures reflect.
@@ -268,8 +275,9 @@ class Engine:
         return Verdict(outcome.status)
 
 
-def with_journal(table: Mapping[str, Any], partitions: set[int] | frozenset[int]
-                 ) -> Iterator[tuple[str, Any]]:
+def with_journal(
+    table: Mapping[str, Any], partitions: set[int] | frozenset[int]
+) -> Iterator[tuple[str, Any]]:
     """The table's entries as they are once every partition's last chunk is complete.
 
     A reader's view: the journal's values win over the table's (they are the newest).

@@ -31,9 +31,22 @@ from infra.broker import pid_alive
 from infra.settings import Settings
 from streams.tallies import Window
 
-__all__ = ["Incomplete", "Live", "Offsets", "WorkerEntry", "workers_dir", "register_worker",
-           "unregister_worker", "live_workers", "merge", "cutoff_and_day", "fetch_own", "gather",
-           "form_figures", "unit_form"]
+__all__ = [
+    "Incomplete",
+    "Live",
+    "Offsets",
+    "WorkerEntry",
+    "workers_dir",
+    "register_worker",
+    "unregister_worker",
+    "live_workers",
+    "merge",
+    "cutoff_and_day",
+    "fetch_own",
+    "gather",
+    "form_figures",
+    "unit_form",
+]
 
 
 class Incomplete(RuntimeError):
@@ -55,6 +68,7 @@ class WorkerEntry:
 
 def workers_dir(settings: Settings) -> Path:
     from streams.app import app_id
+
     return Path(settings.state_dir) / "streams" / app_id(settings) / "workers"
 
 
@@ -64,8 +78,10 @@ def register_worker(settings: Settings, worker_id: str, port: int, host: str = "
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{worker_id}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid(), "host": host,
-                               "port": port}), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"worker_id": worker_id, "pid": os.getpid(), "host": host, "port": port}),
+        encoding="utf-8",
+    )
     tmp.replace(path)
     return path
 
@@ -83,8 +99,9 @@ def live_workers(settings: Settings) -> list[WorkerEntry]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        entry = WorkerEntry(str(data["worker_id"]), int(data["pid"]), str(data["host"]),
-                            int(data["port"]), path)
+        entry = WorkerEntry(
+            str(data["worker_id"]), int(data["pid"]), str(data["host"]), int(data["port"]), path
+        )
         if pid_alive(entry.pid):
             out.append(entry)
         else:
@@ -150,29 +167,36 @@ def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
     if missing:
         problems.append(f"no ready worker owns partition(s) {missing}")
     if len(topics) > 1:
-        problems.append("workers report offsets of different source topics: "
-                        + "; ".join(f"{w}: {sorted(t)}" for t, w in topics.items()))
+        problems.append(
+            "workers report offsets of different source topics: "
+            + "; ".join(f"{w}: {sorted(t)}" for t, w in topics.items())
+        )
     if problems:
         raise Incomplete("; ".join(problems))
     return Live(with_totals(total), offsets, events, [str(a["worker_id"]) for a in answers])
 
 
-def _merge_offsets(answer: Mapping[str, Any], into: Offsets,
-                   topics: dict[frozenset[str], str]) -> list[str]:
+def _merge_offsets(
+    answer: Mapping[str, Any], into: Offsets, topics: dict[frozenset[str], str]
+) -> list[str]:
     """Add one ready answer's offsets to `into`; the problems that make the vector partial."""
     worker = answer["worker_id"]
     reported = answer.get("offsets")
     if reported is None:
-        return [f"worker {worker} does not report the offsets of its figures "
-                "(it runs older code: restart it)"]
+        return [
+            f"worker {worker} does not report the offsets of its figures "
+            "(it runs older code: restart it)"
+        ]
     topics.setdefault(frozenset(reported), worker)
     owned = set(answer["partitions"])
     problems = []
     for topic, parts in reported.items():
         got = {int(p) for p in parts}
         if got != owned:
-            problems.append(f"worker {worker} owns partition(s) {sorted(owned)} but reports "
-                            f"offsets of {topic} for {sorted(got)}")
+            problems.append(
+                f"worker {worker} owns partition(s) {sorted(owned)} but reports "
+                f"offsets of {topic} for {sorted(got)}"
+            )
         for p, offset in parts.items():
             into.setdefault(topic, {})[int(p)] = int(offset)
     return problems
@@ -180,7 +204,7 @@ def _merge_offsets(answer: Mapping[str, Any], into: Offsets,
 
 def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict[str, Any]:
     url = f"{entry.url}/own/?day={cutoff_day}"
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return dict(json.load(response))
 
 
@@ -194,8 +218,15 @@ def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> Liv
             try:
                 answers.append(fetch_own(entry, cutoff_day))
             except (OSError, urllib.error.URLError, ValueError) as err:
-                answers.append({"worker_id": entry.worker_id, "ready": False, "partitions": [],
-                                "figures": [], "error": str(err)})
+                answers.append(
+                    {
+                        "worker_id": entry.worker_id,
+                        "ready": False,
+                        "partitions": [],
+                        "figures": [],
+                        "error": str(err),
+                    }
+                )
         if answers:
             try:
                 return merge(answers, settings.partitions)

@@ -157,8 +157,9 @@ def fold_into(values: Values, partition: int, c: Contribution, sign: int, window
     values[key] = deltas
 
 
-def own_figures(items: Iterable[tuple[str, Any]], partitions: set[int] | frozenset[int],
-                cutoff_day: int) -> Figures:
+def own_figures(
+    items: Iterable[tuple[str, Any]], partitions: set[int] | frozenset[int], cutoff_day: int
+) -> Figures:
     """Each unit's own figures through `cutoff_day` from the `A|...` entries of `partitions`.
 
     Equal to `contracts.fold.tally(effective contributions, since_ms=window start,

@@ -1,10 +1,10 @@
 """The worker's HTTP pages (Faust's web server): its part of the figures, status, the form.
 
-    GET /own/?cutoff=2024-12-31      this worker's partitions, own figures and the offsets
-                                     they reflect (what `merge` sums)
-    GET /status/                     partitions, readiness, counters
-    GET /form/320400/?cutoff=...     the complete rolled-up form of a unit: this worker asks
-                                     every live worker for its part, exact values by cell id
+GET /own/?cutoff=2024-12-31      this worker's partitions, own figures and the offsets
+                                 they reflect (what `merge` sums)
+GET /status/                     partitions, readiness, counters
+GET /form/320400/?cutoff=...     the complete rolled-up form of a unit: this worker asks
+                                 every live worker for its part, exact values by cell id
 """
 
 from __future__ import annotations
@@ -64,19 +64,26 @@ def install(app: faust.App, runtime: Any) -> None:
                 try:
                     async with session.get(f"{url}/own/", params={"day": str(day)}) as resp:
                         return dict(await resp.json())
-                except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-                    return {"worker_id": worker_id, "ready": False, "partitions": [],
-                            "figures": [], "error": str(err)}
+                except (TimeoutError, aiohttp.ClientError) as err:
+                    return {
+                        "worker_id": worker_id,
+                        "ready": False,
+                        "partitions": [],
+                        "figures": [],
+                        "error": str(err),
+                    }
 
             answers += await asyncio.gather(*(ask(w.url, w.worker_id) for w in others))
         try:
             live = merge(answers, runtime.partitions)
         except Incomplete as err:
             return web.json({"error": str(err), "complete": False}, status=503)
-        return web.json({
-            "unit": unit,
-            "cutoff": cutoff,
-            "complete": True,
-            "workers": live.workers,
-            "figures": unit_form(live.own, runtime.registry, unit),
-        })
+        return web.json(
+            {
+                "unit": unit,
+                "cutoff": cutoff,
+                "complete": True,
+                "workers": live.workers,
+                "figures": unit_form(live.own, runtime.registry, unit),
+            }
+        )

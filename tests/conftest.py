@@ -24,7 +24,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
     skip: if the broker cannot start, every test that needs it errors.
     """
     defaults = Settings.from_env({k: v for k, v in os.environ.items() if k == "ARREARS_CACHE_DIR"})
-    settings = Settings(state_dir=tmp_path_factory.mktemp("broker-state"), cache_dir=defaults.cache_dir)
+    settings = Settings(
+        state_dir=tmp_path_factory.mktemp("broker-state"), cache_dir=defaults.cache_dir
+    )
     local = LocalBroker(settings)
     info = local.start()
     try:
@@ -55,8 +57,9 @@ def topic_factory(broker: BrokerInfo) -> Callable[..., str]:
 
     def make(partitions: int = 3, prefix: str = "t") -> str:
         name = f"{prefix}-{uuid.uuid4().hex}"
-        spec = TopicSpec(name=name, role=Role.SOURCE, partitions=partitions, key="test",
-                         description="test topic")
+        spec = TopicSpec(
+            name=name, role=Role.SOURCE, partitions=partitions, key="test", description="test topic"
+        )
         ensure_topics(broker.bootstrap, Settings(bootstrap_servers=broker.bootstrap), [spec])
         return name
 
@@ -68,5 +71,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
     if skipped and os.environ.get("CI") == "true" and session.exitstatus == 0:
-        reporter.write_line(f"{skipped} test(s) skipped under CI=true: that is a failure here", red=True)
+        reporter.write_line(
+            f"{skipped} test(s) skipped under CI=true: that is a failure here", red=True
+        )
         session.exitstatus = 1

@@ -21,5 +21,17 @@ Submodules are imported on use (`from warehouse.snapshot import write_snapshot`)
 importing one does not load openpyxl, polars or the Kafka client needlessly.
 """
 
-__all__ = ["archive", "kafka_log", "rebuild", "batch", "replay", "cells_table", "snapshot", "diff",
-           "report", "offsets", "cutoff", "errors"]
+__all__ = [
+    "archive",
+    "kafka_log",
+    "rebuild",
+    "batch",
+    "replay",
+    "cells_table",
+    "snapshot",
+    "diff",
+    "report",
+    "offsets",
+    "cutoff",
+    "errors",
+]

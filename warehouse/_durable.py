@@ -47,5 +47,3 @@ def hook(point: str) -> None:
     print(f"HOOK {point} pid={os.getpid()}", file=sys.stderr, flush=True)
     while True:  # paused until the test kills us
         time.sleep(0.1)
-
-

@@ -46,9 +46,23 @@ from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
-__all__ = ["ARCHIVE_SCHEMA", "CONTRIBUTION_TYPE", "FOLD_KEY", "UNFOLDED_KEY", "fold_fingerprint", "ArchiveFile", "ArchiveRun", "Archiver", "archive_files",
-           "archive_end", "read_archive", "archiver_group", "archive_records", "event_row",
-           "write_part"]
+__all__ = [
+    "ARCHIVE_SCHEMA",
+    "CONTRIBUTION_TYPE",
+    "FOLD_KEY",
+    "UNFOLDED_KEY",
+    "fold_fingerprint",
+    "ArchiveFile",
+    "ArchiveRun",
+    "Archiver",
+    "archive_files",
+    "archive_end",
+    "read_archive",
+    "archiver_group",
+    "archive_records",
+    "event_row",
+    "write_part",
+]
 
 _CONTRACTS = Path(contracts.__file__).parent
 #: Parquet key-value metadata naming the fold the `contributions` column was made with.
@@ -58,8 +72,18 @@ FOLD_KEY = b"arrears.fold"
 UNFOLDED_KEY = b"arrears.unfolded"
 #: The contracts code that turns a raw line into contributions; an edit to any of it makes
 #: older files' `contributions` stale, and they are folded again on read.
-_FOLD_SOURCES = ("_parse.py", "calendar.py", "cells.py", "events.py", "fold.py", "industry.py",
-                 "payloads.py", "registry.py", "units.toml", "uscc.py")
+_FOLD_SOURCES = (
+    "_parse.py",
+    "calendar.py",
+    "cells.py",
+    "events.py",
+    "fold.py",
+    "industry.py",
+    "payloads.py",
+    "registry.py",
+    "units.toml",
+    "uscc.py",
+)
 _POLL_RECORDS = 50_000
 #: A batch (one set of files, one offset commit) holds at most this many records or seconds.
 _BATCH_RECORDS = 250_000
@@ -95,7 +119,7 @@ def _parse_name(path: Path) -> ArchiveFile | None:
     stem = path.name
     if not (stem.startswith("part-") and stem.endswith(".parquet")):
         return None
-    parts = stem[len("part-"):-len(".parquet")].rsplit("-", 3)
+    parts = stem[len("part-") : -len(".parquet")].rsplit("-", 3)
     if len(parts) != 4 or not all(p.isdigit() for p in parts[1:]):
         return None
     return ArchiveFile(path, parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
@@ -116,8 +140,9 @@ def archive_end(root: Path) -> Offsets:
     return out
 
 
-def read_archive(root: Path, upto: Offsets | None = None,
-                 topics: Iterable[str] | None = None) -> Iterator[LogRecord]:
+def read_archive(
+    root: Path, upto: Offsets | None = None, topics: Iterable[str] | None = None
+) -> Iterator[LogRecord]:
     """Archived events before `upto` (all when None), in log order (topic, partition, offset).
 
     Polars reads and sorts one partition at a time, so memory is one partition's events.
@@ -139,9 +164,11 @@ def read_archive(root: Path, upto: Offsets | None = None,
         offsets = table["offset"]
         if offsets.is_duplicated().any():
             dup = offsets.filter(offsets.is_duplicated()).head(5).to_list()
-            raise ArchiveError(f"the archive holds {topic}:{partition} offsets {dup} more than "
-                               f"once under {root}; this is an archiver bug, keep the files for "
-                               "diagnosis and rebuild the archive from Kafka")
+            raise ArchiveError(
+                f"the archive holds {topic}:{partition} offsets {dup} more than "
+                f"once under {root}; this is an archiver bug, keep the files for "
+                "diagnosis and rebuild the archive from Kafka"
+            )
         for offset, raw in zip(offsets.to_list(), table["raw"].to_list(), strict=True):
             yield LogRecord(topic, partition, offset, raw)
 
@@ -161,23 +188,33 @@ class ArchiveRun:
 class Archiver:
     """Copy the source topics into the archive, durably, exactly once per offset."""
 
-    def __init__(self, bootstrap: str, settings: Settings, root: Path,
-                 registry: Registry | None = None) -> None:
+    def __init__(
+        self, bootstrap: str, settings: Settings, root: Path, registry: Registry | None = None
+    ) -> None:
         self.bootstrap, self.settings, self.root = bootstrap, settings, root
         self.registry = registry or Registry.load()
         self.topics = source_topics(settings)
 
-    def run(self, *, until_end: bool = True, idle_exit_s: float | None = None,
-            progress: Callable[[ArchiveRun], None] | None = None) -> ArchiveRun:
+    def run(
+        self,
+        *,
+        until_end: bool = True,
+        idle_exit_s: float | None = None,
+        progress: Callable[[ArchiveRun], None] | None = None,
+    ) -> ArchiveRun:
         """Archive until the log end seen at start (`until_end`) or until interrupted."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_temps()
         try:
             consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=archiver_group(self.settings),
-                enable_auto_commit=False, auto_offset_reset="earliest",
-                client_id="arrears-archiver", fetch_max_bytes=64 * 1024 * 1024,
-                max_partition_fetch_bytes=16 * 1024 * 1024)
+                bootstrap_servers=self.bootstrap,
+                group_id=archiver_group(self.settings),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                client_id="arrears-archiver",
+                fetch_max_bytes=64 * 1024 * 1024,
+                max_partition_fetch_bytes=16 * 1024 * 1024,
+            )
         except KafkaError as err:
             raise ArchiveError(f"cannot reach Kafka at {self.bootstrap}: {err}") from err
         run = ArchiveRun()
@@ -199,8 +236,10 @@ class Archiver:
                 if progress is not None:
                     progress(run)
         except KafkaError as err:
-            raise ArchiveError(f"Kafka failed while archiving: {err!r}; offsets are committed "
-                               "only after files are durable, so re-run to continue") from err
+            raise ArchiveError(
+                f"Kafka failed while archiving: {err!r}; offsets are committed "
+                "only after files are durable, so re-run to continue"
+            ) from err
         finally:
             consumer.close(autocommit=False)
         return run
@@ -224,8 +263,10 @@ class Archiver:
         for topic in self.topics:
             parts = consumer.partitions_for_topic(topic)
             if not parts:
-                raise ArchiveError(f"source topic {topic} does not exist on {self.bootstrap}; "
-                                   "run `arrears infra up` (or check ARREARS_TOPIC_PREFIX)")
+                raise ArchiveError(
+                    f"source topic {topic} does not exist on {self.bootstrap}; "
+                    "run `arrears infra up` (or check ARREARS_TOPIC_PREFIX)"
+                )
             tps.extend(TopicPartition(topic, p) for p in sorted(parts))
         consumer.assign(tps)
         for tp in tps:
@@ -236,8 +277,9 @@ class Archiver:
                 consumer.seek(tp, committed)
         return tps
 
-    def _already_archived(self, consumer: KafkaConsumer,
-                          tps: list[TopicPartition]) -> dict[TopicPartition, set[int]]:
+    def _already_archived(
+        self, consumer: KafkaConsumer, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, set[int]]:
         """Offsets at or past the committed position that a crashed run already wrote."""
         start = {(tp.topic, tp.partition): consumer.position(tp) for tp in tps}
         skip: dict[TopicPartition, set[int]] = defaultdict(set)
@@ -249,9 +291,14 @@ class Archiver:
             skip[TopicPartition(f.topic, f.partition)].update(o for o in column if o >= begin)
         return skip
 
-    def _archive_batch(self, consumer: KafkaConsumer, polled: dict[TopicPartition, list[Any]],
-                       ends: dict[TopicPartition, int], skip: dict[TopicPartition, set[int]],
-                       run: ArchiveRun) -> None:
+    def _archive_batch(
+        self,
+        consumer: KafkaConsumer,
+        polled: dict[TopicPartition, list[Any]],
+        ends: dict[TopicPartition, int],
+        skip: dict[TopicPartition, set[int]],
+        run: ArchiveRun,
+    ) -> None:
         groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = defaultdict(list)
         commit: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in polled.items():
@@ -274,8 +321,9 @@ class Archiver:
                 commit[tp] = OffsetAndMetadata(last + 1, "", -1)
         directories: set[Path] = set()
         for (source, date, topic, partition), rows in sorted(groups.items()):
-            directories.add(write_part(self.root, source, date, topic, partition, rows,
-                                       sync_dir=False).parent)
+            directories.add(
+                write_part(self.root, source, date, topic, partition, rows, sync_dir=False).parent
+            )
             run.files += 1
             run.archived += len(rows)
             run.by_source[source] += len(rows)
@@ -293,23 +341,34 @@ class Archiver:
             temp.unlink(missing_ok=True)
 
 
-def event_row(topic: str, partition: int, offset: int, value: bytes | str,
-              registry: Registry) -> dict[str, Any] | None:
+def event_row(
+    topic: str, partition: int, offset: int, value: bytes | str, registry: Registry
+) -> dict[str, Any] | None:
     """The archive row of one record, or None if it is not a valid event."""
     try:
         event = parse_event(value, registry)
     except ValidationError:
         return None
     raw = value.decode("utf-8") if isinstance(value, bytes) else value
-    return {"topic": topic, "partition": partition, "offset": offset,
-            "event_id": event.event_id, "source": event.source, "type": event.type,
-            "unit": event.unit, "occurred_at": event.occurred_at,
-            "recorded_at": event.recorded_at, "supersedes": event.supersedes,
-            "content_hash": event.content_hash, "raw": raw,
-            "retracts": event.payload.retracts if isinstance(event.payload, EventRetracted)
-            else None,
-            "contributions": [{"cell": c.cell, "unit": c.unit, "key": c.key, "at": c.at,
-                               "value": c.value} for c in contributions(event)]}
+    return {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "event_id": event.event_id,
+        "source": event.source,
+        "type": event.type,
+        "unit": event.unit,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "supersedes": event.supersedes,
+        "content_hash": event.content_hash,
+        "raw": raw,
+        "retracts": event.payload.retracts if isinstance(event.payload, EventRetracted) else None,
+        "contributions": [
+            {"cell": c.cell, "unit": c.unit, "key": c.key, "at": c.at, "value": c.value}
+            for c in contributions(event)
+        ],
+    }
 
 
 def _group(row: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -317,24 +376,36 @@ def _group(row: dict[str, Any]) -> tuple[str, str, str, int]:
     return (row["source"], date, row["topic"], row["partition"])
 
 
-def write_part(root: Path, source: str, date: str, topic: str, partition: int,
-               rows: list[dict[str, Any]], *, sync_dir: bool = True) -> Path:
+def write_part(
+    root: Path,
+    source: str,
+    date: str,
+    topic: str,
+    partition: int,
+    rows: list[dict[str, Any]],
+    *,
+    sync_dir: bool = True,
+) -> Path:
     """One archive file (rows of one topic-partition, in offset order): temp, fsync, rename."""
     directory = root / f"source={source}" / f"date={date}"
     directory.mkdir(parents=True, exist_ok=True)
     first, last = rows[0]["offset"], rows[-1]["offset"]
     final = directory / f"part-{topic}-{partition}-{first}-{last}.parquet"
     if final.exists():
-        raise ArchiveError(f"{final} already exists; the archive and the committed offsets "
-                           "disagree (two archivers on one directory?)")
+        raise ArchiveError(
+            f"{final} already exists; the archive and the committed offsets "
+            "disagree (two archivers on one directory?)"
+        )
     temp = directory / f".{final.name}.tmp"
     # By column, not from_pylist: half its time (4 µs a row instead of 6-10). A key a row
     # lacks is null, as from_pylist has it.
-    table = pa.Table.from_pydict({c: [row.get(c) for row in rows] for c in ARCHIVE_SCHEMA.names},
-                                 schema=ARCHIVE_SCHEMA)
+    table = pa.Table.from_pydict(
+        {c: [row.get(c) for row in rows] for c in ARCHIVE_SCHEMA.names}, schema=ARCHIVE_SCHEMA
+    )
     unfolded = sum(1 for row in rows if row.get("contributions") is None)
-    table = table.replace_schema_metadata({FOLD_KEY: fold_fingerprint(),
-                                           UNFOLDED_KEY: str(unfolded)})
+    table = table.replace_schema_metadata(
+        {FOLD_KEY: fold_fingerprint(), UNFOLDED_KEY: str(unfolded)}
+    )
     pq.write_table(table, temp, compression="zstd")
     fsync_file(temp)
     temp.rename(final)

@@ -46,12 +46,25 @@ from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
 from warehouse.schema import ROW_COLUMNS
 
-__all__ = ["BatchRebuild", "batch_rebuild", "tally_frame", "contributions_frame",
-           "CONTRIBUTION_SCHEMA"]
+__all__ = [
+    "BatchRebuild",
+    "batch_rebuild",
+    "tally_frame",
+    "contributions_frame",
+    "CONTRIBUTION_SCHEMA",
+]
 
 #: The effective contributions, one row each (contracts.fold.Contribution as a frame).
-CONTRIBUTION_SCHEMA = pl.Schema({"cell": pl.String, "unit": pl.String, "key": pl.String,
-                                 "at": pl.Int64, "value": pl.Int64, "event_id": pl.String})
+CONTRIBUTION_SCHEMA = pl.Schema(
+    {
+        "cell": pl.String,
+        "unit": pl.String,
+        "key": pl.String,
+        "at": pl.Int64,
+        "value": pl.Int64,
+        "event_id": pl.String,
+    }
+)
 _RAW_COLUMNS = ["topic", "partition", "offset", "raw"]
 _AGG = pl.DataFrame({"cell": list(CELL_BY_ID), "agg": [c.agg.value for c in CELL_BY_ID.values()]})
 Progress = Callable[[int], None]
@@ -89,8 +102,14 @@ class BatchRebuild:
         return self.active.collect(engine="streaming")["event_id"]
 
 
-def batch_rebuild(root: Path, upto: Offsets, topics: Iterable[str], registry: Registry,
-                  *, progress: Progress | None = None) -> BatchRebuild:
+def batch_rebuild(
+    root: Path,
+    upto: Offsets,
+    topics: Iterable[str],
+    registry: Registry,
+    *,
+    progress: Progress | None = None,
+) -> BatchRebuild:
     """The archived events before `upto` (exclusive ends per topic and partition), resolved
     and folded: `Rebuild` fed `read_archive(root, upto, topics)` gives the same figures."""
     rows, invalid, refolded = _read_rows(root, upto, set(topics), registry)
@@ -109,8 +128,13 @@ _ID_HASH = pl.col("event_id").hash().alias("h")
 _NAMING = ("supersedes", "retracts")
 
 
-def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
-              raws: Callable[[Iterable[int]], list[bytes]] | None = None) -> BatchRebuild:
+def fold_rows(
+    rows: pl.LazyFrame,
+    registry: Registry,
+    *,
+    origin: str,
+    raws: Callable[[Iterable[int]], list[bytes]] | None = None,
+) -> BatchRebuild:
     """Resolve and fold event rows (`ROW_COLUMNS`, any order) as the Ledger would in log order.
 
     The rows are scanned three times (ids, the involved rows, then the effective
@@ -124,47 +148,74 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
     # and (null for most rows) the ids a correction or retraction names.
     named = [pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()) for c in _NAMING]
     ids = hashed.select(
-        "h", pl.struct("topic", "partition", "offset").hash().alias("at"),
-        named[0].alias("hs"), named[1].alias("hr"),
+        "h",
+        pl.struct("topic", "partition", "offset").hash().alias("at"),
+        named[0].alias("hs"),
+        named[1].alias("hr"),
     ).collect(engine="streaming")
     events = ids.height
     if ids["at"].is_duplicated().any():
         _raise_repeated(rows, origin)
     acting = ids.filter(pl.col("hs").is_not_null() | pl.col("hr").is_not_null())
     repeated = ids["h"].filter(ids["h"].is_duplicated()).unique()
-    involved = pl.concat([
-        repeated, acting["h"], acting["hs"].drop_nulls(), acting["hr"].drop_nulls(),
-    ]).unique()
+    involved = pl.concat(
+        [
+            repeated,
+            acting["h"],
+            acting["hs"].drop_nulls(),
+            acting["hr"].drop_nulls(),
+        ]
+    ).unique()
     del ids, acting
     is_involved = pl.col("h").is_in(involved.implode())
     numbered = "raw_row" in rows.collect_schema().names()
-    tricky = (hashed.filter(is_involved)
-              .select(*ROW_COLUMNS, "h", *(["raw_row"] if numbered else []))
-              .collect(engine="streaming").sort("topic", "partition", "offset"))
+    tricky = (
+        hashed.filter(is_involved)
+        .select(*ROW_COLUMNS, "h", *(["raw_row"] if numbered else []))
+        .collect(engine="streaming")
+        .sort("topic", "partition", "offset")
+    )
     if tricky["content_hash"].null_count():
         tricky = _hash_repeated(tricky, repeated, raws)
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
     for eid, digest, supersedes, retracts, items in tricky.select(
-            "event_id", "content_hash", "supersedes", "retracts", "contributions").iter_rows():
+        "event_id", "content_hash", "supersedes", "retracts", "contributions"
+    ).iter_rows():
         outcome = ledger.apply_record(
-            eid, digest, supersedes=supersedes, retracts=retracts,
-            contributions=lambda items=items, eid=eid: _contributions(items, eid))
+            eid,
+            digest,
+            supersedes=supersedes,
+            retracts=retracts,
+            contributions=lambda items=items, eid=eid: _contributions(items, eid),
+        )
         outcomes[outcome.status] += 1
     plain = _explode(hashed.filter(~is_involved).select("event_id", "contributions"))
-    effective = pl.concat([
-        plain,
-        contributions_frame(c for cs in ledger.effective().values() for c in cs).lazy(),
-    ])
-    active = pl.concat([
-        hashed.filter(~is_involved).select("event_id"),
-        pl.LazyFrame({"event_id": [eid for eid, e in ledger.entries.items()
-                                   if e["s"] == ACTIVE and e["h"] is not None]},
-                     schema={"event_id": pl.String}),
-    ])
-    return BatchRebuild(registry, effective, events=events, involved=tricky.height,
-                        outcomes=outcomes, active=active)
+    effective = pl.concat(
+        [
+            plain,
+            contributions_frame(c for cs in ledger.effective().values() for c in cs).lazy(),
+        ]
+    )
+    active = pl.concat(
+        [
+            hashed.filter(~is_involved).select("event_id"),
+            pl.LazyFrame(
+                {
+                    "event_id": [
+                        eid
+                        for eid, e in ledger.entries.items()
+                        if e["s"] == ACTIVE and e["h"] is not None
+                    ]
+                },
+                schema={"event_id": pl.String},
+            ),
+        ]
+    )
+    return BatchRebuild(
+        registry, effective, events=events, involved=tricky.height, outcomes=outcomes, active=active
+    )
 
 
 #: The content hash given to an event whose event_id occurs once: the Ledger compares a
@@ -172,8 +223,9 @@ def fold_rows(rows: pl.LazyFrame, registry: Registry, *, origin: str,
 UNCOMPARED = "-"
 
 
-def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series,
-                   raws: Callable[[Iterable[int]], list[bytes]] | None) -> pl.DataFrame:
+def _hash_repeated(
+    tricky: pl.DataFrame, repeated: pl.Series, raws: Callable[[Iterable[int]], list[bytes]] | None
+) -> pl.DataFrame:
     """Fill the content hashes rows arrived without (the Kafka replay's readers leave them
     out: the canonical JSON and sha256 were a seventh of a reader's time, and only resent
     event_ids need them). A row whose event_id repeats is hashed from its record
@@ -187,14 +239,19 @@ def _hash_repeated(tricky: pl.DataFrame, repeated: pl.Series,
 
 
 def _contributions(items: list[dict[str, Any]], event_id: str) -> tuple[Contribution, ...]:
-    return tuple(Contribution(i["cell"], i["unit"], i["key"], i["at"], i["value"], event_id)
-                 for i in items)
+    return tuple(
+        Contribution(i["cell"], i["unit"], i["key"], i["at"], i["value"], event_id) for i in items
+    )
 
 
 def _explode(frame: pl.LazyFrame) -> pl.LazyFrame:
     """(event_id, contributions list) -> one row per contribution, CONTRIBUTION_SCHEMA."""
-    return (frame.explode("contributions").drop_nulls("contributions").unnest("contributions")
-            .select(list(CONTRIBUTION_SCHEMA)))
+    return (
+        frame.explode("contributions")
+        .drop_nulls("contributions")
+        .unnest("contributions")
+        .select(list(CONTRIBUTION_SCHEMA))
+    )
 
 
 def contributions_frame(items: Iterable[Contribution]) -> pl.DataFrame:
@@ -202,8 +259,9 @@ def contributions_frame(items: Iterable[Contribution]) -> pl.DataFrame:
     return pl.DataFrame(list(items), schema=CONTRIBUTION_SCHEMA, orient="row")
 
 
-def _read_rows(root: Path, upto: Offsets, topics: set[str],
-               registry: Registry) -> tuple[pl.LazyFrame, int, int]:
+def _read_rows(
+    root: Path, upto: Offsets, topics: set[str], registry: Registry
+) -> tuple[pl.LazyFrame, int, int]:
     """The archived rows before `upto` in ROW_COLUMNS (any order, lazily); invalid and
     refolded counts. Rows the files hold no fold for are parsed and folded here."""
     files = [f for f in archive_files(root) if f.topic in topics]
@@ -229,8 +287,12 @@ def _read_rows(root: Path, upto: Offsets, topics: set[str],
     if folded:
         rows = _scan(folded)
         if maybe_unfolded:  # rows written without a fold (a tool that left the columns empty)
-            keys = (_scan(maybe_unfolded).filter(pl.col("contributions").is_null())
-                    .select("topic", "partition", "offset").collect(engine="streaming"))
+            keys = (
+                _scan(maybe_unfolded)
+                .filter(pl.col("contributions").is_null())
+                .select("topic", "partition", "offset")
+                .collect(engine="streaming")
+            )
             if keys.height:
                 to_fold.append(_raw_of(maybe_unfolded, keys))
                 rows = rows.filter(pl.col("contributions").is_not_null())
@@ -252,26 +314,39 @@ def _read_rows(root: Path, upto: Offsets, topics: set[str],
 
 def _raise_repeated(rows: pl.LazyFrame, origin: str) -> None:
     """Name the log positions that occur twice (their hashes did) and fail."""
-    twice = (rows.group_by("topic", "partition", "offset").len().filter(pl.col("len") > 1)
-             .sort("topic", "partition", "offset").collect(engine="streaming"))
+    twice = (
+        rows.group_by("topic", "partition", "offset")
+        .len()
+        .filter(pl.col("len") > 1)
+        .sort("topic", "partition", "offset")
+        .collect(engine="streaming")
+    )
     if not twice.height:
         return  # two positions' hashes collided; each occurs once
     topic, partition = twice.row(0)[:2]
     offsets = twice.filter((pl.col("topic") == topic) & (pl.col("partition") == partition))
-    raise ArchiveError(f"{origin} holds {topic}:{partition} offsets "
-                       f"{offsets['offset'].head(5).to_list()} more than once; this is an "
-                       "archiver bug, keep the files for diagnosis and rebuild the archive "
-                       "from Kafka")
+    raise ArchiveError(
+        f"{origin} holds {topic}:{partition} offsets "
+        f"{offsets['offset'].head(5).to_list()} more than once; this is an "
+        "archiver bug, keep the files for diagnosis and rebuild the archive "
+        "from Kafka"
+    )
 
 
-def _scan(files: list[tuple[ArchiveFile, int | None]],
-          columns: list[str] | None = None) -> pl.LazyFrame:
+def _scan(
+    files: list[tuple[ArchiveFile, int | None]], columns: list[str] | None = None
+) -> pl.LazyFrame:
     """One lazy scan of whole files, plus one per file cut by `upto`."""
     columns = columns or ROW_COLUMNS
     whole = [f.path for f, cut in files if cut is None]
     scans = [pl.scan_parquet(whole, hive_partitioning=False).select(columns)] if whole else []
-    scans += [pl.scan_parquet(f.path, hive_partitioning=False).select(columns)
-              .filter(pl.col("offset") < cut) for f, cut in files if cut is not None]
+    scans += [
+        pl.scan_parquet(f.path, hive_partitioning=False)
+        .select(columns)
+        .filter(pl.col("offset") < cut)
+        for f, cut in files
+        if cut is not None
+    ]
     return pl.concat(scans, how="vertical_relaxed")
 
 
@@ -292,12 +367,21 @@ def _fold_on_read(frame: pl.DataFrame, registry: Registry) -> tuple[pl.DataFrame
 
 
 def _empty_rows() -> pl.DataFrame:
-    item = pl.Struct({"cell": pl.String, "unit": pl.String, "key": pl.String, "at": pl.Int64,
-                      "value": pl.Int64})
-    return pl.DataFrame(schema={"topic": pl.String, "partition": pl.Int32, "offset": pl.Int64,
-                                "event_id": pl.String, "content_hash": pl.String,
-                                "supersedes": pl.String, "retracts": pl.String,
-                                "contributions": pl.List(item)})
+    item = pl.Struct(
+        {"cell": pl.String, "unit": pl.String, "key": pl.String, "at": pl.Int64, "value": pl.Int64}
+    )
+    return pl.DataFrame(
+        schema={
+            "topic": pl.String,
+            "partition": pl.Int32,
+            "offset": pl.Int64,
+            "event_id": pl.String,
+            "content_hash": pl.String,
+            "supersedes": pl.String,
+            "retracts": pl.String,
+            "contributions": pl.List(item),
+        }
+    )
 
 
 def tally_frame(frame: pl.DataFrame, *, since_ms: int, cutoff_ms: int) -> Figures:
@@ -307,22 +391,42 @@ def tally_frame(frame: pl.DataFrame, *, since_ms: int, cutoff_ms: int) -> Figure
     value with the greatest (at, event_id) (on a tie, the earliest row, as `tally` keeps the
     first it sees); every (unit, cell) with a contribution in the window appears.
     """
-    window = (frame.lazy().filter(pl.col("at").is_between(since_ms, cutoff_ms))
-              .join(_AGG.lazy(), on="cell", how="left"))
-    sums = (window.filter(pl.col("agg") == "sum").group_by("unit", "cell")
-            .agg(pl.col("value").sum()))
-    distinct = (window.filter(pl.col("agg") == "distinct").group_by("unit", "cell", "key")
-                .agg(pl.col("value").sum()).group_by("unit", "cell")
-                .agg((pl.col("value") > 0).sum().cast(pl.Int64).alias("value")))
-    latest = (window.filter(pl.col("agg") == "latest").with_row_index("row")
-              .sort(["at", "event_id", "row"], descending=[True, True, False])
-              .group_by("unit", "cell", "key").agg(pl.col("value").first())
-              .group_by("unit", "cell").agg(pl.col("value").sum()))
+    window = (
+        frame.lazy()
+        .filter(pl.col("at").is_between(since_ms, cutoff_ms))
+        .join(_AGG.lazy(), on="cell", how="left")
+    )
+    sums = window.filter(pl.col("agg") == "sum").group_by("unit", "cell").agg(pl.col("value").sum())
+    distinct = (
+        window.filter(pl.col("agg") == "distinct")
+        .group_by("unit", "cell", "key")
+        .agg(pl.col("value").sum())
+        .group_by("unit", "cell")
+        .agg((pl.col("value") > 0).sum().cast(pl.Int64).alias("value"))
+    )
+    latest = (
+        window.filter(pl.col("agg") == "latest")
+        .with_row_index("row")
+        .sort(["at", "event_id", "row"], descending=[True, True, False])
+        .group_by("unit", "cell", "key")
+        .agg(pl.col("value").first())
+        .group_by("unit", "cell")
+        .agg(pl.col("value").sum())
+    )
     unknown = window.filter(pl.col("agg").is_null()).select("cell").unique()
-    out, stray = pl.collect_all([
-        pl.concat([q.select("unit", "cell", pl.col("value").cast(pl.Int64))
-                   for q in (sums, distinct, latest)]), unknown])
+    out, stray = pl.collect_all(
+        [
+            pl.concat(
+                [
+                    q.select("unit", "cell", pl.col("value").cast(pl.Int64))
+                    for q in (sums, distinct, latest)
+                ]
+            ),
+            unknown,
+        ]
+    )
     if stray.height:
-        raise KeyError(f"contributions name cells not in contracts.cells: "
-                       f"{sorted(stray['cell'])[:5]}")
+        raise KeyError(
+            f"contributions name cells not in contracts.cells: {sorted(stray['cell'])[:5]}"
+        )
     return with_totals({(u, c): v for u, c, v in out.iter_rows()})

@@ -37,8 +37,9 @@ def cells_frame(own: Mapping[tuple[str, str], int], registry: Registry) -> pl.Da
                 scope_col.append(scope)
                 cell_col.append(cell_id)
                 values.append(int(source.get((unit, cell_id), 0)))
-    return pl.DataFrame({"unit": unit_col, "scope": scope_col, "cell": cell_col, "value": values},
-                        schema=SCHEMA)
+    return pl.DataFrame(
+        {"unit": unit_col, "scope": scope_col, "cell": cell_col, "value": values}, schema=SCHEMA
+    )
 
 
 def figures_of(frame: pl.DataFrame, scope: str = "rollup") -> Figures:

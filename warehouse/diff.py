@@ -52,9 +52,13 @@ class CellChange:
         return CELL_BY_ID[self.cell].label if self.cell in CELL_BY_ID else self.cell
 
 
-def _by_cell(rebuild: Rebuild, cutoff: Cutoff) -> dict[tuple[str, str], dict[str, list[Contribution]]]:
+def _by_cell(
+    rebuild: Rebuild, cutoff: Cutoff
+) -> dict[tuple[str, str], dict[str, list[Contribution]]]:
     """(unit, cell) -> event_id -> its effective contributions inside the cutoff window."""
-    out: dict[tuple[str, str], dict[str, list[Contribution]]] = defaultdict(lambda: defaultdict(list))
+    out: dict[tuple[str, str], dict[str, list[Contribution]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for eid, items in rebuild.ledger.effective().items():
         for c in items:
             if cutoff.since_ms <= c.at <= cutoff.cutoff_ms:
@@ -62,8 +66,15 @@ def _by_cell(rebuild: Rebuild, cutoff: Cutoff) -> dict[tuple[str, str], dict[str
     return out
 
 
-def attribute(changes: list[CellDiff], a: Rebuild, a_cutoff: Cutoff, a_offsets: Offsets,
-              b: Rebuild, b_cutoff: Cutoff, registry: Registry) -> list[CellChange]:
+def attribute(
+    changes: list[CellDiff],
+    a: Rebuild,
+    a_cutoff: Cutoff,
+    a_offsets: Offsets,
+    b: Rebuild,
+    b_cutoff: Cutoff,
+    registry: Registry,
+) -> list[CellChange]:
     """Attach to each changed cell the events that changed it (see the module docstring)."""
     in_a, in_b = _by_cell(a, a_cutoff), _by_cell(b, b_cutoff)
     subtree = {u.code: [s.code for s in registry.subtree(u.code)] for u in registry}
@@ -87,7 +98,9 @@ def attribute(changes: list[CellDiff], a: Rebuild, a_cutoff: Cutoff, a_offsets: 
             delta = sum(c.value for c in now) - sum(c.value for c in was)
             kind, detail = _classify(eid, bool(was), bool(now), a, b, a_offsets)
             causes.append(Cause(eid, kind, detail, delta, keys, b.info.get(eid) or a.info.get(eid)))
-        causes.sort(key=lambda c: (_ORDER.get(c.kind, 9), c.info.offset if c.info else 0, c.event_id))
+        causes.sort(
+            key=lambda c: (_ORDER.get(c.kind, 9), c.info.offset if c.info else 0, c.event_id)
+        )
         out.append(CellChange(d.unit, d.scope, d.cell, d.stored, d.rebuilt, causes))
     return out
 
@@ -97,15 +110,16 @@ def _folded(cell_id: str) -> list[str]:
     prefix = f"{TOTAL}."
     if not cell_id.startswith(prefix):
         return [cell_id]
-    column = cell_id[len(prefix):]
+    column = cell_id[len(prefix) :]
     return [row_cell(r.key, column) for r in ROWS if r.key != TOTAL]
 
 
 _ORDER = {"late arrival": 0, "correction": 1, "superseded": 2, "retracted": 3}
 
 
-def _classify(eid: str, was: bool, now: bool, a: Rebuild, b: Rebuild,
-              a_offsets: Offsets) -> tuple[str, str]:
+def _classify(
+    eid: str, was: bool, now: bool, a: Rebuild, b: Rebuild, a_offsets: Offsets
+) -> tuple[str, str]:
     info = b.info.get(eid) or a.info.get(eid)
     entry_b = b.ledger.entries.get(eid, {})
     if now and not was:
@@ -116,8 +130,10 @@ def _classify(eid: str, was: bool, now: bool, a: Rebuild, b: Rebuild,
             where = ""
             if info is not None:
                 end = a_offsets.get(info.topic, {}).get(info.partition, 0)
-                where = (f"offset {info.offset} >= A's {end} on {info.topic}:{info.partition}; "
-                         f"occurred {info.occurred_at}")
+                where = (
+                    f"offset {info.offset} >= A's {end} on {info.topic}:{info.partition}; "
+                    f"occurred {info.occurred_at}"
+                )
                 if info.recorded_at:
                     where += f", recorded {info.recorded_at}"
             return "late arrival", where

@@ -15,13 +15,22 @@ from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.offsets import Offsets, format_offsets
 from warehouse.rebuild import LogRecord
 
-__all__ = ["source_topics", "log_end", "read_log", "check_within", "consumer_for",
-           "partition_batches"]
+__all__ = [
+    "source_topics",
+    "log_end",
+    "read_log",
+    "check_within",
+    "consumer_for",
+    "partition_batches",
+]
 
 #: How long a read may go without progress before it fails (a dead broker, a lost partition).
 STALL_SECONDS = 60.0
-_FETCH = {"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 16 * 1024 * 1024,
-          "receive_buffer_bytes": 4 * 1024 * 1024}
+_FETCH = {
+    "fetch_max_bytes": 64 * 1024 * 1024,
+    "max_partition_fetch_bytes": 16 * 1024 * 1024,
+    "receive_buffer_bytes": 4 * 1024 * 1024,
+}
 
 Progress = Callable[[int], None]
 
@@ -40,10 +49,14 @@ def log_end(bootstrap: str, topics: Sequence[str]) -> Offsets:
         if missing:
             raise WarehouseError(
                 f"topic(s) {', '.join(missing)} do not exist on {bootstrap}; "
-                "create them with `arrears infra up` (or check ARREARS_TOPIC_PREFIX)")
+                "create them with `arrears infra up` (or check ARREARS_TOPIC_PREFIX)"
+            )
         described = admin.describe_topics(list(topics))
-        tps = [TopicPartition(t["name"], p["partition_index"])
-               for t in described for p in t["partitions"]]
+        tps = [
+            TopicPartition(t["name"], p["partition_index"])
+            for t in described
+            for p in t["partitions"]
+        ]
         ends = end_offsets(admin, tps)
     except KafkaError as err:
         raise WarehouseError(f"cannot read the log end from {bootstrap}: {err}") from err
@@ -66,12 +79,20 @@ def check_within(upto: Offsets, end: Offsets) -> None:
             elif offset > have:
                 problems.append(f"{topic}:{partition}={offset} is past the log end {have}")
     if problems:
-        raise OffsetsError("the offset vector does not fit the log: " + "; ".join(problems)
-                           + f". The log ends at {format_offsets(end)}")
+        raise OffsetsError(
+            "the offset vector does not fit the log: "
+            + "; ".join(problems)
+            + f". The log ends at {format_offsets(end)}"
+        )
 
 
-def read_log(bootstrap: str, upto: Offsets, *, progress: Progress | None = None,
-             client_id: str = "arrears-replay") -> Iterator[LogRecord]:
+def read_log(
+    bootstrap: str,
+    upto: Offsets,
+    *,
+    progress: Progress | None = None,
+    client_id: str = "arrears-replay",
+) -> Iterator[LogRecord]:
     """Every record before `upto`, in log order (topic, partition, offset), one at a time.
 
     Reads one partition at a time with no consumer group (nothing is committed). The
@@ -84,15 +105,21 @@ def read_log(bootstrap: str, upto: Offsets, *, progress: Progress | None = None,
 def consumer_for(bootstrap: str, client_id: str) -> KafkaConsumer:
     """A consumer with no group (nothing committed) and large fetches, for reading the log."""
     try:
-        return KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, client_id=client_id,
-                             auto_offset_reset="earliest", **_FETCH)
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=client_id,
+            auto_offset_reset="earliest",
+            **_FETCH,
+        )
     except KafkaError as err:
         raise WarehouseError(f"cannot reach Kafka at {bootstrap}: {err}") from err
 
 
-def partition_batches(consumer: KafkaConsumer, tp: TopicPartition,
-                      end: int) -> Iterator[list[tuple[int, bytes]]]:
+def partition_batches(
+    consumer: KafkaConsumer, tp: TopicPartition, end: int
+) -> Iterator[list[tuple[int, bytes]]]:
     """(offset, value) of `tp` from its beginning up to `end` (exclusive), a fetch at a time.
 
     Offsets the log no longer has (transaction markers, compaction) are skipped; a read
@@ -105,9 +132,11 @@ def partition_batches(consumer: KafkaConsumer, tp: TopicPartition,
         batch = consumer.poll(timeout_ms=500, max_records=50_000).get(tp, [])
         if not batch:
             if time.monotonic() - last_progress > STALL_SECONDS:
-                raise WarehouseError(f"no progress reading {tp.topic}:{tp.partition} for "
-                                     f"{STALL_SECONDS:.0f}s at offset {consumer.position(tp)} "
-                                     f"(wanted up to {end}); is the broker up?")
+                raise WarehouseError(
+                    f"no progress reading {tp.topic}:{tp.partition} for "
+                    f"{STALL_SECONDS:.0f}s at offset {consumer.position(tp)} "
+                    f"(wanted up to {end}); is the broker up?"
+                )
             continue
         last_progress = time.monotonic()
         yield [(r.offset, r.value) for r in batch if r.offset < end]
@@ -115,8 +144,9 @@ def partition_batches(consumer: KafkaConsumer, tp: TopicPartition,
             break
 
 
-def _direct(bootstrap: str, upto: Offsets, progress: Progress | None,
-            client_id: str) -> Iterator[LogRecord]:
+def _direct(
+    bootstrap: str, upto: Offsets, progress: Progress | None, client_id: str
+) -> Iterator[LogRecord]:
     consumer = consumer_for(bootstrap, client_id)
     try:
         for topic in sorted(upto):

@@ -51,8 +51,9 @@ __all__ = ["ROW_SCHEMA", "RAW_SCHEMA", "RowFiles", "read_rows", "plan_readers"]
 #: `warehouse.batch.fold_rows` hashes only the rows whose event_id repeats (the only hashes
 #: the Ledger compares), from the record itself, kept in the reader's raw file (RAW_SCHEMA)
 #: at this row number: reader << 32 | row.
-ROW_SCHEMA = pa.schema([ARCHIVE_SCHEMA.field(c) for c in ROW_COLUMNS]
-                       + [pa.field("raw_row", pa.int64())])
+ROW_SCHEMA = pa.schema(
+    [ARCHIVE_SCHEMA.field(c) for c in ROW_COLUMNS] + [pa.field("raw_row", pa.int64())]
+)
 #: The records, one a row, in the order of the reader's row file.
 RAW_SCHEMA = pa.schema([("raw", pa.binary())])
 _FLUSH_ROWS = 50_000
@@ -89,8 +90,10 @@ class RowFiles:
 
 def plan_readers(upto: Offsets, readers: int) -> list[list[tuple[str, int, int]]]:
     """Deal the (topic, partition, end) to read out to `readers`, balancing record counts."""
-    work = sorted(((t, p, end) for t, parts in upto.items() for p, end in parts.items()
-                   if end > 0), key=lambda w: (-w[2], w[0], w[1]))
+    work = sorted(
+        ((t, p, end) for t, parts in upto.items() for p, end in parts.items() if end > 0),
+        key=lambda w: (-w[2], w[0], w[1]),
+    )
     plans: list[list[tuple[str, int, int]]] = [[] for _ in range(max(1, readers))]
     loads = [0] * len(plans)
     for item in work:
@@ -100,9 +103,16 @@ def plan_readers(upto: Offsets, readers: int) -> list[list[tuple[str, int, int]]
     return [sorted(plan) for plan in plans if plan]
 
 
-def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, *,
-              readers: int | None = None, progress: Progress | None = None,
-              client_id: str = "arrears-replay") -> RowFiles:
+def read_rows(
+    bootstrap: str,
+    upto: Offsets,
+    registry: Registry,
+    workdir: Path,
+    *,
+    readers: int | None = None,
+    progress: Progress | None = None,
+    client_id: str = "arrears-replay",
+) -> RowFiles:
     """Every record before `upto` as fold rows in IPC files under `workdir` (which must exist).
 
     `readers` defaults to the number of cores. Fails with WarehouseError if a reader fails
@@ -121,8 +131,9 @@ def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, 
         for k, plan in enumerate(plans):
             path = workdir / f"rows-{k}.arrow"
             job = _Job(bootstrap, plan, registry, path, k, f"{client_id}-{k}", _FLUSH_ROWS)
-            proc = subprocess.Popen([sys.executable, "-c", _LAUNCH], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCH], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(pickle.dumps(job))
             proc.stdin.close()
@@ -139,8 +150,9 @@ def read_rows(bootstrap: str, upto: Offsets, registry: Registry, workdir: Path, 
     return RowFiles(paths, records, invalid)
 
 
-def _follow(procs: dict[int, subprocess.Popen[bytes]],
-            progress: Progress | None) -> tuple[int, int]:
+def _follow(
+    procs: dict[int, subprocess.Popen[bytes]], progress: Progress | None
+) -> tuple[int, int]:
     """Read the readers' report lines until each says `done`; fail on `error` or death."""
     records = invalid = 0
     running = dict(procs)
@@ -165,8 +177,10 @@ def _follow(procs: dict[int, subprocess.Popen[bytes]],
                 else:  # end of file: the reader is gone
                     code = proc.wait(timeout=10)
                     how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-                    raise WarehouseError(f"a log reader process died ({how}) before the end "
-                                         "of the replay; run it again")
+                    raise WarehouseError(
+                        f"a log reader process died ({how}) before the end "
+                        "of the replay; run it again"
+                    )
     return records, invalid
 
 
@@ -217,10 +231,12 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
         consumer = consumer_for(job.bootstrap, job.client_id)
         records = invalid = 0
         first_row = job.number << 32
-        with pa.OSFile(str(job.path), "wb") as sink, \
-                pa.ipc.new_file(sink, ROW_SCHEMA) as writer, \
-                pa.OSFile(str(_raw_path(job.path)), "wb") as raw_sink, \
-                pa.ipc.new_file(raw_sink, RAW_SCHEMA) as raw_writer:
+        with (
+            pa.OSFile(str(job.path), "wb") as sink,
+            pa.ipc.new_file(sink, ROW_SCHEMA) as writer,
+            pa.OSFile(str(_raw_path(job.path)), "wb") as raw_sink,
+            pa.ipc.new_file(raw_sink, RAW_SCHEMA) as raw_writer,
+        ):
 
             def flush(rows: _Rows) -> int:
                 batch, raws = rows.batch(first_row)
@@ -280,9 +296,15 @@ class _Rows:
         except ValidationError:
             return False
         payload = event.payload
-        self.rows.append((offset, event.event_id, event.supersedes,
-                          payload.retracts if isinstance(payload, EventRetracted) else None,
-                          value))
+        self.rows.append(
+            (
+                offset,
+                event.event_id,
+                event.supersedes,
+                payload.retracts if isinstance(payload, EventRetracted) else None,
+                value,
+            )
+        )
         self.items.extend(contributions(event))
         self.ends.append(len(self.items))
         return True
@@ -292,22 +314,32 @@ class _Rows:
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
         n = len(self.rows)
         offsets, ids, supersedes, retracts, raws = zip(*self.rows, strict=True) if n else ((),) * 5
-        cells, units, keys, ats, values, _ = zip(*self.items, strict=True) if self.items else ((),) * 6
+        cells, units, keys, ats, values, _ = (
+            zip(*self.items, strict=True) if self.items else ((),) * 6
+        )
         items = pa.StructArray.from_arrays(
-            [pa.array(cells, pa.string()), pa.array(units, pa.string()),
-             pa.array(keys, pa.string()), pa.array(ats, pa.int64()),
-             pa.array(values, pa.int64())],
-            fields=list(CONTRIBUTION_TYPE))
-        return pa.record_batch([
-            pa.array([self.topic] * n, pa.string()),
-            pa.array([self.partition] * n, pa.int32()),
-            pa.array(offsets, pa.int64()),
-            pa.array(ids, pa.string()),
-            pa.nulls(n, pa.string()),
-            pa.array(supersedes, pa.string()),
-            pa.array(retracts, pa.string()),
-            pa.ListArray.from_arrays(pa.array(self.ends, pa.int32()), items,
-                                     type=pa.list_(CONTRIBUTION_TYPE)),
-            pa.array(range(first_row, first_row + n), pa.int64()),
-        ], schema=ROW_SCHEMA), pa.record_batch([pa.array(raws, pa.binary())], schema=RAW_SCHEMA)
-
+            [
+                pa.array(cells, pa.string()),
+                pa.array(units, pa.string()),
+                pa.array(keys, pa.string()),
+                pa.array(ats, pa.int64()),
+                pa.array(values, pa.int64()),
+            ],
+            fields=list(CONTRIBUTION_TYPE),
+        )
+        return pa.record_batch(
+            [
+                pa.array([self.topic] * n, pa.string()),
+                pa.array([self.partition] * n, pa.int32()),
+                pa.array(offsets, pa.int64()),
+                pa.array(ids, pa.string()),
+                pa.nulls(n, pa.string()),
+                pa.array(supersedes, pa.string()),
+                pa.array(retracts, pa.string()),
+                pa.ListArray.from_arrays(
+                    pa.array(self.ends, pa.int32()), items, type=pa.list_(CONTRIBUTION_TYPE)
+                ),
+                pa.array(range(first_row, first_row + n), pa.int64()),
+            ],
+            schema=ROW_SCHEMA,
+        ), pa.record_batch([pa.array(raws, pa.binary())], schema=RAW_SCHEMA)

@@ -21,15 +21,21 @@ from pathlib import Path
 
 from warehouse.errors import OffsetsError
 
-__all__ = ["Offsets", "parse_offsets", "format_offsets", "offsets_to_json", "offsets_from_json",
-           "OFFSETS_HELP"]
+__all__ = [
+    "Offsets",
+    "parse_offsets",
+    "format_offsets",
+    "offsets_to_json",
+    "offsets_from_json",
+    "OFFSETS_HELP",
+]
 
 Offsets = dict[str, dict[int, int]]
 
 OFFSETS_HELP = (
     "an offset vector: 'TOPIC:PARTITION=NEXT_OFFSET,...' (exclusive ends, e.g. "
     "'arrears.inspection:0=120,arrears.inspection:1=98'; partitions not named count as 0), "
-    "or the path of a JSON file {\"topic\": {\"partition\": offset}} (a snapshot's meta.json works)"
+    'or the path of a JSON file {"topic": {"partition": offset}} (a snapshot\'s meta.json works)'
 )
 _ITEM = re.compile(r"(?P<topic>[A-Za-z0-9._-]+):(?P<partition>[0-9]+)=(?P<offset>[0-9]+)")
 
@@ -50,7 +56,8 @@ def parse_offsets(text: str) -> Offsets:
         if m is None:
             raise OffsetsError(
                 f"offset vector item {part!r} is not TOPIC:PARTITION=OFFSET "
-                "(e.g. arrears.inspection:0=120); separate items with commas")
+                "(e.g. arrears.inspection:0=120); separate items with commas"
+            )
         topic, partition = m["topic"], int(m["partition"])
         if partition in out.get(topic, {}):
             raise OffsetsError(f"offset vector names {topic}:{partition} twice")
@@ -81,10 +88,16 @@ def offsets_from_json(data: object, where: str = "offsets") -> Offsets:
         if not isinstance(parts, dict):
             raise OffsetsError(f"{where}: {topic!r} must map partitions to offsets")
         for partition, offset in parts.items():
-            if not str(partition).isdigit() or not isinstance(offset, int) or offset < 0 \
-                    or isinstance(offset, bool):
-                raise OffsetsError(f"{where}: {topic}:{partition}={offset!r} is not "
-                                   "a partition number with a non-negative whole offset")
+            if (
+                not str(partition).isdigit()
+                or not isinstance(offset, int)
+                or offset < 0
+                or isinstance(offset, bool)
+            ):
+                raise OffsetsError(
+                    f"{where}: {topic}:{partition}={offset!r} is not "
+                    "a partition number with a non-negative whole offset"
+                )
             out.setdefault(str(topic), {})[int(partition)] = offset
     return out
 
@@ -106,8 +119,11 @@ def total(offsets: Mapping[str, Mapping[int, int]]) -> int:
 def behind(end: Mapping[str, Mapping[int, int]], at: Mapping[str, Mapping[int, int]]) -> int:
     """How many records of the log `end` lie past the position `at` (a missing partition
     is at 0; a position past the end counts nothing)."""
-    return sum(max(0, offset - at.get(topic, {}).get(partition, 0))
-               for topic, parts in end.items() for partition, offset in parts.items())
+    return sum(
+        max(0, offset - at.get(topic, {}).get(partition, 0))
+        for topic, parts in end.items()
+        for partition, offset in parts.items()
+    )
 
 
 def restrict(offsets: Mapping[str, Mapping[int, int]], topics: Iterable[str]) -> Offsets:

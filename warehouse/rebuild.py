@@ -98,18 +98,31 @@ class Rebuild:
     def own_figures(self, cutoff: Cutoff) -> Figures:
         """Each unit's own figures at `cutoff` (SPEC 4: event time in the window, <= cutoff)."""
         effective = self.ledger.effective()
-        return tally(itertools.chain.from_iterable(effective.values()),
-                     since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
+        return tally(
+            itertools.chain.from_iterable(effective.values()),
+            since_ms=cutoff.since_ms,
+            cutoff_ms=cutoff.cutoff_ms,
+        )
 
 
 def _info(event: Event, record: LogRecord, status: str) -> EventInfo:
     payload = event.payload
     retracts = getattr(payload, "retracts", None)
     reason = getattr(payload, "reason", None) if retracts is not None else None
-    return EventInfo(event.event_id, record.topic, record.partition, record.offset, event.type,
-                     event.unit, event.occurred_at.isoformat(),
-                     event.recorded_at.isoformat() if event.recorded_at else None,
-                     event.supersedes, retracts, reason, status)
+    return EventInfo(
+        event.event_id,
+        record.topic,
+        record.partition,
+        record.offset,
+        event.type,
+        event.unit,
+        event.occurred_at.isoformat(),
+        event.recorded_at.isoformat() if event.recorded_at else None,
+        event.supersedes,
+        retracts,
+        reason,
+        status,
+    )
 
 
 def tree_of(registry: Registry) -> Mapping[str, str | None]:

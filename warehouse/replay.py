@@ -48,10 +48,18 @@ class Rebuilt:
         return cells_frame(self.rebuild.own_figures(cutoff), self.rebuild.registry)
 
 
-def rebuild_from_kafka(bootstrap: str, topics: list[str], upto: Offsets | None,
-                       registry: Registry, *, keep_info: bool = False,
-                       progress: Progress | None = None, vectorised: bool = True,
-                       workdir: Path | None = None, readers: int | None = None) -> Rebuilt:
+def rebuild_from_kafka(
+    bootstrap: str,
+    topics: list[str],
+    upto: Offsets | None,
+    registry: Registry,
+    *,
+    keep_info: bool = False,
+    progress: Progress | None = None,
+    vectorised: bool = True,
+    workdir: Path | None = None,
+    readers: int | None = None,
+) -> Rebuilt:
     """Replay the source topics up to `upto` (exclusive ends; None = the end now).
 
     Vectorised unless `keep_info` or `vectorised=False`: readers on every core turn the
@@ -68,12 +76,15 @@ def rebuild_from_kafka(bootstrap: str, topics: list[str], upto: Offsets | None,
     if vectorised and not keep_info:
         scratch = tempfile.TemporaryDirectory(prefix="arrears-replay-", dir=workdir)
         try:
-            files = read_rows(bootstrap, upto, registry, Path(scratch.name), readers=readers,
-                              progress=progress)
-            rows = (pl.scan_ipc(files.paths) if files.paths
-                    else pl.LazyFrame(schema=pl.Schema(ROW_SCHEMA)))
-            result = fold_rows(rows, registry, origin="the Kafka replay's rows",
-                               raws=files.raws)
+            files = read_rows(
+                bootstrap, upto, registry, Path(scratch.name), readers=readers, progress=progress
+            )
+            rows = (
+                pl.scan_ipc(files.paths)
+                if files.paths
+                else pl.LazyFrame(schema=pl.Schema(ROW_SCHEMA))
+            )
+            result = fold_rows(rows, registry, origin="the Kafka replay's rows", raws=files.raws)
         except BaseException:
             scratch.cleanup()
             raise
@@ -84,9 +95,16 @@ def rebuild_from_kafka(bootstrap: str, topics: list[str], upto: Offsets | None,
     return Rebuilt(rebuild, upto, "kafka")
 
 
-def rebuild_from_archive(root: Path, topics: list[str], upto: Offsets | None,
-                         registry: Registry, *, keep_info: bool = False,
-                         progress: Progress | None = None, vectorised: bool = True) -> Rebuilt:
+def rebuild_from_archive(
+    root: Path,
+    topics: list[str],
+    upto: Offsets | None,
+    registry: Registry,
+    *,
+    keep_info: bool = False,
+    progress: Progress | None = None,
+    vectorised: bool = True,
+) -> Rebuilt:
     """Batch recompute from the archive up to `upto` (None = everything archived).
 
     Vectorised (`warehouse.batch`) unless `keep_info` (diff wants every event's ledger
@@ -98,8 +116,9 @@ def rebuild_from_archive(root: Path, topics: list[str], upto: Offsets | None,
     else:
         upto = {t: dict(upto.get(t, {})) for t in topics}
     if vectorised and not keep_info:
-        return Rebuilt(batch_rebuild(root, upto, topics, registry, progress=progress), upto,
-                       "archive")
+        return Rebuilt(
+            batch_rebuild(root, upto, topics, registry, progress=progress), upto, "archive"
+        )
     rebuild = Rebuild(registry, keep_info=keep_info)
     records = read_archive(root, upto, topics)
     if progress is None:

@@ -30,8 +30,17 @@ from warehouse.cells_table import SCHEMA
 from warehouse.errors import SnapshotError
 from warehouse.offsets import Offsets, offsets_from_json, offsets_to_json
 
-__all__ = ["Snapshot", "CellDiff", "write_snapshot", "load_snapshot", "resolve_snapshot",
-           "list_snapshots", "compare", "code_version", "SOURCES"]
+__all__ = [
+    "Snapshot",
+    "CellDiff",
+    "write_snapshot",
+    "load_snapshot",
+    "resolve_snapshot",
+    "list_snapshots",
+    "compare",
+    "code_version",
+    "SOURCES",
+]
 
 SOURCES = ("kafka", "archive", "live")
 _TEMP = re.compile(r"\.tmp-(\d+)-")
@@ -77,9 +86,14 @@ def code_version() -> str:
     except metadata.PackageNotFoundError:
         version = "0+unknown"
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"],
-                             cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+{sha}" if sha else version
@@ -89,10 +103,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40]
 
 
-def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Offsets, *,
-                   source: str, event_count: int | None, label: str | None = None,
-                   created_at: dt.datetime | None = None,
-                   notes: dict[str, Any] | None = None) -> Snapshot:
+def write_snapshot(
+    root: Path,
+    cutoff: Cutoff,
+    cells: pl.DataFrame,
+    offsets: Offsets,
+    *,
+    source: str,
+    event_count: int | None,
+    label: str | None = None,
+    created_at: dt.datetime | None = None,
+    notes: dict[str, Any] | None = None,
+) -> Snapshot:
     """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side.
 
     `event_count` None (JSON null): unknown, e.g. live workers whose state predates the count.
@@ -104,8 +126,15 @@ def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Off
     if dict(cells.schema) != SCHEMA:
         raise SnapshotError(f"cell table schema {dict(cells.schema)} is not {SCHEMA}")
     created = (created_at or dt.datetime.now(CST)).astimezone(CST).replace(microsecond=0)
-    snapshot_id = "-".join(p for p in (created.strftime("%Y%m%dT%H%M%S"),
-                                       _slug(label or "") or source, uuid.uuid4().hex[:6]) if p)
+    snapshot_id = "-".join(
+        p
+        for p in (
+            created.strftime("%Y%m%dT%H%M%S"),
+            _slug(label or "") or source,
+            uuid.uuid4().hex[:6],
+        )
+        if p
+    )
     meta = {
         "snapshot_id": snapshot_id,
         "cutoff": cutoff.iso(),
@@ -128,8 +157,9 @@ def write_snapshot(root: Path, cutoff: Cutoff, cells: pl.DataFrame, offsets: Off
         temp.mkdir()
         cells.write_parquet(temp / "cells.parquet", compression="zstd", statistics=True)
         fsync_file(temp / "cells.parquet")
-        write_bytes_durably(temp / "meta.json",
-                            (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode())
+        write_bytes_durably(
+            temp / "meta.json", (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode()
+        )
         fsync_dir(temp)
         hook("snapshot.temp-written")
         final = parent / snapshot_id
@@ -171,7 +201,11 @@ def list_snapshots(root: Path, cutoff_dir: str | None = None) -> list[Snapshot]:
         if not d.is_dir() or d.name.startswith("."):
             continue
         for entry in sorted(d.iterdir()):
-            if entry.is_dir() and not entry.name.startswith(".") and (entry / "meta.json").is_file():
+            if (
+                entry.is_dir()
+                and not entry.name.startswith(".")
+                and (entry / "meta.json").is_file()
+            ):
                 found.append(load_snapshot(entry))
     return sorted(found, key=lambda s: (str(s.meta.get("created_at")), s.id))
 
@@ -198,23 +232,28 @@ def resolve_snapshot(ref: str, root: Path) -> Snapshot:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise SnapshotError(f"snapshot {ref!r} is ambiguous under {root}: "
-                                + ", ".join(f"{s.path.parent.name}/{s.id}" for s in matches))
+            raise SnapshotError(
+                f"snapshot {ref!r} is ambiguous under {root}: "
+                + ", ".join(f"{s.path.parent.name}/{s.id}" for s in matches)
+            )
     known = [f"{s.path.parent.name}/{s.id}" for s in list_snapshots(root)][-8:]
     hint = ("; newest: " + ", ".join(known)) if known else "; there are none yet (arrears snapshot)"
     raise SnapshotError(
         f"no snapshot {ref!r} under {root} (give a directory, CUTOFF/ID, ID, or "
-        f"CUTOFF@latest / CUTOFF@LABEL){hint}")
+        f"CUTOFF@latest / CUTOFF@LABEL){hint}"
+    )
 
 
 def compare(stored: pl.DataFrame, rebuilt: pl.DataFrame) -> list[CellDiff]:
     """Every (unit, scope, cell) whose value differs or that only one side has."""
     joined = stored.select(*_KEY, pl.col("value").alias("stored")).join(
-        rebuilt.select(*_KEY, pl.col("value").alias("rebuilt")), on=_KEY, how="full",
-        coalesce=True)
+        rebuilt.select(*_KEY, pl.col("value").alias("rebuilt")), on=_KEY, how="full", coalesce=True
+    )
     differing = joined.filter(
-        pl.col("stored").is_null() | pl.col("rebuilt").is_null()
-        | (pl.col("stored") != pl.col("rebuilt"))).sort(_KEY)
+        pl.col("stored").is_null()
+        | pl.col("rebuilt").is_null()
+        | (pl.col("stored") != pl.col("rebuilt"))
+    ).sort(_KEY)
     extra = []
     for frame, name in ((stored, "stored"), (rebuilt, "rebuilt")):
         dups = frame.filter(pl.struct(_KEY).is_duplicated())

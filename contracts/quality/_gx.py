@@ -8,7 +8,7 @@ import os
 # GX reads these at import time: no usage statistics leave the machine, no progress bars.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-import great_expectations as gx  # noqa: E402
+import great_expectations as gx
 
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
 

@@ -1,4 +1,4 @@
-"""Thresholds of the quality contracts, read from a TOML file (default: the shipped quality.toml)."""
+"""Thresholds of the quality contracts, from a TOML file (default: the shipped quality.toml)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class QualityConfig:
     feed_max_silence_s: int = 7 * _DAY_S
     #: per-source overrides of feed_max_silence_s
     feed_max_silence_by_source: dict[str, int] = field(default_factory=dict)
-    #: open dead letters for the cutoff: more than `warn` is a warning, more than `critical` critical
+    #: open dead letters for the cutoff: above `warn` a warning, above `critical` critical
     dead_letters_warn_above: int = 0
     dead_letters_critical_above: int = 100
     #: resolved amount per worker, in yuan: outside these bounds is implausible (yuan/fen mix-ups)
@@ -56,24 +56,35 @@ def load_quality_config(path: str | Path | None = None) -> QualityConfig:
     dead = _table(raw, "dead_letters", where)
     amounts = _table(raw, "amount_per_worker", where)
     report = raw.get("report", {})
-    by_source = {str(k): _days(v, f"{where}: feeds.max_silence_days_by_source.{k}")
-                 for k, v in dict(feeds.get("max_silence_days_by_source", {})).items()}
+    by_source = {
+        str(k): _days(v, f"{where}: feeds.max_silence_days_by_source.{k}")
+        for k, v in dict(feeds.get("max_silence_days_by_source", {})).items()
+    }
     config = QualityConfig(
-        feed_max_silence_s=_days(feeds.get("max_silence_days", 7), f"{where}: feeds.max_silence_days"),
+        feed_max_silence_s=_days(
+            feeds.get("max_silence_days", 7), f"{where}: feeds.max_silence_days"
+        ),
         feed_max_silence_by_source=by_source,
-        dead_letters_warn_above=_count(dead.get("warn_above", 0), f"{where}: dead_letters.warn_above"),
-        dead_letters_critical_above=_count(dead.get("critical_above", 100),
-                                           f"{where}: dead_letters.critical_above"),
-        min_yuan_per_worker=_count(amounts.get("min_yuan", 10), f"{where}: amount_per_worker.min_yuan"),
-        max_yuan_per_worker=_count(amounts.get("max_yuan", 1_000_000),
-                                   f"{where}: amount_per_worker.max_yuan"),
+        dead_letters_warn_above=_count(
+            dead.get("warn_above", 0), f"{where}: dead_letters.warn_above"
+        ),
+        dead_letters_critical_above=_count(
+            dead.get("critical_above", 100), f"{where}: dead_letters.critical_above"
+        ),
+        min_yuan_per_worker=_count(
+            amounts.get("min_yuan", 10), f"{where}: amount_per_worker.min_yuan"
+        ),
+        max_yuan_per_worker=_count(
+            amounts.get("max_yuan", 1_000_000), f"{where}: amount_per_worker.max_yuan"
+        ),
         max_listed=_count(report.get("max_listed", 200), f"{where}: report.max_listed"),
         source=where,
     )
     if config.dead_letters_critical_above < config.dead_letters_warn_above:
         raise QualityConfigError(
             f"{where}: dead_letters.critical_above ({config.dead_letters_critical_above}) must be "
-            f">= warn_above ({config.dead_letters_warn_above})")
+            f">= warn_above ({config.dead_letters_warn_above})"
+        )
     if config.max_yuan_per_worker <= config.min_yuan_per_worker:
         raise QualityConfigError(f"{where}: amount_per_worker.max_yuan must be above min_yuan")
     return config

@@ -58,19 +58,28 @@ class _OffendingRows(TableMetricProvider):
     find: ClassVar[Finder]
 
     @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine: PandasExecutionEngine, metric_domain_kwargs: dict,
-                metric_value_kwargs: dict, metrics: dict, runtime_configuration: dict
-                ) -> list[dict[str, Any]]:
-        df, _, _ = execution_engine.get_compute_domain(domain_kwargs=metric_domain_kwargs,
-                                                       domain_type=MetricDomainTypes.TABLE)
+    def _pandas(
+        cls,
+        execution_engine: PandasExecutionEngine,
+        metric_domain_kwargs: dict,
+        metric_value_kwargs: dict,
+        metrics: dict,
+        runtime_configuration: dict,
+    ) -> list[dict[str, Any]]:
+        df, _, _ = execution_engine.get_compute_domain(
+            domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
+        )
         kwargs = {k: metric_value_kwargs.get(k) for k in cls.value_keys}
         return cls.find(df, **kwargs)
 
 
 def _metric(name: str, keys: tuple[str, ...], find: Finder) -> type[_OffendingRows]:
     """Declare (and so register with GX) the metric `name` computed by `find(df, **keys)`."""
-    return type(f"_Metric_{name.replace('.', '_')}", (_OffendingRows,),
-                {"metric_name": name, "value_keys": keys, "find": staticmethod(find)})
+    return type(
+        f"_Metric_{name.replace('.', '_')}",
+        (_OffendingRows,),
+        {"metric_name": name, "value_keys": keys, "find": staticmethod(find)},
+    )
 
 
 class _OffendingExpectation(BatchExpectation):
@@ -82,26 +91,40 @@ class _OffendingExpectation(BatchExpectation):
     domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
 
     @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration
-                               ) -> RendererConfiguration:
+    def _prescriptive_template(
+        cls, renderer_configuration: RendererConfiguration
+    ) -> RendererConfiguration:
         renderer_configuration.template_str = f"{cls.expectation_type}: {cls.template}"
         return renderer_configuration
 
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine: Any = None) -> dict[str, Any]:
+    def _validate(
+        self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None
+    ) -> dict[str, Any]:
         found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
         return self._outcome(found)
 
-    def _outcome(self, found: list[dict[str, Any]], *, success: bool | None = None,
-                 observed: str | None = None) -> dict[str, Any]:
+    def _outcome(
+        self,
+        found: list[dict[str, Any]],
+        *,
+        success: bool | None = None,
+        observed: str | None = None,
+    ) -> dict[str, Any]:
         listed = [_plain(r) for r in found[: self.max_listed]]
         if observed is None:
-            observed = "none" if not found else f"{len(found)} offending: " + "; ".join(
-                _brief(r) for r in found[:5]) + (" ..." if len(found) > 5 else "")
+            observed = (
+                "none"
+                if not found
+                else f"{len(found)} offending: "
+                + "; ".join(_brief(r) for r in found[:5])
+                + (" ..." if len(found) > 5 else "")
+            )
         return {
             "success": not found if success is None else success,
-            "result": {"observed_value": observed,
-                       "details": {"offending_count": len(found), "offending": listed}},
+            "result": {
+                "observed_value": observed,
+                "details": {"offending_count": len(found), "offending": listed},
+            },
         }
 
 
@@ -143,8 +166,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 # --- snapshot: coverage ---------------------------------------------------------------------
 
 
-def _find_missing(df: pd.DataFrame, units: list[str], cells: list[str], scopes: list[str]
-                  ) -> list[dict[str, Any]]:
+def _find_missing(
+    df: pd.DataFrame, units: list[str], cells: list[str], scopes: list[str]
+) -> list[dict[str, Any]]:
     want = pd.MultiIndex.from_product([units, scopes, cells], names=["unit", "scope", "cell"])
     have = pd.MultiIndex.from_frame(df[["unit", "scope", "cell"]].astype(str))
     missing = want.difference(have).to_frame(index=False)
@@ -172,18 +196,22 @@ class ExpectTableToCoverUnitsAndCells(_OffendingExpectation):
 # --- snapshot: internal arithmetic ----------------------------------------------------------
 
 
-def _find_total_mismatch(df: pd.DataFrame, total: str, rows: list[str], columns: list[str]
-                         ) -> list[dict[str, Any]]:
+def _find_total_mismatch(
+    df: pd.DataFrame, total: str, rows: list[str], columns: list[str]
+) -> list[dict[str, Any]]:
     wide = _wide(df)
     out: list[dict[str, Any]] = []
     for column in columns:
-        expected = sum((_col(wide, f"{row}.{column}") for row in rows),
-                       start=pd.Series(0, index=wide.index, dtype="int64"))
+        expected = sum(
+            (_col(wide, f"{row}.{column}") for row in rows),
+            start=pd.Series(0, index=wide.index, dtype="int64"),
+        )
         actual = _col(wide, f"{total}.{column}")
         bad = actual != expected
         if bad.any():
-            frame = pd.DataFrame({"cell": f"{total}.{column}", "value": actual[bad],
-                                  "sum_of_rows": expected[bad]})
+            frame = pd.DataFrame(
+                {"cell": f"{total}.{column}", "value": actual[bad], "sum_of_rows": expected[bad]}
+            )
             out.extend(_records(frame))
     return sorted(out, key=lambda r: (r["unit"], r["scope"], r["cell"]))
 
@@ -233,8 +261,11 @@ def _find_tree_mismatch(df: pd.DataFrame, parents: dict[str, str | None]) -> lis
     if wide.empty:
         return []
     own = wide.xs("own", level="scope") if "own" in wide.index.get_level_values("scope") else None
-    roll = wide.xs("rollup", level="scope") if "rollup" in wide.index.get_level_values(
-        "scope") else None
+    roll = (
+        wide.xs("rollup", level="scope")
+        if "rollup" in wide.index.get_level_values("scope")
+        else None
+    )
     if own is None or roll is None:
         return []
     cells = own.columns.union(roll.columns)
@@ -250,8 +281,16 @@ def _find_tree_mismatch(df: pd.DataFrame, parents: dict[str, str | None]) -> lis
         return []
     stacked = diff.stack()
     bad = stacked[stacked].index
-    out = [{"unit": u, "cell": c, "rollup": roll.at[u, c], "own": own.at[u, c],
-            "own_plus_children": expected.at[u, c]} for u, c in bad]
+    out = [
+        {
+            "unit": u,
+            "cell": c,
+            "rollup": roll.at[u, c],
+            "own": own.at[u, c],
+            "own_plus_children": expected.at[u, c],
+        }
+        for u, c in bad
+    ]
     return sorted(out, key=lambda r: (r["unit"], r["cell"]))
 
 
@@ -285,8 +324,9 @@ class ExpectUnitsNotToBeSilent(_OffendingExpectation):
     template = "every listed unit must report at least one non-zero figure of its own."
 
 
-def _find_implausible(df: pd.DataFrame, pairs: list[list[str]], min_yuan: int, max_yuan: int
-                      ) -> list[dict[str, Any]]:
+def _find_implausible(
+    df: pd.DataFrame, pairs: list[list[str]], min_yuan: int, max_yuan: int
+) -> list[dict[str, Any]]:
     wide = _wide(df)
     out: list[dict[str, Any]] = []
     for amount_cell, workers_cell in pairs:
@@ -296,16 +336,21 @@ def _find_implausible(df: pd.DataFrame, pairs: list[list[str]], min_yuan: int, m
             per = (fen / 100) / workers.where(workers > 0)
         bad = ((workers > 0) & ((per < min_yuan) | (per > max_yuan))) | ((workers == 0) & (fen > 0))
         if bad.any():
-            frame = pd.DataFrame({"cells": f"{amount_cell} / {workers_cell}",
-                                  "amount_yuan": (fen[bad] / 100).round(2),
-                                  "workers": workers[bad],
-                                  "yuan_per_worker": per[bad].round(2).fillna(float("inf"))})
+            frame = pd.DataFrame(
+                {
+                    "cells": f"{amount_cell} / {workers_cell}",
+                    "amount_yuan": (fen[bad] / 100).round(2),
+                    "workers": workers[bad],
+                    "yuan_per_worker": per[bad].round(2).fillna(float("inf")),
+                }
+            )
             out.extend(_records(frame))
     return sorted(out, key=lambda r: (r["unit"], r["scope"], r["cells"]))
 
 
-_metric("arrears.snapshot.implausible_amounts", ("pairs", "min_yuan", "max_yuan"),
-        _find_implausible)
+_metric(
+    "arrears.snapshot.implausible_amounts", ("pairs", "min_yuan", "max_yuan"), _find_implausible
+)
 
 
 class ExpectAmountPerWorkerToBeBetween(_OffendingExpectation):
@@ -358,8 +403,14 @@ class ExpectFiguresNotToFall(_OffendingExpectation):
 # --- events ----------------------------------------------------------------------------------
 
 
-def _find_dead_feeds(df: pd.DataFrame, column: str, time_column: str, sources: list[str],
-                     cutoff_ms: int, max_silence_ms: dict[str, int]) -> list[dict[str, Any]]:
+def _find_dead_feeds(
+    df: pd.DataFrame,
+    column: str,
+    time_column: str,
+    sources: list[str],
+    cutoff_ms: int,
+    max_silence_ms: dict[str, int],
+) -> list[dict[str, Any]]:
     times = df[time_column]
     known = df.loc[times <= cutoff_ms, [column, time_column]]
     last = known.groupby(column, observed=True)[time_column].max()
@@ -368,18 +419,24 @@ def _find_dead_feeds(df: pd.DataFrame, column: str, time_column: str, sources: l
         at = last.get(source)
         silence = max_silence_ms[source]
         if at is None or pd.isna(at) or cutoff_ms - int(at) >= silence:
-            out.append({
-                "source": source,
-                "last_event_ms": None if at is None or pd.isna(at) else int(at),
-                "silent_days": None if at is None or pd.isna(at)
-                else round((cutoff_ms - int(at)) / 86_400_000, 1),
-                "allowed_days": round(silence / 86_400_000, 1),
-            })
+            out.append(
+                {
+                    "source": source,
+                    "last_event_ms": None if at is None or pd.isna(at) else int(at),
+                    "silent_days": None
+                    if at is None or pd.isna(at)
+                    else round((cutoff_ms - int(at)) / 86_400_000, 1),
+                    "allowed_days": round(silence / 86_400_000, 1),
+                }
+            )
     return out
 
 
-_metric("arrears.events.dead_feeds",
-        ("column", "time_column", "sources", "cutoff_ms", "max_silence_ms"), _find_dead_feeds)
+_metric(
+    "arrears.events.dead_feeds",
+    ("column", "time_column", "sources", "cutoff_ms", "max_silence_ms"),
+    _find_dead_feeds,
+)
 
 
 class ExpectEverySourceToHaveRecentEvents(_OffendingExpectation):
@@ -415,15 +472,17 @@ class ExpectOpenDeadLettersToBeAtMost(_OffendingExpectation):
     success_keys = ("status_column", "max_open", "hand_over_above")
     template = "at most $max_open unresolved dead letters for the cutoff."
 
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine: Any = None) -> dict[str, Any]:
+    def _validate(
+        self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None
+    ) -> dict[str, Any]:
         found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
         n = len(found)
         over = n > self.max_open
         if self.hand_over_above is not None and n > self.hand_over_above:
             over = False  # the stricter grade reports it
-        return self._outcome(found, success=not over,
-                             observed=f"{n} unresolved (allowed {self.max_open})")
+        return self._outcome(
+            found, success=not over, observed=f"{n} unresolved (allowed {self.max_open})"
+        )
 
 
 class _ValidUscc(ColumnMapMetricProvider):
@@ -452,9 +511,11 @@ class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):
     success_keys = ("mostly",)
 
     @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration
-                               ) -> RendererConfiguration:
+    def _prescriptive_template(
+        cls, renderer_configuration: RendererConfiguration
+    ) -> RendererConfiguration:
         renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
         renderer_configuration.template_str = (
-            "$column values must be unified social credit codes with a valid check character.")
+            "$column values must be unified social credit codes with a valid check character."
+        )
         return renderer_configuration

@@ -20,13 +20,32 @@ from contracts.clock import second_end_ms
 from contracts.ledger import Ledger
 
 __all__ = [
-    "ARCHIVE_COLUMNS", "SnapshotInput", "EventTables", "cells_frame", "changes_frame",
-    "prepare_events", "dead_letters_frame", "parse_cutoff_ms", "offset_ends",
+    "ARCHIVE_COLUMNS",
+    "SnapshotInput",
+    "EventTables",
+    "cells_frame",
+    "changes_frame",
+    "prepare_events",
+    "dead_letters_frame",
+    "parse_cutoff_ms",
+    "offset_ends",
 ]
 
 #: The archive's columns (ARCHITECTURE.md, the event archive).
-ARCHIVE_COLUMNS = ("topic", "partition", "offset", "event_id", "source", "type", "unit",
-                   "occurred_at", "recorded_at", "supersedes", "content_hash", "raw")
+ARCHIVE_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "event_id",
+    "source",
+    "type",
+    "unit",
+    "occurred_at",
+    "recorded_at",
+    "supersedes",
+    "content_hash",
+    "raw",
+)
 RETRACTED = "event.retracted"
 
 # Field extraction from the raw JSON line. Each object the patterns look into (employer,
@@ -58,8 +77,10 @@ def parse_cutoff_ms(value: object, where: str = "") -> int:
     except ValueError:
         moment = None
     if moment is None or moment.utcoffset() is None:
-        raise ValueError(f"{where} meta.json cutoff {value!r} is not an ISO 8601 time with an "
-                         "offset, e.g. 2024-12-31T23:59:59+08:00".strip())
+        raise ValueError(
+            f"{where} meta.json cutoff {value!r} is not an ISO 8601 time with an "
+            "offset, e.g. 2024-12-31T23:59:59+08:00".strip()
+        )
     return second_end_ms(moment)
 
 
@@ -72,7 +93,8 @@ def changes_frame(current: SnapshotInput, previous: SnapshotInput) -> pd.DataFra
     """unit, scope, cell, value, previous: the cells both snapshots hold."""
     keys = ["unit", "scope", "cell"]
     joined = current.cells.select(*keys, "value").join(
-        previous.cells.select(*keys, pl.col("value").alias("previous")), on=keys, how="inner")
+        previous.cells.select(*keys, pl.col("value").alias("previous")), on=keys, how="inner"
+    )
     return joined.to_pandas()
 
 
@@ -82,8 +104,9 @@ def offset_ends(meta: Mapping[str, Any] | None) -> pl.DataFrame | None:
     rows = [(str(t), int(p), int(end)) for t, parts in offsets.items() for p, end in parts.items()]
     if not rows:
         return None
-    return pl.DataFrame(rows, schema={"topic": pl.Utf8, "partition": pl.Int32, "end": pl.Int64},
-                        orient="row")
+    return pl.DataFrame(
+        rows, schema={"topic": pl.Utf8, "partition": pl.Int32, "end": pl.Int64}, orient="row"
+    )
 
 
 @dataclass
@@ -99,7 +122,8 @@ class EventTables:
         the Ledger refuses as a conflict: unique unless a conflicting resend reached the log.
         """
         return self.rows.select(
-            pl.when(pl.col("first") | pl.col("conflict")).then(pl.col("event_id"))
+            pl.when(pl.col("first") | pl.col("conflict"))
+            .then(pl.col("event_id"))
             .alias("received_event_id"),
             pl.col("source").cast(pl.Categorical),
             pl.col("unit").cast(pl.Categorical),
@@ -110,28 +134,47 @@ class EventTables:
     def open_cases(self, since_ms: int, cutoff_ms: int) -> pl.DataFrame:
         """Verified arrears cases not resolved by the cutoff: unit, case_id, verified_by."""
         cases = self.rows.filter(
-            pl.col("effective") & pl.col("type").is_in(["arrears.verified", "arrears.resolved"])
+            pl.col("effective")
+            & pl.col("type").is_in(["arrears.verified", "arrears.resolved"])
             & pl.col("occurred_at_ms").is_between(since_ms, cutoff_ms)
         ).with_columns(
             pl.col("raw").str.extract(_CASE_ID).alias("case_id"),
             pl.when(pl.col("type") == "arrears.verified").then(1).otherwise(-1).alias("delta"),
         )
-        return (cases.group_by("unit", "case_id")
-                .agg(pl.col("delta").sum(),
-                     pl.col("event_id").filter(pl.col("delta") > 0).first().alias("verified_by"))
-                .filter(pl.col("delta") > 0).drop("delta").sort("unit", "case_id"))
+        return (
+            cases.group_by("unit", "case_id")
+            .agg(
+                pl.col("delta").sum(),
+                pl.col("event_id").filter(pl.col("delta") > 0).first().alias("verified_by"),
+            )
+            .filter(pl.col("delta") > 0)
+            .drop("delta")
+            .sort("unit", "case_id")
+        )
 
     def duplicates(self, event_ids: list[str]) -> pl.DataFrame:
         """The rows behind a non-unique `received_event_id`: a first row, its conflicts."""
-        return (self.rows.filter((pl.col("first") | pl.col("conflict"))
-                                 & pl.col("event_id").is_in(event_ids))
-                .select("event_id", "unit", "topic", "partition", "offset",
-                        pl.col("content_hash").str.slice(0, 12))
-                .sort("event_id", "topic", "partition", "offset"))
+        return (
+            self.rows.filter(
+                (pl.col("first") | pl.col("conflict")) & pl.col("event_id").is_in(event_ids)
+            )
+            .select(
+                "event_id",
+                "unit",
+                "topic",
+                "partition",
+                "offset",
+                pl.col("content_hash").str.slice(0, 12),
+            )
+            .sort("event_id", "topic", "partition", "offset")
+        )
 
     def bad_codes(self, codes: list[str]) -> pl.DataFrame:
-        return (self.rows.filter(pl.col("employer_id").is_in(codes))
-                .select("employer_id", "event_id", "unit", "type").sort("employer_id", "event_id"))
+        return (
+            self.rows.filter(pl.col("employer_id").is_in(codes))
+            .select("employer_id", "event_id", "unit", "type")
+            .sort("employer_id", "event_id")
+        )
 
     def corrections_between(self, previous_meta: Mapping[str, Any] | None) -> pl.DataFrame:
         """Retractions and corrections archived after the previous snapshot's offsets."""
@@ -139,16 +182,26 @@ class EventTables:
         ends = offset_ends(previous_meta)
         if ends is not None:
             rows = rows.join(ends, on=["topic", "partition"], how="left").filter(
-                pl.col("end").is_null() | (pl.col("offset") >= pl.col("end")))
-        return (rows.filter((pl.col("type") == RETRACTED) | pl.col("supersedes").is_not_null())
-                .select("event_id", "type", "unit",
-                        pl.coalesce("supersedes", "retracts").alias("target"),
-                        "topic", "partition", "offset")
-                .sort("unit", "topic", "partition", "offset"))
+                pl.col("end").is_null() | (pl.col("offset") >= pl.col("end"))
+            )
+        return (
+            rows.filter((pl.col("type") == RETRACTED) | pl.col("supersedes").is_not_null())
+            .select(
+                "event_id",
+                "type",
+                "unit",
+                pl.coalesce("supersedes", "retracts").alias("target"),
+                "topic",
+                "partition",
+                "offset",
+            )
+            .sort("unit", "topic", "partition", "offset")
+        )
 
 
-def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None,
-                   active: pl.Series) -> EventTables:
+def prepare_events(
+    archive: pl.LazyFrame, meta: Mapping[str, Any] | None, active: pl.Series
+) -> EventTables:
     """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
     `active` holds the event_ids `contracts.ledger.Ledger` holds active after these rows in
@@ -159,20 +212,25 @@ def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None,
     twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `retracts` and
     `occurred_at_ms` are derived here.
 
-        >>> tables = prepare_events(archive, meta, active=pl.Series(["e-1", "e-2"]))  # doctest: +SKIP
+        >>> active = pl.Series(["e-1", "e-2"])
+        >>> tables = prepare_events(archive, meta, active=active)  # doctest: +SKIP
         >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
         ['e-1', 'e-2']
     """
     lazy = archive.select(*ARCHIVE_COLUMNS)
     ends = offset_ends(meta)
     if ends is not None:
-        lazy = (lazy.with_columns(pl.col("partition").cast(pl.Int32))
-                .join(ends.lazy(), on=["topic", "partition"], how="inner")
-                .filter(pl.col("offset") < pl.col("end")).drop("end"))
+        lazy = (
+            lazy.with_columns(pl.col("partition").cast(pl.Int32))
+            .join(ends.lazy(), on=["topic", "partition"], how="inner")
+            .filter(pl.col("offset") < pl.col("end"))
+            .drop("end")
+        )
     rows = lazy.with_columns(
         pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
         pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
-        pl.when(pl.col("type") == RETRACTED).then(pl.col("raw").str.extract(_RETRACTS))
+        pl.when(pl.col("type") == RETRACTED)
+        .then(pl.col("raw").str.extract(_RETRACTS))
         .alias("retracts"),
         # in the scan, not after it: ~2 s less on ten million rows
         pl.col("event_id").is_in(active.cast(pl.Utf8).implode()).alias("_active"),
@@ -180,11 +238,13 @@ def prepare_events(archive: pl.LazyFrame, meta: Mapping[str, Any] | None,
     later, conflicts = _resends(rows)
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
     first = ~row.is_in(later.implode())
-    return EventTables(rows.with_columns(
-        first.alias("first"),
-        row.is_in(conflicts.implode()).alias("conflict"),
-        (first & pl.col("_active")).alias("effective"),
-    ).drop("_active"))
+    return EventTables(
+        rows.with_columns(
+            first.alias("first"),
+            row.is_in(conflicts.implode()).alias("conflict"),
+            (first & pl.col("_active")).alias("effective"),
+        ).drop("_active")
+    )
 
 
 def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -196,14 +256,23 @@ def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     They are found by a 64-bit hash of the event_id (~2x faster on ten million rows); two
     ids that collide only add rows here, which the exact steps below tell apart.
     """
-    repeated = (rows.with_row_index("_row").filter(pl.col("event_id").hash().is_duplicated())
-                .sort("topic", "partition", "offset"))
+    repeated = (
+        rows.with_row_index("_row")
+        .filter(pl.col("event_id").hash().is_duplicated())
+        .sort("topic", "partition", "offset")
+    )
     later = repeated.filter(~pl.col("event_id").is_first_distinct())["_row"]
     ledger = Ledger()
-    conflicts = [row for row, eid, digest, supersedes, retracts in repeated.select(
-                     "_row", "event_id", "content_hash", "supersedes", "retracts").iter_rows()
-                 if ledger.apply_record(eid, digest, supersedes=supersedes, retracts=retracts,
-                                        contributions=()).status == "conflict"]
+    conflicts = [
+        row
+        for row, eid, digest, supersedes, retracts in repeated.select(
+            "_row", "event_id", "content_hash", "supersedes", "retracts"
+        ).iter_rows()
+        if ledger.apply_record(
+            eid, digest, supersedes=supersedes, retracts=retracts, contributions=()
+        ).status
+        == "conflict"
+    ]
     return later, pl.Series(conflicts, dtype=pl.UInt32)
 
 
@@ -212,19 +281,27 @@ def dead_letters_frame(letters: pl.DataFrame, cutoff_ms: int) -> pd.DataFrame:
     or cannot be read (then nobody can tell, so it is listed)."""
     if letters.is_empty():
         return pd.DataFrame({"id": [], "where": [], "reason": [], "message": [], "status": []})
-    originals = letters["original"].to_list() if "original" in letters.columns else [None] * len(
-        letters)
+    originals = (
+        letters["original"].to_list() if "original" in letters.columns else [None] * len(letters)
+    )
     keep = [_concerns(o, cutoff_ms) for o in originals]
     frame = letters.filter(pl.Series(keep))
     if "where" not in frame.columns:
         file = pl.col("file").cast(pl.Utf8) if "file" in frame.columns else pl.lit(None)
         line = pl.col("line").cast(pl.Utf8) if "line" in frame.columns else pl.lit(None)
         frame = frame.with_columns(
-            pl.when(file.is_null()).then(pl.lit("-"))
-            .when(line.is_null()).then(file)
-            .otherwise(pl.concat_str([file, pl.lit(":"), line])).alias("where"))
-    cols = [c for c in ("id", "where", "reason", "message", "rejected_at", "status")
-            if c in frame.columns]
+            pl.when(file.is_null())
+            .then(pl.lit("-"))
+            .when(line.is_null())
+            .then(file)
+            .otherwise(pl.concat_str([file, pl.lit(":"), line]))
+            .alias("where")
+        )
+    cols = [
+        c
+        for c in ("id", "where", "reason", "message", "rejected_at", "status")
+        if c in frame.columns
+    ]
     return frame.select(cols).to_pandas()
 
 

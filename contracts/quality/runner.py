@@ -1,8 +1,8 @@
 """Run the suites on a snapshot and the events behind it; write Data Docs; grade the result.
 
-    >>> result = run_check(snapshot, archive=pl.scan_parquet(...), active=active_ids,
-    ...                    docs_dir=Path("docs"))  # doctest: +SKIP
-    >>> result.passed, [o.check for o in result.critical_failures]
+>>> result = run_check(snapshot, archive=pl.scan_parquet(...), active=active_ids,
+...                    docs_dir=Path("docs"))  # doctest: +SKIP
+>>> result.passed, [o.check for o in result.critical_failures]
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def run_check(
         raise ValueError(
             "run_check: an archive needs the event_ids the Ledger holds active after it "
             "(active=...): which archived events are effective is the Ledger's answer, e.g. "
-            "warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry).active_ids()")
+            "warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry).active_ids()"
+        )
     started = time.monotonic()
     registry = registry or Registry.load()
     config = config or load_quality_config()
@@ -80,8 +81,11 @@ def run_check(
     say("snapshot schema")
     cells = cells_frame(snapshot)
     schema_ok = runner.run("cells_schema", cells, SuiteContext(registry, config, cutoff_ms, ()))
-    report_unit = unit or _meta_unit(snapshot, registry) or (
-        reporting_unit(snapshot.cells, registry) if schema_ok else _root(registry))
+    report_unit = (
+        unit
+        or _meta_unit(snapshot, registry)
+        or (reporting_unit(snapshot.cells, registry) if schema_ok else _root(registry))
+    )
     ctx = SuiteContext(registry, config, cutoff_ms, _leaves(registry, report_unit))
 
     if schema_ok:
@@ -96,9 +100,11 @@ def run_check(
         runner.skip("changes", "not run: the snapshot's schema checks failed")
     else:
         if previous.cutoff_ms > cutoff_ms:
-            raise ValueError(f"the previous snapshot {previous.label} has a later cutoff "
-                             f"({previous.meta.get('cutoff')}) than {snapshot.label} "
-                             f"({snapshot.meta.get('cutoff')}); pass an earlier snapshot")
+            raise ValueError(
+                f"the previous snapshot {previous.label} has a later cutoff "
+                f"({previous.meta.get('cutoff')}) than {snapshot.label} "
+                f"({snapshot.meta.get('cutoff')}); pass an earlier snapshot"
+            )
         say("against the previous snapshot")
         runner.run("changes", changes_frame(snapshot, previous), ctx)
 
@@ -145,8 +151,12 @@ def run_check(
 
 def reporting_unit(cells: pl.DataFrame, registry: Registry) -> str:
     """The report's unit when none is named: the lowest unit above every unit with figures."""
-    active = (cells.filter((pl.col("scope") == "own") & (pl.col("value") != 0))
-              .get_column("unit").unique().to_list())
+    active = (
+        cells.filter((pl.col("scope") == "own") & (pl.col("value") != 0))
+        .get_column("unit")
+        .unique()
+        .to_list()
+    )
     chains = []
     for code in active:
         if code in registry:
@@ -179,12 +189,17 @@ def _context(docs_dir: Path | None) -> Any:
         if docs_dir.exists():
             shutil.rmtree(docs_dir)  # the docs show this check, not an accumulation of runs
         docs_dir.mkdir(parents=True)
-        context.add_data_docs_site(DOCS_SITE, {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+        context.add_data_docs_site(
+            DOCS_SITE,
+            {
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     return context
 
 
@@ -207,18 +222,25 @@ class _Runner:
         for expectation in build_expectations(ctx, batch):
             suite.add_expectation(expectation)
         asset = self.source.add_dataframe_asset(batch)
-        definition = self.context.validation_definitions.add(gx.ValidationDefinition(
-            name=f"arrears.{batch}", data=asset.add_batch_definition_whole_dataframe(batch),
-            suite=suite))
-        result_format: dict[str, Any] = {"result_format": "COMPLETE",
-                                         "partial_unexpected_count": self.config.max_listed}
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=f"arrears.{batch}",
+                data=asset.add_batch_definition_whole_dataframe(batch),
+                suite=suite,
+            )
+        )
+        result_format: dict[str, Any] = {
+            "result_format": "COMPLETE",
+            "partial_unexpected_count": self.config.max_listed,
+        }
         index = [c for c in _INDEX_COLUMNS if c in frame.columns]
         if batch.startswith("cells") and index:
             result_format["unexpected_index_column_names"] = index
         elif batch == "events":
             result_format["result_format"] = "SUMMARY"  # bounded lists on millions of rows
-        validation = definition.run(batch_parameters={"dataframe": frame},
-                                    result_format=result_format)
+        validation = definition.run(
+            batch_parameters={"dataframe": frame}, result_format=result_format
+        )
         ok = True
         for item in validation.results:
             check = _check_of(item.expectation_config.meta)
@@ -239,8 +261,14 @@ def _check_of(meta: dict[str, Any] | None) -> Check:
 
 
 def _outcome(check: Check, status: str, **kw: Any) -> Outcome:
-    return Outcome(check=check.id, grade=check.grade, title=check.title,
-                   expectation_type=kw.pop("expectation_type", ""), status=status, **kw)
+    return Outcome(
+        check=check.id,
+        grade=check.grade,
+        title=check.title,
+        expectation_type=kw.pop("expectation_type", ""),
+        status=status,
+        **kw,
+    )
 
 
 def _from_gx(check: Check, item: Any, limit: int) -> Outcome:
@@ -248,20 +276,30 @@ def _from_gx(check: Check, item: Any, limit: int) -> Outcome:
     info = item.exception_info or {}
     if info.get("raised_exception"):
         message = str(info.get("exception_message") or "raised an exception")
-        return _outcome(check, ERROR, expectation_type=etype, observed=message[:500],
-                        offending_count=1, note="the expectation raised instead of evaluating")
+        return _outcome(
+            check,
+            ERROR,
+            expectation_type=etype,
+            observed=message[:500],
+            offending_count=1,
+            note="the expectation raised instead of evaluating",
+        )
     result = item.result or {}
     details = result.get("details") or {}
     if "offending" in details:  # our custom expectations
         offending = list(details["offending"])
         count = int(details.get("offending_count", len(offending)))
     elif result.get("unexpected_index_list"):
-        offending = [dict(r) if isinstance(r, dict) else {"row": r}
-                     for r in result["unexpected_index_list"][:limit]]
+        offending = [
+            dict(r) if isinstance(r, dict) else {"row": r}
+            for r in result["unexpected_index_list"][:limit]
+        ]
         count = int(result.get("unexpected_count") or len(offending))
     elif result.get("partial_unexpected_counts"):
-        offending = [{"value": r["value"], "count": r["count"]}
-                     for r in result["partial_unexpected_counts"][:limit]]
+        offending = [
+            {"value": r["value"], "count": r["count"]}
+            for r in result["partial_unexpected_counts"][:limit]
+        ]
         count = int(result.get("unexpected_count") or len(offending))
     elif details.get("mismatched"):
         offending = [{"mismatched": details["mismatched"]}]
@@ -272,9 +310,14 @@ def _from_gx(check: Check, item: Any, limit: int) -> Outcome:
     observed = result.get("observed_value")
     if observed is None and "unexpected_count" in result:
         observed = f"{result['unexpected_count']} unexpected of {result.get('element_count')}"
-    return _outcome(check, PASSED if item.success else FAILED, expectation_type=etype,
-                    observed=_short(observed), offending_count=count if not item.success else 0,
-                    offending=[_jsonable(r) for r in offending] if not item.success else [])
+    return _outcome(
+        check,
+        PASSED if item.success else FAILED,
+        expectation_type=etype,
+        observed=_short(observed),
+        offending_count=count if not item.success else 0,
+        offending=[_jsonable(r) for r in offending] if not item.success else [],
+    )
 
 
 def _short(value: Any) -> str:
@@ -293,9 +336,14 @@ def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _add_evidence(outcomes: dict[str, Outcome], events: EventTables,
-                  previous: SnapshotInput | None, since_ms: int, cutoff_ms: int,
-                  limit: int) -> None:
+def _add_evidence(
+    outcomes: dict[str, Outcome],
+    events: EventTables,
+    previous: SnapshotInput | None,
+    since_ms: int,
+    cutoff_ms: int,
+    limit: int,
+) -> None:
     """Name the events behind a failure, where that helps the person fixing it."""
     open_cases = outcomes["snapshot.no_open_cases"]
     if open_cases.failed:
@@ -306,8 +354,10 @@ def _add_evidence(outcomes: dict[str, Outcome], events: EventTables,
         corrections = events.corrections_between(previous.meta)
         falls.evidence = corrections.head(limit).to_dicts()
         named = corrections.filter(pl.col("unit").is_in(list(units))).height
-        falls.note = (f"{corrections.height} retraction(s)/correction(s) since the previous "
-                      f"snapshot, {named} of them in the units that fell")
+        falls.note = (
+            f"{corrections.height} retraction(s)/correction(s) since the previous "
+            f"snapshot, {named} of them in the units that fell"
+        )
     dups = outcomes["events.event_id_unique"]
     if dups.failed:
         ids = [str(r["value"]) for r in dups.offending if "value" in r]

@@ -23,7 +23,8 @@ _BODY_ROWS = [r.key for r in ROWS if r.key != TOTAL]
 #: Cells whose value only grows as events arrive. Latest headcounts (cols 2-3) may go down
 #: on re-inspection, merged leads leave item 6, and open cases close: those are not checked.
 CUMULATIVE_CELLS: tuple[str, ...] = tuple(
-    c.id for c in CELLS
+    c.id
+    for c in CELLS
     if c.agg is not Agg.LATEST and c not in AUX and c.id != "item6.reception_leads"
 )
 
@@ -41,8 +42,7 @@ class SuiteContext:
 
 def _pairs() -> list[list[str]]:
     """(amount cell, workers cell) of every figure that has both."""
-    out = [[row_cell(r.key, "resolved_amount"), row_cell(r.key, "resolved_workers")]
-           for r in ROWS]
+    out = [[row_cell(r.key, "resolved_amount"), row_cell(r.key, "resolved_workers")] for r in ROWS]
     for item in (2, 3, 4, 5):
         out.append([f"item{item}.amount", f"item{item}.workers"])
     for prefix in ("gov", "soe"):
@@ -62,58 +62,94 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
     e = gx.expectations
     return {
         "snapshot.columns": lambda: e.ExpectTableColumnsToMatchSet(
-            column_set=SNAPSHOT_COLUMNS, exact_match=True),
-        "snapshot.value_type": lambda: e.ExpectColumnValuesToBeOfType(column="value",
-                                                                      type_="int64"),
-        "snapshot.scope_values": lambda: e.ExpectColumnValuesToBeInSet(column="scope",
-                                                                       value_set=SCOPES),
-        "snapshot.cell_ids": lambda: e.ExpectColumnValuesToBeInSet(column="cell",
-                                                                   value_set=cell_ids),
-        "snapshot.unit_codes": lambda: e.ExpectColumnValuesToBeInSet(column="unit",
-                                                                     value_set=units),
+            column_set=SNAPSHOT_COLUMNS, exact_match=True
+        ),
+        "snapshot.value_type": lambda: e.ExpectColumnValuesToBeOfType(
+            column="value", type_="int64"
+        ),
+        "snapshot.scope_values": lambda: e.ExpectColumnValuesToBeInSet(
+            column="scope", value_set=SCOPES
+        ),
+        "snapshot.cell_ids": lambda: e.ExpectColumnValuesToBeInSet(
+            column="cell", value_set=cell_ids
+        ),
+        "snapshot.unit_codes": lambda: e.ExpectColumnValuesToBeInSet(
+            column="unit", value_set=units
+        ),
         "snapshot.unique_keys": lambda: e.ExpectCompoundColumnsToBeUnique(
-            column_list=["unit", "scope", "cell"]),
+            column_list=["unit", "scope", "cell"]
+        ),
         "snapshot.every_unit_present": lambda: x.ExpectTableToCoverUnitsAndCells(
-            units=units, cells=cell_ids, scopes=SCOPES),
-        "snapshot.no_negatives": lambda: e.ExpectColumnValuesToBeBetween(column="value",
-                                                                         min_value=0),
+            units=units, cells=cell_ids, scopes=SCOPES
+        ),
+        "snapshot.no_negatives": lambda: e.ExpectColumnValuesToBeBetween(
+            column="value", min_value=0
+        ),
         "snapshot.total_is_sum_of_rows": lambda: x.ExpectTotalRowToEqualSumOfRows(
-            total=TOTAL, rows=_BODY_ROWS, columns=[c.key for c in COLUMNS]),
-        "snapshot.migrant_within_workers": lambda: x.ExpectCellSumsToBeAtMost(bounds=[
-            _bound([row_cell(r.key, "migrant_workers")], [row_cell(r.key, "workers")])
-            for r in ROWS]),
-        "snapshot.channel_items_within_resolved": lambda: x.ExpectCellSumsToBeAtMost(bounds=[
-            _bound([f"{i}.{what}" for i in channels], [row_cell(TOTAL, col)])
-            for what, col in (("cases", "resolved"), ("workers", "resolved_workers"),
-                              ("amount", "resolved_amount"))]),
-        "snapshot.arrears_projects_within_inspected": lambda: x.ExpectCellSumsToBeAtMost(bounds=[
-            _bound([f"item1.{p}_arrears_projects"], [f"item1.{p}_projects"])
-            for p in ("gov", "soe")]),
+            total=TOTAL, rows=_BODY_ROWS, columns=[c.key for c in COLUMNS]
+        ),
+        "snapshot.migrant_within_workers": lambda: x.ExpectCellSumsToBeAtMost(
+            bounds=[
+                _bound([row_cell(r.key, "migrant_workers")], [row_cell(r.key, "workers")])
+                for r in ROWS
+            ]
+        ),
+        "snapshot.channel_items_within_resolved": lambda: x.ExpectCellSumsToBeAtMost(
+            bounds=[
+                _bound([f"{i}.{what}" for i in channels], [row_cell(TOTAL, col)])
+                for what, col in (
+                    ("cases", "resolved"),
+                    ("workers", "resolved_workers"),
+                    ("amount", "resolved_amount"),
+                )
+            ]
+        ),
+        "snapshot.arrears_projects_within_inspected": lambda: x.ExpectCellSumsToBeAtMost(
+            bounds=[
+                _bound([f"item1.{p}_arrears_projects"], [f"item1.{p}_projects"])
+                for p in ("gov", "soe")
+            ]
+        ),
         "snapshot.rollup_is_own_plus_children": lambda: x.ExpectRollupToEqualOwnPlusChildren(
-            parents={u.code: u.parent for u in reg}),
+            parents={u.code: u.parent for u in reg}
+        ),
         "snapshot.no_silent_units": lambda: x.ExpectUnitsNotToBeSilent(
-            units=list(ctx.reporting_units)),
-        "snapshot.filings_within_transfers": lambda: x.ExpectCellSumsToBeAtMost(bounds=[
-            _bound([row_cell(TOTAL, "police_filings")], [row_cell(TOTAL, "police_transfers")])]),
+            units=list(ctx.reporting_units)
+        ),
+        "snapshot.filings_within_transfers": lambda: x.ExpectCellSumsToBeAtMost(
+            bounds=[
+                _bound([row_cell(TOTAL, "police_filings")], [row_cell(TOTAL, "police_transfers")])
+            ]
+        ),
         "snapshot.amount_per_worker_plausible": lambda: x.ExpectAmountPerWorkerToBeBetween(
-            pairs=_pairs(), min_yuan=cfg.min_yuan_per_worker, max_yuan=cfg.max_yuan_per_worker),
+            pairs=_pairs(), min_yuan=cfg.min_yuan_per_worker, max_yuan=cfg.max_yuan_per_worker
+        ),
         "snapshot.no_open_cases": lambda: x.ExpectNoOpenArrearsCases(cell="aux.open_cases"),
         "snapshot.no_fall_against_previous": lambda: x.ExpectFiguresNotToFall(
-            cells=list(CUMULATIVE_CELLS)),
+            cells=list(CUMULATIVE_CELLS)
+        ),
         "events.event_id_unique": lambda: e.ExpectColumnValuesToBeUnique(
-            column="received_event_id"),
+            column="received_event_id"
+        ),
         "events.valid_credit_codes": lambda: x.ExpectColumnValuesToBeValidUscc(
-            column="employer_id"),
-        "events.valid_unit_codes": lambda: e.ExpectColumnValuesToBeInSet(column="unit",
-                                                                         value_set=units),
+            column="employer_id"
+        ),
+        "events.valid_unit_codes": lambda: e.ExpectColumnValuesToBeInSet(
+            column="unit", value_set=units
+        ),
         "events.feeds_alive": lambda: x.ExpectEverySourceToHaveRecentEvents(
-            column="source", time_column="occurred_at_ms", sources=list(SOURCES),
+            column="source",
+            time_column="occurred_at_ms",
+            sources=list(SOURCES),
             cutoff_ms=ctx.cutoff_ms,
-            max_silence_ms={s: cfg.max_silence_s(s) * 1000 for s in SOURCES}),
+            max_silence_ms={s: cfg.max_silence_s(s) * 1000 for s in SOURCES},
+        ),
         "dead_letters.open_warning": lambda: x.ExpectOpenDeadLettersToBeAtMost(
-            max_open=cfg.dead_letters_warn_above, hand_over_above=cfg.dead_letters_critical_above),
+            max_open=cfg.dead_letters_warn_above, hand_over_above=cfg.dead_letters_critical_above
+        ),
         "dead_letters.open_critical": lambda: x.ExpectOpenDeadLettersToBeAtMost(
-            max_open=cfg.dead_letters_critical_above),
+            max_open=cfg.dead_letters_critical_above
+        ),
     }
 
 

@@ -25,14 +25,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the files are durable. A killed run loses nothing and duplicates nothing when "
             "re-run. Invalid records are skipped (they are in the dead-letter topic). Run one "
             "archiver per archive directory.\n\n"
-            "Exit status: 0 done, 1 failure, 2 bad arguments."),
+            "Exit status: 0 done, 1 failure, 2 bad arguments."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--until-end", action="store_true",
-                        help="stop at the log end seen at start (default: keep following; Ctrl-C "
-                             "stops it cleanly)")
-    parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="archive directory (default: <state dir>/archive)")
+    parser.add_argument(
+        "--until-end",
+        action="store_true",
+        help="stop at the log end seen at start (default: keep following; Ctrl-C stops it cleanly)",
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        metavar="DIR",
+        help="archive directory (default: <state dir>/archive)",
+    )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=run)
@@ -45,13 +52,17 @@ def run(args: argparse.Namespace) -> int:
 
     def report(r: ArchiveRun) -> None:
         if not ctx.quiet:
-            console.print(f"[dim]read {r.read:,}, archived {r.archived:,}, invalid {r.invalid:,}"
-                          f"[/dim]", highlight=False)
+            console.print(
+                f"[dim]read {r.read:,}, archived {r.archived:,}, invalid {r.invalid:,}[/dim]",
+                highlight=False,
+            )
 
     try:
         result = archiver.run(until_end=args.until_end, progress=report)
     except KeyboardInterrupt:
-        Console(soft_wrap=True, highlight=False).print("stopped; everything archived so far is committed")
+        Console(soft_wrap=True, highlight=False).print(
+            "stopped; everything archived so far is committed"
+        )
         return 0
     except (WarehouseError, KafkaError) as err:
         raise CliError(str(err)) from err
@@ -59,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         f"archived {result.archived:,} events into {result.files:,} files under {ctx.archive} "
         f"(group {archiver_group(ctx.settings)}); {result.invalid:,} invalid records skipped, "
         f"{result.skipped_already_archived:,} already archived by an interrupted run",
-        highlight=False, soft_wrap=True)
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0

@@ -25,8 +25,14 @@ def register(sub: Any) -> None:
             "from today (chinesecalendar, make-up working days included)."
         ),
     )
-    p.add_argument("--today", metavar="YYYY-MM-DD", help="count from this date (default: today in +08:00)")
-    p.add_argument("--config", metavar="PATH", help="campaign config TOML (default: the shipped campaign-2024.toml)")
+    p.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="count from this date (default: today in +08:00)"
+    )
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="campaign config TOML (default: the shipped campaign-2024.toml)",
+    )
     p.set_defaults(func=run)
 
 
@@ -50,8 +56,10 @@ def _parse_today(raw: str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise CliError(f"--today {raw!r} is not a date; expected YYYY-MM-DD, e.g. 2024-12-31",
-                       exit_code=ExitCode.USAGE) from None
+        raise CliError(
+            f"--today {raw!r} is not a date; expected YYYY-MM-DD, e.g. 2024-12-31",
+            exit_code=ExitCode.USAGE,
+        ) from None
 
 
 def _rows(campaign: Campaign, today: dt.date) -> list[tuple[str, ...]]:
@@ -65,20 +73,24 @@ def _rows(campaign: Campaign, today: dt.date) -> list[tuple[str, ...]]:
             status = "due today"
         else:
             status = str(left)
-        rows.append((
-            f"{d.level} → {d.to}",
-            d.cutoff,
-            d.cutoff_at.strftime("%Y-%m-%d %H:%M:%S"),
-            d.due.strftime("%Y-%m-%d %H:%M"),
-            "fixed" if d.rule.startswith("fixed") else f"+{d.rule.split()[0]} working days",
-            status,
-        ))
+        rows.append(
+            (
+                f"{d.level} → {d.to}",
+                d.cutoff,
+                d.cutoff_at.strftime("%Y-%m-%d %H:%M:%S"),
+                d.due.strftime("%Y-%m-%d %H:%M"),
+                "fixed" if d.rule.startswith("fixed") else f"+{d.rule.split()[0]} working days",
+                status,
+            )
+        )
     return rows
 
 
 def _table(campaign: Campaign, today: dt.date, rows: list[tuple[str, ...]]) -> Table:
-    title = (f"{campaign.name}  window {campaign.window_start:%Y-%m-%d %H:%M} .. "
-             f"{campaign.window_end:%Y-%m-%d %H:%M:%S} (+08:00)  today {today.isoformat()}")
+    title = (
+        f"{campaign.name}  window {campaign.window_start:%Y-%m-%d %H:%M} .. "
+        f"{campaign.window_end:%Y-%m-%d %H:%M:%S} (+08:00)  today {today.isoformat()}"
+    )
     table = Table(title=title, title_justify="left")
     for col in ("report", "cutoff", "data through", "due", "rule"):
         table.add_column(col, no_wrap=True)

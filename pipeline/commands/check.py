@@ -31,8 +31,15 @@ from pipeline.flows.quality_inputs import (
     scan_archive,
 )
 
-__all__ = ["QUALITY_DIR", "RESULT_FILE", "register", "run", "check_snapshot",
-           "print_summary", "add_check_arguments"]
+__all__ = [
+    "QUALITY_DIR",
+    "RESULT_FILE",
+    "register",
+    "run",
+    "check_snapshot",
+    "print_summary",
+    "add_check_arguments",
+]
 
 #: A critical expectation failed: the snapshot may not be submitted.
 #: Beside the snapshot's cells.parquet and meta.json: the check's outputs.
@@ -44,13 +51,17 @@ _SHOWN = 3
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "check", help="run the data-quality contracts on a snapshot (Data Docs, graded verdict)",
+        "check",
+        help="run the data-quality contracts on a snapshot (Data Docs, graded verdict)",
         description=(
             "Run the great-expectations suites of SPEC 7 on a snapshot and the archived events "
             "behind it. Writes SNAPSHOT/quality/check-result.json and static Data Docs under "
-            "SNAPSHOT/quality/data_docs/, and prints a summary table."),
-        epilog=(f"exit codes: 0 passed (warnings shown), {ExitCode.CRITICAL} a critical expectation "
-                "failed, 2 bad arguments, 1 an input could not be read"),
+            "SNAPSHOT/quality/data_docs/, and prints a summary table."
+        ),
+        epilog=(
+            f"exit codes: 0 passed (warnings shown), {ExitCode.CRITICAL} a critical expectation "
+            "failed, 2 bad arguments, 1 an input could not be read"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_check_arguments(parser)
@@ -58,24 +69,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("snapshot", metavar="SNAPSHOT",
-                        help="snapshot directory (snapshots/<cutoff>/<id>/), or CUTOFF/ID, ID, "
-                             "CUTOFF@latest, CUTOFF@LABEL under --root")
-    parser.add_argument("--previous", metavar="SNAPSHOT",
-                        help="an earlier snapshot: cumulative figures must not fall against it")
-    parser.add_argument("--root", type=Path, metavar="DIR",
-                        help="snapshot root for references (default: <state dir>/snapshots)")
-    parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="event archive (default: <state_dir>/archive when it exists; "
-                             "without one the event suite is skipped)")
-    parser.add_argument("--dead-letters", default="kafka", metavar="kafka|none|FILE",
-                        help="where the dead letters come from: the dead-letter topics "
-                             "(default), none (skip that suite), or a JSON Lines file")
-    parser.add_argument("--unit", metavar="CODE",
-                        help="the report's unit (default: meta.json's unit, else the lowest "
-                             "unit above every unit with figures)")
-    parser.add_argument("--config", type=Path, metavar="TOML",
-                        help="quality thresholds (default: contracts/quality/quality.toml)")
+    parser.add_argument(
+        "snapshot",
+        metavar="SNAPSHOT",
+        help="snapshot directory (snapshots/<cutoff>/<id>/), or CUTOFF/ID, ID, "
+        "CUTOFF@latest, CUTOFF@LABEL under --root",
+    )
+    parser.add_argument(
+        "--previous",
+        metavar="SNAPSHOT",
+        help="an earlier snapshot: cumulative figures must not fall against it",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="snapshot root for references (default: <state dir>/snapshots)",
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        metavar="DIR",
+        help="event archive (default: <state_dir>/archive when it exists; "
+        "without one the event suite is skipped)",
+    )
+    parser.add_argument(
+        "--dead-letters",
+        default="kafka",
+        metavar="kafka|none|FILE",
+        help="where the dead letters come from: the dead-letter topics "
+        "(default), none (skip that suite), or a JSON Lines file",
+    )
+    parser.add_argument(
+        "--unit",
+        metavar="CODE",
+        help="the report's unit (default: meta.json's unit, else the lowest "
+        "unit above every unit with figures)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="TOML",
+        help="quality thresholds (default: contracts/quality/quality.toml)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,8 +125,10 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     """Read the inputs, run the suites, write check-result.json and the Data Docs."""
     registry = Registry.load()
     if args.unit is not None and args.unit not in registry:
-        raise CliError(f"--unit {args.unit} is not in the registry ({registry.source})",
-                       exit_code=ExitCode.USAGE)
+        raise CliError(
+            f"--unit {args.unit} is not in the registry ({registry.source})",
+            exit_code=ExitCode.USAGE,
+        )
     try:
         config = load_quality_config(args.config)
         path, snapshot = read_snapshot(args.snapshot, args.root)
@@ -113,16 +151,26 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
             except QualityInputError as err:
                 raise CliError(str(err)) from err
         try:
-            result = run_check(snapshot, previous=previous, archive=archive, active=active,
-                               dead_letters=letters, unit=args.unit, registry=registry,
-                               config=config, docs_dir=out / DOCS_DIR,
-                               say=lambda m: status.update(f"checking: {m}"))
+            result = run_check(
+                snapshot,
+                previous=previous,
+                archive=archive,
+                active=active,
+                dead_letters=letters,
+                unit=args.unit,
+                registry=registry,
+                config=config,
+                docs_dir=out / DOCS_DIR,
+                say=lambda m: status.update(f"checking: {m}"),
+            )
         except ValueError as err:
             raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     result.cells_sha256 = cells_sha256(path)
     result.archive = str(archive_dir) if archive is not None and archive_dir else None
-    result.inputs = {"dead_letters": args.dead_letters,
-                     "config": str(args.config) if args.config else config.source}
+    result.inputs = {
+        "dead_letters": args.dead_letters,
+        "config": str(args.config) if args.config else config.source,
+    }
     write_atomic(out / RESULT_FILE, result.dumps())
     return result
 
@@ -134,8 +182,10 @@ def _dead_letters(spec: str) -> Any:
         return dead_letters_from_kafka()
     path = Path(spec)
     if not path.is_file():
-        raise CliError(f"--dead-letters {spec!r}: expected kafka, none or an existing JSON Lines "
-                       "file", exit_code=ExitCode.USAGE)
+        raise CliError(
+            f"--dead-letters {spec!r}: expected kafka, none or an existing JSON Lines file",
+            exit_code=ExitCode.USAGE,
+        )
     return dead_letters_from_file(path)
 
 
@@ -157,8 +207,10 @@ def write_atomic(path: Path, text: str) -> None:
 def print_summary(result: CheckResult, console: Console) -> None:
     if console.width < 140:  # piped: keep the table readable rather than squeezed
         console = Console(width=140)
-    table = Table(title=f"quality check: {result.snapshot}  cutoff {result.cutoff}  unit {result.unit}",
-                  title_justify="left")
+    table = Table(
+        title=f"quality check: {result.snapshot}  cutoff {result.cutoff}  unit {result.unit}",
+        title_justify="left",
+    )
     table.add_column("expectation", no_wrap=True)
     table.add_column("grade")
     table.add_column("result")
@@ -168,20 +220,24 @@ def print_summary(result: CheckResult, console: Console) -> None:
     for o in result.outcomes:
         status = o.status if o.status != "failed" or o.grade == "critical" else "warning"
         colour = "yellow" if status == "warning" else style[o.status]
-        table.add_row(o.check, o.grade, f"[{colour}]{status}[/{colour}]", _offending(o),
-                      _evidence(o))
+        table.add_row(
+            o.check, o.grade, f"[{colour}]{status}[/{colour}]", _offending(o), _evidence(o)
+        )
     console.print(table)
     fails, warns = result.critical_failures, result.warnings
     if not fails:
         tail = f" with {len(warns)} warning(s)" if warns else ""
         console.print(f"[green]passed[/green]{tail}: no critical expectation failed")
     else:
-        console.print(f"[red]FAILED[/red]: {len(fails)} critical expectation(s): "
-                      + ", ".join(o.check for o in fails))
+        console.print(
+            f"[red]FAILED[/red]: {len(fails)} critical expectation(s): "
+            + ", ".join(o.check for o in fails)
+        )
     if result.data_docs:
         console.print(f"Data Docs: {result.data_docs}")
-    console.print(f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  "
-                  f"({result.seconds:.1f}s)")
+    console.print(
+        f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  ({result.seconds:.1f}s)"
+    )
 
 
 def _offending(o: Outcome) -> str:

@@ -49,15 +49,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
 
     def filters(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--status", choices=STATUSES, default="open",
-                       help="which dead letters (default: open)")
+        p.add_argument(
+            "--status", choices=STATUSES, default="open", help="which dead letters (default: open)"
+        )
         p.add_argument("--reason", metavar="R", help="only this reason code, e.g. uscc.check_char")
         p.add_argument("--file", metavar="F", help="only lines from this file (name or base name)")
 
     ls = actions.add_parser("list", help="a table of dead letters: id, file:line, reason, message")
     filters(ls)
-    ls.add_argument("--limit", type=_positive, default=50, metavar="N",
-                    help="show at most N rows (default 50; the counts cover all)")
+    ls.add_argument(
+        "--limit",
+        type=_positive,
+        default=50,
+        metavar="N",
+        help="show at most N rows (default 50; the counts cover all)",
+    )
     ls.set_defaults(func=run_list)
 
     ex = actions.add_parser("export", help="write dead letters as JSON Lines to fix and resubmit")
@@ -66,19 +72,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.set_defaults(func=run_export)
 
     re = actions.add_parser(
-        "resubmit", help="validate fixed records from an export file and produce them",
+        "resubmit",
+        help="validate fixed records from an export file and produce them",
         description=(
             "Read a file written by `deadletters export` (after fixing its `record`s), "
             "validate each record again, produce the good ones to their source topic and mark "
             "their dead letters resolved. Records still bad are listed and stay open (no new "
             "dead letter). Dead letters already resolved are skipped, so running it twice "
-            f"counts each record once. Exit status: 0 all good, {ExitCode.REJECTED} some still bad, "
+            f"counts each record once. Exit status: 0 all good, {ExitCode.REJECTED} some still "
+            "bad, "
             "1 failure."
         ),
     )
     re.add_argument("file", metavar="FILE", help="the edited export file; `-` for standard input")
-    re.add_argument("--units", metavar="PATH",
-                    help="unit registry TOML (default: the shipped contracts/units.toml)")
+    re.add_argument(
+        "--units",
+        metavar="PATH",
+        help="unit registry TOML (default: the shipped contracts/units.toml)",
+    )
     re.set_defaults(func=run_resubmit)
 
 
@@ -102,8 +113,10 @@ def _load() -> tuple[Settings, str, list[DeadLetter]]:
     except KafkaError as err:
         raise CliError(f"cannot read the dead-letter topics: {err!r}") from err
     if unreadable:
-        Console(stderr=True).print(f"[yellow]{unreadable} dead-letter or status records could "
-                                   "not be read (not JSON objects with an id)[/yellow]")
+        Console(stderr=True).print(
+            f"[yellow]{unreadable} dead-letter or status records could "
+            "not be read (not JSON objects with an id)[/yellow]"
+        )
     return settings, bootstrap, letters
 
 
@@ -128,8 +141,10 @@ def run_list(args: argparse.Namespace) -> int:
     if len(chosen) > args.limit:
         console.print(f"showing {args.limit} of {len(chosen)}; use --limit to see more")
     by_status = Counter(letter.status for letter in letters)
-    console.print(f"{len(chosen)} match the filters; in all {by_status['open']} open, "
-                  f"{by_status['resolved']} resolved")
+    console.print(
+        f"{len(chosen)} match the filters; in all {by_status['open']} open, "
+        f"{by_status['resolved']} resolved"
+    )
     return 0
 
 
@@ -155,7 +170,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.out:
         Console(stderr=True).print(
             f"wrote {len(chosen)} dead letters to {args.out}; fix each `record`, then run "
-            f"`arrears deadletters resubmit {args.out}`")
+            f"`arrears deadletters resubmit {args.out}`"
+        )
     return 0
 
 
@@ -175,7 +191,9 @@ def run_resubmit(args: argparse.Namespace) -> int:
         try:
             sink = KafkaSink(make_producer(bootstrap, client_id="arrears-resubmit"))
         except KafkaError as err:
-            raise CliError(f"cannot reach Kafka at {bootstrap} ({err}); nothing was resubmitted") from err
+            raise CliError(
+                f"cannot reach Kafka at {bootstrap} ({err}); nothing was resubmitted"
+            ) from err
         try:
             # Events first; only once Kafka has them are the dead letters marked resolved.
             for topic, key, value, headers in plan.events:
@@ -187,8 +205,10 @@ def run_resubmit(args: argparse.Namespace) -> int:
             sink.close()
         except ProduceError as err:
             sink.abort()
-            raise CliError(f"{err}; run resubmit again: events resent with the same event_id "
-                           "are dropped by the streams") from err
+            raise CliError(
+                f"{err}; run resubmit again: events resent with the same event_id "
+                "are dropped by the streams"
+            ) from err
     for dl_id, event_id in plan.resolved:
         console.print(f"resubmitted {dl_id} as event {event_id}: marked resolved")
     for dl_id in plan.skipped:
@@ -200,6 +220,8 @@ def run_resubmit(args: argparse.Namespace) -> int:
         for number, dl_id, reason, message in plan.still_bad:
             table.add_row(str(number), dl_id or "-", reason, message)
         console.print(table)
-    console.print(f"{len(plan.resolved)} resubmitted, {len(plan.skipped)} already resolved, "
-                  f"{len(plan.still_bad)} still bad")
+    console.print(
+        f"{len(plan.resolved)} resubmitted, {len(plan.skipped)} already resolved, "
+        f"{len(plan.still_bad)} still bad"
+    )
     return plan.exit_code

@@ -30,12 +30,20 @@ The December story, every step a real `arrears` command:
 Each run has its own folder (default ./out/demo/<time>) and topic prefix, so a
 second run never mixes with the first. A failed step names itself and its log.""",
     )
-    parser.add_argument("--events", type=int, default=60_000,
-                        help="lines of synthetic campaign to generate (default 60000)")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=60_000,
+        help="lines of synthetic campaign to generate (default 60000)",
+    )
     parser.add_argument("--seed", type=int, default=2024, help="generator seed (default 2024)")
     parser.add_argument("--workers", type=int, default=2, help="Faust workers to run (default 2)")
-    parser.add_argument("--out", type=Path, default=Path("out/demo"),
-                        help="folder for run folders (default ./out/demo)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="folder for run folders (default ./out/demo)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -45,5 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
         raise CliError(f"--events {args.events}: the story needs at least 1000 events", exit_code=2)
     run_dir = default_run_dir(args.out.resolve())
-    return run_demo(run_dir, events=args.events, seed=args.seed, workers=args.workers,
-                    console=Console(), base=Settings.from_env())
+    return run_demo(
+        run_dir,
+        events=args.events,
+        seed=args.seed,
+        workers=args.workers,
+        console=Console(),
+        base=Settings.from_env(),
+    )

@@ -27,21 +27,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--scope own (default) lists each change once, at the unit whose events changed it; "
             "--scope rollup lists the rolled-up cells (a city's figures), --scope all both.\n\n"
             "Exit status: 0 compared (whether or not anything changed), 1 failure, "
-            "2 bad arguments."),
+            "2 bad arguments."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("a", metavar="A", help="the earlier snapshot (dir, CUTOFF/ID, ID, CUTOFF@LABEL)")
+    parser.add_argument(
+        "a", metavar="A", help="the earlier snapshot (dir, CUTOFF/ID, ID, CUTOFF@LABEL)"
+    )
     parser.add_argument("b", metavar="B", help="the later snapshot")
     parser.add_argument("--scope", choices=("own", "rollup", "all"), default="own")
-    parser.add_argument("--unit", action="append", metavar="CODE",
-                        help="only these units (repeatable)")
-    parser.add_argument("--from", dest="source", choices=("kafka", "archive"), default="kafka",
-                        help="the log to replay for attribution")
+    parser.add_argument(
+        "--unit", action="append", metavar="CODE", help="only these units (repeatable)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("kafka", "archive"),
+        default="kafka",
+        help="the log to replay for attribution",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--root", type=Path, metavar="DIR",
-                        help="snapshot root (default: <state dir>/snapshots)")
-    parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="event archive (default: <state dir>/archive)")
+    parser.add_argument(
+        "--root", type=Path, metavar="DIR", help="snapshot root (default: <state dir>/snapshots)"
+    )
+    parser.add_argument(
+        "--archive", type=Path, metavar="DIR", help="event archive (default: <state dir>/archive)"
+    )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -69,29 +80,43 @@ def run(args: argparse.Namespace) -> int:
     changes: list[CellChange] = []
     notes = []
     if a.cutoff != b.cutoff:
-        notes.append(f"note: the cutoffs differ (A {a.cutoff}, B {b.cutoff}); changes mix "
-                     "event-time and knowledge differences")
+        notes.append(
+            f"note: the cutoffs differ (A {a.cutoff}, B {b.cutoff}); changes mix "
+            "event-time and knowledge differences"
+        )
     if diffs:
         rebuilt_a = ctx.rebuild(args.source, a.offsets, keep_info=True)
         rebuilt_b = ctx.rebuild(args.source, b.offsets, keep_info=True)
         for snap, rebuilt, cut in ((a, rebuilt_a, a_cut), (b, rebuilt_b, b_cut)):
             if compare(snap.cells(), rebuilt.cells(cut)):
-                notes.append(f"warning: snapshot {snap.id} does not replay exactly from "
-                             f"{args.source} (run `arrears replay --verify {snap.id}`); the "
-                             "attribution below may be incomplete")
-        changes = attribute(diffs, rebuilt_a.rebuild, a_cut, a.offsets, rebuilt_b.rebuild, b_cut,
-                            ctx.registry)
+                notes.append(
+                    f"warning: snapshot {snap.id} does not replay exactly from "
+                    f"{args.source} (run `arrears replay --verify {snap.id}`); the "
+                    "attribution below may be incomplete"
+                )
+        changes = attribute(
+            diffs, rebuilt_a.rebuild, a_cut, a.offsets, rebuilt_b.rebuild, b_cut, ctx.registry
+        )
     if args.json:
-        print(json.dumps({"a": a.id, "b": b.id, "notes": notes,
-                          "changes": [_as_json(c) for c in changes]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"a": a.id, "b": b.id, "notes": notes, "changes": [_as_json(c) for c in changes]},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     for line in notes:
         print(line)
-    print(f"diff {a.id} -> {b.id}: {len(changes)} changed cell(s), scope {args.scope} "
-          "(exact values: persons, fen, counts)")
+    print(
+        f"diff {a.id} -> {b.id}: {len(changes)} changed cell(s), scope {args.scope} "
+        "(exact values: persons, fen, counts)"
+    )
     for c in changes:
-        print(f"\n{c.unit} {c.scope} {c.cell} ({c.label}): {_v(c.a)} -> {_v(c.b)} "
-              f"({_signed((c.b or 0) - (c.a or 0))})")
+        print(
+            f"\n{c.unit} {c.scope} {c.cell} ({c.label}): {_v(c.a)} -> {_v(c.b)} "
+            f"({_signed((c.b or 0) - (c.a or 0))})"
+        )
         if not c.causes:
             print("    (no event's contribution differs: a change of window or registry)")
         for cause in c.causes:
@@ -99,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
             where = f"{info.topic}:{info.partition}@{info.offset}" if info else "?"
             what = f"{info.type} at {info.unit}" if info else ""
             keys = f" key {', '.join(cause.keys)}" if cause.keys else ""
-            print(f"    {cause.kind:<18} {cause.event_id}  {what}  {where}  "
-                  f"contribution {_signed(cause.delta)}{keys}  {cause.detail}".rstrip())
+            print(
+                f"    {cause.kind:<18} {cause.event_id}  {what}  {where}  "
+                f"contribution {_signed(cause.delta)}{keys}  {cause.detail}".rstrip()
+            )
     return 0
 
 
@@ -113,8 +140,22 @@ def _signed(value: int) -> str:
 
 
 def _as_json(c: CellChange) -> dict[str, Any]:
-    return {"unit": c.unit, "scope": c.scope, "cell": c.cell, "label": c.label, "a": c.a,
-            "b": c.b, "causes": [{"event_id": x.event_id, "kind": x.kind, "detail": x.detail,
-                                  "delta": x.delta, "keys": list(x.keys),
-                                  "info": x.info._asdict() if x.info else None}
-                                 for x in c.causes]}
+    return {
+        "unit": c.unit,
+        "scope": c.scope,
+        "cell": c.cell,
+        "label": c.label,
+        "a": c.a,
+        "b": c.b,
+        "causes": [
+            {
+                "event_id": x.event_id,
+                "kind": x.kind,
+                "detail": x.detail,
+                "delta": x.delta,
+                "keys": list(x.keys),
+                "info": x.info._asdict() if x.info else None,
+            }
+            for x in c.causes
+        ],
+    }

@@ -32,14 +32,23 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--unit", required=True, metavar="CODE", help="reporting unit, e.g. 320400")
-    p.add_argument("--cutoff", metavar="DATE",
-                   help="last event day (2024-12-31, or 2024-12-31T23:59:59+08:00); "
-                        "default: the end of the campaign window")
+    p.add_argument(
+        "--cutoff",
+        metavar="DATE",
+        help="last event day (2024-12-31, or 2024-12-31T23:59:59+08:00); "
+        "default: the end of the campaign window",
+    )
     p.add_argument("--json", action="store_true", help="print exact values as JSON instead")
-    p.add_argument("--exact", action="store_true",
-                   help="show exact values (persons, fen) instead of 万人/万元")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                   help="how long to wait for the workers to cover every partition (default 30)")
+    p.add_argument(
+        "--exact", action="store_true", help="show exact values (persons, fen) instead of 万人/万元"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long to wait for the workers to cover every partition (default 30)",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,7 +57,8 @@ def show(value: int, measure: Measure, exact: bool) -> str:
     if exact or measure.divisor == 1:
         return f"{value:,}"
     scaled = (Decimal(value) / Decimal(measure.divisor)).quantize(
-        Decimal(1).scaleb(-measure.places), rounding=ROUND_HALF_UP)
+        Decimal(1).scaleb(-measure.places), rounding=ROUND_HALF_UP
+    )
     return f"{scaled:,}"
 
 
@@ -74,28 +84,49 @@ def run(args: argparse.Namespace) -> int:
     workers = live.workers
     cells = unit_form(live.own, registry, unit.code)
     if args.json:
-        print(json.dumps({"unit": unit.code, "name": unit.name, "cutoff": cutoff.isoformat(),
-                          "complete": True, "workers": workers, "cells": cells},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "unit": unit.code,
+                    "name": unit.name,
+                    "cutoff": cutoff.isoformat(),
+                    "complete": True,
+                    "workers": workers,
+                    "cells": cells,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     console = Console()
     if console.width < _MIN_WIDTH:  # piped or narrow: keep the headings whole rather than elided
         console = Console(width=_MIN_WIDTH)
-    title = (f"治理欠薪冬季行动情况  {unit.name} ({unit.code})  截至 {cutoff.date().isoformat()}"
-             f"  [dim]rolled up over {len(registry.subtree(unit.code))} unit(s); "
-             f"{len(workers)} worker(s)[/dim]")
+    title = (
+        f"治理欠薪冬季行动情况  {unit.name} ({unit.code})  截至 {cutoff.date().isoformat()}"
+        f"  [dim]rolled up over {len(registry.subtree(unit.code))} unit(s); "
+        f"{len(workers)} worker(s)[/dim]"
+    )
     table = Table(title=title, show_lines=False)
     table.add_column("序号", justify="right")
     table.add_column("行业")
     for col in COLUMNS:
-        unit_label = "人" if args.exact and col.measure.unit == "万人" else (
-            "元(分)" if args.exact and col.measure.unit == "万元" else col.measure.unit)
+        unit_label = (
+            "人"
+            if args.exact and col.measure.unit == "万人"
+            else ("元(分)" if args.exact and col.measure.unit == "万元" else col.measure.unit)
+        )
         table.add_column(f"{col.number}. {col.heading}\n({unit_label})", justify="right")
     for row in ROWS:
         label = f"{row.label}（{row.note}）" if row.note else row.label
-        table.add_row(str(row.number), label, *(
-            show(cells.get(row_cell(row.key, col.key), 0), col.measure, args.exact)
-            for col in COLUMNS))
+        table.add_row(
+            str(row.number),
+            label,
+            *(
+                show(cells.get(row_cell(row.key, col.key), 0), col.measure, args.exact)
+                for col in COLUMNS
+            ),
+        )
     console.print(table)
     items = Table(title="其他情况", show_header=True)
     items.add_column("项")
@@ -103,9 +134,16 @@ def run(args: argparse.Namespace) -> int:
     items.add_column("数值", justify="right")
     items.add_column("单位")
     for item in ITEMS:
-        measure_unit = item.measure.unit if not args.exact else {
-            "万人": "人", "万元": "分"}.get(item.measure.unit, item.measure.unit)
-        items.add_row(str(item.item), item.label, show(cells.get(item.id, 0), item.measure,
-                                                        args.exact), measure_unit)
+        measure_unit = (
+            item.measure.unit
+            if not args.exact
+            else {"万人": "人", "万元": "分"}.get(item.measure.unit, item.measure.unit)
+        )
+        items.add_row(
+            str(item.item),
+            item.label,
+            show(cells.get(item.id, 0), item.measure, args.exact),
+            measure_unit,
+        )
     console.print(items)
     return 0

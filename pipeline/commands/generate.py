@@ -31,17 +31,33 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--unit", default="320400", help="root of the unit subtree (default 320400)")
-    p.add_argument("--events", type=int, required=True, metavar="N",
-                   help="lines to write in all, dirt included")
+    p.add_argument(
+        "--events",
+        type=int,
+        required=True,
+        metavar="N",
+        help="lines to write in all, dirt included",
+    )
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output .jsonl file")
-    p.add_argument("--split-at", metavar="TIME",
-                   help="write lines recorded after TIME (ISO 8601 with offset, e.g. "
-                        "2024-12-31T17:30:00+08:00) to FILE's .after-split.jsonl sibling")
-    p.add_argument("--campaign", type=Path, metavar="PATH",
-                   help="campaign calendar TOML (default: the shipped one)")
-    p.add_argument("--registry", type=Path, metavar="PATH",
-                   help="unit registry TOML (default: contracts/units.toml)")
+    p.add_argument(
+        "--split-at",
+        metavar="TIME",
+        help="write lines recorded after TIME (ISO 8601 with offset, e.g. "
+        "2024-12-31T17:30:00+08:00) to FILE's .after-split.jsonl sibling",
+    )
+    p.add_argument(
+        "--campaign",
+        type=Path,
+        metavar="PATH",
+        help="campaign calendar TOML (default: the shipped one)",
+    )
+    p.add_argument(
+        "--registry",
+        type=Path,
+        metavar="PATH",
+        help="unit registry TOML (default: contracts/units.toml)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -53,8 +69,12 @@ def run(args: argparse.Namespace) -> int:
         if args.quiet or options.events < PROGRESS_FROM:
             manifest = generate(options)
         else:
-            columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn())
+            columns = (
+                TextColumn("generating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
             with Progress(*columns, console=stderr) as bar:
                 task = bar.add_task("generate", total=options.events)
                 manifest = generate(options, progress=lambda n: bar.update(task, completed=n))
@@ -85,12 +105,22 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         except ValueError:
             split = None
         if split is None or split.utcoffset() is None:
-            raise CliError(f"--split-at {args.split_at!r}: expected an ISO 8601 time with an "
-                           "offset, e.g. 2024-12-31T17:30:00+08:00", exit_code=ExitCode.USAGE)
+            raise CliError(
+                f"--split-at {args.split_at!r}: expected an ISO 8601 time with an "
+                "offset, e.g. 2024-12-31T17:30:00+08:00",
+                exit_code=ExitCode.USAGE,
+            )
     out: Path = args.out
     if not out.parent.is_dir():
-        raise CliError(f"--out {out}: directory {out.parent} does not exist", exit_code=ExitCode.USAGE)
-    return GenerateOptions(unit=args.unit, events=args.events, seed=args.seed, out=out,
-                           split_at=split, campaign_path=args.campaign,
-                           registry_path=args.registry)
-
+        raise CliError(
+            f"--out {out}: directory {out.parent} does not exist", exit_code=ExitCode.USAGE
+        )
+    return GenerateOptions(
+        unit=args.unit,
+        events=args.events,
+        seed=args.seed,
+        out=out,
+        split_at=split,
+        campaign_path=args.campaign,
+        registry_path=args.registry,
+    )

@@ -105,11 +105,15 @@ def run_status(args: argparse.Namespace) -> int:
         topics.add_column(col)
     for t in status.topics:
         offsets = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
-        topics.add_row(t.name, "yes" if t.declared else "", str(t.partitions), offsets, str(t.messages))
+        topics.add_row(
+            t.name, "yes" if t.declared else "", str(t.partitions), offsets, str(t.messages)
+        )
     console.print(topics)
     if status.missing:
-        console.print(f"[yellow]declared but missing: {', '.join(status.missing)} "
-                      "(run `arrears infra up`)[/yellow]")
+        console.print(
+            f"[yellow]declared but missing: {', '.join(status.missing)} "
+            "(run `arrears infra up`)[/yellow]"
+        )
     groups = Table(title="consumer groups")
     for col in ("group", "state", "lag by topic", "total lag"):
         groups.add_column(col)

@@ -57,21 +57,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="JSON Lines files (UTF-8); `-` reads standard input")
-    parser.add_argument("--units", metavar="PATH",
-                        help="unit registry TOML (default: the shipped contracts/units.toml)")
-    parser.add_argument("--skip-known", action="store_true",
-                        help="first read the event ids already in the source topics and skip "
-                             "those events (counted as duplicates; other content under a known "
-                             "id is a conflict); costs one read of the source topics")
-    parser.add_argument("--validators", type=int, metavar="N", default=None,
-                        help="validate in N separate processes while this one produces "
-                             "(default: one per core beyond the first; 0 validates in-process)")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="JSON Lines files (UTF-8); `-` reads standard input",
+    )
+    parser.add_argument(
+        "--units",
+        metavar="PATH",
+        help="unit registry TOML (default: the shipped contracts/units.toml)",
+    )
+    parser.add_argument(
+        "--skip-known",
+        action="store_true",
+        help="first read the event ids already in the source topics and skip "
+        "those events (counted as duplicates; other content under a known "
+        "id is a conflict); costs one read of the source topics",
+    )
+    parser.add_argument(
+        "--validators",
+        type=int,
+        metavar="N",
+        default=None,
+        help="validate in N separate processes while this one produces "
+        "(default: one per core beyond the first; 0 validates in-process)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--summary-json", metavar="FILE", type=Path,
-                        help="also write the summary (accepted by source, duplicates, rejected "
-                             "by reason) as JSON, for scripts")
+    parser.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        type=Path,
+        help="also write the summary (accepted by source, duplicates, rejected "
+        "by reason) as JSON, for scripts",
+    )
     parser.set_defaults(func=run)
 
 
@@ -112,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
         except InfraError as err:
             raise CliError(str(err)) from err
         except KafkaError as err:
-            raise CliError(f"cannot reach Kafka at {bootstrap} ({err}); is the broker up? "
-                           "(`arrears infra status`); nothing was sent") from err
+            raise CliError(
+                f"cannot reach Kafka at {bootstrap} ({err}); is the broker up? "
+                "(`arrears infra status`); nothing was sent"
+            ) from err
         sink = KafkaSink(producer)
         validators = default_validators() if args.validators is None else args.validators
         if validators < 0:
@@ -144,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))
     if args.summary_json is not None:
-        args.summary_json.write_text(json.dumps(ingest.summary.as_dict(), indent=2), encoding="utf-8")
+        args.summary_json.write_text(
+            json.dumps(ingest.summary.as_dict(), indent=2), encoding="utf-8"
+        )
     return ingest.summary.exit_code
 
 
@@ -164,9 +187,14 @@ class _progress:
 
     def __init__(self, console: Console, quiet: bool) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(),
-            TextColumn("{task.fields[lines]:>10,} lines"), TextColumn("{task.fields[rate]:>8,.0f} lines/s"),
-            TimeElapsedColumn(), console=console, disable=quiet, transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[lines]:>10,} lines"),
+            TextColumn("{task.fields[rate]:>8,.0f} lines/s"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=False,
         )
 
     def __enter__(self) -> _progress:
@@ -207,5 +235,7 @@ def _print_summary(console: Console, summary: Summary, elapsed: float, dlq: str)
         for reason, n in summary.rejected.most_common():
             reasons.add_row(reason, f"{n:,}")
         console.print(reasons)
-        console.print("see them with `arrears deadletters list`; fix them with "
-                      "`arrears deadletters export` and `arrears deadletters resubmit`")
+        console.print(
+            "see them with `arrears deadletters list`; fix them with "
+            "`arrears deadletters export` and `arrears deadletters resubmit`"
+        )

@@ -28,19 +28,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "end shows the restated figures; --save keeps them as a snapshot.\n\n"
             f"OFFSETS: {OFFSETS_HELP}.\n\n"
             f"Exit status: 0 rebuilt (and equal), {ExitCode.MISMATCH} --verify found differences, "
-            "1 failure, 2 bad arguments."),
+            "1 failure, 2 bad arguments."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_cutoff(parser, required=False)
-    parser.add_argument("--to", metavar="OFFSETS|end",
-                        help="replay up to this offset vector (default: end, or the verified "
-                             "snapshot's offsets)")
-    parser.add_argument("--from", dest="source", choices=("kafka", "archive"), default="kafka",
-                        help="the log to replay: Kafka (default) or the Parquet archive")
-    parser.add_argument("--verify", metavar="SNAPSHOT",
-                        help="a snapshot directory, CUTOFF/ID, ID or CUTOFF@latest|LABEL")
-    parser.add_argument("--save", action="store_true",
-                        help="write the rebuilt figures as a new snapshot")
+    parser.add_argument(
+        "--to",
+        metavar="OFFSETS|end",
+        help="replay up to this offset vector (default: end, or the verified snapshot's offsets)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("kafka", "archive"),
+        default="kafka",
+        help="the log to replay: Kafka (default) or the Parquet archive",
+    )
+    parser.add_argument(
+        "--verify",
+        metavar="SNAPSHOT",
+        help="a snapshot directory, CUTOFF/ID, ID or CUTOFF@latest|LABEL",
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="write the rebuilt figures as a new snapshot"
+    )
     parser.add_argument("--label", help="label of the saved snapshot (with --save)")
     add_common(parser)
     parser.set_defaults(func=run)
@@ -58,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("give --cutoff (or --verify SNAPSHOT, whose cutoff is used)", ExitCode.USAGE)
     cutoff = ctx.cutoff(args.cutoff or (stored.cutoff if stored else ""))
     if stored is not None and cutoff.iso() != stored.cutoff:
-        raise CliError(f"--cutoff {cutoff.iso()} differs from the snapshot's cutoff "
-                       f"{stored.cutoff}; drop --cutoff to use the snapshot's", ExitCode.USAGE)
+        raise CliError(
+            f"--cutoff {cutoff.iso()} differs from the snapshot's cutoff "
+            f"{stored.cutoff}; drop --cutoff to use the snapshot's",
+            ExitCode.USAGE,
+        )
     if args.to is not None:
         upto = offsets_arg(args.to, "--to")
     else:
@@ -68,14 +83,24 @@ def run(args: argparse.Namespace) -> int:
     cells = rebuilt.cells(cutoff)
     r = rebuilt.rebuild
     console = Console(soft_wrap=True, highlight=False)
-    console.print(f"rebuilt from {rebuilt.source} to {format_offsets(rebuilt.offsets) or '(empty)'}"
-                  f": {r.events:,} events, {r.outcomes['duplicate']:,} duplicates, "
-                  f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"rebuilt from {rebuilt.source} to {format_offsets(rebuilt.offsets) or '(empty)'}"
+        f": {r.events:,} events, {r.outcomes['duplicate']:,} duplicates, "
+        f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped",
+        highlight=False,
+        soft_wrap=True,
+    )
     if args.save:
         try:
-            snap = write_snapshot(ctx.root, cutoff, cells, rebuilt.offsets, source=rebuilt.source,
-                                  event_count=r.events, label=args.label)
+            snap = write_snapshot(
+                ctx.root,
+                cutoff,
+                cells,
+                rebuilt.offsets,
+                source=rebuilt.source,
+                event_count=r.events,
+                label=args.label,
+            )
         except WarehouseError as err:
             raise CliError(str(err)) from err
         console.print(f"saved as snapshot {snap.id}: {snap.path}", highlight=False, soft_wrap=True)
@@ -86,11 +111,17 @@ def run(args: argparse.Namespace) -> int:
     except WarehouseError as err:
         raise CliError(str(err)) from err
     if not diffs:
-        console.print(f"verified: snapshot {stored.id} equals the rebuild row for row "
-                      f"({cells.height:,} rows, cutoff {stored.cutoff})", highlight=False)
+        console.print(
+            f"verified: snapshot {stored.id} equals the rebuild row for row "
+            f"({cells.height:,} rows, cutoff {stored.cutoff})",
+            highlight=False,
+        )
         if stored.meta.get("event_count") not in (None, r.events):
-            console.print(f"note: the snapshot counted {stored.meta['event_count']:,} events, "
-                          f"the rebuild {r.events:,}", highlight=False)
+            console.print(
+                f"note: the snapshot counted {stored.meta['event_count']:,} events, "
+                f"the rebuild {r.events:,}",
+                highlight=False,
+            )
         return 0
     print(f"MISMATCH: {len(diffs)} cell(s) of snapshot {stored.id} differ from the rebuild:")
     print("unit\tscope\tcell\tstored\trebuilt")

@@ -29,19 +29,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "xlsx: one sheet per unit in the layout of 附件2 (default file "
             "report-<cutoff>-<units>.xlsx). csv: one line per figure with exact and rounded "
             "values (standard output unless --out). table: the form in the terminal.\n\n"
-            "Exit status: 0 written, 1 failure, 2 bad arguments."),
+            "Exit status: 0 written, 1 failure, 2 bad arguments."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("snapshot", metavar="SNAPSHOT",
-                        help="a snapshot directory, CUTOFF/ID, ID or CUTOFF@latest|LABEL")
-    parser.add_argument("--unit", action="append", required=True, metavar="CODE",
-                        help="reporting unit code (repeat for more sheets), e.g. 320400")
+    parser.add_argument(
+        "snapshot",
+        metavar="SNAPSHOT",
+        help="a snapshot directory, CUTOFF/ID, ID or CUTOFF@latest|LABEL",
+    )
+    parser.add_argument(
+        "--unit",
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="reporting unit code (repeat for more sheets), e.g. 320400",
+    )
     parser.add_argument("--format", choices=("xlsx", "csv", "table"), default="table")
     parser.add_argument("--out", type=Path, metavar="FILE", help="output file")
-    parser.add_argument("--precision", metavar="persons=N,money=N",
-                        help="decimal places for 万人 and 万元 (default persons=4,money=2)")
-    parser.add_argument("--root", type=Path, metavar="DIR",
-                        help="snapshot root (default: <state dir>/snapshots)")
+    parser.add_argument(
+        "--precision",
+        metavar="persons=N,money=N",
+        help="decimal places for 万人 and 万元 (default persons=4,money=2)",
+    )
+    parser.add_argument(
+        "--root", type=Path, metavar="DIR", help="snapshot root (default: <state dir>/snapshots)"
+    )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.set_defaults(func=run)
 

@@ -45,42 +45,67 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "does not apply); they keep figures by event day, so --cutoff must be the end of "
             "a day. `arrears replay --verify SNAPSHOT` rebuilds it from the log.\n\n"
             f"OFFSETS: {OFFSETS_HELP}.\n\n"
-            "Exit status: 0 written, 1 failure, 2 bad arguments."),
+            "Exit status: 0 written, 1 failure, 2 bad arguments."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_cutoff(parser, required=True)
-    parser.add_argument("--as-of", default="now", metavar="now|OFFSETS",
-                        help="what the snapshot knows: `now` (the log end at start, or with "
-                             "--from live the workers' position) or OFFSETS (not with live)")
+    parser.add_argument(
+        "--as-of",
+        default="now",
+        metavar="now|OFFSETS",
+        help="what the snapshot knows: `now` (the log end at start, or with "
+        "--from live the workers' position) or OFFSETS (not with live)",
+    )
     parser.add_argument("--label", help="a name kept in meta.json, e.g. close-of-business")
-    parser.add_argument("--from", dest="source", choices=("kafka", "archive", "live"),
-                        default="kafka",
-                        help="rebuild from Kafka (default) or the archive, or read the running "
-                             "workers' tallies (`live`, a day-end cutoff)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                        help="--from live: how long to wait for the workers to cover every "
-                             "partition (default 30)")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("kafka", "archive", "live"),
+        default="kafka",
+        help="rebuild from Kafka (default) or the archive, or read the running "
+        "workers' tallies (`live`, a day-end cutoff)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="--from live: how long to wait for the workers to cover every partition (default 30)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
 
 def add_cutoff(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--cutoff", required=required, metavar="DATE",
-                        help="YYYY-MM-DD (through 23:59:59 +08:00), an ISO time with offset, "
-                             "or a campaign cutoff name (progress, final)")
+    parser.add_argument(
+        "--cutoff",
+        required=required,
+        metavar="DATE",
+        help="YYYY-MM-DD (through 23:59:59 +08:00), an ISO time with offset, "
+        "or a campaign cutoff name (progress, final)",
+    )
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, metavar="DIR",
-                        help="snapshot root (default: <state dir>/snapshots)")
-    parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="event archive (default: <state dir>/archive)")
+    parser.add_argument(
+        "--root", type=Path, metavar="DIR", help="snapshot root (default: <state dir>/snapshots)"
+    )
+    parser.add_argument(
+        "--archive", type=Path, metavar="DIR", help="event archive (default: <state dir>/archive)"
+    )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
-    parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML (default: shipped)")
-    parser.add_argument("--scratch", type=Path, metavar="DIR",
-                        help="where a replay from Kafka keeps its row files while it runs, about "
-                             "600 bytes a record, removed at the end (default: the system's "
-                             "temp dir, $TMPDIR)")
+    parser.add_argument(
+        "--campaign", metavar="PATH", help="campaign calendar TOML (default: shipped)"
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        metavar="DIR",
+        help="where a replay from Kafka keeps its row files while it runs, about "
+        "600 bytes a record, removed at the end (default: the system's "
+        "temp dir, $TMPDIR)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -120,20 +145,36 @@ class Context:
             with self.progress(f"replaying from {source}", upto) as advance:
                 if source == "kafka":
                     if self.scratch is not None and not self.scratch.is_dir():
-                        raise CliError(f"--scratch {self.scratch} is not a directory",
-                                       ExitCode.USAGE)
-                    return rebuild_from_kafka(self.bootstrap(), self.topics, upto, self.registry,
-                                              keep_info=keep_info, progress=advance,
-                                              workdir=self.scratch)
+                        raise CliError(
+                            f"--scratch {self.scratch} is not a directory", ExitCode.USAGE
+                        )
+                    return rebuild_from_kafka(
+                        self.bootstrap(),
+                        self.topics,
+                        upto,
+                        self.registry,
+                        keep_info=keep_info,
+                        progress=advance,
+                        workdir=self.scratch,
+                    )
                 if source == "archive":
                     if not self.archive.is_dir():
-                        raise CliError(f"no archive at {self.archive}; run `arrears archive "
-                                       "--until-end` first (or pass --archive DIR)")
+                        raise CliError(
+                            f"no archive at {self.archive}; run `arrears archive "
+                            "--until-end` first (or pass --archive DIR)"
+                        )
                     self._warn_if_archive_short(upto)
-                    return rebuild_from_archive(self.archive, self.topics, upto, self.registry,
-                                                keep_info=keep_info, progress=advance)
-                raise CliError(f"cannot replay from {source!r}: choose kafka or archive",
-                               ExitCode.USAGE)
+                    return rebuild_from_archive(
+                        self.archive,
+                        self.topics,
+                        upto,
+                        self.registry,
+                        keep_info=keep_info,
+                        progress=advance,
+                    )
+                raise CliError(
+                    f"cannot replay from {source!r}: choose kafka or archive", ExitCode.USAGE
+                )
         except OffsetsError as err:
             raise CliError(str(err), ExitCode.USAGE) from err
         except WarehouseError as err:
@@ -147,23 +188,33 @@ class Context:
         if upto is None:
             return
         have = archive_end(self.archive)
-        short = [f"{t}:{p} archived to {have.get(t, {}).get(p, 0)}, asked {o}"
-                 for t, parts in sorted(upto.items()) for p, o in sorted(parts.items())
-                 if have.get(t, {}).get(p, 0) < o]
+        short = [
+            f"{t}:{p} archived to {have.get(t, {}).get(p, 0)}, asked {o}"
+            for t, parts in sorted(upto.items())
+            for p, o in sorted(parts.items())
+            if have.get(t, {}).get(p, 0) < o
+        ]
         if short:
             Console(stderr=True).print(
                 "[yellow]note:[/yellow] the archive ends before the offsets asked for on "
-                + "; ".join(short[:6]) + ("; ..." if len(short) > 6 else "")
+                + "; ".join(short[:6])
+                + ("; ..." if len(short) > 6 else "")
                 + ". Invalid records at the end of a partition look like this too; if the "
-                "archiver is behind, run `arrears archive --until-end` first.", highlight=False)
+                "archiver is behind, run `arrears archive --until-end` first.",
+                highlight=False,
+            )
 
     @contextmanager
     def progress(self, what: str, upto: Offsets | None) -> Iterator[Callable[[int], None]]:
         if self.quiet:
             yield lambda n: None
             return
-        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn()]
+        columns: list[Any] = [
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(what, total=total(upto) if upto else None)
             yield lambda n: bar.advance(task, n)
@@ -187,16 +238,24 @@ def run(args: argparse.Namespace) -> int:
         return _run_live(ctx, args, cutoff, upto)
     rebuilt = ctx.rebuild(args.source, upto)
     try:
-        snap = write_snapshot(ctx.root, cutoff, rebuilt.cells(cutoff), rebuilt.offsets,
-                              source=rebuilt.source, event_count=rebuilt.rebuild.events,
-                              label=args.label)
+        snap = write_snapshot(
+            ctx.root,
+            cutoff,
+            rebuilt.cells(cutoff),
+            rebuilt.offsets,
+            source=rebuilt.source,
+            event_count=rebuilt.rebuild.events,
+            label=args.label,
+        )
     except WarehouseError as err:
         raise CliError(str(err)) from err
     r = rebuilt.rebuild
     console = Console(soft_wrap=True, highlight=False)
-    console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
-                  f"{r.events:,} events read, {r.outcomes['duplicate']:,} duplicates, "
-                  f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped")
+    console.print(
+        f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
+        f"{r.events:,} events read, {r.outcomes['duplicate']:,} duplicates, "
+        f"{r.outcomes['conflict']:,} conflicts, {r.invalid:,} invalid records skipped"
+    )
     console.print(str(snap.path), highlight=False, soft_wrap=True)
     return 0
 
@@ -211,15 +270,16 @@ def _live_day(cutoff: Cutoff) -> int:
             f"--cutoff {cutoff.iso()}: --from live reads the workers' tallies, which are kept "
             "by event day, so the cutoff must be the end of a day (a date such as 2024-12-31, "
             "meaning 23:59:59+08:00); for a cutoff inside a day use --from kafka or --from "
-            "archive", ExitCode.USAGE)
+            "archive",
+            ExitCode.USAGE,
+        )
     try:
         return Window.of(cutoff.campaign).cutoff_day(min(cutoff.at, cutoff.campaign.window_end))
     except ValueError as err:
         raise CliError(f"--cutoff: {err}", ExitCode.USAGE) from err
 
 
-def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
-              upto: Offsets | None) -> int:
+def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offsets | None) -> int:
     """Cut the snapshot from the running workers: their figures and the offsets they reflect."""
     from streams.live import Incomplete, gather
 
@@ -228,35 +288,49 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff,
             "--as-of OFFSETS cannot be used with --from live: the workers' tallies reflect the "
             "offsets they have applied, and that position (recorded in meta.json) is what a "
             "live snapshot knows. For a snapshot as of given offsets use --from kafka or "
-            "--from archive", ExitCode.USAGE)
+            "--from archive",
+            ExitCode.USAGE,
+        )
     day = _live_day(cutoff)
     try:
         live = gather(ctx.settings, day, timeout=args.timeout)
     except Incomplete as err:
         raise CliError(f"cannot cut a live snapshot: {err}") from err
     if set(live.offsets) != set(ctx.topics):
-        raise CliError(f"the workers report offsets of {sorted(live.offsets)}, not of the "
-                       f"source topics {ctx.topics}: are they running with other settings?")
+        raise CliError(
+            f"the workers report offsets of {sorted(live.offsets)}, not of the "
+            f"source topics {ctx.topics}: are they running with other settings?"
+        )
     events = live.events  # None: a worker's state predates counting them (streams.engine)
     try:
         # The log's end just after the workers answered: what a live snapshot leaves out.
         end = log_end(ctx.bootstrap(), ctx.topics)
         lagging = behind(end, live.offsets)
-        snap = write_snapshot(ctx.root, cutoff, cells_frame(live.own, ctx.registry),
-                              live.offsets, source="live", event_count=events, label=args.label,
-                              notes={"log_end": offsets_to_json(end),
-                                     "records_behind_log_end": lagging})
+        snap = write_snapshot(
+            ctx.root,
+            cutoff,
+            cells_frame(live.own, ctx.registry),
+            live.offsets,
+            source="live",
+            event_count=events,
+            label=args.label,
+            notes={"log_end": offsets_to_json(end), "records_behind_log_end": lagging},
+        )
     except WarehouseError as err:
         raise CliError(str(err)) from err
     console = Console(soft_wrap=True, highlight=False)
     counted = f"{events:,} events" if events is not None else "an unknown number of events"
-    console.print(f"snapshot {snap.id} (cutoff {cutoff.iso()}, from live): {counted} in the "
-                  f"{total(live.offsets):,} records the workers had applied "
-                  f"({', '.join(live.workers)})")
+    console.print(
+        f"snapshot {snap.id} (cutoff {cutoff.iso()}, from live): {counted} in the "
+        f"{total(live.offsets):,} records the workers had applied "
+        f"({', '.join(live.workers)})"
+    )
     if lagging:
-        console.print(f"note: the log held {lagging:,} records past the workers' position "
-                      "(recorded in meta.json as records_behind_log_end); a snapshot "
-                      "--from kafka includes them")
+        console.print(
+            f"note: the log held {lagging:,} records past the workers' position "
+            "(recorded in meta.json as records_behind_log_end); a snapshot "
+            "--from kafka includes them"
+        )
     else:
         console.print("the workers were at the log end")
     console.print(str(snap.path), highlight=False, soft_wrap=True)

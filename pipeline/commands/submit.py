@@ -37,14 +37,16 @@ SUBMITTED_FORMAT = "arrears-submitted/1"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "submit", help="gate: check a snapshot and mark it as submitted for its cutoff and unit",
+        "submit",
+        help="gate: check a snapshot and mark it as submitted for its cutoff and unit",
         description=(
             "Run `arrears check` on SNAPSHOT; if no critical expectation fails, record it in "
             "<cutoff folder>/submitted.json as the snapshot submitted for its cutoff and unit "
             "(replacing an earlier submission, which the entry names). Refuses, listing the "
-            "failing critical expectations, otherwise."),
+            "failing critical expectations, otherwise."
+        ),
         epilog=f"exit codes: 0 submitted, {ExitCode.CRITICAL} refused (a critical expectation "
-               "failed), 2 bad arguments, 1 an input could not be read",
+        "failed), 2 bad arguments, 1 an input could not be read",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_check_arguments(parser)
@@ -56,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     result = check_snapshot(args, console)
     print_summary(result, console)
     if not result.passed:
-        console.print(f"[red]refused[/red]: {result.snapshot} is not submitted; fix these critical "
-                      "expectations first:")
+        console.print(
+            f"[red]refused[/red]: {result.snapshot} is not submitted; fix these critical "
+            "expectations first:"
+        )
         for o in result.critical_failures:
             console.print(f"  - {o.check}: {o.title} ({o.offending_count} offending: {o.observed})")
         return ExitCode.CRITICAL
@@ -75,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     }
     replaced = _record(folder, result.unit, entry)
     note = f" (replaces {replaced})" if replaced and replaced != snapshot.name else ""
-    console.print(f"[green]submitted[/green]: {snapshot.name} for unit {result.unit}, cutoff "
-                  f"{result.cutoff}{note} -> {folder / SUBMITTED_FILE}")
+    console.print(
+        f"[green]submitted[/green]: {snapshot.name} for unit {result.unit}, cutoff "
+        f"{result.cutoff}{note} -> {folder / SUBMITTED_FILE}"
+    )
     return 0
 
 
@@ -88,8 +94,9 @@ def read_submitted(folder: Path) -> dict[str, Any]:
     try:
         body = json.loads(path.read_text("utf-8"))
     except ValueError as err:
-        raise CliError(f"{path} is not valid JSON ({err}); restore it or remove it to start "
-                       "over") from None
+        raise CliError(
+            f"{path} is not valid JSON ({err}); restore it or remove it to start over"
+        ) from None
     if body.get("format") != SUBMITTED_FORMAT:
         raise CliError(f"{path} is not a submissions file ({SUBMITTED_FORMAT})")
     return body

@@ -1,4 +1,4 @@
-"""`arrears worker`: run a Faust worker keeping the running tallies; several share the partitions."""
+"""`arrears worker`: a Faust worker keeping the running tallies; several share the partitions."""
 
 from __future__ import annotations
 
@@ -26,13 +26,20 @@ def register(sub: Any) -> None:
             "partitions; stop with Ctrl-C or SIGTERM. A killed worker loses nothing: restart it."
         ),
     )
-    p.add_argument("--web-port", type=int, metavar="N",
-                   help="HTTP port of the live form (default: a free port, registered in the "
-                        "state directory so `arrears form` finds it)")
-    p.add_argument("--worker-id", metavar="ID",
-                   help="name of this worker (default: <host>-<pid>)")
-    p.add_argument("--loglevel", default="warning",
-                   choices=["debug", "info", "warning", "error"], help="Faust log level")
+    p.add_argument(
+        "--web-port",
+        type=int,
+        metavar="N",
+        help="HTTP port of the live form (default: a free port, registered in the "
+        "state directory so `arrears form` finds it)",
+    )
+    p.add_argument("--worker-id", metavar="ID", help="name of this worker (default: <host>-<pid>)")
+    p.add_argument(
+        "--loglevel",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="Faust log level",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,8 +51,9 @@ def free_port() -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.web_port is not None and not 0 < args.web_port < 65536:
-        raise CliError(f"--web-port {args.web_port}: expected a port number 1-65535",
-                       exit_code=ExitCode.USAGE)
+        raise CliError(
+            f"--web-port {args.web_port}: expected a port number 1-65535", exit_code=ExitCode.USAGE
+        )
     import faust  # heavy: only when a worker really starts
 
     from streams.app import app_id, create_app
@@ -61,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
     port = args.web_port or free_port()
     app = create_app(settings, worker_id=worker_id, web_port=port, bootstrap=bootstrap)
     entry = register_worker(settings, worker_id, port)
-    print(f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "
-          f"live form at http://127.0.0.1:{port}/form/<unit>/"
-          + (f"; created topics {', '.join(created)}" if created else ""),
-          file=sys.stderr, flush=True)
+    print(
+        f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "
+        f"live form at http://127.0.0.1:{port}/form/<unit>/"
+        + (f"; created topics {', '.join(created)}" if created else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
     try:

@@ -63,18 +63,28 @@ class Demo:
         return env
 
     # -- running commands -------------------------------------------------------------
-    def arrears(self, name: str, *args: str, ok: Sequence[int] = (0,), timeout: float = 1800) -> str:
+    def arrears(
+        self, name: str, *args: str, ok: Sequence[int] = (0,), timeout: float = 1800
+    ) -> str:
         """Run one `arrears` command as a step; return its standard output."""
         self.step_no += 1
         log = self.logs / f"{self.step_no:02d}-{name}.log"
         argv = [sys.executable, "-m", "pipeline.cli", *args]
-        self.console.print(f"[bold cyan]{self.step_no:>2}. {name}[/]  [dim]arrears {' '.join(args)}[/]")
+        self.console.print(
+            f"[bold cyan]{self.step_no:>2}. {name}[/]  [dim]arrears {' '.join(args)}[/]"
+        )
         started = time.monotonic()
         with log.open("w", encoding="utf-8") as out:
             out.write(f"$ arrears {' '.join(args)}\n")
             out.flush()
-            done = subprocess.run(argv, env=self.env(), stdout=subprocess.PIPE,
-                                  stderr=out, timeout=timeout, check=False)
+            done = subprocess.run(
+                argv,
+                env=self.env(),
+                stdout=subprocess.PIPE,
+                stderr=out,
+                timeout=timeout,
+                check=False,
+            )
             stdout = done.stdout.decode("utf-8", errors="replace")
             out.write(stdout)
         elapsed = time.monotonic() - started
@@ -85,7 +95,9 @@ class Demo:
                 f"its log is {log}\n{tail}"
             )
         self.timings.append((name, elapsed))
-        self.console.print(f"    [green]done[/] in {elapsed:.1f}s (exit {done.returncode}, log {log})")
+        self.console.print(
+            f"    [green]done[/] in {elapsed:.1f}s (exit {done.returncode}, log {log})"
+        )
         return stdout
 
     def note(self, step: str, finding: str) -> None:
@@ -95,16 +107,33 @@ class Demo:
     # -- workers ----------------------------------------------------------------------
     def start_workers(self, count: int) -> None:
         self.step_no += 1
-        self.console.print(f"[bold cyan]{self.step_no:>2}. workers[/]  [dim]{count} x arrears worker[/]")
+        self.console.print(
+            f"[bold cyan]{self.step_no:>2}. workers[/]  [dim]{count} x arrears worker[/]"
+        )
         for i in range(count):
             log = (self.logs / f"worker-{i + 1}.log").open("wb")
-            self.workers.append(subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "worker", "--worker-id", f"demo-{i + 1}",
-                 "--loglevel", "warning"],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            ))
+            self.workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pipeline.cli",
+                        "worker",
+                        "--worker-id",
+                        f"demo-{i + 1}",
+                        "--loglevel",
+                        "warning",
+                    ],
+                    env=self.env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
             log.close()
-        self.note("workers", f"{count} Faust workers share the partitions (logs {self.logs}/worker-*.log)")
+        self.note(
+            "workers", f"{count} Faust workers share the partitions (logs {self.logs}/worker-*.log)"
+        )
 
     def wait_for_workers(self, bootstrap: str, timeout: float = 900) -> None:
         """Until the workers' consumer group has committed the end of every source topic."""
@@ -117,8 +146,9 @@ class Demo:
         while time.monotonic() < deadline:
             for proc in self.workers:
                 if proc.poll() is not None:
-                    raise StepFailed(f"a worker exited with code {proc.returncode}; "
-                                     f"see {self.logs}/worker-*.log")
+                    raise StepFailed(
+                        f"a worker exited with code {proc.returncode}; see {self.logs}/worker-*.log"
+                    )
             status = cluster_status(bootstrap, self.settings, "")
             ends = sum(t.messages for t in status.topics if t.name in topics)
             mine = [g for g in status.groups if g.group == group]
@@ -129,8 +159,10 @@ class Demo:
                     self.console.print("    workers caught up (consumer-group lag 0)")
                     return
             time.sleep(1.0)
-        raise StepFailed(f"the workers did not catch up within {timeout:.0f}s (lag {lag}); "
-                         f"see {self.logs}/worker-*.log")
+        raise StepFailed(
+            f"the workers did not catch up within {timeout:.0f}s (lag {lag}); "
+            f"see {self.logs}/worker-*.log"
+        )
 
     def stop_workers(self) -> None:
         for proc in self.workers:
@@ -157,8 +189,9 @@ def latest_snapshot(root: Path, label: str) -> Path:
     return sorted(found)[-1][1]
 
 
-def run_demo(run_dir: Path, *, events: int, seed: int, workers: int,
-             console: Console, base: Settings) -> int:
+def run_demo(
+    run_dir: Path, *, events: int, seed: int, workers: int, console: Console, base: Settings
+) -> int:
     """Run the December story; return 0 when every step succeeded."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
@@ -182,7 +215,9 @@ def run_demo(run_dir: Path, *, events: int, seed: int, workers: int,
     )
     demo = Demo(run_dir, settings, events, seed, console, worker_count=workers)
     demo.outputs["run folder"] = run_dir
-    demo.note("broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}")
+    demo.note(
+        "broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}"
+    )
     try:
         _story(demo, bootstrap)
     finally:
@@ -199,18 +234,33 @@ def _story(demo: Demo, bootstrap: str) -> None:
     data = demo.run_dir / "data"
     data.mkdir(exist_ok=True)
     campaign = data / "changzhou-campaign.jsonl"
-    demo.arrears("generate", "generate", "--unit", "320400", "--events", str(demo.events),
-                 "--seed", str(demo.seed), "--split-at", CLOSE_OF_BUSINESS, "--out", str(campaign),
-                 "--quiet")
+    demo.arrears(
+        "generate",
+        "generate",
+        "--unit",
+        "320400",
+        "--events",
+        str(demo.events),
+        "--seed",
+        str(demo.seed),
+        "--split-at",
+        CLOSE_OF_BUSINESS,
+        "--out",
+        str(campaign),
+        "--quiet",
+    )
     manifest = json.loads(Path(f"{campaign}.manifest.json").read_text(encoding="utf-8"))
     files = manifest["files"]
     before, after = (data / Path(f["path"]).name for f in files[:2])
     totals = manifest["totals"]
-    demo.note("generate", f"{totals['lines']} lines for Changzhou's units: "
-              f"{totals['dirt']['exact_resend']} exact resends, {totals['dirt']['conflicting_resend']} "
-              f"conflicting resends, {totals['dirt']['correction']} corrections, "
-              f"{totals['dirt']['retraction']} retractions, {totals['dirt']['late_arrival']} late "
-              f"arrivals, {totals['dirt']['bad']} bad records")
+    demo.note(
+        "generate",
+        f"{totals['lines']} lines for Changzhou's units: "
+        f"{totals['dirt']['exact_resend']} exact resends, {totals['dirt']['conflicting_resend']} "
+        f"conflicting resends, {totals['dirt']['correction']} corrections, "
+        f"{totals['dirt']['retraction']} retractions, {totals['dirt']['late_arrival']} late "
+        f"arrivals, {totals['dirt']['bad']} bad records",
+    )
     demo.outputs["campaign files"] = data
 
     _ingest(demo, "ingest (to 12-31 close of business)", before, files[0])
@@ -218,27 +268,47 @@ def _story(demo: Demo, bootstrap: str) -> None:
     demo.arrears("archive", "archive", "--until-end", "--quiet")
     demo.wait_for_workers(bootstrap)
 
-    demo.arrears("snapshot (close of business)", "snapshot", "--cutoff", CUTOFF,
-                 "--label", "close-of-business", "--quiet")
+    demo.arrears(
+        "snapshot (close of business)",
+        "snapshot",
+        "--cutoff",
+        CUTOFF,
+        "--label",
+        "close-of-business",
+        "--quiet",
+    )
     root = s.state_dir / "snapshots"
     first = latest_snapshot(root, "close-of-business")
     demo.outputs["snapshot, 12-31 close of business"] = first
-    live = demo.arrears("live form = snapshot?", "form", "--unit", "320400", "--cutoff", CUTOFF, "--json")
+    live = demo.arrears(
+        "live form = snapshot?", "form", "--unit", "320400", "--cutoff", CUTOFF, "--json"
+    )
     _compare_live(demo, live, first)
 
     _ingest(demo, "ingest (January: late events, corrections)", after, files[1], "--skip-known")
     _fix_dead_letters(demo)
     demo.arrears("archive", "archive", "--until-end", "--quiet")
     demo.wait_for_workers(bootstrap)
-    demo.arrears("snapshot (restated)", "snapshot", "--cutoff", CUTOFF, "--label", "restated",
-                 "--quiet")
+    demo.arrears(
+        "snapshot (restated)", "snapshot", "--cutoff", CUTOFF, "--label", "restated", "--quiet"
+    )
     second = latest_snapshot(root, "restated")
     demo.outputs["snapshot, 12-31 restated"] = second
-    live = demo.arrears("live form = restated snapshot?", "form", "--unit", "320400", "--cutoff",
-                        CUTOFF, "--json")
+    live = demo.arrears(
+        "live form = restated snapshot?", "form", "--unit", "320400", "--cutoff", CUTOFF, "--json"
+    )
     _compare_live(demo, live, second)
-    demo.arrears("snapshot (live)", "snapshot", "--cutoff", CUTOFF, "--from", "live", "--label",
-                 "live", "--quiet")
+    demo.arrears(
+        "snapshot (live)",
+        "snapshot",
+        "--cutoff",
+        CUTOFF,
+        "--from",
+        "live",
+        "--label",
+        "live",
+        "--quiet",
+    )
     live_snapshot = latest_snapshot(root, "live")
     demo.outputs["snapshot, 12-31 from the live tallies"] = live_snapshot
     _compare_live_snapshot(demo, live_snapshot, second)
@@ -246,40 +316,72 @@ def _story(demo: Demo, bootstrap: str) -> None:
     diff = demo.arrears("diff", "diff", str(first), str(second))
     (demo.run_dir / "diff.txt").write_text(diff, encoding="utf-8")
     demo.outputs["diff of the two snapshots"] = demo.run_dir / "diff.txt"
-    headline = next((line for line in diff.splitlines() if line.startswith("diff ")), "no difference")
+    headline = next(
+        (line for line in diff.splitlines() if line.startswith("diff ")), "no difference"
+    )
     demo.note("diff", headline)
 
     demo.arrears("quality check", "check", str(second), "--previous", str(first), ok=(0, 6))
     demo.outputs["Data Docs"] = second / "quality" / "data_docs" / "index.html"
     result = json.loads((second / "quality" / "check-result.json").read_text(encoding="utf-8"))
     verdict = "passed" if result["passed"] else "a critical expectation failed"
-    demo.note("check", f"{verdict}; critical: {', '.join(result['critical_failures']) or 'none'}; "
-              f"warnings: {', '.join(result['warnings']) or 'none'} (see the Data Docs)")
+    demo.note(
+        "check",
+        f"{verdict}; critical: {', '.join(result['critical_failures']) or 'none'}; "
+        f"warnings: {', '.join(result['warnings']) or 'none'} (see the Data Docs)",
+    )
     demo.arrears("submit (the gate)", "submit", str(second), ok=(0, 6))
     if result["passed"]:
-        demo.note("submit", f"the restated snapshot is the one submitted for {CUTOFF} "
-                  f"({second.parent / 'submitted.json'})")
+        demo.note(
+            "submit",
+            f"the restated snapshot is the one submitted for {CUTOFF} "
+            f"({second.parent / 'submitted.json'})",
+        )
     else:
-        demo.note("submit", "the gate refused the restated snapshot, as it should: "
-                  f"{', '.join(result['critical_failures'])}. A real operator fixes those "
-                  "(e.g. `arrears deadletters export`/`resubmit`) and checks again")
+        demo.note(
+            "submit",
+            "the gate refused the restated snapshot, as it should: "
+            f"{', '.join(result['critical_failures'])}. A real operator fixes those "
+            "(e.g. `arrears deadletters export`/`resubmit`) and checks again",
+        )
 
     workbook = demo.run_dir / "report-2024-12-31.xlsx"
     units = ["320400", "320402", "320404", "320411", "320412", "320413", "320481", "320471"]
-    demo.arrears("report (xlsx)", "report", str(second), *[a for u in units for a in ("--unit", u)],
-                 "--format", "xlsx", "--out", str(workbook))
+    demo.arrears(
+        "report (xlsx)",
+        "report",
+        str(second),
+        *[a for u in units for a in ("--unit", u)],
+        "--format",
+        "xlsx",
+        "--out",
+        str(workbook),
+    )
     demo.outputs["workbook (附件2, one sheet per unit)"] = workbook
-    table = demo.arrears("report (table)", "report", str(second), "--unit", "320400", "--format", "table")
+    table = demo.arrears(
+        "report (table)", "report", str(second), "--unit", "320400", "--format", "table"
+    )
     demo.console.print(table)
 
     demo.arrears("replay --verify (Kafka)", "replay", "--verify", str(first), "--from", "kafka")
-    demo.note("replay", "the close-of-business snapshot rebuilt from Kafka at its offsets: equal, cell for cell")
-    demo.arrears("replay --verify (archive)", "replay", "--verify", str(second), "--from", "archive")
-    demo.note("replay", "the restated snapshot rebuilt from the Parquet archive: equal, cell for cell")
-    demo.arrears("replay --verify (live)", "replay", "--verify", str(live_snapshot), "--from",
-                 "kafka")
-    demo.note("replay", "the live snapshot rebuilt from Kafka at the offsets the workers reported: "
-              "equal, cell for cell")
+    demo.note(
+        "replay",
+        "the close-of-business snapshot rebuilt from Kafka at its offsets: equal, cell for cell",
+    )
+    demo.arrears(
+        "replay --verify (archive)", "replay", "--verify", str(second), "--from", "archive"
+    )
+    demo.note(
+        "replay", "the restated snapshot rebuilt from the Parquet archive: equal, cell for cell"
+    )
+    demo.arrears(
+        "replay --verify (live)", "replay", "--verify", str(live_snapshot), "--from", "kafka"
+    )
+    demo.note(
+        "replay",
+        "the live snapshot rebuilt from Kafka at the offsets the workers reported: "
+        "equal, cell for cell",
+    )
 
     letters = demo.arrears("dead letters", "deadletters", "list", "--limit", "5")
     demo.note("dead letters", _last_lines(letters, 1))
@@ -288,8 +390,9 @@ def _story(demo: Demo, bootstrap: str) -> None:
 def _ingest(demo: Demo, step: str, path: Path, expected: dict[str, Any], *flags: str) -> None:
     """Ingest one file and check its summary against the generator's manifest for it."""
     summary_file = demo.logs / f"{path.stem}.ingest-summary.json"
-    demo.arrears(step, "ingest", "--quiet", *flags, "--summary-json", str(summary_file), str(path),
-                 ok=(0, 3))
+    demo.arrears(
+        step, "ingest", "--quiet", *flags, "--summary-json", str(summary_file), str(path), ok=(0, 3)
+    )
     got = json.loads(summary_file.read_text(encoding="utf-8"))
     dirt = expected["dirt"]
     want = {
@@ -301,18 +404,29 @@ def _ingest(demo: Demo, step: str, path: Path, expected: dict[str, Any], *flags:
     if have != want:
         raise StepFailed(
             f"{step}: ingest's summary disagrees with the generator's manifest for {path.name}: "
-            f"ingest {json.dumps(have, sort_keys=True)} vs manifest {json.dumps(want, sort_keys=True)}"
+            f"ingest {json.dumps(have, sort_keys=True)} "
+            f"vs manifest {json.dumps(want, sort_keys=True)}"
         )
-    demo.note("ingest", f"{path.name}: {got['accepted']} accepted, {got['duplicates']} duplicates "
-              f"skipped, {got['rejected']} dead-lettered ({len(got['rejected_by_reason'])} reasons): "
-              "exactly the manifest's counts")
+    demo.note(
+        "ingest",
+        f"{path.name}: {got['accepted']} accepted, {got['duplicates']} duplicates "
+        f"skipped, {got['rejected']} dead-lettered ({len(got['rejected_by_reason'])} reasons): "
+        "exactly the manifest's counts",
+    )
 
 
 def _fix_dead_letters(demo: Demo) -> None:
     """What an operator does with rejected records: export, fix, resubmit (counted once)."""
     export = demo.run_dir / "dead-letters-no-offset.jsonl"
-    demo.arrears("dead letters: export", "deadletters", "export", "--reason", "occurred_at.no_offset",
-                 "--out", str(export))
+    demo.arrears(
+        "dead letters: export",
+        "deadletters",
+        "export",
+        "--reason",
+        "occurred_at.no_offset",
+        "--out",
+        str(export),
+    )
     fixed_lines = []
     for line in export.read_text(encoding="utf-8").splitlines():
         letter = json.loads(line)
@@ -322,11 +436,18 @@ def _fix_dead_letters(demo: Demo) -> None:
         fixed_lines.append(json.dumps(letter, ensure_ascii=False))
     fixed = demo.run_dir / "dead-letters-fixed.jsonl"
     fixed.write_text("\n".join(fixed_lines) + "\n", encoding="utf-8")
-    demo.arrears("dead letters: resubmit the fixed", "deadletters", "resubmit", str(fixed), ok=(0, 3))
-    again = demo.arrears("dead letters: resubmit again", "deadletters", "resubmit", str(fixed), ok=(0, 3))
-    demo.note("dead letters", f"{len(fixed_lines)} records without a time-zone offset fixed and "
-              f"resubmitted; their dead letters are marked resolved; resubmitting again: "
-              f"{_last_lines(again, 1)}")
+    demo.arrears(
+        "dead letters: resubmit the fixed", "deadletters", "resubmit", str(fixed), ok=(0, 3)
+    )
+    again = demo.arrears(
+        "dead letters: resubmit again", "deadletters", "resubmit", str(fixed), ok=(0, 3)
+    )
+    demo.note(
+        "dead letters",
+        f"{len(fixed_lines)} records without a time-zone offset fixed and "
+        f"resubmitted; their dead letters are marked resolved; resubmitting again: "
+        f"{_last_lines(again, 1)}",
+    )
 
 
 def _compare_live(demo: Demo, live_json: str, snapshot: Path) -> None:
@@ -335,7 +456,8 @@ def _compare_live(demo: Demo, live_json: str, snapshot: Path) -> None:
     live: dict[str, Any] = json.loads(live_json)
     figures = live["cells"]
     cells = pl.read_parquet(snapshot / "cells.parquet").filter(
-        (pl.col("unit") == "320400") & (pl.col("scope") == "rollup"))
+        (pl.col("unit") == "320400") & (pl.col("scope") == "rollup")
+    )
     stored = dict(zip(cells["cell"].to_list(), cells["value"].to_list(), strict=True))
     differ = sorted(c for c in stored if int(figures.get(c, 0)) != stored[c])
     if differ:
@@ -343,8 +465,10 @@ def _compare_live(demo: Demo, live_json: str, snapshot: Path) -> None:
             f"the live tallies and the snapshot {snapshot.name} disagree in {len(differ)} cells of "
             f"320400: {', '.join(differ[:8])}; see {demo.logs}"
         )
-    demo.note("three paths", f"live Faust tallies = snapshot {snapshot.name} for 常州市 320400, "
-              f"all {len(stored)} cells")
+    demo.note(
+        "three paths",
+        f"live Faust tallies = snapshot {snapshot.name} for 常州市 320400, all {len(stored)} cells",
+    )
 
 
 def _compare_live_snapshot(demo: Demo, live: Path, replayed: Path) -> None:
@@ -356,11 +480,18 @@ def _compare_live_snapshot(demo: Demo, live: Path, replayed: Path) -> None:
     if differ:
         raise StepFailed(
             f"the live snapshot {live.name} and the snapshot {replayed.name} disagree in "
-            f"{len(differ)} cells, e.g. {differ[0]}; see {demo.logs}")
-    where = ("at the same offsets" if a.offsets == b.offsets
-             else "the workers' offsets differ from the replay's, yet the figures agree")
-    demo.note("three paths", f"live snapshot {live.name} = snapshot {replayed.name}, every unit "
-              f"and cell ({a.cells().height} rows), {where}")
+            f"{len(differ)} cells, e.g. {differ[0]}; see {demo.logs}"
+        )
+    where = (
+        "at the same offsets"
+        if a.offsets == b.offsets
+        else "the workers' offsets differ from the replay's, yet the figures agree"
+    )
+    demo.note(
+        "three paths",
+        f"live snapshot {live.name} = snapshot {replayed.name}, every unit "
+        f"and cell ({a.cells().height} rows), {where}",
+    )
 
 
 def _last_lines(text: str, n: int) -> str:
@@ -387,4 +518,3 @@ def _summary(demo: Demo, seconds: float) -> None:
 
 def default_run_dir(base: Path) -> Path:
     return base / datetime.now().strftime("%Y%m%d-%H%M%S")
-

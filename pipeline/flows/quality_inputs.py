@@ -20,9 +20,18 @@ from contracts.registry import Registry
 if TYPE_CHECKING:
     from warehouse.offsets import Offsets
 
-__all__ = ["QualityInputError", "read_snapshot", "cells_sha256", "archive_offsets",
-           "archive_files", "scan_archive", "active_ids", "default_archive",
-           "dead_letters_from_file", "dead_letters_from_kafka"]
+__all__ = [
+    "QualityInputError",
+    "read_snapshot",
+    "cells_sha256",
+    "archive_offsets",
+    "archive_files",
+    "scan_archive",
+    "active_ids",
+    "default_archive",
+    "dead_letters_from_file",
+    "dead_letters_from_kafka",
+]
 
 CELLS_FILE = "cells.parquet"
 META_FILE = "meta.json"
@@ -48,8 +57,10 @@ def read_snapshot(ref: str | Path, root: Path | None = None) -> tuple[Path, Snap
     except SnapshotError as err:
         raise QualityInputError(str(err)) from None
     if "cutoff" not in snap.meta:
-        raise QualityInputError(f"{snap.path / META_FILE} has no cutoff; expected the snapshot "
-                                'metadata, e.g. {"cutoff": "2024-12-31T23:59:59+08:00", ...}')
+        raise QualityInputError(
+            f"{snap.path / META_FILE} has no cutoff; expected the snapshot "
+            'metadata, e.g. {"cutoff": "2024-12-31T23:59:59+08:00", ...}'
+        )
     snapshot = SnapshotInput(cells=cells, meta=snap.meta, label=str(snap.path))
     try:
         snapshot.cutoff_ms  # noqa: B018  (validates the cutoff's format now, with the path)
@@ -80,8 +91,10 @@ def archive_offsets(directory: Path, meta: Mapping[str, Any] | None = None) -> O
     from warehouse.offsets import offsets_from_json
 
     if not directory.is_dir():
-        raise QualityInputError(f"archive {directory} is not a directory; expected "
-                                "archive/source=<source>/date=<YYYY-MM-DD>/part-*.parquet")
+        raise QualityInputError(
+            f"archive {directory} is not a directory; expected "
+            "archive/source=<source>/date=<YYYY-MM-DD>/part-*.parquet"
+        )
     recorded = (meta or {}).get("offsets")
     if not recorded:
         return archive_end(directory)
@@ -119,8 +132,10 @@ def scan_archive(directory: Path, meta: Mapping[str, Any] | None = None) -> pl.L
         raise QualityInputError(f"archive {directory} cannot be read: {err}") from None
     missing = [c for c in ARCHIVE_COLUMNS if c not in names]
     if missing:
-        raise QualityInputError(f"archive {directory} lacks columns {', '.join(missing)}; "
-                                f"expected {', '.join(ARCHIVE_COLUMNS)}")
+        raise QualityInputError(
+            f"archive {directory} lacks columns {', '.join(missing)}; "
+            f"expected {', '.join(ARCHIVE_COLUMNS)}"
+        )
     return lazy
 
 
@@ -140,18 +155,27 @@ def active_ids(directory: Path, meta: Mapping[str, Any] | None, registry: Regist
     try:
         return batch_rebuild(directory, upto, list(upto), registry).active_ids()
     except (ArchiveError, OSError, pl.exceptions.PolarsError) as err:
-        raise QualityInputError(f"archive {directory}: cannot resolve its events with the "
-                                f"ledger: {err}") from None
+        raise QualityInputError(
+            f"archive {directory}: cannot resolve its events with the ledger: {err}"
+        ) from None
 
 
-_LETTER_SCHEMA = {"id": pl.Utf8, "original": pl.Utf8, "file": pl.Utf8, "line": pl.Int64,
-                  "reason": pl.Utf8, "message": pl.Utf8, "rejected_at": pl.Utf8,
-                  "status": pl.Utf8}
+_LETTER_SCHEMA = {
+    "id": pl.Utf8,
+    "original": pl.Utf8,
+    "file": pl.Utf8,
+    "line": pl.Int64,
+    "reason": pl.Utf8,
+    "message": pl.Utf8,
+    "rejected_at": pl.Utf8,
+    "status": pl.Utf8,
+}
 
 
 def _letters_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame([{k: r.get(k) for k in _LETTER_SCHEMA} for r in rows],
-                        schema=_LETTER_SCHEMA)
+    return pl.DataFrame(
+        [{k: r.get(k) for k in _LETTER_SCHEMA} for r in rows], schema=_LETTER_SCHEMA
+    )
 
 
 def dead_letters_from_file(path: Path) -> pl.DataFrame:
@@ -169,12 +193,16 @@ def dead_letters_from_file(path: Path) -> pl.DataFrame:
         try:
             obj = json.loads(line)
         except ValueError:
-            raise QualityInputError(f"{path}:{number} is not JSON; expected one dead letter "
-                                    "per line") from None
+            raise QualityInputError(
+                f"{path}:{number} is not JSON; expected one dead letter per line"
+            ) from None
         if isinstance(obj, dict) and "_deadletter" in obj:
             record = obj.get("record")
-            obj = {**obj["_deadletter"], "status": "open",
-                   "original": record if isinstance(record, str) else json.dumps(record)}
+            obj = {
+                **obj["_deadletter"],
+                "status": "open",
+                "original": record if isinstance(record, str) else json.dumps(record),
+            }
         if not isinstance(obj, dict) or "id" not in obj:
             raise QualityInputError(f"{path}:{number}: a dead letter needs at least an id")
         obj.setdefault("status", "open")
@@ -197,7 +225,8 @@ def dead_letters_from_kafka() -> pl.DataFrame:
     except (InfraError, KafkaError, DeadLetterError) as err:
         raise QualityInputError(
             f"cannot read the dead letters from Kafka: {err}; start the broker "
-            "(`arrears infra up`), or pass --dead-letters FILE or --dead-letters none") from None
+            "(`arrears infra up`), or pass --dead-letters FILE or --dead-letters none"
+        ) from None
     rows = []
     for letter in letters:
         original = letter.original
@@ -206,7 +235,16 @@ def dead_letters_from_kafka() -> pl.DataFrame:
                 original = base64.b64decode(original).decode("utf-8", errors="replace")
             except (binascii.Error, ValueError):
                 original = ""
-        rows.append({"id": letter.id, "original": original, "file": letter.file,
-                     "line": letter.line, "reason": letter.reason, "message": letter.message,
-                     "rejected_at": letter.rejected_at, "status": letter.status})
+        rows.append(
+            {
+                "id": letter.id,
+                "original": original,
+                "file": letter.file,
+                "line": letter.line,
+                "reason": letter.reason,
+                "message": letter.message,
+                "rejected_at": letter.rejected_at,
+                "status": letter.status,
+            }
+        )
     return _letters_frame(rows)

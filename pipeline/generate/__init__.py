@@ -33,5 +33,11 @@ from pipeline.generate.core import generate
 from pipeline.generate.manifest import MANIFEST_FORMAT
 from pipeline.generate.options import GenerateOptions, after_split_path, manifest_path
 
-__all__ = ["BAD_KINDS", "MANIFEST_FORMAT", "GenerateOptions", "after_split_path", "generate",
-           "manifest_path"]
+__all__ = [
+    "BAD_KINDS",
+    "MANIFEST_FORMAT",
+    "GenerateOptions",
+    "after_split_path",
+    "generate",
+    "manifest_path",
+]

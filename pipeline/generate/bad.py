@@ -33,19 +33,26 @@ BAD_KINDS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "uscc_length": (None, "uscc.length"),
     "industry_wrong_section": (None, "industry.section"),
     "industry_unknown_division": (None, "industry.division"),
-    "amount_negative": (("arrears.verified", "dispute.resolved", "execution.concluded"),
-                        "amount.negative"),
-    "amount_three_decimals": (("arrears.verified", "dispute.resolved", "execution.concluded"),
-                              "amount.decimals"),
-    "amount_not_string": (("arrears.verified", "dispute.resolved", "execution.concluded"),
-                          "amount.type"),
-    "workers_negative": (("employer.inspected", "dispute.resolved", "execution.concluded"),
-                         "workers.negative"),
+    "amount_negative": (
+        ("arrears.verified", "dispute.resolved", "execution.concluded"),
+        "amount.negative",
+    ),
+    "amount_three_decimals": (
+        ("arrears.verified", "dispute.resolved", "execution.concluded"),
+        "amount.decimals",
+    ),
+    "amount_not_string": (
+        ("arrears.verified", "dispute.resolved", "execution.concluded"),
+        "amount.type",
+    ),
+    "workers_negative": (
+        ("employer.inspected", "dispute.resolved", "execution.concluded"),
+        "workers.negative",
+    ),
     "migrant_exceeds_workers": (("employer.inspected",), "migrant_workers.exceeds_workers"),
     "bad_case_no": (("execution.concluded",), "case_no.format"),
     "unknown_channel": (("dispute.resolved",), "channel.unknown"),
-    "flag_not_boolean": (("dispute.resolved", "execution.concluded"),
-                         "new_employment_form.type"),
+    "flag_not_boolean": (("dispute.resolved", "execution.concluded"), "new_employment_form.type"),
     "unknown_method": (("employer.inspected",), "method.unknown"),
 }
 
@@ -102,8 +109,9 @@ def _spoil(kind: str, obj: dict[str, Any], rng: random.Random) -> bytes:
         digits = employer["industry"].lstrip("ABCDEFGHIJKLMNOPQRST")
         employer["industry"] = ("C" if int(digits[:2]) not in range(13, 44) else "E") + digits
     elif kind == "industry_unknown_division":
-        employer["industry"] = rng.choice(("98", "99", "00")) + employer["industry"].lstrip(
-            "ABCDEFGHIJKLMNOPQRST")[2:]
+        employer["industry"] = (
+            rng.choice(("98", "99", "00")) + employer["industry"].lstrip("ABCDEFGHIJKLMNOPQRST")[2:]
+        )
     elif kind == "amount_negative":
         payload["amount"] = "-" + payload["amount"]
     elif kind == "amount_three_decimals":

@@ -15,10 +15,18 @@ class _ComplaintEvents(_Pools):
 
     def _ev_lead_received(self, t: int) -> tuple[str, dict[str, Any], int]:
         rng = self.rng
-        intake = _pick(rng, (("national_platform", 45), ("hotline", 33), ("petition", 8),
-                             ("centralized_reception", 14)))
-        duplicate_of = rng.choice(self.received_leads) if self.received_leads \
-            and rng.random() < 0.12 else None
+        intake = _pick(
+            rng,
+            (
+                ("national_platform", 45),
+                ("hotline", 33),
+                ("petition", 8),
+                ("centralized_reception", 14),
+            ),
+        )
+        duplicate_of = (
+            rng.choice(self.received_leads) if self.received_leads and rng.random() < 0.12 else None
+        )
         unit = duplicate_of.unit if duplicate_of else self._unit()
         lead_id = f"XS{unit}{self._seq():09d}"
         payload: dict[str, Any] = {"lead_id": lead_id, "intake": intake}
@@ -49,8 +57,10 @@ class _ComplaintEvents(_Pools):
         lead = _pop_random(self.rng, self.received_leads)
         if lead is None:
             return None
-        verdict = _pick(self.rng, (("substantiated", 55), ("unsubstantiated", 25),
-                                   ("contract_payment_dispute", 20)))
+        verdict = _pick(
+            self.rng,
+            (("substantiated", 55), ("unsubstantiated", 25), ("contract_payment_dispute", 20)),
+        )
         lead.at = self._after(lead.at, t)
         if len(self.verified_leads) < OPEN_LEADS_MAX:
             self.verified_leads.append(lead)

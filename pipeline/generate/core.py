@@ -14,9 +14,13 @@ from pipeline.generate.sink import _Sink
 from pipeline.generate.world import _World
 
 
-def generate(options: GenerateOptions, *, registry: Registry | None = None,
-             campaign: Campaign | None = None,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def generate(
+    options: GenerateOptions,
+    *,
+    registry: Registry | None = None,
+    campaign: Campaign | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Write the campaign and its manifest; return the manifest.
 
     ``progress`` is called now and then with the number of lines written so far.
@@ -31,8 +35,9 @@ def generate(options: GenerateOptions, *, registry: Registry | None = None,
         files.append(_Sink(after_split_path(options.out), "after_split"))
     try:
         for n, (line, recorded, kind) in enumerate(world.lines(), start=1):
-            sink = files[0] if options.split_at is None or recorded <= options.split_at \
-                else files[1]
+            sink = (
+                files[0] if options.split_at is None or recorded <= options.split_at else files[1]
+            )
             sink.write(line, kind, world)
             if progress is not None and n % 20_000 == 0:
                 progress(n)

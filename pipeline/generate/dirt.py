@@ -35,8 +35,11 @@ class _Dirt(_Events):
             return None
         obj = _copy(sent.obj)
         _alter(obj, self.rng)
-        return self._encode(obj), sent.recorded, _Kind("conflicting_resend", obj["source"],
-                                                       obj["type"])
+        return (
+            self._encode(obj),
+            sent.recorded,
+            _Kind("conflicting_resend", obj["source"], obj["type"]),
+        )
 
     def _target(self, january: bool, allowed: frozenset[str]) -> _Sent | None:
         pool: Any = self.december if january and self.december else self.fixable
@@ -64,8 +67,13 @@ class _Dirt(_Events):
         obj["supersedes"] = sent.obj["event_id"]
         _order_envelope(obj)
         self.recent.append(_Sent(obj, sent.occurred, recorded))
-        return self._encode(obj), recorded, _Kind("correction", obj["source"], obj["type"],
-                                                  sent.occurred <= self.cutoff < recorded)
+        return (
+            self._encode(obj),
+            recorded,
+            _Kind(
+                "correction", obj["source"], obj["type"], sent.occurred <= self.cutoff < recorded
+            ),
+        )
 
     def _retraction(self, t: int, january: bool) -> tuple[bytes, int, _Kind] | None:
         sent = self._target(january, _RETRACTABLE)
@@ -73,15 +81,24 @@ class _Dirt(_Events):
             return None
         occurred = min(max(t, sent.occurred + 60), self.end)
         recorded = max(occurred, sent.recorded) + self.rng.randint(60, 3600)
-        obj = {"event_id": self._event_id(sent.obj["source"], sent.obj["unit"]),
-               "source": sent.obj["source"], "type": "event.retracted",
-               "occurred_at": _iso(occurred), "recorded_at": _iso(recorded),
-               "unit": sent.obj["unit"],
-               "payload": {"retracts": sent.obj["event_id"],
-                           "reason": self.rng.choice(_RETRACT_REASONS)}}
+        obj = {
+            "event_id": self._event_id(sent.obj["source"], sent.obj["unit"]),
+            "source": sent.obj["source"],
+            "type": "event.retracted",
+            "occurred_at": _iso(occurred),
+            "recorded_at": _iso(recorded),
+            "unit": sent.obj["unit"],
+            "payload": {
+                "retracts": sent.obj["event_id"],
+                "reason": self.rng.choice(_RETRACT_REASONS),
+            },
+        }
         self.recent.append(_Sent(obj, occurred, recorded))
-        return self._encode(obj), recorded, _Kind("retraction", obj["source"], obj["type"],
-                                                  occurred <= self.cutoff < recorded)
+        return (
+            self._encode(obj),
+            recorded,
+            _Kind("retraction", obj["source"], obj["type"], occurred <= self.cutoff < recorded),
+        )
 
     def _bad(self, t: int) -> tuple[bytes, int, _Kind]:
         rng = self.rng
@@ -92,7 +109,8 @@ class _Dirt(_Events):
         types, _ = BAD_KINDS[kind]
         type_ = rng.choice(types or _SELF_CONTAINED)
         source = {"dispute.resolved": "mediation", "execution.concluded": "court"}.get(
-            type_, "inspection")
+            type_, "inspection"
+        )
         # A bad line opens no case: drop the one its base event may have added.
         open_cases = len(self.open_cases)
         obj, occurred = self._event(source, type_, t)
@@ -117,12 +135,14 @@ def _alter(obj: dict[str, Any], rng: random.Random, *, payload_only: bool = Fals
     payload = obj["payload"]
     if "migrant_workers" in payload:
         payload["workers"] += rng.randint(1, 5)
-        payload["migrant_workers"] = min(payload["workers"],
-                                         payload["migrant_workers"] + rng.randint(0, 2))
+        payload["migrant_workers"] = min(
+            payload["workers"], payload["migrant_workers"] + rng.randint(0, 2)
+        )
     elif "amount" in payload:
         fen = _amount_fen(payload["amount"])
-        payload["amount"] = _fen_to_yuan(max(100, fen + rng.choice((-1, 1)) * rng.randint(
-            100, max(101, fen // 5))))
+        payload["amount"] = _fen_to_yuan(
+            max(100, fen + rng.choice((-1, 1)) * rng.randint(100, max(101, fen // 5)))
+        )
     elif "amount_claimed" in payload:
         payload["workers_claimed"] += 1
     elif "reason" in payload:
@@ -131,5 +151,6 @@ def _alter(obj: dict[str, Any], rng: random.Random, *, payload_only: bool = Fals
         stamp = dt.datetime.fromisoformat(obj["occurred_at"]) + dt.timedelta(minutes=17)
         obj["occurred_at"] = stamp.isoformat()
     else:
-        payload["employer"] = dict(payload["employer"], name=payload["employer"]["name"] + "（更正）")
-
+        payload["employer"] = dict(
+            payload["employer"], name=payload["employer"]["name"] + "（更正）"
+        )

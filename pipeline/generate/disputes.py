@@ -20,11 +20,19 @@ class _DisputeEvents(_Pools):
         channel = "arbitration" if rng.random() < 0.35 else "mediation"
         year = self._year(t)
         n = self._number(unit, channel, t)
-        case_no = f"{self.abbr[unit]}劳人仲案字〔{year}〕第{n}号" if channel == "arbitration" \
+        case_no = (
+            f"{self.abbr[unit]}劳人仲案字〔{year}〕第{n}号"
+            if channel == "arbitration"
             else f"{self.abbr[unit]}劳调〔{year}〕{n}号"
-        payload = {"case_no": case_no, "employer": emp.obj, "workers": workers,
-                   "amount": _yuan(rng, workers * self._per_worker(emp.row)),
-                   "channel": channel, "new_employment_form": emp.platform}
+        )
+        payload = {
+            "case_no": case_no,
+            "employer": emp.obj,
+            "workers": workers,
+            "amount": _yuan(rng, workers * self._per_worker(emp.row)),
+            "channel": channel,
+            "new_employment_form": emp.platform,
+        }
         return unit, payload, t
 
     def _ev_execution_concluded(self, t: int) -> tuple[str, dict[str, Any], int]:
@@ -36,7 +44,11 @@ class _DisputeEvents(_Pools):
         local = unit[2:] if unit[4:] != "00" else unit[2:4] if unit[2:4] != "00" else ""
         court = _PROVINCE_CHAR.get(unit[:2], "苏") + local
         case_no = f"({self._year(t)}){court}执{self._number(unit, 'court', t)}号"
-        payload = {"case_no": case_no, "employer": emp.obj, "workers": workers,
-                   "amount": _yuan(rng, workers * self._per_worker(emp.row) * 3 // 2),
-                   "new_employment_form": emp.platform and rng.random() < 0.5}
+        payload = {
+            "case_no": case_no,
+            "employer": emp.obj,
+            "workers": workers,
+            "amount": _yuan(rng, workers * self._per_worker(emp.row) * 3 // 2),
+            "new_employment_form": emp.platform and rng.random() < 0.5,
+        }
         return unit, payload, t

@@ -16,8 +16,9 @@ from pipeline.generate.util import _iso, _order_envelope
 class _Events(_InspectionEvents, _DisputeEvents, _ComplaintEvents):
     """Clean events: pick a type by weight, build it, stamp and remember it."""
 
-    def _clean(self, t: int, *, late: bool = False,
-               recorded: int | None = None) -> tuple[bytes, int, _Kind]:
+    def _clean(
+        self, t: int, *, late: bool = False, recorded: int | None = None
+    ) -> tuple[bytes, int, _Kind]:
         rng = self.rng
         if late:
             source, type_ = "inspection", rng.choice(_SELF_CONTAINED)
@@ -40,13 +41,22 @@ class _Events(_InspectionEvents, _DisputeEvents, _ComplaintEvents):
         make = getattr(self, "_ev_" + type_.replace(".", "_"))
         result = make(t)
         if result is None:  # pool empty: create instead
-            fallback = {"complaint": "lead.received", "mediation": "dispute.resolved",
-                        "court": "execution.concluded"}.get(source)
+            fallback = {
+                "complaint": "lead.received",
+                "mediation": "dispute.resolved",
+                "court": "execution.concluded",
+            }.get(source)
             if fallback is None:
                 fallback = "arrears.verified" if self.rng.random() < 0.3 else "employer.inspected"
             type_ = fallback
             result = getattr(self, "_ev_" + type_.replace(".", "_"))(t)
         unit, payload, occurred = result
-        obj = {"event_id": self._event_id(source, unit), "source": source, "type": type_,
-               "occurred_at": _iso(occurred), "unit": unit, "payload": payload}
+        obj = {
+            "event_id": self._event_id(source, unit),
+            "source": source,
+            "type": type_,
+            "occurred_at": _iso(occurred),
+            "unit": unit,
+            "payload": payload,
+        }
         return obj, occurred

@@ -23,8 +23,11 @@ class _InspectionEvents(_Pools):
             payload["project"] = self._project(unit)
         workers = max(1, round(emp.size * rng.uniform(0.93, 1.05)))
         migrant = min(workers, round(workers * emp.migrant_share * rng.uniform(0.9, 1.1)))
-        payload.update(workers=workers, migrant_workers=migrant,
-                       method=_pick(rng, (("onsite", 55), ("online", 30), ("complaint", 15))))
+        payload.update(
+            workers=workers,
+            migrant_workers=migrant,
+            method=_pick(rng, (("onsite", 55), ("online", 30), ("complaint", 15))),
+        )
         return unit, payload, t
 
     def _ev_arrears_verified(self, t: int) -> tuple[str, dict[str, Any], int] | None:
@@ -33,8 +36,7 @@ class _InspectionEvents(_Pools):
             return self._ev_arrears_resolved(t)
         unit = self._unit()
         emp = self._employer(unit, "arrears")
-        project = self._project(unit) if emp.row == "construction" and rng.random() < 0.85 \
-            else None
+        project = self._project(unit) if emp.row == "construction" and rng.random() < 0.85 else None
         workers = max(1, min(emp.size, int(rng.paretovariate(1.3) * 3)))
         amount = workers * self._per_worker(emp.row)
         case = _Case(self._case_id(unit, t), unit, emp, project, workers, amount, t)
@@ -54,13 +56,18 @@ class _InspectionEvents(_Pools):
         if not self.open_cases:
             return None
         case = self.rng.choice(self.open_cases)
-        kind = _pick(self.rng, (("rectification", 60), ("handling_decision", 25),
-                                ("penalty_decision", 15)))
+        kind = _pick(
+            self.rng, (("rectification", 60), ("handling_decision", 25), ("penalty_decision", 15))
+        )
         word = {"rectification": "令", "handling_decision": "处", "penalty_decision": "罚"}[kind]
         at = self._after(case.at, t)
         doc = f"{self.abbr[case.unit]}人社监{word}〔{self._year(at)}〕{self._number(case.unit, kind, at)}号"
-        payload = {"case_id": case.case_id, "employer": case.employer.obj, "kind": kind,
-                   "document_no": doc}
+        payload = {
+            "case_id": case.case_id,
+            "employer": case.employer.obj,
+            "kind": kind,
+            "document_no": doc,
+        }
         return case.unit, payload, at
 
     def _ev_case_transferred(self, t: int) -> tuple[str, dict[str, Any], int] | None:
@@ -77,8 +84,11 @@ class _InspectionEvents(_Pools):
         case = _pop_random(self.rng, self.to_file)
         if case is None:
             return None
-        return case.unit, {"case_id": case.case_id, "employer": case.employer.obj}, \
-            self._after(case.at, t)
+        return (
+            case.unit,
+            {"case_id": case.case_id, "employer": case.employer.obj},
+            self._after(case.at, t),
+        )
 
     def _ev_employer_published(self, t: int) -> tuple[str, dict[str, Any], int] | None:
         if not self.open_cases:
@@ -92,5 +102,7 @@ class _InspectionEvents(_Pools):
         case = self.rng.choice(self.open_cases)
         at = self._after(case.at, t)
         prov = _PROVINCE_CHAR.get(case.unit[:2], "")
-        listing = f"{prov}人社欠薪失信〔{self._year(at)}〕{self._number(case.unit[:2], 'list', at)}号"
+        listing = (
+            f"{prov}人社欠薪失信〔{self._year(at)}〕{self._number(case.unit[:2], 'list', at)}号"
+        )
         return case.unit, {"employer": case.employer.obj, "listing_no": listing}, at

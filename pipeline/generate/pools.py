@@ -24,8 +24,12 @@ class _Pools(_State):
     """Employers and projects per unit: mostly reused, sometimes new, never more than a cap."""
 
     def _per_worker(self, row: str) -> int:
-        low, high = {"construction": (6000, 32000), "manufacturing": (3000, 14000),
-                     "services": (2500, 10000), "other": (2000, 9000)}[row]
+        low, high = {
+            "construction": (6000, 32000),
+            "manufacturing": (3000, 14000),
+            "services": (2500, 10000),
+            "other": (2000, 9000),
+        }[row]
         return self.rng.randint(low, high) * 100 + self.rng.choice((0, 0, 0, 50, 0, 37))
 
     def _employer(self, unit: str, purpose: str) -> _Employer:
@@ -55,16 +59,24 @@ class _Pools(_State):
             uscc = "91" + uscc[2:17]
             uscc += uscc_check_char(uscc)
         name = _company_name(rng, self.registry, uscc, division, row, rng.choice(words))
-        size = {"construction": int(rng.paretovariate(1.1) * 25),
-                "manufacturing": int(rng.paretovariate(1.2) * 40),
-                "services": int(rng.paretovariate(1.3) * 15),
-                "other": int(rng.paretovariate(1.5) * 10)}[row]
+        size = {
+            "construction": int(rng.paretovariate(1.1) * 25),
+            "manufacturing": int(rng.paretovariate(1.2) * 40),
+            "services": int(rng.paretovariate(1.3) * 15),
+            "other": int(rng.paretovariate(1.5) * 10),
+        }[row]
         if uscc[:2] == "92":
             size = min(size, rng.randint(1, 8))
-        share = {"construction": 0.88, "manufacturing": 0.5, "services": 0.3,
-                 "other": 0.6}[row] * rng.uniform(0.7, 1.1)
-        return _Employer({"id": uscc, "name": name, "industry": industry}, row,
-                         max(1, min(size, 20000)), min(share, 1.0), platform)
+        share = {"construction": 0.88, "manufacturing": 0.5, "services": 0.3, "other": 0.6}[
+            row
+        ] * rng.uniform(0.7, 1.1)
+        return _Employer(
+            {"id": uscc, "name": name, "industry": industry},
+            row,
+            max(1, min(size, 20000)),
+            min(share, 1.0),
+            platform,
+        )
 
     def _project(self, unit: str) -> dict[str, Any]:
         rng = self.rng
@@ -74,9 +86,12 @@ class _Pools(_State):
         pattern, p_gov, p_soe = rng.choice(_PROJECT_KINDS)
         name = pattern.format(p=rng.choice(_PLACES), n=rng.randint(1, 6))
         unit_name = self.registry.unit(unit).name
-        project = {"id": f"P{unit}{self._year(self.now)}{self._seq():07d}",
-                   "name": f"{unit_name}{name}",
-                   "government_investment": rng.random() < p_gov, "soe": rng.random() < p_soe}
+        project = {
+            "id": f"P{unit}{self._year(self.now)}{self._seq():07d}",
+            "name": f"{unit_name}{name}",
+            "government_investment": rng.random() < p_gov,
+            "soe": rng.random() < p_soe,
+        }
         pool.append(project)
         return project
 
@@ -87,4 +102,3 @@ class _Pools(_State):
         payload["workers"] = case.workers
         payload["amount"] = _fen_to_yuan(amount)
         return payload
-

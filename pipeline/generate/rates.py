@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 # --- rates of the controlled dirt, per line -------------------------------------------------
 P_BAD = 0.005
 P_EXACT_RESEND = 0.01
@@ -44,9 +42,21 @@ TYPE_WEIGHTS: dict[tuple[str, str], float] = {
 _TYPE_KEYS = list(TYPE_WEIGHTS)
 _TYPE_CUM = [sum(list(TYPE_WEIGHTS.values())[: i + 1]) for i in range(len(TYPE_WEIGHTS))]
 POLICE_FILING_SHARE = 0.76  # of transfers; some are still pending at the end
-_SELF_CONTAINED = ("employer.inspected", "arrears.verified", "dispute.resolved",
-                   "execution.concluded")
-_CORRECTABLE = frozenset({"employer.inspected", "arrears.verified", "arrears.resolved",
-                          "dispute.resolved", "execution.concluded", "lead.received"})
+_SELF_CONTAINED = (
+    "employer.inspected",
+    "arrears.verified",
+    "dispute.resolved",
+    "execution.concluded",
+)
+_CORRECTABLE = frozenset(
+    {
+        "employer.inspected",
+        "arrears.verified",
+        "arrears.resolved",
+        "dispute.resolved",
+        "execution.concluded",
+        "lead.received",
+    }
+)
 _RETRACTABLE = _CORRECTABLE | {"order.issued", "employer.published"}
 _COMPACT = (",", ":")

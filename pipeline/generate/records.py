@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class _Kind:
-    name: str                   # clean, exact_resend, conflicting_resend, correction, ...
+    name: str  # clean, exact_resend, conflicting_resend, correction, ...
     source: str = ""
     type: str = ""
     late: bool = False
@@ -21,7 +21,7 @@ class _Kind:
 
 @dataclass(slots=True)
 class _Employer:
-    obj: dict[str, str]          # the JSON object events carry
+    obj: dict[str, str]  # the JSON object events carry
     row: str
     size: int
     migrant_share: float
@@ -36,7 +36,7 @@ class _Case:
     project: dict[str, Any] | None
     workers: int
     amount_fen: int
-    at: int                      # epoch seconds of the verification
+    at: int  # epoch seconds of the verification
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ from collections import Counter, deque
 from typing import Any
 
 from contracts.calendar import Campaign
-from contracts.registry import Registry, Unit
 from contracts.clock import CST
+from contracts.registry import Registry, Unit
 from pipeline.generate.names import _PROVINCE_CHAR, ROWS
 from pipeline.generate.options import GenerateOptions
 from pipeline.generate.rates import (
@@ -87,6 +87,7 @@ class _State:
         if city.code == unit.code:
             return city.name[:1]
         return city.name[:1] + unit.name.removeprefix(city.name.removesuffix("市"))[:1]
+
     # -- small helpers --
 
     def _encode(self, obj: dict[str, Any]) -> bytes:

@@ -12,8 +12,32 @@ from contracts.clock import CST
 class _Timeline:
     """Slot ``i`` of ``n`` -> an event time: hourly buckets weighted by a rising curve."""
 
-    HOUR_WEIGHTS = (1, 0.5, 0.3, 0.3, 0.3, 0.5, 1, 3, 8, 10, 10, 9, 4, 5, 10, 10, 9, 7, 4, 3, 2,
-                    2, 1.5, 1)
+    HOUR_WEIGHTS = (
+        1,
+        0.5,
+        0.3,
+        0.3,
+        0.3,
+        0.5,
+        1,
+        3,
+        8,
+        10,
+        10,
+        9,
+        4,
+        5,
+        10,
+        10,
+        9,
+        7,
+        4,
+        3,
+        2,
+        2,
+        1.5,
+        1,
+    )
 
     def __init__(self, campaign: Campaign, n: int) -> None:
         start = campaign.window_start.astimezone(CST)

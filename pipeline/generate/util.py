@@ -12,6 +12,7 @@ from contracts.clock import CST
 def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, CST).isoformat()
 
+
 def _cumulative(weights: tuple[float, ...] | list[float]) -> list[float]:
     total = sum(weights)
     out, acc = [], 0.0
@@ -57,8 +58,7 @@ def _yuan(rng: random.Random, fen: int) -> str:
 def _order_envelope(obj: dict[str, Any]) -> None:
     """Put the envelope keys in the SPEC order (payload last), in place."""
     payload = obj.pop("payload")
-    for key in ("event_id", "source", "type", "occurred_at", "recorded_at", "unit",
-                "supersedes"):
+    for key in ("event_id", "source", "type", "occurred_at", "recorded_at", "unit", "supersedes"):
         if key in obj:
             obj[key] = obj.pop(key)
     obj["payload"] = payload
@@ -70,8 +70,6 @@ def _copy(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-
 def _amount_fen(text: str) -> int:
     whole, _, dec = text.partition(".")
     return int(whole) * 100 + int(dec.ljust(2, "0") or 0)
-

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from contracts.clock import CST
 from contracts.errors import ValidationError
 from contracts.events import parse_event
-from contracts.clock import CST
 from pipeline.generate.dirt import _Dirt
 from pipeline.generate.rates import (
     JANUARY_FIX_BOOST,

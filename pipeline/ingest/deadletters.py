@@ -30,8 +30,16 @@ from pipeline.ingest.routing import now_cst
 from pipeline.ingest.sink import Headers
 
 __all__ = [
-    "DeadLetter", "DeadLetterError", "read_to_end", "merge", "load", "select", "export_line",
-    "ResubmitPlan", "plan_resubmit", "STATUSES",
+    "DeadLetter",
+    "DeadLetterError",
+    "read_to_end",
+    "merge",
+    "load",
+    "select",
+    "export_line",
+    "ResubmitPlan",
+    "plan_resubmit",
+    "STATUSES",
 ]
 
 STATUSES = ("open", "resolved", "all")
@@ -95,17 +103,27 @@ def read_to_end(bootstrap: str, topics: list[str]) -> Iterator[ConsumerRecord]:
     every partition's position reaches its captured end offset; a read that makes
     no progress for STALL_SECONDS is an error, not an end.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             client_id="arrears-deadletters", auto_offset_reset="earliest",
-                             allow_auto_create_topics=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="arrears-deadletters",
+        auto_offset_reset="earliest",
+        allow_auto_create_topics=False,
+    )
     try:
         present = consumer.topics()
         missing = [t for t in topics if t not in present]
         if missing:
-            raise DeadLetterError(f"topic(s) {', '.join(missing)} do not exist; create the "
-                                  "declared topics with `arrears infra up`")
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+            raise DeadLetterError(
+                f"topic(s) {', '.join(missing)} do not exist; create the "
+                "declared topics with `arrears infra up`"
+            )
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
         consumer.assign(partitions)
         ends = consumer.end_offsets(partitions)
         consumer.seek_to_beginning(*partitions)
@@ -123,7 +141,8 @@ def read_to_end(bootstrap: str, topics: list[str]) -> Iterator[ConsumerRecord]:
             elif time.monotonic() - progress_at > STALL_SECONDS:
                 raise DeadLetterError(
                     f"reading {', '.join(topics)} made no progress for {STALL_SECONDS:.0f}s; "
-                    f"still short of the end offsets on {sorted(map(str, remaining))}")
+                    f"still short of the end offsets on {sorted(map(str, remaining))}"
+                )
             for tp, records in batch.items():
                 end = ends[tp]
                 for record in records:
@@ -161,8 +180,12 @@ def merge(
             unreadable += 1
     for dl_id, mark in status.items():
         if mark is not None and dl_id in by_id and mark.get("status") == "resolved":
-            by_id[dl_id] = replace(by_id[dl_id], status="resolved", event_id=mark.get("event_id"),
-                                   resolved_at=mark.get("resolved_at"))
+            by_id[dl_id] = replace(
+                by_id[dl_id],
+                status="resolved",
+                event_id=mark.get("event_id"),
+                resolved_at=mark.get("resolved_at"),
+            )
     return list(by_id.values()), unreadable
 
 
@@ -189,8 +212,11 @@ def select(
             continue
         if reason is not None and letter.reason != reason:
             continue
-        if file is not None and letter.file != file and \
-                (letter.file or "").rsplit("/", 1)[-1] != file:
+        if (
+            file is not None
+            and letter.file != file
+            and (letter.file or "").rsplit("/", 1)[-1] != file
+        ):
             continue
         out.append(letter)
     return out
@@ -222,8 +248,13 @@ def export_line(letter: DeadLetter) -> dict[str, Any]:
         record: Any = _strict_json(text) if letter.original_encoding != "base64" else text
     except ValueError:
         record = text
-    meta: dict[str, Any] = {"id": letter.id, "file": letter.file, "line": letter.line,
-                            "reason": letter.reason, "message": letter.message}
+    meta: dict[str, Any] = {
+        "id": letter.id,
+        "file": letter.file,
+        "line": letter.line,
+        "reason": letter.reason,
+        "message": letter.message,
+    }
     if letter.original_encoding == "base64":
         meta["original_base64"] = letter.original
     return {"record": record, "_deadletter": meta}
@@ -276,28 +307,47 @@ def plan_resubmit(
             if not isinstance(dl_id, str):
                 raise TypeError
         except (ValueError, TypeError, KeyError):
-            plan.still_bad.append((number, None, "resubmit.format",
-                                   'each line must be {"record": ..., "_deadletter": {"id": ...}} '
-                                   "as written by `arrears deadletters export`"))
+            plan.still_bad.append(
+                (
+                    number,
+                    None,
+                    "resubmit.format",
+                    'each line must be {"record": ..., "_deadletter": {"id": ...}} '
+                    "as written by `arrears deadletters export`",
+                )
+            )
             continue
         letter = letters.get(dl_id)
         if letter is None:
-            plan.still_bad.append((number, dl_id, "resubmit.unknown_id",
-                                   f"no dead letter {dl_id} in {dead_letter_topic(settings)}"))
+            plan.still_bad.append(
+                (
+                    number,
+                    dl_id,
+                    "resubmit.unknown_id",
+                    f"no dead letter {dl_id} in {dead_letter_topic(settings)}",
+                )
+            )
             continue
         if letter.status == "resolved" or dl_id in done:
             plan.skipped.append(dl_id)
             continue
-        value = (record if isinstance(record, str)
-                 else record_json(record, separators=(", ", ": "))).encode()
+        value = (
+            record if isinstance(record, str) else record_json(record, separators=(", ", ": "))
+        ).encode()
         try:
             event = parse_event(value, registry)
         except ValidationError as err:
             plan.still_bad.append((number, dl_id, err.reason, str(err)))
             continue
         done.add(dl_id)
-        plan.events.append((source_topic(settings, event.source), event.unit.encode(), value,
-                            [("arrears-deadletter", dl_id.encode())]))
+        plan.events.append(
+            (
+                source_topic(settings, event.source),
+                event.unit.encode(),
+                value,
+                [("arrears-deadletter", dl_id.encode())],
+            )
+        )
         mark = {"id": dl_id, "status": "resolved", "event_id": event.event_id, "resolved_at": stamp}
         plan.marks.append((dl_id.encode(), json.dumps(mark, ensure_ascii=False).encode()))
         plan.resolved.append((dl_id, event.event_id))

@@ -1,4 +1,4 @@
-"""File ingest: validate JSON Lines, produce good events to their source topic, dead-letter the rest.
+"""File ingest: validate JSON Lines, produce good events to their topic, dead-letter the rest.
 
 The routing (`Ingest`) knows nothing of Kafka: it hands records to a `Sink`, so the
 counting, the duplicate and conflict rules and the dead-letter shape are tested
@@ -28,8 +28,16 @@ from pipeline.errors import ExitCode
 from pipeline.ingest.sink import Sink
 from pipeline.ingest.validators import Checked, Refused, Validators, validate_line
 
-__all__ = ["CONFLICT", "Ingest", "Summary", "dead_letter_id", "dead_letter_record",
-           "display_name", "known_event", "now_cst"]
+__all__ = [
+    "CONFLICT",
+    "Ingest",
+    "Summary",
+    "dead_letter_id",
+    "dead_letter_record",
+    "display_name",
+    "known_event",
+    "now_cst",
+]
 
 #: How often (in lines) `Ingest.feed` reports progress.
 PROGRESS_EVERY = 4096
@@ -85,9 +93,15 @@ def dead_letter_record(
     `"original_encoding": "base64"`, so nothing of it is lost.
     """
     name = display_name(file) if file is not None else None
-    return dead_letter_value(dead_letter_id(name or "", line or 0, original), original, err,
-                             origin=origin, file=name, line=line,
-                             rejected_at=rejected_at or now_cst())
+    return dead_letter_value(
+        dead_letter_id(name or "", line or 0, original),
+        original,
+        err,
+        origin=origin,
+        file=name,
+        line=line,
+        rejected_at=rejected_at or now_cst(),
+    )
 
 
 @dataclass
@@ -109,15 +123,21 @@ class Summary:
         return sum(self.rejected.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "accepted": self.accepted_total,
-                "accepted_by_source": dict(sorted(self.accepted.items())),
-                "duplicates": self.duplicates, "blank": self.blank,
-                "rejected": self.rejected_total, "rejected_by_reason": dict(sorted(self.rejected.items()))}
+        return {
+            "lines": self.lines,
+            "accepted": self.accepted_total,
+            "accepted_by_source": dict(sorted(self.accepted.items())),
+            "duplicates": self.duplicates,
+            "blank": self.blank,
+            "rejected": self.rejected_total,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+        }
 
     @property
     def exit_code(self) -> ExitCode:
         """0 when every record was accepted (duplicates and blank lines are fine), else 3."""
         return ExitCode.REJECTED if self.rejected_total else ExitCode.OK
+
 
 class Ingest:
     """Route lines: good events to their source topic keyed by unit, the rest to dead letters.
@@ -186,11 +206,13 @@ class Ingest:
 
     def line(self, file: str, number: int, data: bytes) -> str:
         """Route one line; returns "accepted", "duplicate", "blank" or "rejected"."""
-        return self._route(file, display_name(file).encode(), number, data,
-                           validate_line(data, self.registry))
+        return self._route(
+            file, display_name(file).encode(), number, data, validate_line(data, self.registry)
+        )
 
-    def _route(self, file: str, file_header: bytes, number: int, data: bytes,
-               checked: Checked) -> str:
+    def _route(
+        self, file: str, file_header: bytes, number: int, data: bytes, checked: Checked
+    ) -> str:
         self.summary.lines += 1
         if checked is None:
             self.summary.blank += 1
@@ -210,14 +232,19 @@ class Ingest:
             self.reject(file, number, raw, conflict_error(event_id))
             return "rejected"
         # A different body under a seen id *with* supersedes goes on: the ledger decides.
-        self.sink.send(self._topics[source], unit.encode(), raw,
-                       [("arrears-file", file_header), ("arrears-line", b"%d" % number)])
+        self.sink.send(
+            self._topics[source],
+            unit.encode(),
+            raw,
+            [("arrears-file", file_header), ("arrears-line", b"%d" % number)],
+        )
         self.summary.accepted[source] += 1
         return "accepted"
 
     def reject(self, file: str, number: int, raw: bytes, err: ValidationError) -> None:
-        record = dead_letter_record(raw, file, number, err, origin=self.origin,
-                                    rejected_at=self.clock())
+        record = dead_letter_record(
+            raw, file, number, err, origin=self.origin, rejected_at=self.clock()
+        )
         value = json.dumps(record, ensure_ascii=False).encode("utf-8")
         self.sink.send(self._dead_letters, record["id"].encode(), value, [])
         self.summary.rejected[err.reason] += 1
@@ -234,8 +261,11 @@ class Ingest:
         counts for this file so far, and once at the end.
         """
         file_header = display_name(file).encode()
-        checked = self._checked(lines) if self.validators > 0 else (
-            (data, validate_line(data, self.registry)) for data in lines)
+        checked = (
+            self._checked(lines)
+            if self.validators > 0
+            else ((data, validate_line(data, self.registry)) for data in lines)
+        )
         consumed = 0
         number = 0
         for number, (data, result) in enumerate(checked, 1):

@@ -33,6 +33,7 @@ class ListSink:
 class ProduceError(Exception):
     """Kafka did not take a record; the message says how far the run got."""
 
+
 class KafkaSink:
     """Sends through a KafkaProducer; the first failed delivery stops the run.
 
@@ -81,8 +82,10 @@ class KafkaSink:
             self.error = err
 
     def _failure(self, err: BaseException) -> str:
-        return (f"Kafka did not take a record: {err!r}; {self.sent} records were handed to the "
-                f"producer, {self.failed} known to have failed")
+        return (
+            f"Kafka did not take a record: {err!r}; {self.sent} records were handed to the "
+            f"producer, {self.failed} known to have failed"
+        )
 
     def flush(self, timeout: float = 120.0) -> None:
         """Wait until every record sent so far is acknowledged, or raise ProduceError."""

@@ -14,8 +14,15 @@ from contracts.errors import MISSING, ValidationError
 from contracts.events import parse_event
 from contracts.registry import Registry
 
-__all__ = ["Checked", "Refused", "Valid", "ValidatorDied", "Validators", "default_validators",
-           "validate_line"]
+__all__ = [
+    "Checked",
+    "Refused",
+    "Valid",
+    "ValidatorDied",
+    "Validators",
+    "default_validators",
+    "validate_line",
+]
 
 #: The most validator processes `default_validators` proposes.
 MAX_VALIDATORS = 4
@@ -33,8 +40,14 @@ class Refused:
 
     def __init__(self, err: ValidationError) -> None:
         self.err: ValidationError | None = err
-        self.state = (err.field, None if err.value is MISSING else err.value, err.expected,
-                      err.reason, err.hint, err.value is MISSING)
+        self.state = (
+            err.field,
+            None if err.value is MISSING else err.value,
+            err.expected,
+            err.reason,
+            err.hint,
+            err.value is MISSING,
+        )
 
     def __getstate__(self) -> tuple[Any, ...]:
         return self.state
@@ -45,8 +58,9 @@ class Refused:
     def error(self) -> ValidationError:
         if self.err is None:
             field_, value, expected, reason, hint, missing = self.state
-            self.err = ValidationError(field_, MISSING if missing else value, expected,
-                                       reason=reason, hint=hint)
+            self.err = ValidationError(
+                field_, MISSING if missing else value, expected, reason=reason, hint=hint
+            )
         return self.err
 
 
@@ -59,8 +73,13 @@ def validate_line(data: bytes, registry: Registry) -> Valid | Refused | None:
         event = parse_event(raw, registry)
     except ValidationError as err:
         return Refused(err)
-    return (event.source, event.unit, event.event_id, bytes.fromhex(event.content_hash[:32]),
-            event.supersedes is not None)
+    return (
+        event.source,
+        event.unit,
+        event.event_id,
+        bytes.fromhex(event.content_hash[:32]),
+        event.supersedes is not None,
+    )
 
 
 _worker_registry: Registry | None = None
@@ -99,8 +118,9 @@ class Validators:
     def __init__(self, n: int, registry: Registry) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of the producer's threads
         self.n = n
-        self._pool = ProcessPoolExecutor(n, mp_context=context, initializer=_start_worker,
-                                         initargs=(registry,))
+        self._pool = ProcessPoolExecutor(
+            n, mp_context=context, initializer=_start_worker, initargs=(registry,)
+        )
 
     def checked(self, lines: Iterable[bytes]) -> Iterator[tuple[bytes, Checked]]:
         pending: deque[tuple[list[bytes], Future[list[Checked]]]] = deque()
@@ -129,8 +149,9 @@ class Validators:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-_DIED = ("a validator process died (killed, or out of memory?); the lines it was checking "
-         "were not sent")
+_DIED = (
+    "a validator process died (killed, or out of memory?); the lines it was checking were not sent"
+)
 
 
 def _results(sent: list[bytes], done: Future[list[Checked]]) -> Iterator[tuple[bytes, Checked]]:

@@ -36,6 +36,7 @@ def dues(campaign) -> dict[tuple[str, str], dt.datetime]:
 
 # --- working days (SPEC 2: the Spring Festival 2025 holiday and its make-up days) ---
 
+
 @pytest.mark.parametrize("day", [D(2025, 1, 28) + dt.timedelta(days=i) for i in range(8)])
 def test_spring_festival_2025_is_a_holiday(day):
     assert not is_working_day(day)
@@ -55,7 +56,11 @@ def test_new_year_2025_is_a_holiday():
 def test_working_days_after_campaign_end():
     end = D(2025, 1, 28)
     assert [working_days_after(end, n) for n in range(1, 6)] == [
-        D(2025, 2, 5), D(2025, 2, 6), D(2025, 2, 7), D(2025, 2, 8), D(2025, 2, 10),
+        D(2025, 2, 5),
+        D(2025, 2, 6),
+        D(2025, 2, 7),
+        D(2025, 2, 8),
+        D(2025, 2, 10),
     ]
     assert working_days_after(end, 0) == end
 
@@ -82,6 +87,7 @@ def test_year_without_holiday_data_is_a_clear_error():
 
 
 # --- the shipped campaign (SPEC 2 table) ---
+
 
 def test_window_and_cutoffs(campaign):
     assert campaign.window_start == at("2024-11-01T00:00:00+08:00")
@@ -113,15 +119,20 @@ def test_due_dates_of_spec_2(campaign):
     assert due[("province", "progress")].date() == D(2025, 1, 6)
     # final: N working days after the campaign ends, from the library
     assert due[("city", "final")].date() == working_days_after(D(2025, 1, 28), 2) == D(2025, 2, 6)
-    assert due[("province", "final")].date() == working_days_after(D(2025, 1, 28), 5) == D(2025, 2, 10)
-    assert all(d.tzinfo is not None and d.utcoffset() == dt.timedelta(hours=8) for d in due.values())
+    assert (
+        due[("province", "final")].date() == working_days_after(D(2025, 1, 28), 5) == D(2025, 2, 10)
+    )
+    assert all(
+        d.tzinfo is not None and d.utcoffset() == dt.timedelta(hours=8) for d in due.values()
+    )
 
 
 def test_due_dates_are_ordered_by_level(campaign):
     levels = [d.level for d in campaign.due_dates()]
     assert levels == sorted(levels, key=campaign.levels.index)
-    assert all(d.to == campaign.levels[campaign.levels.index(d.level) + 1]
-               for d in campaign.due_dates())
+    assert all(
+        d.to == campaign.levels[campaign.levels.index(d.level) + 1] for d in campaign.due_dates()
+    )
 
 
 # --- another campaign is another file ---
@@ -165,21 +176,29 @@ def test_a_new_campaign_needs_only_a_new_file(tmp_path: Path):
     assert c.in_window(at("2026-02-01T12:00:00+08:00"))
     due = dues(c)
     expected = working_days_after(D(2025, 12, 31), 3)
-    assert due[("city", "progress")] == dt.datetime(expected.year, expected.month, expected.day,
-                                                     17, 30, tzinfo=CST)
+    assert due[("city", "progress")] == dt.datetime(
+        expected.year, expected.month, expected.day, 17, 30, tzinfo=CST
+    )
     assert due[("city", "final")] == at("2026-02-20T23:59:59+08:00")
 
 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("window_end = 2026-02-15T23:59:59+08:00", "window_end = 2026-02-15T23:59:59"),
-         "window_end.*offset"),
+        (
+            ("window_end = 2026-02-15T23:59:59+08:00", "window_end = 2026-02-15T23:59:59"),
+            "window_end.*offset",
+        ),
         (('at = "window_end"', 'at = "window_middle"'), "cutoffs.final.at"),
-        (("at = 2025-12-31T23:59:59+08:00", "at = 2027-01-01T00:00:00+08:00"), "outside the window"),
+        (
+            ("at = 2025-12-31T23:59:59+08:00", "at = 2027-01-01T00:00:00+08:00"),
+            "outside the window",
+        ),
         (('cutoff = "final"', 'cutoff = "midterm"'), "expected one of progress, final"),
-        (('to = "province"\ncutoff = "final"', 'to = "nation"\ncutoff = "final"'),
-         "report\\[1\\].to"),
+        (
+            ('to = "province"\ncutoff = "final"', 'to = "nation"\ncutoff = "final"'),
+            "report\\[1\\].to",
+        ),
         (("due = 2026-02-20", 'due = "soon"'), "report\\[1\\].due"),
     ],
 )

@@ -8,11 +8,21 @@ from contracts.errors import MISSING, ContractError, ValidationError, field_pref
 
 
 def test_validation_error_is_a_contract_error_with_all_parts() -> None:
-    err = ValidationError("payload.workers", -3, "must not be negative",
-                          reason="workers.negative", hint="count people")
+    err = ValidationError(
+        "payload.workers",
+        -3,
+        "must not be negative",
+        reason="workers.negative",
+        hint="count people",
+    )
     assert isinstance(err, ContractError)
     assert (err.field, err.value, err.expected, err.hint, err.reason) == (
-        "payload.workers", -3, "must not be negative", "count people", "workers.negative")
+        "payload.workers",
+        -3,
+        "must not be negative",
+        "count people",
+        "workers.negative",
+    )
     assert str(err) == "payload.workers -3: must not be negative; count people"
     assert "workers.negative" in repr(err)
 
@@ -31,9 +41,8 @@ def test_under_prefixes_the_field_path() -> None:
 
 
 def test_field_prefix_rewrites_nested_errors() -> None:
-    with pytest.raises(ValidationError) as info:
-        with field_prefix("payload"):
-            raise ValidationError("employer.id", "X", "bad", reason="uscc.length")
+    with pytest.raises(ValidationError) as info, field_prefix("payload"):
+        raise ValidationError("employer.id", "X", "bad", reason="uscc.length")
     assert str(info.value) == "payload.employer.id X: bad"
     assert isinstance(info.value.__cause__, ValidationError)
 

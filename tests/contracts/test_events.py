@@ -26,8 +26,11 @@ from contracts.registry import Registry
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 GOOD_LINES = (FIXTURES / "good_events.jsonl").read_bytes().splitlines()
 BAD_LINES = (FIXTURES / "bad_events.jsonl").read_bytes().splitlines()
-BAD_REASONS = [line for line in (FIXTURES / "bad_events.reasons").read_text().splitlines()
-               if line and not line.startswith("#")]
+BAD_REASONS = [
+    line
+    for line in (FIXTURES / "bad_events.reasons").read_text().splitlines()
+    if line and not line.startswith("#")
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,7 @@ def reason(raw: Any, registry: Registry) -> str:
 
 # --- the fixture files -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("line", GOOD_LINES, ids=[json.loads(x)["event_id"] for x in GOOD_LINES])
 def test_good_fixture_events_parse(line: bytes, registry: Registry) -> None:
     event = parse_event(line, registry)
@@ -74,10 +78,12 @@ def test_bad_fixture_has_one_line_per_distinct_reason() -> None:
     assert len(set(BAD_REASONS)) == len(BAD_REASONS)
 
 
-@pytest.mark.parametrize(("line", "expected"), list(zip(BAD_LINES, BAD_REASONS, strict=True)),
-                         ids=BAD_REASONS)
+@pytest.mark.parametrize(
+    ("line", "expected"), list(zip(BAD_LINES, BAD_REASONS, strict=True)), ids=BAD_REASONS
+)
 def test_each_bad_fixture_line_fails_with_its_own_reason(
-        line: bytes, expected: str, registry: Registry) -> None:
+    line: bytes, expected: str, registry: Registry
+) -> None:
     with pytest.raises(ValidationError) as info:
         parse_event(line, registry)
     assert info.value.reason == expected
@@ -85,6 +91,7 @@ def test_each_bad_fixture_line_fails_with_its_own_reason(
 
 
 # --- the envelope ----------------------------------------------------------------------------
+
 
 def test_sources_and_types_follow_spec_5_2() -> None:
     assert SOURCES == ("inspection", "mediation", "court", "complaint")
@@ -140,8 +147,9 @@ def test_missing_nested_field_names_its_path(registry: Registry) -> None:
     with pytest.raises(ValidationError) as info:
         parse_event(raw, registry)
     assert info.value.reason == "field.missing"
-    assert str(info.value) == ("payload.employer.industry: required field is missing; "
-                               "add 'industry'")
+    assert str(info.value) == (
+        "payload.employer.industry: required field is missing; add 'industry'"
+    )
 
 
 def test_wrong_source_type_says_which_source_owns_it(registry: Registry) -> None:
@@ -160,8 +168,11 @@ def test_retraction_is_valid_for_every_source(registry: Registry) -> None:
 
 def test_accepts_bytes_text_and_dict_alike(registry: Registry) -> None:
     line = GOOD_LINES[0]
-    events = [parse_event(line, registry), parse_event(line.decode(), registry),
-              parse_event(json.loads(line), registry)]
+    events = [
+        parse_event(line, registry),
+        parse_event(line.decode(), registry),
+        parse_event(json.loads(line), registry),
+    ]
     assert events[0] == events[1] == events[2]
 
 
@@ -182,6 +193,7 @@ def test_non_text_input_is_rejected(registry: Registry) -> None:
 
 
 # --- the event model -------------------------------------------------------------------------
+
 
 def test_events_are_frozen_and_versioned(registry: Registry) -> None:
     event = parse_event(GOOD_LINES[0], registry)
@@ -229,10 +241,18 @@ def test_upcast_is_identity_for_v1_and_rejects_unknown_versions() -> None:
 
 # --- payload rules ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("0", 0), ("0.01", 1), ("12500.50", 1250050), ("12500.5", 1250050), ("12500", 1250000),
-     ("007", 700), ("99999999999999.99", 9999999999999999)],
+    [
+        ("0", 0),
+        ("0.01", 1),
+        ("12500.50", 1250050),
+        ("12500.5", 1250050),
+        ("12500", 1250000),
+        ("007", 700),
+        ("99999999999999.99", 9999999999999999),
+    ],
 )
 def test_amounts_are_exact_fen(text: str, fen: int, registry: Registry) -> None:
     raw = good("arrears.verified")
@@ -242,11 +262,21 @@ def test_amounts_are_exact_fen(text: str, fen: int, registry: Registry) -> None:
 
 @pytest.mark.parametrize(
     ("amount", "expected"),
-    [(100, "amount.type"), (True, "amount.type"), (None, "amount.type"),
-     ("", "amount.format"), ("1e3", "amount.format"), (" 1", "amount.format"),
-     ("¥100", "amount.format"), ("1.", "amount.format"), (".5", "amount.format"),
-     ("+1", "amount.format"), ("1.234", "amount.decimals"), ("-0.01", "amount.negative"),
-     ("-0", "amount.negative")],
+    [
+        (100, "amount.type"),
+        (True, "amount.type"),
+        (None, "amount.type"),
+        ("", "amount.format"),
+        ("1e3", "amount.format"),
+        (" 1", "amount.format"),
+        ("¥100", "amount.format"),
+        ("1.", "amount.format"),
+        (".5", "amount.format"),
+        ("+1", "amount.format"),
+        ("1.234", "amount.decimals"),
+        ("-0.01", "amount.negative"),
+        ("-0", "amount.negative"),
+    ],
 )
 def test_bad_amounts(amount: object, expected: str, registry: Registry) -> None:
     raw = good("arrears.verified")
@@ -265,17 +295,26 @@ def test_json_number_amount_message_says_use_a_string(registry: Registry) -> Non
 def test_any_fen_amount_round_trips(fen: int, decimals: int) -> None:
     registry = Registry.load()
     yuan, cents = divmod(fen, 100)
-    text = f"{yuan}.{cents:02d}" if decimals == 2 else (
-        f"{yuan}.{cents // 10}" if decimals == 1 else str(yuan))
+    text = (
+        f"{yuan}.{cents:02d}"
+        if decimals == 2
+        else (f"{yuan}.{cents // 10}" if decimals == 1 else str(yuan))
+    )
     expected = yuan * 100 + (cents if decimals == 2 else (cents // 10) * 10 if decimals else 0)
     raw = good("arrears.verified")
     raw["payload"]["amount"] = text
     assert parse_event(raw, registry).payload.amount_fen == expected  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("workers", "expected"),
-                         [(True, "workers.type"), (3.0, "workers.type"), ("3", "workers.type"),
-                          (-1, "workers.negative")])
+@pytest.mark.parametrize(
+    ("workers", "expected"),
+    [
+        (True, "workers.type"),
+        (3.0, "workers.type"),
+        ("3", "workers.type"),
+        (-1, "workers.negative"),
+    ],
+)
 def test_bad_worker_counts(workers: object, expected: str, registry: Registry) -> None:
     raw = good("lead.received")
     raw["payload"]["workers_claimed"] = workers
@@ -291,15 +330,22 @@ def test_migrant_workers_may_equal_workers(registry: Registry) -> None:
 def test_migrant_workers_above_workers_message(registry: Registry) -> None:
     raw = good("employer.inspected")
     raw["payload"]["migrant_workers"] = 121
-    with pytest.raises(ValidationError,
-                       match=r"migrant_workers 121: cannot exceed workers \(120\)"):
+    with pytest.raises(
+        ValidationError, match=r"migrant_workers 121: cannot exceed workers \(120\)"
+    ):
         parse_event(raw, registry)
 
 
 @pytest.mark.parametrize(
     "case_no",
-    ["(2024)苏0412执1234号", "（2024）苏0412执1234号", "(2024)苏0412执恢12号", "(2024)苏04执异5号",
-     "(2023)苏执1号", "(2024)京0105执7号"],
+    [
+        "(2024)苏0412执1234号",
+        "（2024）苏0412执1234号",
+        "(2024)苏0412执恢12号",
+        "(2024)苏04执异5号",
+        "(2023)苏执1号",
+        "(2024)京0105执7号",
+    ],
 )
 def test_court_case_numbers(case_no: str, registry: Registry) -> None:
     raw = good("execution.concluded")
@@ -310,8 +356,15 @@ def test_court_case_numbers(case_no: str, registry: Registry) -> None:
 
 @pytest.mark.parametrize(
     "case_no",
-    ["2024苏0412执1234号", "(24)苏0412执1234号", "(2024)X0412执1234号", "(2024)苏0412民1234号",
-     "(2024)苏0412执1234", "(2024)苏041执1234号", "(2024)苏0412执号"],
+    [
+        "2024苏0412执1234号",
+        "(24)苏0412执1234号",
+        "(2024)X0412执1234号",
+        "(2024)苏0412民1234号",
+        "(2024)苏0412执1234",
+        "(2024)苏041执1234号",
+        "(2024)苏0412执号",
+    ],
 )
 def test_bad_court_case_numbers(case_no: str, registry: Registry) -> None:
     assert CASE_NO.fullmatch(case_no) is None
@@ -351,18 +404,37 @@ def test_content_hash_of_a_valid_record_is_its_events(line: bytes, registry: Reg
 
 # --- digits are ASCII digits -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("type_", "path", "value", "expected"), [
-    ("arrears.verified", ("payload", "amount"), "２１６０００", "amount.format"),
-    ("arrears.verified", ("payload", "amount"), "216000.５０", "amount.format"),
-    ("arrears.verified", ("payload", "employer", "industry"), "E４７１０", "industry.format"),
-    ("execution.concluded", ("payload", "case_no"), "(２０２４)苏0412执1234号", "case_no.format"),
-    ("execution.concluded", ("payload", "case_no"), "(2024)苏0412执１２３４号", "case_no.format"),
-    ("arrears.verified", ("unit",), "３２０４１２", "unit.format"),
-    ("arrears.verified", ("occurred_at",), "２０２４-12-02T10:15:00+08:00", "occurred_at.format"),
-])
+
+@pytest.mark.parametrize(
+    ("type_", "path", "value", "expected"),
+    [
+        ("arrears.verified", ("payload", "amount"), "２１６０００", "amount.format"),
+        ("arrears.verified", ("payload", "amount"), "216000.５０", "amount.format"),
+        ("arrears.verified", ("payload", "employer", "industry"), "E４７１０", "industry.format"),
+        (
+            "execution.concluded",
+            ("payload", "case_no"),
+            "(２０２４)苏0412执1234号",
+            "case_no.format",
+        ),
+        (
+            "execution.concluded",
+            ("payload", "case_no"),
+            "(2024)苏0412执１２３４号",
+            "case_no.format",
+        ),
+        ("arrears.verified", ("unit",), "３２０４１２", "unit.format"),
+        (
+            "arrears.verified",
+            ("occurred_at",),
+            "２０２４-12-02T10:15:00+08:00",
+            "occurred_at.format",
+        ),
+    ],
+)
 def test_full_width_and_other_non_ascii_digits_are_refused(
-        type_: str, path: tuple[str, ...], value: str, expected: str,
-        registry: Registry) -> None:
+    type_: str, path: tuple[str, ...], value: str, expected: str, registry: Registry
+) -> None:
     # Python's \d and int() take any Unicode digit: "２１６０００" read as 216000 yuan.
     raw = good(type_)
     target = raw

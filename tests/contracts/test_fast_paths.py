@@ -56,16 +56,35 @@ def dumps(value: Any) -> str:
 
 # --- decoding: the short cut for a bare JSON value, and decode() for everything else ------------
 
-@pytest.mark.parametrize("text", [
-    '{"a":1}', ' {"a":1}', '{"a":1}\n', '{"a":1}\r\n', '\t{"a":1} ', '{"a":1} x', '{"a":1}{}',
-    '{"a":1', '', '  ', 'x', '"s"', '[1,2]', '{"a":1,"a":2}', '{"a":NaN}', '{"a":\n1}',
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1}',
+        ' {"a":1}',
+        '{"a":1}\n',
+        '{"a":1}\r\n',
+        '\t{"a":1} ',
+        '{"a":1} x',
+        '{"a":1}{}',
+        '{"a":1',
+        "",
+        "  ",
+        "x",
+        '"s"',
+        "[1,2]",
+        '{"a":1,"a":2}',
+        '{"a":NaN}',
+        '{"a":\n1}',
+    ],
+)
 def test_decode_answers_as_json_decoder_decode(text: str) -> None:
     def outcome(decode: Any) -> Any:
         try:
             return decode(text)
         except (ValueError, ValidationError) as err:
             return type(err), str(err)
+
     assert outcome(_decode) == outcome(_DECODER.decode)
 
 
@@ -126,35 +145,39 @@ def test_the_quick_reading_is_taken_for_compact_records_only() -> None:
     assert _quick_load(b'[{"a":1}]') is None and _quick_load(b'{"a":1') is None
 
 
-def test_records_with_spaced_separators_skip_orjson(monkeypatch: pytest.MonkeyPatch,
-                                                     registry: Registry) -> None:
+def test_records_with_spaced_separators_skip_orjson(
+    monkeypatch: pytest.MonkeyPatch, registry: Registry
+) -> None:
     def refuse(_: bytes) -> None:
         raise AssertionError("orjson was tried on a record json.dumps wrote with spaces")
+
     monkeypatch.setattr(events.orjson, "loads", refuse)
     for line in GOOD_LINES:  # written with json.dumps's default separators
         assert b'": ' in line[:64]
         assert isinstance(parse_event(line, registry), events.Event)
 
 
-@pytest.mark.parametrize("mend", [
-    lambda e: e.replace(b'"unit":', b'"unit":"320000","unit":', 1),  # repeated, first shadowed
-    lambda e: e.replace(b'"payload":{', b'"payload":{"workers":1,', 1),
-    lambda e: e[:-1] + b',"recorded_at":null}',
-    lambda e: e.replace(b'"workers":', b'"workers":18446744073709551616,"x":', 1),
-    lambda e: e.replace(b'"workers":400', b'"workers":18446744073709551616', 1),
-    # orjson reads it as the float 1.2345678901234568e+21, written back just as long
-    lambda e: e.replace(b'"workers":400', b'"workers":1234567890123456789012', 1),
-    lambda e: e.replace(b'"workers":400', b'"workers":4e2', 1),
-    lambda e: e.replace(b'"workers":400', b'"workers":400.0', 1),
-    lambda e: e.replace(b'"workers":400', b'"workers":400 ', 1),
-    lambda e: e.replace(b'"method":"online"', b'"method":"online","method":"onsite"', 1),
-    lambda e: e.replace(b'"name":"', b'"name":"\\u0041', 1),
-    lambda e: e.replace(b'"name":"', b'"name":"\x7f\xe2\x80\xa8', 1),
-    lambda e: e.replace(b'"name":"', b'"name":"\x01', 1),
-])
+@pytest.mark.parametrize(
+    "mend",
+    [
+        lambda e: e.replace(b'"unit":', b'"unit":"320000","unit":', 1),  # repeated, first shadowed
+        lambda e: e.replace(b'"payload":{', b'"payload":{"workers":1,', 1),
+        lambda e: e[:-1] + b',"recorded_at":null}',
+        lambda e: e.replace(b'"workers":', b'"workers":18446744073709551616,"x":', 1),
+        lambda e: e.replace(b'"workers":400', b'"workers":18446744073709551616', 1),
+        # orjson reads it as the float 1.2345678901234568e+21, written back just as long
+        lambda e: e.replace(b'"workers":400', b'"workers":1234567890123456789012', 1),
+        lambda e: e.replace(b'"workers":400', b'"workers":4e2', 1),
+        lambda e: e.replace(b'"workers":400', b'"workers":400.0', 1),
+        lambda e: e.replace(b'"workers":400', b'"workers":400 ', 1),
+        lambda e: e.replace(b'"method":"online"', b'"method":"online","method":"onsite"', 1),
+        lambda e: e.replace(b'"name":"', b'"name":"\\u0041', 1),
+        lambda e: e.replace(b'"name":"', b'"name":"\x7f\xe2\x80\xa8', 1),
+        lambda e: e.replace(b'"name":"', b'"name":"\x01', 1),
+    ],
+)
 def test_tricky_records_read_alike(mend: Any, registry: Registry) -> None:
-    line = next(line for line in COMPACT_LINES if b'"workers":' in line
-                and b'"method":"' in line)
+    line = next(line for line in COMPACT_LINES if b'"workers":' in line and b'"method":"' in line)
     line = re.sub(rb'"workers":\d+', b'"workers":400', line)
     line = re.sub(rb'"method":"[a-z]+"', b'"method":"online"', line)
     assert isinstance(parse_event(line, registry), events.Event) and _quick_load(line)
@@ -174,12 +197,19 @@ def test_edited_records_read_alike(data: st.DataObject) -> None:
     text = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
     if data.draw(st.booleans()):  # the same key again, later in the object
         at = text.rfind(b"}")
-        text = text[:at] + b"," + json.dumps(key).encode() + b":" + \
-            json.dumps(data.draw(_JSON)).encode() + text[at:]
+        text = (
+            text[:at]
+            + b","
+            + json.dumps(key).encode()
+            + b":"
+            + json.dumps(data.draw(_JSON)).encode()
+            + text[at:]
+        )
     same_answer(text, registry)
 
 
 # --- the content hash: the prebuilt encoder writes what json.dumps writes ----------------------
+
 
 @pytest.mark.parametrize("line", GOOD_LINES)
 def test_content_hash_is_sha256_of_the_canonical_json(line: bytes, registry: Registry) -> None:
@@ -218,15 +248,15 @@ def test_canonical_bytes_match_json_dumps(value: dict[str, Any]) -> None:
 def test_canonical_bytes_cover_all_of_unicode() -> None:
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     for at in range(0, len(chars), 4096):
-        text = "".join(chars[at:at + 4096])
-        value = {"k" + text: text, "a": [text, {text[:9]: -2**70}], "b": 2**64 - 1}
+        text = "".join(chars[at : at + 4096])
+        value = {"k" + text: text, "a": [text, {text[:9]: -(2**70)}], "b": 2**64 - 1}
         assert _canonical_bytes(value) == dumps(value).encode()
 
 
 # --- employers and projects seen before are reused only when equal, types included -----------
 
-def test_a_known_project_with_a_number_for_a_boolean_is_still_rejected(
-        registry: Registry) -> None:
+
+def test_a_known_project_with_a_number_for_a_boolean_is_still_rejected(registry: Registry) -> None:
     raw = good("employer.inspected")
     parse_event(raw, registry)  # now known, with "government_investment": true
     assert raw["payload"]["project"]["government_investment"] is True
@@ -238,7 +268,8 @@ def test_a_known_project_with_a_number_for_a_boolean_is_still_rejected(
 
 
 def test_a_known_employer_with_one_more_key_or_an_array_is_still_rejected(
-        registry: Registry) -> None:
+    registry: Registry,
+) -> None:
     raw = good("arrears.verified")
     parse_event(raw, registry)
     employer = raw["payload"]["employer"]
@@ -275,8 +306,9 @@ def test_the_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(payloads, "_SEEN_MAX", 2)
     for n in range(5):
         project = {"id": f"P-{n}", "name": "某项目", "government_investment": False, "soe": False}
-        assert payloads._project(project, "payload.project") == Project(f"P-{n}", "某项目",
-                                                                        False, False)
+        assert payloads._project(project, "payload.project") == Project(
+            f"P-{n}", "某项目", False, False
+        )
         assert len(payloads._SEEN) <= 2
     monkeypatch.setattr(uscc, "_VALID", set())
     monkeypatch.setattr(uscc, "_VALID_MAX", 1)
@@ -301,8 +333,11 @@ def test_a_known_code_is_still_checked_when_it_differs_by_one_character() -> Non
 
 # --- models are built from positional arguments in FIELDS order --------------------------------
 
-@pytest.mark.parametrize("model", sorted({m for types in TYPES.values() for m in types.values()},
-                                         key=lambda m: m.__name__))
+
+@pytest.mark.parametrize(
+    "model",
+    sorted({m for types in TYPES.values() for m in types.values()}, key=lambda m: m.__name__),
+)
 def test_fields_are_declared_in_attribute_order(model: type[payloads.Payload]) -> None:
     keys = [f.attr or f.key for f in model.FIELDS]
     assert keys == [f.name for f in dataclasses.fields(model)]  # type: ignore[arg-type]

@@ -29,12 +29,15 @@ def figures(*events, cutoff=DEC31):  # type: ignore[no-untyped-def]
 
 def test_every_contribution_names_a_declared_folded_cell() -> None:
     from tests.contracts.eventkit import raw  # noqa: F401
+
     for c in contributions(inspected(project=BOTH_PROJECT)) + contributions(resolved(nef=True)):
         assert c.cell in CELL_BY_ID and not c.cell.startswith(f"{TOTAL}.")
 
 
 def test_project_puts_event_in_construction_whatever_the_industry() -> None:
-    f = figures(inspected(FACTORY, project=GOV_PROJECT), inspected(FACTORY, at="2024-12-03T09:00:00+08:00"))
+    f = figures(
+        inspected(FACTORY, project=GOV_PROJECT), inspected(FACTORY, at="2024-12-03T09:00:00+08:00")
+    )
     assert f[("320412", "construction.employers")] == 1
     assert f[("320412", "manufacturing.employers")] == 1
     assert f[("320412", "total.employers")] == 2  # one employer, once in each row
@@ -47,25 +50,47 @@ def test_division_43_is_services() -> None:
 
 def test_latest_headcount_depends_on_cutoff_and_event_time_not_arrival() -> None:
     later = inspected(FACTORY, workers=300, migrant=200, at="2025-01-05T09:00:00+08:00")
-    earlier_late_arrival = inspected(FACTORY, workers=120, migrant=60, at="2024-12-20T09:00:00+08:00")
+    earlier_late_arrival = inspected(
+        FACTORY, workers=120, migrant=60, at="2024-12-20T09:00:00+08:00"
+    )
     first = inspected(FACTORY, workers=100, migrant=50, at="2024-12-01T09:00:00+08:00")
     f = figures(later, first, earlier_late_arrival)
     assert f[("320412", "manufacturing.workers")] == 120
     assert f[("320412", "manufacturing.migrant_workers")] == 60
     assert f[("320412", "manufacturing.employers")] == 1
     jan = epoch_ms(datetime(2025, 1, 28, 23, 59, 59, tzinfo=CST))
-    assert figures(later, first, earlier_late_arrival, cutoff=jan)[("320412", "manufacturing.workers")] == 300
+    assert (
+        figures(later, first, earlier_late_arrival, cutoff=jan)[("320412", "manufacturing.workers")]
+        == 300
+    )
 
 
 def test_resolution_channels_feed_items_3_to_5_and_platform_item_2() -> None:
     f = figures(
         resolved(channel="industry_regulator", workers=5, amount="100.50"),
         resolved(channel="inspection", nef=True, workers=2, amount="10"),
-        event("dispute.resolved", {"case_no": "M-1", "employer": FACTORY, "workers": 3, "amount": "30",
-                                   "channel": "arbitration", "new_employment_form": False}),
-        event("execution.concluded", {"case_no": "(2024)苏0412执1234号", "employer": BUILDER,
-                                      "workers": 7, "amount": "70", "new_employment_form": False},
-              unit="320412"),
+        event(
+            "dispute.resolved",
+            {
+                "case_no": "M-1",
+                "employer": FACTORY,
+                "workers": 3,
+                "amount": "30",
+                "channel": "arbitration",
+                "new_employment_form": False,
+            },
+        ),
+        event(
+            "execution.concluded",
+            {
+                "case_no": "(2024)苏0412执1234号",
+                "employer": BUILDER,
+                "workers": 7,
+                "amount": "70",
+                "new_employment_form": False,
+            },
+            unit="320412",
+        ),
     )
     assert f[("320412", "total.resolved")] == 4
     assert f[("320412", "total.resolved_amount")] == 10050 + 1000 + 3000 + 7000
@@ -78,20 +103,43 @@ def test_resolution_channels_feed_items_3_to_5_and_platform_item_2() -> None:
 
 def test_orders_police_items_6_and_7() -> None:
     f = figures(
-        event("order.issued", {"case_id": "C", "employer": FACTORY, "kind": "penalty_decision",
-                               "document_no": "常人社罚〔2024〕1号"}),
+        event(
+            "order.issued",
+            {
+                "case_id": "C",
+                "employer": FACTORY,
+                "kind": "penalty_decision",
+                "document_no": "常人社罚〔2024〕1号",
+            },
+        ),
         event("case.transferred", {"case_id": "C", "employer": FACTORY}),
         event("case.filed", {"case_id": "C", "employer": FACTORY}),
         event("employer.published", {"employer": FACTORY}),
         event("employer.published", {"employer": FACTORY}),
         event("employer.blacklisted", {"employer": FACTORY, "listing_no": "L1"}),
-        event("lead.received", {"lead_id": "L-1", "intake": "centralized_reception",
-                                "workers_claimed": 3, "amount_claimed": "100"}),
-        event("lead.received", {"lead_id": "L-2", "intake": "centralized_reception",
-                                "workers_claimed": 3, "amount_claimed": "100"}),
+        event(
+            "lead.received",
+            {
+                "lead_id": "L-1",
+                "intake": "centralized_reception",
+                "workers_claimed": 3,
+                "amount_claimed": "100",
+            },
+        ),
+        event(
+            "lead.received",
+            {
+                "lead_id": "L-2",
+                "intake": "centralized_reception",
+                "workers_claimed": 3,
+                "amount_claimed": "100",
+            },
+        ),
         event("lead.merged", {"lead_id": "L-2", "into_lead_id": "L-1"}),
-        event("lead.received", {"lead_id": "L-3", "intake": "hotline",
-                                "workers_claimed": 3, "amount_claimed": "100"}),
+        event(
+            "lead.received",
+            {"lead_id": "L-3", "intake": "hotline", "workers_claimed": 3, "amount_claimed": "100"},
+        ),
     )
     assert f[("320412", "manufacturing.penalty_decisions")] == 1
     assert f[("320412", "manufacturing.police_transfers")] == 1
@@ -102,8 +150,16 @@ def test_orders_police_items_6_and_7() -> None:
 
 
 def test_project_both_gov_and_soe_counts_in_each() -> None:
-    verified = event("arrears.verified", {"case_id": "V1", "employer": BUILDER, "project": BOTH_PROJECT,
-                                         "workers": 40, "amount": "5000"})
+    verified = event(
+        "arrears.verified",
+        {
+            "case_id": "V1",
+            "employer": BUILDER,
+            "project": BOTH_PROJECT,
+            "workers": 40,
+            "amount": "5000",
+        },
+    )
     f = figures(inspected(BUILDER, project=BOTH_PROJECT), verified)
     for prefix in ("gov", "soe"):
         assert f[("320412", f"item1.{prefix}_projects")] == 1
@@ -112,12 +168,25 @@ def test_project_both_gov_and_soe_counts_in_each() -> None:
         assert f[("320412", f"item1.{prefix}_arrears_workers")] == 40
     assert f[("320412", "aux.open_cases")] == 1
     done = resolved(BUILDER, case_id="V1")
-    assert figures(inspected(BUILDER, project=BOTH_PROJECT), verified, done)[("320412", "aux.open_cases")] == 0
+    assert (
+        figures(inspected(BUILDER, project=BOTH_PROJECT), verified, done)[
+            ("320412", "aux.open_cases")
+        ]
+        == 0
+    )
 
 
 def test_verified_project_counts_as_inspected() -> None:
-    verified = event("arrears.verified", {"case_id": "V2", "employer": BUILDER, "project": GOV_PROJECT,
-                                         "workers": 4, "amount": "50"})
+    verified = event(
+        "arrears.verified",
+        {
+            "case_id": "V2",
+            "employer": BUILDER,
+            "project": GOV_PROJECT,
+            "workers": 4,
+            "amount": "50",
+        },
+    )
     f = figures(verified)
     assert f[("320412", "item1.gov_projects")] == 1
     assert f[("320412", "item1.gov_arrears_projects")] == 1

@@ -28,8 +28,20 @@ def test_sections_a_to_t_tile_the_divisions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("division", "section"), [(1, "A"), (5, "A"), (11, "B"), (43, "C"), (47, "E"), (50, "E"),
-                              (79, "N"), (85, "Q"), (90, "R"), (96, "S"), (97, "T")],
+    ("division", "section"),
+    [
+        (1, "A"),
+        (5, "A"),
+        (11, "B"),
+        (43, "C"),
+        (47, "E"),
+        (50, "E"),
+        (79, "N"),
+        (85, "Q"),
+        (90, "R"),
+        (96, "S"),
+        (97, "T"),
+    ],
 )
 def test_section_of(division: int, section: str) -> None:
     assert section_of(division) == section
@@ -77,10 +89,24 @@ def test_section_mismatch_message_says_which_section() -> None:
 
 @pytest.mark.parametrize(
     ("division", "row"),
-    [(47, "construction"), (50, "construction"), (13, "manufacturing"), (42, "manufacturing"),
-     (43, "services"), (5, "services"), (11, "services"), (51, "services"), (97, "services"),
-     (1, "other"), (4, "other"), (6, "other"), (10, "other"), (12, "other"), (44, "other"),
-     (46, "other")],
+    [
+        (47, "construction"),
+        (50, "construction"),
+        (13, "manufacturing"),
+        (42, "manufacturing"),
+        (43, "services"),
+        (5, "services"),
+        (11, "services"),
+        (51, "services"),
+        (97, "services"),
+        (1, "other"),
+        (4, "other"),
+        (6, "other"),
+        (10, "other"),
+        (12, "other"),
+        (44, "other"),
+        (46, "other"),
+    ],
 )
 def test_rows_follow_spec_4_1(division: int, row: str) -> None:
     assert row_of_division(division) == row

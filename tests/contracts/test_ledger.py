@@ -14,8 +14,10 @@ from contracts.fold import tally
 from contracts.ledger import Ledger
 from tests.contracts.eventkit import FACTORY, REGISTRY, event, inspected, raw, retraction
 
-WINDOW = dict(since_ms=epoch_ms(datetime(2024, 11, 1, tzinfo=CST)),
-              cutoff_ms=epoch_ms(datetime(2025, 1, 28, 23, 59, 59, tzinfo=CST)))
+WINDOW = dict(
+    since_ms=epoch_ms(datetime(2024, 11, 1, tzinfo=CST)),
+    cutoff_ms=epoch_ms(datetime(2025, 1, 28, 23, 59, 59, tzinfo=CST)),
+)
 
 
 def figures_after(events):  # type: ignore[no-untyped-def]
@@ -26,8 +28,11 @@ def figures_after(events):  # type: ignore[no-untyped-def]
 
 
 def test_exact_resend_is_a_noop_whatever_the_key_order() -> None:
-    obj = raw("employer.inspected", {"employer": FACTORY, "workers": 5, "migrant_workers": 1,
-                                     "method": "onsite"}, event_id="x1")
+    obj = raw(
+        "employer.inspected",
+        {"employer": FACTORY, "workers": 5, "migrant_workers": 1, "method": "onsite"},
+        event_id="x1",
+    )
     reordered = dict(reversed(list(obj.items())))
     ledger = Ledger()
     assert ledger.apply(parse_event(obj, REGISTRY)).status == "applied"
@@ -39,8 +44,12 @@ def test_same_id_different_content_is_a_conflict() -> None:
     ledger.apply(inspected(workers=5, event_id="x2"))
     outcome = ledger.apply(inspected(workers=6, event_id="x2"))
     assert outcome.status == "conflict" and "supersedes" in outcome.detail
-    assert figures_after([inspected(workers=5, event_id="x2"), inspected(workers=6, event_id="x2")])[
-        ("320412", "manufacturing.workers")] == 5
+    assert (
+        figures_after([inspected(workers=5, event_id="x2"), inspected(workers=6, event_id="x2")])[
+            ("320412", "manufacturing.workers")
+        ]
+        == 5
+    )
 
 
 def test_correction_in_either_order_gives_the_same_figures() -> None:
@@ -63,6 +72,7 @@ def test_two_corrections_of_the_same_event_do_not_double_count() -> None:
     b = inspected(workers=2, event_id="b", supersedes="a")
     c = inspected(workers=3, event_id="c", supersedes="a")
     from contracts.fold import contributions  # noqa: F401
+
     for order in itertools.permutations([a, b, c]):
         f = figures_after(order)
         assert f[("320412", "manufacturing.employers")] == 1, order
@@ -85,13 +95,19 @@ def test_every_arrival_order_of_a_small_story_agrees() -> None:
 
 # --- the two entry points: apply(event) delegates to apply_record, one set of rules ---------
 
+
 def _by_record(ledger: Ledger, e):  # type: ignore[no-untyped-def]
     from contracts.fold import contributions
     from contracts.payloads import EventRetracted
 
     retracts = e.payload.retracts if isinstance(e.payload, EventRetracted) else None
-    return ledger.apply_record(e.event_id, e.content_hash, supersedes=e.supersedes,
-                               retracts=retracts, contributions=contributions(e))
+    return ledger.apply_record(
+        e.event_id,
+        e.content_hash,
+        supersedes=e.supersedes,
+        retracts=retracts,
+        contributions=contributions(e),
+    )
 
 
 _STORY = [
@@ -129,6 +145,8 @@ def test_apply_record_folds_only_what_it_adds() -> None:
     ledger.apply_record("f1", "h1", supersedes=None, retracts=None, contributions=fold)
     ledger.apply_record("f1", "h1", supersedes=None, retracts=None, contributions=fold)
     ledger.apply_record("f1", "h2", supersedes=None, retracts=None, contributions=fold)
-    assert ledger.apply_record("x", "h3", supersedes=None, retracts="f1",
-                               contributions=fold).status == "applied"
+    assert (
+        ledger.apply_record("x", "h3", supersedes=None, retracts="f1", contributions=fold).status
+        == "applied"
+    )
     assert len(calls) == 2 and ledger.entries["f1"]["s"] == "retracted"

@@ -46,8 +46,10 @@ def test_unknown_unit_names_its_known_neighbours(registry: Registry) -> None:
         registry.unit("320499")
     err = info.value
     assert err.reason == "unit.unknown" and err.field == "unit"
-    assert str(err).startswith("unit 320499: not in the registry (contracts/units.toml); "
-                               "known units under 320400 常州市: 320402 天宁区, 320404 钟楼区")
+    assert str(err).startswith(
+        "unit 320499: not in the registry (contracts/units.toml); "
+        "known units under 320400 常州市: 320402 天宁区, 320404 钟楼区"
+    )
     with pytest.raises(ValidationError, match="known units under 320000 江苏省: 320100 南京市"):
         registry.unit("329900")
     with pytest.raises(ValidationError) as info:
@@ -85,16 +87,16 @@ def test_load_from_another_file_names_it_in_errors(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        "",                                                                   # no units
-        '[[unit]]\ncode = "1"\nname = "x"\nofficial = false\n',               # bad code
-        '[[unit]]\ncode = "100000"\nname = ""\nofficial = false\n',           # empty name
-        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = "no"\n',           # not a bool
-        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\nx = 1\n',   # unknown key
+        "",  # no units
+        '[[unit]]\ncode = "1"\nname = "x"\nofficial = false\n',  # bad code
+        '[[unit]]\ncode = "100000"\nname = ""\nofficial = false\n',  # empty name
+        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = "no"\n',  # not a bool
+        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\nx = 1\n',  # unknown key
         '[[unit]]\ncode = "100000"\nname = "x"\nparent = 1\nofficial = false\n',
-        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\n' * 2,      # duplicate
+        '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\n' * 2,  # duplicate
         '[[unit]]\ncode = "100000"\nname = "x"\nparent = "999999"\nofficial = false\n',
         '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\n'
-        '[[unit]]\ncode = "200000"\nname = "y"\nofficial = false\n',          # two roots
+        '[[unit]]\ncode = "200000"\nname = "y"\nofficial = false\n',  # two roots
         '[[unit]]\ncode = "100000"\nname = "x"\nofficial = false\n'
         '[[unit]]\ncode = "200000"\nname = "y"\nparent = "300000"\nofficial = false\n'
         '[[unit]]\ncode = "300000"\nname = "z"\nparent = "200000"\nofficial = false\n',  # cycle

@@ -69,7 +69,8 @@ def test_messages_say_what_to_fix() -> None:
     with pytest.raises(ValidationError) as info:
         validate_uscc("91320412MA1N2J6P5K", field="payload.employer.id")
     assert str(info.value) == (
-        "payload.employer.id 91320412MA1N2J6P5K: check character should be X, got K")
+        "payload.employer.id 91320412MA1N2J6P5K: check character should be X, got K"
+    )
     with pytest.raises(ValidationError) as info:
         validate_uscc("91320412MA1N2J6I5K")
     assert "character 16 'I'" in str(info.value)
@@ -95,7 +96,7 @@ def test_generated_codes_pass(rng: random.Random) -> None:
 def test_any_single_character_change_fails(rng: random.Random, position: int, shift: int) -> None:
     code = make_uscc(rng)
     new_char = CHARSET[(CHARSET.index(code[position]) + shift) % 31]
-    changed = code[:position] + new_char + code[position + 1:]
+    changed = code[:position] + new_char + code[position + 1 :]
     assert changed != code
     with pytest.raises(ValidationError):
         validate_uscc(changed)

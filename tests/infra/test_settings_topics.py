@@ -42,7 +42,9 @@ def test_missing_config_file_named(tmp_path: Path) -> None:
 
 
 def test_settings_round_trip_through_env(tmp_path: Path) -> None:
-    settings = Settings(bootstrap_servers="h:1", partitions=4, topic_prefix="x.", state_dir=tmp_path)
+    settings = Settings(
+        bootstrap_servers="h:1", partitions=4, topic_prefix="x.", state_dir=tmp_path
+    )
     assert Settings.from_env(settings.to_env()) == settings.with_overrides(
         cache_dir=settings.cache_dir
     )

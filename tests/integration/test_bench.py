@@ -21,15 +21,32 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings],
-                                tmp_path: Path) -> None:
+def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
     settings = settings_factory()
     out = tmp_path / "replay.json"
     env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "bench", "replay", "--events", "3000",
-         "--rounds", "2", "--out", str(out), "--workdir", str(tmp_path / "work")],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "bench",
+            "replay",
+            "--events",
+            "3000",
+            "--rounds",
+            "2",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert len(figures["rounds"]) == 2 and figures["rounds_agree"] is True

@@ -33,13 +33,20 @@ def test_broker_is_the_pinned_version(broker: BrokerInfo) -> None:
 
 def test_kafka_python_round_trip(broker: BrokerInfo, topic_factory: Callable[..., str]) -> None:
     topic = topic_factory()
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=True)
+    producer = KafkaProducer(
+        bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=True
+    )
     for i in range(10):
         producer.send(topic, key=b"320412", value=f"v{i}".encode())
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
-                             group_id=f"g-{uuid.uuid4().hex}", consumer_timeout_ms=10000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"g-{uuid.uuid4().hex}",
+        consumer_timeout_ms=10000,
+    )
     values = [m.value for m in consumer]
     consumer.close()
     assert values == [f"v{i}".encode() for i in range(10)]  # one key: one partition, in order
@@ -56,8 +63,12 @@ def test_aiokafka_round_trip(broker: BrokerInfo, topic_factory: Callable[..., st
                 await producer.send_and_wait(topic, f"a{i}".encode(), key=b"320400")
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap,
-                                    auto_offset_reset="earliest", group_id=f"g-{uuid.uuid4().hex}")
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=broker.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=f"g-{uuid.uuid4().hex}",
+        )
         await consumer.start()
         got: list[bytes] = []
         try:
@@ -95,18 +106,25 @@ def test_partition_mismatch_is_reported(settings_factory: Callable[..., Settings
     admin.close()
     with pytest.raises(TopicMismatchError) as caught:
         ensure_topics(settings.bootstrap_servers, settings)
-    assert f"{victim}: {settings.partitions + 2} partitions on the broker, {settings.partitions} declared" in str(caught.value)
+    assert (
+        f"{victim}: {settings.partitions + 2} partitions on the broker, "
+        f"{settings.partitions} declared" in str(caught.value)
+    )
 
 
 def test_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
     """The user's path: `arrears infra up`, again (idempotent), `status`, `down`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
-    cache = Settings.from_env({k: v for k, v in os.environ.items() if k == "ARREARS_CACHE_DIR"}).cache_dir
+    cache = Settings.from_env(
+        {k: v for k, v in os.environ.items() if k == "ARREARS_CACHE_DIR"}
+    ).cache_dir
     env.update(ARREARS_STATE_DIR=str(tmp_path / "state"), ARREARS_CACHE_DIR=str(cache))
     cli = [sys.executable, "-m", "pipeline.cli", "infra"]
 
     def run(*args: str) -> str:
-        done = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+        done = subprocess.run(
+            [*cli, *args], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 

@@ -17,17 +17,35 @@ pytestmark = pytest.mark.integration
 
 def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
-    env.update(ARREARS_BOOTSTRAP_SERVERS=broker.bootstrap, ARREARS_STATE_DIR=str(tmp_path / "state"),
-               ARREARS_PARTITIONS="3")
+    env.update(
+        ARREARS_BOOTSTRAP_SERVERS=broker.bootstrap,
+        ARREARS_STATE_DIR=str(tmp_path / "state"),
+        ARREARS_PARTITIONS="3",
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "demo", "--events", "4000", "--out", str(tmp_path / "out")],
-        env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "demo",
+            "--events",
+            "4000",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run,) = (tmp_path / "out").iterdir()
     snapshots = sorted(p.parent.name for p in run.glob("state/snapshots/2024-12-31/*/meta.json"))
     assert len(snapshots) == 3
-    assert any("close-of-business" in s for s in snapshots) and any("restated" in s for s in snapshots)
+    assert any("close-of-business" in s for s in snapshots) and any(
+        "restated" in s for s in snapshots
+    )
     assert any("-live-" in s for s in snapshots)  # snapshot --from live
     assert list(run.glob("state/snapshots/2024-12-31/*restated*/quality/data_docs/index.html"))
     workbook = load_workbook(run / "report-2024-12-31.xlsx")
@@ -38,4 +56,5 @@ def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> Non
     assert "every unit and cell" in out and "at the same offsets" in out
     assert "equal, cell for cell" in out
     assert (run / "diff.txt").read_text(encoding="utf-8").startswith("diff ") or "changed cell" in (
-        run / "diff.txt").read_text(encoding="utf-8")
+        run / "diff.txt"
+    ).read_text(encoding="utf-8")

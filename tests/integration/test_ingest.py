@@ -21,15 +21,27 @@ pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOOD = (FIXTURES / "good_events.jsonl").read_bytes().splitlines()
 BAD = (FIXTURES / "bad_events.jsonl").read_bytes().splitlines()
-REASONS = [r.strip() for r in (FIXTURES / "bad_events.reasons").read_text().splitlines()
-           if r.strip() and not r.startswith("#")]
+REASONS = [
+    r.strip()
+    for r in (FIXTURES / "bad_events.reasons").read_text().splitlines()
+    if r.strip() and not r.startswith("#")
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def arrears(settings: Settings, *argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def arrears(
+    settings: Settings, *argv: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], input=stdin and stdin.decode(),
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *argv],
+        input=stdin and stdin.decode(),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def sources(settings: Settings) -> dict[str, list[tuple[bytes, bytes]]]:
@@ -48,7 +60,9 @@ def topics(settings_factory: Callable[..., Settings]) -> Settings:
     return settings
 
 
-def test_ingest_routes_good_events_and_dead_letters_every_bad_line(topics: Settings, tmp_path: Path) -> None:
+def test_ingest_routes_good_events_and_dead_letters_every_bad_line(
+    topics: Settings, tmp_path: Path
+) -> None:
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(GOOD + BAD + GOOD[:2]) + b"\n")
     run = arrears(topics, "ingest", "--quiet", str(mixed))

@@ -30,8 +30,9 @@ def _applied(worker: WorkerProcess) -> int:
     return int((worker.status() or {}).get("counts", {}).get("applied", 0))
 
 
-def test_kill_9_while_streaming_changes_nothing(settings_factory: Callable[..., Settings],
-                                                tmp_path: Path) -> None:
+def test_kill_9_while_streaming_changes_nothing(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     records = workload(3000, seed=21)
@@ -50,7 +51,8 @@ def test_kill_9_while_streaming_changes_nothing(settings_factory: Callable[..., 
             wait_until(lambda: _applied(worker) > 150, 60, "the worker to apply more events")
             # ...and more are on their way or not yet applied: kill it mid-stream
             assert producer.streaming() or lag(settings) > 0, (
-                f"kill {kill}: the slice was already applied; the kill would not be mid-stream")
+                f"kill {kill}: the slice was already applied; the kill would not be mid-stream"
+            )
             worker.kill9()
             time.sleep(0.5 * (kill % 2))  # sometimes restart at once, sometimes a bit later
             worker.start()

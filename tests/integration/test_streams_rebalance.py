@@ -40,8 +40,9 @@ def _split(*workers: WorkerProcess) -> bool:
     return sorted(owned) == list(range(workers[0].settings.partitions))
 
 
-def test_join_and_leave_mid_stream(settings_factory: Callable[..., Settings],
-                                   tmp_path: Path) -> None:
+def test_join_and_leave_mid_stream(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     records = workload(3000, seed=33)
@@ -66,7 +67,8 @@ def test_join_and_leave_mid_stream(settings_factory: Callable[..., Settings],
         assert_live_form_equals_recompute(settings, [DEC31, FINAL])
         # a worker's own /form/ page gathers the other's part: same answer as the recompute
         with urllib.request.urlopen(
-                f"http://127.0.0.1:{second.port}/form/320400/?cutoff=2024-12-31", timeout=10) as r:
+            f"http://127.0.0.1:{second.port}/form/320400/?cutoff=2024-12-31", timeout=10
+        ) as r:
             page = json.load(r)
         assert page["complete"] and sorted(page["workers"]) == ["r2", "r3"]
         batch = recompute([v for *_, v in source_log(settings)], DEC31)

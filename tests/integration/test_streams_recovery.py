@@ -33,8 +33,9 @@ def _ends(settings: Settings) -> dict:  # type: ignore[type-arg]
         admin.close()
 
 
-def test_restart_recovers_from_the_changelog(settings_factory: Callable[..., Settings],
-                                             tmp_path: Path) -> None:
+def test_restart_recovers_from_the_changelog(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     records = workload(2200, seed=45)
@@ -55,8 +56,11 @@ def test_restart_recovers_from_the_changelog(settings_factory: Callable[..., Set
         assert_live_form_equals_recompute(settings, [DEC31, FINAL])
         status = worker.status()
         assert status is not None and status["first_offsets"] == {}, status
-        handled = {k: v for k, v in status["counts"].items()
-                   if k in ("applied", "skipped", "duplicate", "inactive", "rejected")}
+        handled = {
+            k: v
+            for k, v in status["counts"].items()
+            if k in ("applied", "skipped", "duplicate", "inactive", "rejected")
+        }
         assert handled == {}, status
 
         Producer(settings, records[2000:]).start().join()
@@ -65,11 +69,18 @@ def test_restart_recovers_from_the_changelog(settings_factory: Callable[..., Set
         assert status is not None
         for where, first in status["first_offsets"].items():
             topic, partition = where.rsplit(":", 1)
-            previous_end = next(end for tp, end in ends.items()
-                                if tp.topic == topic and tp.partition == int(partition))
+            previous_end = next(
+                end
+                for tp, end in ends.items()
+                if tp.topic == topic and tp.partition == int(partition)
+            )
             assert first == previous_end, (where, first, previous_end)
-        assert sum(status["counts"].get(k, 0) for k in
-                   ("applied", "duplicate", "inactive", "rejected")) == len(records) - 2000
+        assert (
+            sum(
+                status["counts"].get(k, 0) for k in ("applied", "duplicate", "inactive", "rejected")
+            )
+            == len(records) - 2000
+        )
         assert status["counts"].get("skipped", 0) == 0
         assert_live_form_equals_recompute(settings, [DEC31, FINAL])
         changelog = f"{app_id(settings)}-{TABLE}-changelog"

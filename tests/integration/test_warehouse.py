@@ -33,23 +33,28 @@ CUTOFF = parse_cutoff("2024-12-31")
 
 def produce(settings: Settings, events: list[dict[str, Any] | str]) -> None:
     """Send events to their source topic keyed by unit, as `arrears ingest` does."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                             enable_idempotence=True)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True
+    )
     try:
         for e in events:
             if isinstance(e, str):  # an invalid record straight from a source system
                 producer.send(source_topic(settings, "inspection"), key=b"320412", value=e.encode())
             else:
-                producer.send(source_topic(settings, e["source"]), key=e["unit"].encode(),
-                              value=json.dumps(e, ensure_ascii=False).encode())
+                producer.send(
+                    source_topic(settings, e["source"]),
+                    key=e["unit"].encode(),
+                    value=json.dumps(e, ensure_ascii=False).encode(),
+                )
         producer.flush(timeout=60)
     finally:
         producer.close()
 
 
 @pytest.fixture
-def env(settings_factory: Callable[..., Settings], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Settings:
+def env(
+    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     monkeypatch.chdir(tmp_path)
@@ -73,13 +78,25 @@ def expected(events: list[dict[str, Any] | str]) -> pl.DataFrame:
 
 
 def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
-        env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = env.state_dir / "snapshots"
     produce(env, phase_one())
     scratch = env.state_dir / "scratch"
     scratch.mkdir(parents=True)
-    assert arrears("snapshot", "--cutoff", "2024-12-31", "--label", "close-of-business",
-                   "--scratch", str(scratch), "--quiet") == 0
+    assert (
+        arrears(
+            "snapshot",
+            "--cutoff",
+            "2024-12-31",
+            "--label",
+            "close-of-business",
+            "--scratch",
+            str(scratch),
+            "--quiet",
+        )
+        == 0
+    )
     assert list(scratch.iterdir()) == []  # the replay's row files are gone with it
     cob = resolve_snapshot("2024-12-31@close-of-business", root)
     o1 = cob.offsets
@@ -97,13 +114,20 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
     restated = kafka_end.cells(CUTOFF)
     assert compare(restated, expected(phase_one() + phase_two())) == []
     changed = {(d.unit, d.cell) for d in compare(cob.cells(), restated) if d.scope == "rollup"}
-    assert ("320400", "total.resolved_amount") in changed and ("320400", "total.employers") in changed
+    assert ("320400", "total.resolved_amount") in changed and (
+        "320400",
+        "total.employers",
+    ) in changed
 
     assert arrears("archive", "--until-end", "--quiet") == 0
     archive = env.state_dir / "archive"
     files = list(archive.glob("source=*/date=*/part-*.parquet"))
-    assert {f.parent.parent.name for f in files} == {"source=inspection", "source=mediation",
-                                                     "source=court", "source=complaint"}
+    assert {f.parent.parent.name for f in files} == {
+        "source=inspection",
+        "source=mediation",
+        "source=court",
+        "source=complaint",
+    }
     # Two paths, one answer: the batch recompute from the archive equals the Kafka replay,
     # at the close-of-business offsets and at the end.
     for upto, kafka_cells in ((o1, cob.cells()), (kafka_end.offsets, restated)):
@@ -111,17 +135,42 @@ def test_snapshot_replay_verify_archive_and_two_paths_one_answer(
         assert compare(kafka_cells, batch.cells(CUTOFF)) == []
     # The third path, the live tallies (snapshot --from live), is test_warehouse_three_paths.
     capsys.readouterr()
-    assert arrears("replay", "--from", "archive", "--verify", "2024-12-31@close-of-business",
-                   "--quiet") == 0
-    assert arrears("snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--label",
-                   "restated", "--quiet") == 0
+    assert (
+        arrears(
+            "replay", "--from", "archive", "--verify", "2024-12-31@close-of-business", "--quiet"
+        )
+        == 0
+    )
+    assert (
+        arrears(
+            "snapshot",
+            "--cutoff",
+            "2024-12-31",
+            "--from",
+            "archive",
+            "--label",
+            "restated",
+            "--quiet",
+        )
+        == 0
+    )
     assert arrears("replay", "--verify", "2024-12-31@restated", "--quiet") == 0
-    assert arrears("replay", "--verify", "2024-12-31@restated", "--to",
-                   str(cob.path / "meta.json"), "--quiet") == 4
+    assert (
+        arrears(
+            "replay",
+            "--verify",
+            "2024-12-31@restated",
+            "--to",
+            str(cob.path / "meta.json"),
+            "--quiet",
+        )
+        == 4
+    )
 
 
 def test_readers_on_every_core_give_the_record_by_record_answer(
-        env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Kafka replay's parallel readers (warehouse.kafka_rows) + the batch fold equal one
     reader feeding the Ledger in log order, however the partitions are dealt out and
     however often the readers flush; the progress they report adds up to every record."""
@@ -134,17 +183,19 @@ def test_readers_on_every_core_give_the_record_by_record_answer(
     events = phase_one() + phase_two() + [reordered, conflict]
     produce(env, events)
     topics = source_topics(env)
-    reference = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY,
-                                   vectorised=False)
+    reference = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY, vectorised=False)
     monkeypatch.setattr(kafka_rows, "_FLUSH_ROWS", 2)
     for readers in (1, 2, 5):
         seen: list[int] = []
-        fast = rebuild_from_kafka(env.bootstrap_servers, topics, None, REGISTRY,
-                                  readers=readers, progress=seen.append)
+        fast = rebuild_from_kafka(
+            env.bootstrap_servers, topics, None, REGISTRY, readers=readers, progress=seen.append
+        )
         assert compare(reference.cells(CUTOFF), fast.cells(CUTOFF)) == []
         assert sum(seen) == len(events)
-        assert (fast.rebuild.events, fast.rebuild.invalid) == (reference.rebuild.events,
-                                                               reference.rebuild.invalid)
+        assert (fast.rebuild.events, fast.rebuild.invalid) == (
+            reference.rebuild.events,
+            reference.rebuild.invalid,
+        )
         assert fast.rebuild.outcomes == reference.rebuild.outcomes
         # two resends in the story and the reordered one; the changed workers is the conflict
         assert fast.rebuild.outcomes["duplicate"] == 3 and fast.rebuild.outcomes["conflict"] == 1
@@ -154,8 +205,9 @@ def test_readers_on_every_core_give_the_record_by_record_answer(
         assert not scratch.exists()  # the rows are scratch: gone with the result
 
 
-def test_a_reader_that_dies_fails_the_replay(env: Settings,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_that_dies_fails_the_replay(
+    env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from warehouse._durable import HOOK_ENV
     from warehouse.errors import WarehouseError
 

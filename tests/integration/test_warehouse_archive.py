@@ -23,13 +23,21 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_archiver(settings: Settings, cwd: Path, hook: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_archiver(
+    settings: Settings, cwd: Path, hook: str | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, **settings.to_env(), "PYTHONPATH": str(REPO)}
     environ.pop("ARREARS_CONFIG", None)
     if hook:
         environ["ARREARS_WAREHOUSE_HOOK"] = hook
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "archive", "--until-end", "--quiet"],
-                          cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "archive", "--until-end", "--quiet"],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def archived(root: Path) -> pl.DataFrame:
@@ -43,12 +51,17 @@ def committed(settings: Settings) -> dict[str, int]:
         offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
-    return {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in offsets.items()
-            if meta.offset >= 0}
+    return {
+        f"{tp.topic}:{tp.partition}": meta.offset
+        for tp, meta in offsets.items()
+        if meta.offset >= 0
+    }
 
 
 def test_killed_between_write_and_commit_rerun_loses_and_duplicates_nothing(
-        env: Settings, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    env: Settings,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
     root = env.state_dir / "archive"
     produce(env, phase_one())
     crashed = run_archiver(env, tmp_path, hook="archive.files-written:kill")
@@ -66,7 +79,8 @@ def test_killed_between_write_and_commit_rerun_loses_and_duplicates_nothing(
     assert keys.is_duplicated().sum() == 0
     assert table.height == len(phase_one()) + len(phase_two()) - 1  # every valid event, once
     assert sorted(table["event_id"].to_list()) == sorted(
-        e["event_id"] for e in phase_one() + phase_two() if isinstance(e, dict))
+        e["event_id"] for e in phase_one() + phase_two() if isinstance(e, dict)
+    )
     assert sum(committed(env).values()) == len(phase_one()) + len(phase_two())
     # a third run finds nothing new
     again = run_archiver(env, tmp_path)

@@ -31,8 +31,11 @@ REGISTRY = Registry.load()
 
 
 def test_live_kafka_and_archive_snapshots_are_identical(
-        settings_factory: Callable[..., Settings], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    settings_factory: Callable[..., Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
     monkeypatch.chdir(tmp_path)
@@ -46,12 +49,38 @@ def test_live_kafka_and_archive_snapshots_are_identical(
         # close of business: the live snapshot records where the workers are, mid-log
         produce(settings, phase_one())
         wait_until(lambda: lag(settings) == 0, 90, "the workers to have no lag")
-        assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "live", "--label", "cob",
-                     "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "snapshot",
+                    "--cutoff",
+                    "2024-12-31",
+                    "--from",
+                    "live",
+                    "--label",
+                    "cob",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         produce(settings, phase_two() + [json.loads(json.dumps(conflict))])
         wait_until(lambda: lag(settings) == 0, 90, "the workers to have no lag")
-        assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "live", "--label", "live",
-                     "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "snapshot",
+                    "--cutoff",
+                    "2024-12-31",
+                    "--from",
+                    "live",
+                    "--label",
+                    "live",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
@@ -84,8 +113,21 @@ def test_live_kafka_and_archive_snapshots_are_identical(
         assert "verified:" in out and "note:" not in out, out  # the event counts agree too
 
     assert main(["snapshot", "--cutoff", "2024-12-31", "--label", "kafka", "--quiet"]) == 0
-    assert main(["snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--label",
-                 "archive", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "snapshot",
+                "--cutoff",
+                "2024-12-31",
+                "--from",
+                "archive",
+                "--label",
+                "archive",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     from_kafka = resolve_snapshot("2024-12-31@kafka", root)
     from_archive = resolve_snapshot("2024-12-31@archive", root)
     assert compare(live.cells(), from_kafka.cells()) == []

@@ -69,7 +69,8 @@ def test_bad_config_is_a_clear_error(tmp_path: Path):
 
 def test_config_override(tmp_path: Path, capsys):
     text = (Path(calendar_cmd.__file__).parents[2] / "contracts" / "campaign-2024.toml").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     path = tmp_path / "c.toml"
     path.write_text(text.replace("due = 2025-01-06", "due = 2025-01-07"), encoding="utf-8")
     assert run(["--today", "2024-12-31", "--config", str(path)]) == 0

@@ -34,18 +34,30 @@ def registry() -> Registry:
 def run(tmp_path_factory, registry):
     """One split run shared by the read-only tests: (manifest, [(path, lines)])."""
     out = tmp_path_factory.mktemp("gen") / "campaign.jsonl"
-    manifest = generate(GenerateOptions(unit="320400", events=N, seed=11, out=out,
-                                        split_at=SPLIT), registry=registry)
-    files = [(out.with_name(f["path"]), out.with_name(f["path"]).read_bytes().splitlines())
-             for f in manifest["files"]]
+    manifest = generate(
+        GenerateOptions(unit="320400", events=N, seed=11, out=out, split_at=SPLIT),
+        registry=registry,
+    )
+    files = [
+        (out.with_name(f["path"]), out.with_name(f["path"]).read_bytes().splitlines())
+        for f in manifest["files"]
+    ]
     return manifest, files
 
 
 def classify(lines: list[bytes], registry: Registry) -> dict[str, Any]:
     """Recount a file the way ingest and the ledger would."""
     seen: dict[str, str] = {}
-    out: dict[str, Any] = {"bad": 0, "reasons": Counter(), "exact": 0, "conflict": 0,
-                           "events": Counter(), "corrections": 0, "retractions": 0, "late": 0}
+    out: dict[str, Any] = {
+        "bad": 0,
+        "reasons": Counter(),
+        "exact": 0,
+        "conflict": 0,
+        "events": Counter(),
+        "corrections": 0,
+        "retractions": 0,
+        "late": 0,
+    }
     for line in lines:
         try:
             event = parse_event(line, registry)
@@ -61,16 +73,16 @@ def classify(lines: list[bytes], registry: Registry) -> dict[str, Any]:
         out["events"][f"{event.source}/{event.type}"] += 1
         out["corrections"] += event.supersedes is not None
         out["retractions"] += event.type == "event.retracted"
-        out["late"] += event.recorded_at is not None and event.occurred_at <= CUTOFF \
-            < event.recorded_at
+        out["late"] += (
+            event.recorded_at is not None and event.occurred_at <= CUTOFF < event.recorded_at
+        )
     return out
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, registry):
     def digest(seed: int, name: str) -> str:
         out = tmp_path / name
-        generate(GenerateOptions(unit="320400", events=3000, seed=seed, out=out),
-                 registry=registry)
+        generate(GenerateOptions(unit="320400", events=3000, seed=seed, out=out), registry=registry)
         return hashlib.sha256(out.read_bytes()).hexdigest()
 
     assert digest(5, "a.jsonl") == digest(5, "b.jsonl")
@@ -166,8 +178,11 @@ def test_dirt_rates_and_realism(run, registry):
             weeks[(event.occurred_at - campaign.window_start).days // 7] += 1
             payload = event.payload
             if event.type == "arrears.verified":
-                arrears_rows["construction" if payload.project else
-                             row_of_division(payload.employer.industry.division)] += 1
+                arrears_rows[
+                    "construction"
+                    if payload.project
+                    else row_of_division(payload.employer.industry.division)
+                ] += 1
             if getattr(payload, "project", None) is not None:
                 flags["gov"] += payload.project.government_investment
                 flags["soe"] += payload.project.soe
@@ -182,9 +197,20 @@ def test_dirt_rates_and_realism(run, registry):
     # rising toward the Spring Festival
     assert weeks[11] > 1.5 * weeks[0]
     assert arrears_rows.most_common(1)[0][0] == "construction"
-    for key in ("gov", "soe", "both", "nef", "national_platform", "hotline", "petition",
-                "centralized_reception", "mediation", "arbitration", "inspection",
-                "industry_regulator"):
+    for key in (
+        "gov",
+        "soe",
+        "both",
+        "nef",
+        "national_platform",
+        "hotline",
+        "petition",
+        "centralized_reception",
+        "mediation",
+        "arbitration",
+        "inspection",
+        "industry_regulator",
+    ):
         assert flags[key] > 0, key
 
 
@@ -192,8 +218,10 @@ def test_memory_stays_flat(tmp_path, registry):
     def peak(n: int) -> int:
         tracemalloc.start()
         try:
-            generate(GenerateOptions(unit="320400", events=n, seed=3, out=tmp_path / "m.jsonl"),
-                     registry=registry)
+            generate(
+                GenerateOptions(unit="320400", events=n, seed=3, out=tmp_path / "m.jsonl"),
+                registry=registry,
+            )
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -204,6 +232,7 @@ def test_memory_stays_flat(tmp_path, registry):
 
 
 # --- the command ---
+
 
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="arrears")
@@ -220,8 +249,23 @@ def test_registered_in_the_cli():
 
 def test_command_writes_file_and_manifest(tmp_path):
     out = tmp_path / "c.jsonl"
-    assert cli(["--unit", "320412", "--events", "500", "--seed", "2", "--out", str(out),
-                "--split-at", "2024-12-31T17:30:00+08:00"]) == 0
+    assert (
+        cli(
+            [
+                "--unit",
+                "320412",
+                "--events",
+                "500",
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+                "--split-at",
+                "2024-12-31T17:30:00+08:00",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads(manifest_path(out).read_text(encoding="utf-8"))
     assert manifest["generator"]["units"] == ["320412"]
     assert sum(f["lines"] for f in manifest["files"]) == 500

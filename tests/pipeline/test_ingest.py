@@ -25,8 +25,11 @@ from pipeline.ingest.deadletters import DeadLetter, export_line, merge, plan_res
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOOD = (FIXTURES / "good_events.jsonl").read_bytes().splitlines(keepends=True)
 BAD = (FIXTURES / "bad_events.jsonl").read_bytes().splitlines(keepends=True)
-REASONS = [r.strip() for r in (FIXTURES / "bad_events.reasons").read_text().splitlines()
-           if r.strip() and not r.startswith("#")]
+REASONS = [
+    r.strip()
+    for r in (FIXTURES / "bad_events.reasons").read_text().splitlines()
+    if r.strip() and not r.startswith("#")
+]
 SETTINGS = Settings(topic_prefix="t.")
 AT = datetime(2024, 12, 20, 9, 30, tzinfo=CST)
 
@@ -36,7 +39,9 @@ def registry() -> Registry:
     return Registry.load()
 
 
-def ingest(registry: Registry, lines: list[bytes], file: str = "in.jsonl") -> tuple[Ingest, ListSink]:
+def ingest(
+    registry: Registry, lines: list[bytes], file: str = "in.jsonl"
+) -> tuple[Ingest, ListSink]:
     sink = ListSink()
     run = Ingest(registry, SETTINGS, sink, clock=lambda: AT)
     run.feed(file, lines)
@@ -73,11 +78,20 @@ def test_every_bad_line_is_one_dead_letter_with_its_own_reason(registry):
 def test_dead_letter_record_shape(registry):
     line = BAD[20]  # unit.unknown
     run, sink = ingest(registry, [line], "dir/bad.jsonl")
-    (topic, key, value, headers), = sink.records
+    ((topic, key, value, headers),) = sink.records
     record = json.loads(value)
     assert topic == "t.deadletters" and key == record["id"].encode()
-    assert set(record) == {"id", "original", "file", "line", "reason", "message", "field",
-                           "rejected_at", "origin"}
+    assert set(record) == {
+        "id",
+        "original",
+        "file",
+        "line",
+        "reason",
+        "message",
+        "field",
+        "rejected_at",
+        "origin",
+    }
     assert record["original"].encode() == line.rstrip(b"\n")
     assert record["file"] == "dir/bad.jsonl" and record["line"] == 1
     assert record["reason"] == "unit.unknown" and record["field"] == "unit"
@@ -98,8 +112,17 @@ def test_bytes_that_are_not_utf8_are_kept_as_base64(registry):
 
 def test_dead_letter_ids_are_stable_and_distinct():
     assert dead_letter_id("a", 1, b"x") == dead_letter_id("a", 1, b"x")
-    assert len({dead_letter_id("a", 1, b"x"), dead_letter_id("a", 2, b"x"),
-                dead_letter_id("b", 1, b"x"), dead_letter_id("a", 1, b"y")}) == 4
+    assert (
+        len(
+            {
+                dead_letter_id("a", 1, b"x"),
+                dead_letter_id("a", 2, b"x"),
+                dead_letter_id("b", 1, b"x"),
+                dead_letter_id("a", 1, b"y"),
+            }
+        )
+        == 4
+    )
 
 
 def test_same_event_twice_is_a_duplicate_even_with_other_key_order_and_spacing(registry):
@@ -154,6 +177,7 @@ def test_progress_is_reported_with_lines_and_bytes(registry):
 
 # --- dead letters: merge, select, export, resubmit plan -------------------------------------
 
+
 def _letter_values(registry) -> list[bytes]:
     _, sink = ingest(registry, BAD[:4] + [b"not json at all\n"], "bad.jsonl")
     return [v for topic, _, v, _ in sink.records if topic == "t.deadletters"]
@@ -162,8 +186,14 @@ def _letter_values(registry) -> list[bytes]:
 def test_merge_keeps_latest_value_per_id_and_applies_marks(registry):
     values = _letter_values(registry)
     first = json.loads(values[0])
-    mark = json.dumps({"id": first["id"], "status": "resolved", "event_id": "e1",
-                       "resolved_at": "2024-12-21T10:00:00+08:00"}).encode()
+    mark = json.dumps(
+        {
+            "id": first["id"],
+            "status": "resolved",
+            "event_id": "e1",
+            "resolved_at": "2024-12-21T10:00:00+08:00",
+        }
+    ).encode()
     letters, unreadable = merge(values + values[:1] + [b"garbage"], [(first["id"].encode(), mark)])
     assert len(letters) == 5 and unreadable == 1
     assert letters[0].status == "resolved" and letters[0].event_id == "e1"
@@ -195,28 +225,38 @@ def test_resubmit_plan_fixed_still_bad_and_already_resolved(registry):
     broken = dict(good, unit="320499")
     letter = _open_letter(registry, json.dumps(broken, ensure_ascii=False).encode())
     other = _open_letter(registry, b"{oops")
-    resolved = DeadLetter.from_value({**json.loads(json.dumps(export_line(other)["_deadletter"])),
-                                      "id": "done"})
+    resolved = DeadLetter.from_value(
+        {**json.loads(json.dumps(export_line(other)["_deadletter"])), "id": "done"}
+    )
     resolved = DeadLetter(**{**resolved.__dict__, "status": "resolved"})
     fixed = export_line(letter)
     fixed["record"]["unit"] = "320412"
-    lines = [json.dumps(fixed, ensure_ascii=False).encode(),
-             json.dumps(export_line(other)).encode(),  # not fixed
-             json.dumps({"record": {}, "_deadletter": {"id": "done"}}).encode(),
-             json.dumps(fixed, ensure_ascii=False).encode(),  # twice in the file
-             b"not an export line"]
-    plan = plan_resubmit(lines, {letter.id: letter, other.id: other, "done": resolved},
-                         registry, SETTINGS, now=AT)
+    lines = [
+        json.dumps(fixed, ensure_ascii=False).encode(),
+        json.dumps(export_line(other)).encode(),  # not fixed
+        json.dumps({"record": {}, "_deadletter": {"id": "done"}}).encode(),
+        json.dumps(fixed, ensure_ascii=False).encode(),  # twice in the file
+        b"not an export line",
+    ]
+    plan = plan_resubmit(
+        lines, {letter.id: letter, other.id: other, "done": resolved}, registry, SETTINGS, now=AT
+    )
     assert plan.resolved == [(letter.id, good["event_id"])]
-    (topic, key, value, headers), = plan.events
+    ((topic, key, value, headers),) = plan.events
     assert topic == "t.inspection" and key == b"320412" and json.loads(value)["unit"] == "320412"
-    (mark_key, mark), = plan.marks
+    ((mark_key, mark),) = plan.marks
     assert mark_key == letter.id.encode()
-    assert json.loads(mark) == {"id": letter.id, "status": "resolved",
-                                "event_id": good["event_id"],
-                                "resolved_at": "2024-12-20T09:30:00+08:00"}
+    assert json.loads(mark) == {
+        "id": letter.id,
+        "status": "resolved",
+        "event_id": good["event_id"],
+        "resolved_at": "2024-12-20T09:30:00+08:00",
+    }
     assert plan.skipped == ["done", letter.id]
-    assert [(n, r) for n, _, r, _ in plan.still_bad] == [(2, "json.invalid"), (5, "resubmit.format")]
+    assert [(n, r) for n, _, r, _ in plan.still_bad] == [
+        (2, "json.invalid"),
+        (5, "resubmit.format"),
+    ]
     assert plan.exit_code == ExitCode.REJECTED
 
 

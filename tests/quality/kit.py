@@ -45,22 +45,65 @@ def unit_events(unit: str, *, day: int = 28) -> list[Event]:
     return [
         ek.inspected(ek.FACTORY, workers=100, migrant=40, unit=unit, at=at),
         ek.inspected(ek.BUILDER, workers=80, migrant=60, project=ek.BOTH_PROJECT, unit=unit, at=at),
-        ek.event("arrears.verified", {"case_id": case, **emp, "project": ek.BOTH_PROJECT,
-                                      "workers": 12, "amount": "36000.00"}, unit=unit, at=at),
+        ek.event(
+            "arrears.verified",
+            {
+                "case_id": case,
+                **emp,
+                "project": ek.BOTH_PROJECT,
+                "workers": 12,
+                "amount": "36000.00",
+            },
+            unit=unit,
+            at=at,
+        ),
         ek.resolved(ek.BUILDER, workers=12, amount="36000.00", case_id=case, unit=unit, at=later),
-        ek.event("order.issued", {"case_id": case, **emp, "kind": "rectification",
-                                  "document_no": f"DOC-{unit}"}, unit=unit, at=later),
-        ek.event("case.transferred", {"case_id": f"P-{unit}", "employer": _CIVIL}, unit=unit, at=at),
+        ek.event(
+            "order.issued",
+            {"case_id": case, **emp, "kind": "rectification", "document_no": f"DOC-{unit}"},
+            unit=unit,
+            at=later,
+        ),
+        ek.event(
+            "case.transferred", {"case_id": f"P-{unit}", "employer": _CIVIL}, unit=unit, at=at
+        ),
         ek.event("case.filed", {"case_id": f"P-{unit}", "employer": _CIVIL}, unit=unit, at=later),
-        ek.event("dispute.resolved", {"case_no": f"M-{unit}", "employer": ek.FACTORY, "workers": 5,
-                                      "amount": "15000.00", "channel": "mediation",
-                                      "new_employment_form": False}, unit=unit, at=at),
-        ek.event("execution.concluded", {"case_no": f"(2024)苏{unit[2:]}执1号",
-                                         "employer": ek.FACTORY, "workers": 3, "amount": "9000.00",
-                                         "new_employment_form": False}, unit=unit, at=at),
-        ek.event("lead.received", {"lead_id": f"L-{unit}", "intake": "centralized_reception",
-                                   "workers_claimed": 4, "amount_claimed": "8000.00"},
-                 unit=unit, at=at),
+        ek.event(
+            "dispute.resolved",
+            {
+                "case_no": f"M-{unit}",
+                "employer": ek.FACTORY,
+                "workers": 5,
+                "amount": "15000.00",
+                "channel": "mediation",
+                "new_employment_form": False,
+            },
+            unit=unit,
+            at=at,
+        ),
+        ek.event(
+            "execution.concluded",
+            {
+                "case_no": f"(2024)苏{unit[2:]}执1号",
+                "employer": ek.FACTORY,
+                "workers": 3,
+                "amount": "9000.00",
+                "new_employment_form": False,
+            },
+            unit=unit,
+            at=at,
+        ),
+        ek.event(
+            "lead.received",
+            {
+                "lead_id": f"L-{unit}",
+                "intake": "centralized_reception",
+                "workers_claimed": 4,
+                "amount_claimed": "8000.00",
+            },
+            unit=unit,
+            at=at,
+        ),
     ]
 
 
@@ -85,12 +128,16 @@ def active_ids(events: Iterable[Event]) -> pl.Series:
     each once: what `run_check` takes as `active` with `archive_frame(events)` (which keeps
     this order within a source; the command layer gets the same from warehouse.batch)."""
     entries = _ledger(events).entries
-    return pl.Series("event_id", [eid for eid, e in entries.items()
-                                  if e["s"] == ACTIVE and e["h"] is not None], dtype=pl.Utf8)
+    return pl.Series(
+        "event_id",
+        [eid for eid, e in entries.items() if e["s"] == ACTIVE and e["h"] is not None],
+        dtype=pl.Utf8,
+    )
 
 
-def cells_from(own: Mapping[tuple[str, str], int], rolled: Mapping[tuple[str, str], int] | None = None
-               ) -> pl.DataFrame:
+def cells_from(
+    own: Mapping[tuple[str, str], int], rolled: Mapping[tuple[str, str], int] | None = None
+) -> pl.DataFrame:
     """The snapshot's long frame: every unit x every cell, own and rollup (zeros included)."""
     own = with_totals(own)
     rolled = rollup(own, TREE) if rolled is None else rolled
@@ -99,23 +146,43 @@ def cells_from(own: Mapping[tuple[str, str], int], rolled: Mapping[tuple[str, st
         for cell in CELL_IDS:
             rows.append((unit, "own", cell, int(own.get((unit, cell), 0))))
             rows.append((unit, "rollup", cell, int(rolled.get((unit, cell), 0))))
-    return pl.DataFrame(rows, schema={"unit": pl.Utf8, "scope": pl.Utf8, "cell": pl.Utf8,
-                                      "value": pl.Int64}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"unit": pl.Utf8, "scope": pl.Utf8, "cell": pl.Utf8, "value": pl.Int64},
+        orient="row",
+    )
 
 
-def meta(snapshot_id: str = "snap-1", *, cutoff: str = CUTOFF,
-         offsets: Mapping[str, Mapping[str, int]] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"snapshot_id": snapshot_id, "cutoff": cutoff, "label": "close-of-business",
-            "offsets": dict(offsets or {}), "created_at": "2025-01-01T09:00:00+08:00",
-            "code_version": "0.1.0+test", "event_count": 0, "source": "archive", **extra}
+def meta(
+    snapshot_id: str = "snap-1",
+    *,
+    cutoff: str = CUTOFF,
+    offsets: Mapping[str, Mapping[str, int]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "snapshot_id": snapshot_id,
+        "cutoff": cutoff,
+        "label": "close-of-business",
+        "offsets": dict(offsets or {}),
+        "created_at": "2025-01-01T09:00:00+08:00",
+        "code_version": "0.1.0+test",
+        "event_count": 0,
+        "source": "archive",
+        **extra,
+    }
 
 
 def snapshot_input(cells: pl.DataFrame, meta_: Mapping[str, Any] | None = None) -> SnapshotInput:
     return SnapshotInput(cells=cells, meta=dict(meta_ or meta()), label="test-snapshot")
 
 
-def write_snapshot(root: Path, cells: pl.DataFrame, meta_: Mapping[str, Any] | None = None,
-                   cutoff_dir: str = "progress") -> Path:
+def write_snapshot(
+    root: Path,
+    cells: pl.DataFrame,
+    meta_: Mapping[str, Any] | None = None,
+    cutoff_dir: str = "progress",
+) -> Path:
     body = dict(meta_ or meta())
     path = root / "snapshots" / cutoff_dir / str(body["snapshot_id"])
     path.mkdir(parents=True)
@@ -135,17 +202,40 @@ def archive_frame(events: Iterable[Event | tuple[Event, str]]) -> pl.DataFrame:
         topic = f"arrears.source.{event.source}"
         offset = next_offset.get(topic, 0)
         next_offset[topic] = offset + 1
-        rows.append({
-            "topic": topic, "partition": 0, "offset": offset, "event_id": event.event_id,
-            "source": event.source, "type": event.type, "unit": event.unit,
-            "occurred_at": event.occurred_at, "recorded_at": event.recorded_at,
-            "supersedes": event.supersedes, "content_hash": event.content_hash, "raw": raw,
-        })
+        rows.append(
+            {
+                "topic": topic,
+                "partition": 0,
+                "offset": offset,
+                "event_id": event.event_id,
+                "source": event.source,
+                "type": event.type,
+                "unit": event.unit,
+                "occurred_at": event.occurred_at,
+                "recorded_at": event.recorded_at,
+                "supersedes": event.supersedes,
+                "content_hash": event.content_hash,
+                "raw": raw,
+            }
+        )
     tz = pl.Datetime("ms", "Asia/Shanghai")
-    return pl.DataFrame(rows, schema={
-        "topic": pl.Utf8, "partition": pl.Int32, "offset": pl.Int64, "event_id": pl.Utf8,
-        "source": pl.Utf8, "type": pl.Utf8, "unit": pl.Utf8, "occurred_at": tz,
-        "recorded_at": tz, "supersedes": pl.Utf8, "content_hash": pl.Utf8, "raw": pl.Utf8})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "topic": pl.Utf8,
+            "partition": pl.Int32,
+            "offset": pl.Int64,
+            "event_id": pl.Utf8,
+            "source": pl.Utf8,
+            "type": pl.Utf8,
+            "unit": pl.Utf8,
+            "occurred_at": tz,
+            "recorded_at": tz,
+            "supersedes": pl.Utf8,
+            "content_hash": pl.Utf8,
+            "raw": pl.Utf8,
+        },
+    )
 
 
 def write_archive(root: Path, frame: pl.DataFrame) -> Path:
@@ -156,7 +246,8 @@ def write_archive(root: Path, frame: pl.DataFrame) -> Path:
     archive = root / "archive"
     dated = frame.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d").alias("_date"))
     for (source, date, topic, partition), part in dated.sort("offset").group_by(
-            "source", "_date", "topic", "partition", maintain_order=True):
+        "source", "_date", "topic", "partition", maintain_order=True
+    ):
         write_part(archive, source, date, topic, partition, part.drop("_date").to_dicts())
     return archive
 
@@ -168,15 +259,34 @@ def end_offsets(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-def dead_letters(n_open: int, n_resolved: int = 0, *, at: str = "2024-12-20T10:00:00+08:00"
-                 ) -> pl.DataFrame:
+def dead_letters(
+    n_open: int, n_resolved: int = 0, *, at: str = "2024-12-20T10:00:00+08:00"
+) -> pl.DataFrame:
     rows = []
     for i in range(n_open + n_resolved):
         original = json.dumps({"event_id": f"bad-{i}", "occurred_at": at, "unit": "320412"})
-        rows.append({"id": f"dl-{i}", "original": original, "file": "feed.jsonl", "line": i + 1,
-                     "reason": "uscc.check_char", "message": "employer.id: check character",
-                     "rejected_at": "2024-12-21T10:00:00+08:00",
-                     "status": "open" if i < n_open else "resolved"})
-    return pl.DataFrame(rows, schema={"id": pl.Utf8, "original": pl.Utf8, "file": pl.Utf8,
-                                      "line": pl.Int64, "reason": pl.Utf8, "message": pl.Utf8,
-                                      "rejected_at": pl.Utf8, "status": pl.Utf8})
+        rows.append(
+            {
+                "id": f"dl-{i}",
+                "original": original,
+                "file": "feed.jsonl",
+                "line": i + 1,
+                "reason": "uscc.check_char",
+                "message": "employer.id: check character",
+                "rejected_at": "2024-12-21T10:00:00+08:00",
+                "status": "open" if i < n_open else "resolved",
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "id": pl.Utf8,
+            "original": pl.Utf8,
+            "file": pl.Utf8,
+            "line": pl.Int64,
+            "reason": pl.Utf8,
+            "message": pl.Utf8,
+            "rejected_at": pl.Utf8,
+            "status": pl.Utf8,
+        },
+    )

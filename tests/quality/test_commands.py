@@ -23,16 +23,24 @@ def campaign(tmp_path: Path) -> dict[str, Path]:
     offsets = kit.end_offsets(frame)
     clean = kit.write_snapshot(tmp_path, clean_cells(), kit.meta("snap-clean", offsets=offsets))
     broken = kit.write_snapshot(
-        tmp_path, bump(clean_cells(), "320412", "total.employers", 1),
-        kit.meta("snap-broken", offsets=offsets))
+        tmp_path,
+        bump(clean_cells(), "320412", "total.employers", 1),
+        kit.meta("snap-broken", offsets=offsets),
+    )
     letters = tmp_path / "deadletters.jsonl"
     letters.write_text("")
     return {"clean": clean, "broken": broken, "archive": archive, "letters": letters}
 
 
 def args(c: dict[str, Path], which: str, *extra: str) -> list[str]:
-    return [str(c[which]), "--archive", str(c["archive"]), "--dead-letters", str(c["letters"]),
-            *extra]
+    return [
+        str(c[which]),
+        "--archive",
+        str(c["archive"]),
+        "--dead-letters",
+        str(c["letters"]),
+        *extra,
+    ]
 
 
 class _Rows(HTMLParser):
@@ -69,7 +77,8 @@ def docs_rows(docs: Path) -> list[tuple[str, str]]:
 
 
 def test_check_passes_a_clean_snapshot_and_writes_its_outputs(
-        campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["check", *args(campaign, "clean", "--previous", str(campaign["clean"]))]) == 0
     out = capsys.readouterr().out
     assert "passed" in out and "snapshot.total_is_sum_of_rows" in out
@@ -82,9 +91,12 @@ def test_check_passes_a_clean_snapshot_and_writes_its_outputs(
 
 
 def test_check_fails_with_exit_6_and_docs_show_the_failed_expectation(
-        campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", *args(campaign, "broken", "--previous", str(campaign["clean"]))]) \
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["check", *args(campaign, "broken", "--previous", str(campaign["clean"]))])
         == ExitCode.CRITICAL
+    )
     out = capsys.readouterr().out
     assert "FAILED" in out and "320412" in out
     docs = campaign["broken"] / "quality" / "data_docs"
@@ -100,13 +112,14 @@ def test_check_fails_with_exit_6_and_docs_show_the_failed_expectation(
     assert "arrears.cells" in index and "validations/arrears/cells" in index
 
 
-def test_warnings_do_not_fail_the_check(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    events = [e for e in kit.clean_events() if not (e.type == "arrears.resolved"
-                                                    and e.unit == "320412")]
+def test_warnings_do_not_fail_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = [
+        e for e in kit.clean_events() if not (e.type == "arrears.resolved" and e.unit == "320412")
+    ]
     frame = kit.archive_frame(events)
-    snap = kit.write_snapshot(tmp_path, kit.cells_from(kit.own_figures(events)),
-                              kit.meta(offsets=kit.end_offsets(frame)))
+    snap = kit.write_snapshot(
+        tmp_path, kit.cells_from(kit.own_figures(events)), kit.meta(offsets=kit.end_offsets(frame))
+    )
     archive = kit.write_archive(tmp_path, frame)
     assert main(["check", str(snap), "--archive", str(archive), "--dead-letters", "none"]) == 0
     out = capsys.readouterr().out
@@ -114,7 +127,8 @@ def test_warnings_do_not_fail_the_check(tmp_path: Path,
 
 
 def test_gate_refuses_a_critical_failure_and_accepts_a_clean_snapshot(
-        campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = campaign["clean"].parent
     assert main(["submit", *args(campaign, "broken"), "--unit", "320400"]) == ExitCode.CRITICAL
     out = capsys.readouterr().out
@@ -130,7 +144,8 @@ def test_gate_refuses_a_critical_failure_and_accepts_a_clean_snapshot(
 
 
 def test_resubmission_replaces_and_names_the_earlier_snapshot(
-        campaign: dict[str, Path], tmp_path: Path) -> None:
+    campaign: dict[str, Path], tmp_path: Path
+) -> None:
     meta = json.loads((campaign["clean"] / "meta.json").read_text())
     second = kit.write_snapshot(tmp_path, clean_cells(), {**meta, "snapshot_id": "snap-2"})
     common = ["--archive", str(campaign["archive"]), "--dead-letters", "none"]
@@ -141,20 +156,34 @@ def test_resubmission_replaces_and_names_the_earlier_snapshot(
     assert body["units"]["320400"]["replaces"] == "snap-clean"
 
 
-def test_previous_snapshot_and_bad_arguments(campaign: dict[str, Path], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_previous_snapshot_and_bad_arguments(
+    campaign: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     common = ["--archive", str(campaign["archive"]), "--dead-letters", "none"]
-    assert main(["check", str(campaign["clean"]), "--previous", str(campaign["clean"]),
-                 *common]) == 0
+    assert (
+        main(["check", str(campaign["clean"]), "--previous", str(campaign["clean"]), *common]) == 0
+    )
     assert main(["check", str(tmp_path / "nope"), *common]) == 1
     assert "no snapshot" in capsys.readouterr().err
     assert main(["check", str(campaign["clean"]), "--unit", "329999", *common]) == 2
-    assert main(["check", str(campaign["clean"]), "--dead-letters", "missing.jsonl",
-                 "--archive", str(campaign["archive"])]) == 2
+    assert (
+        main(
+            [
+                "check",
+                str(campaign["clean"]),
+                "--dead-letters",
+                "missing.jsonl",
+                "--archive",
+                str(campaign["archive"]),
+            ]
+        )
+        == 2
+    )
 
 
-def test_dead_letters_file_counts_open_letters(campaign: dict[str, Path],
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_dead_letters_file_counts_open_letters(
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = [json.dumps(r) for r in kit.dead_letters(2).to_dicts()]
     campaign["letters"].write_text("\n".join(lines) + "\n")
     assert main(["check", *args(campaign, "clean")]) == 0

@@ -37,8 +37,11 @@ def _conflicting_resend_naming_a_target() -> list[Event]:
 
 def _correction_chain() -> list[Event]:
     target = ek.inspected(workers=100, at=AT)
-    return [target, ek.inspected(workers=101, at=AT, supersedes=target.event_id),
-            ek.inspected(workers=102, at=AT, supersedes=target.event_id)]  # corrects the 101
+    return [
+        target,
+        ek.inspected(workers=101, at=AT, supersedes=target.event_id),
+        ek.inspected(workers=102, at=AT, supersedes=target.event_id),
+    ]  # corrects the 101
 
 
 def _correction_before_its_target() -> list[Event]:
@@ -58,8 +61,10 @@ def _retraction_of_a_retraction() -> list[Event]:
 #: case -> (its events in log order, which rows are effective)
 CASES: dict[str, tuple[Callable[[], list[Event]], list[bool]]] = {
     "conflicting resend": (_conflicting_resend, [True, False]),
-    "conflicting resend naming a target": (_conflicting_resend_naming_a_target,
-                                           [True, True, False]),
+    "conflicting resend naming a target": (
+        _conflicting_resend_naming_a_target,
+        [True, True, False],
+    ),
     "correction chain": (_correction_chain, [False, False, True]),
     "correction before its target": (_correction_before_its_target, [False, False, True]),
     "retraction of a retraction": (_retraction_of_a_retraction, [False, False, True, False]),
@@ -77,8 +82,14 @@ def _tables(events: list[Event]) -> pl.DataFrame:
 def _former_rule(rows: pl.DataFrame) -> list[bool]:
     """The rule prepare_events had before it took the Ledger's answer (for contrast only)."""
     targets = pl.concat([rows["supersedes"].drop_nulls(), rows["retracts"].drop_nulls()])
-    return rows.select(pl.struct("event_id", "content_hash").is_first_distinct()
-                       & ~pl.col("event_id").is_in(targets.implode())).to_series().to_list()
+    return (
+        rows.select(
+            pl.struct("event_id", "content_hash").is_first_distinct()
+            & ~pl.col("event_id").is_in(targets.implode())
+        )
+        .to_series()
+        .to_list()
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))

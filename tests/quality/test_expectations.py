@@ -1,4 +1,5 @@
-"""Each expectation of SPEC 7: a clean snapshot passes; a violation fails exactly that one, at its grade."""
+"""Each expectation of SPEC 7: a clean snapshot passes; a violation fails exactly that one, at its
+grade."""
 
 from __future__ import annotations
 
@@ -33,17 +34,29 @@ class Case:
         archive = kit.archive_frame(archived) if self.archive is None else self.archive
         cells = kit.cells_from(kit.own_figures(self.events)) if self.cells is None else self.cells
         meta = kit.meta(offsets=kit.end_offsets(archive), **self.meta)
-        return run_check(kit.snapshot_input(cells, meta), previous=self.previous,
-                         archive=archive.lazy(), active=kit.active_ids(archived),
-                         dead_letters=self.dead_letters, **kw)
+        return run_check(
+            kit.snapshot_input(cells, meta),
+            previous=self.previous,
+            archive=archive.lazy(),
+            active=kit.active_ids(archived),
+            dead_letters=self.dead_letters,
+            **kw,
+        )
 
 
 def clean_cells() -> pl.DataFrame:
     return kit.cells_from(kit.own_figures(kit.clean_events()))
 
 
-def bump(cells: pl.DataFrame, unit: str, cell: str, delta: int, *, own: bool = True,
-         up_the_tree: bool = True) -> pl.DataFrame:
+def bump(
+    cells: pl.DataFrame,
+    unit: str,
+    cell: str,
+    delta: int,
+    *,
+    own: bool = True,
+    up_the_tree: bool = True,
+) -> pl.DataFrame:
     """Add `delta` to a cell the way a real change would: own figure, the unit's and its
     ancestors' rollups, and the 合计 row when `cell` is a row cell."""
     cells_to = [cell]
@@ -57,8 +70,11 @@ def bump(cells: pl.DataFrame, unit: str, cell: str, delta: int, *, own: bool = T
     for u, scope in targets:
         hit = hit | ((pl.col("unit") == u) & (pl.col("scope") == scope))
     return cells.with_columns(
-        pl.when(hit & pl.col("cell").is_in(cells_to)).then(pl.col("value") + delta)
-        .otherwise(pl.col("value")).alias("value"))
+        pl.when(hit & pl.col("cell").is_in(cells_to))
+        .then(pl.col("value") + delta)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
 
 
 def set_row(cells: pl.DataFrame, index: int, **values: Any) -> pl.DataFrame:
@@ -78,19 +94,27 @@ def _resolved_in(unit: str) -> Callable[[Event], bool]:
 def _retraction_case() -> Case:
     before = kit.clean_events()
     dispute = next(e for e in before if e.type == "dispute.resolved" and e.unit == "320412")
-    after = before + [ek.retraction(dispute.event_id, unit="320412",
-                                    at="2024-12-30T09:00:00+08:00")]
+    after = before + [
+        ek.retraction(dispute.event_id, unit="320412", at="2024-12-30T09:00:00+08:00")
+    ]
     prev_archive = kit.archive_frame(before)
-    previous = kit.snapshot_input(kit.cells_from(kit.own_figures(before)),
-                                  kit.meta("snap-0", offsets=kit.end_offsets(prev_archive)))
+    previous = kit.snapshot_input(
+        kit.cells_from(kit.own_figures(before)),
+        kit.meta("snap-0", offsets=kit.end_offsets(prev_archive)),
+    )
     return Case(events=after, previous=previous)
 
 
 def _conflict_case() -> Case:
     events = kit.clean_events()
     first = events[0]
-    conflict = ek.inspected(ek.FACTORY, workers=999, unit=first.unit, event_id=first.event_id,
-                            at="2024-12-28T10:00:00+08:00")
+    conflict = ek.inspected(
+        ek.FACTORY,
+        workers=999,
+        unit=first.unit,
+        event_id=first.event_id,
+        at="2024-12-28T10:00:00+08:00",
+    )
     return Case(events=events, archived=events + [conflict])
 
 
@@ -113,41 +137,61 @@ def _dead_feed_case() -> Case:
 
 def _amount_case() -> Case:
     events = without(kit.clean_events(), _resolved_in("320412"))
-    events.append(ek.resolved(ek.BUILDER, workers=12, amount="36000000.00", case_id="C-320412",
-                              unit="320412", at="2024-12-29T10:00:00+08:00"))
+    events.append(
+        ek.resolved(
+            ek.BUILDER,
+            workers=12,
+            amount="36000000.00",
+            case_id="C-320412",
+            unit="320412",
+            at="2024-12-29T10:00:00+08:00",
+        )
+    )
     return Case(events=events)
 
 
 VIOLATIONS: dict[str, Callable[[], Case]] = {
     "snapshot.columns": lambda: Case(cells=clean_cells().with_columns(pl.lit("x").alias("note"))),
-    "snapshot.value_type": lambda: Case(cells=clean_cells().with_columns(
-        pl.col("value").cast(pl.Float64))),
+    "snapshot.value_type": lambda: Case(
+        cells=clean_cells().with_columns(pl.col("value").cast(pl.Float64))
+    ),
     "snapshot.scope_values": lambda: Case(cells=set_row(clean_cells(), 0, scope="total")),
     "snapshot.cell_ids": lambda: Case(cells=set_row(clean_cells(), 0, cell="bogus.cell")),
     "snapshot.unit_codes": lambda: Case(cells=set_row(clean_cells(), 0, unit="329999")),
     "snapshot.unique_keys": lambda: Case(cells=pl.concat([clean_cells(), clean_cells().head(1)])),
     "snapshot.every_unit_present": lambda: Case(
-        cells=clean_cells().filter(pl.col("unit") != "320100")),
+        cells=clean_cells().filter(pl.col("unit") != "320100")
+    ),
     "snapshot.no_negatives": lambda: Case(
-        cells=bump(clean_cells(), "320412", "item7.blacklist_listings", -1)),
+        cells=bump(clean_cells(), "320412", "item7.blacklist_listings", -1)
+    ),
     "snapshot.total_is_sum_of_rows": lambda: Case(
-        cells=bump(clean_cells(), "320412", "total.employers", 1)),
+        cells=bump(clean_cells(), "320412", "total.employers", 1)
+    ),
     "snapshot.migrant_within_workers": lambda: Case(
-        cells=bump(clean_cells(), "320412", "manufacturing.migrant_workers", 1000)),
+        cells=bump(clean_cells(), "320412", "manufacturing.migrant_workers", 1000)
+    ),
     "snapshot.channel_items_within_resolved": lambda: Case(
-        cells=bump(clean_cells(), "320412", "item3.cases", 5)),
+        cells=bump(clean_cells(), "320412", "item3.cases", 5)
+    ),
     "snapshot.arrears_projects_within_inspected": lambda: Case(
-        cells=bump(clean_cells(), "320412", "item1.gov_arrears_projects", 1)),
+        cells=bump(clean_cells(), "320412", "item1.gov_arrears_projects", 1)
+    ),
     "snapshot.rollup_is_own_plus_children": lambda: Case(
-        cells=bump(clean_cells(), "320412", "item7.blacklist_listings", 1, own=False,
-                   up_the_tree=False)),
+        cells=bump(
+            clean_cells(), "320412", "item7.blacklist_listings", 1, own=False, up_the_tree=False
+        )
+    ),
     "snapshot.no_silent_units": lambda: Case(
-        events=without(kit.clean_events(), lambda e: e.unit == "320413")),
+        events=without(kit.clean_events(), lambda e: e.unit == "320413")
+    ),
     "snapshot.filings_within_transfers": lambda: Case(
-        cells=bump(clean_cells(), "320412", "manufacturing.police_filings", 2)),
+        cells=bump(clean_cells(), "320412", "manufacturing.police_filings", 2)
+    ),
     "snapshot.amount_per_worker_plausible": _amount_case,
     "snapshot.no_open_cases": lambda: Case(
-        events=without(kit.clean_events(), _resolved_in("320412"))),
+        events=without(kit.clean_events(), _resolved_in("320412"))
+    ),
     "snapshot.no_fall_against_previous": _retraction_case,
     "events.event_id_unique": _conflict_case,
     "events.valid_credit_codes": _bad_code_case,
@@ -172,7 +216,8 @@ def test_clean_campaign_passes_every_expectation() -> None:
     result = Case(previous=previous).run()
     assert failed(result) == {}
     assert {o.status for o in result.outcomes} == {"passed"}, [
-        (o.check, o.status, o.note) for o in result.outcomes if o.status != "passed"]
+        (o.check, o.status, o.note) for o in result.outcomes if o.status != "passed"
+    ]
     assert result.passed and result.unit == kit.CITY
 
 
@@ -191,12 +236,19 @@ def test_offending_rows_name_units_and_cells() -> None:
     result = VIOLATIONS["snapshot.total_is_sum_of_rows"]().run()
     rows = result.outcome("snapshot.total_is_sum_of_rows").offending
     assert {(r["unit"], r["scope"], r["cell"]) for r in rows} == {
-        ("320412", "own", "total.employers"), ("320412", "rollup", "total.employers"),
-        ("320400", "rollup", "total.employers"), ("320000", "rollup", "total.employers"),
-        ("100000", "rollup", "total.employers")}
+        ("320412", "own", "total.employers"),
+        ("320412", "rollup", "total.employers"),
+        ("320400", "rollup", "total.employers"),
+        ("320000", "rollup", "total.employers"),
+        ("100000", "rollup", "total.employers"),
+    }
     negatives = VIOLATIONS["snapshot.no_negatives"]().run().outcome("snapshot.no_negatives")
-    assert {"unit": "320412", "scope": "own", "cell": "item7.blacklist_listings",
-            "value": -1} in negatives.offending
+    assert {
+        "unit": "320412",
+        "scope": "own",
+        "cell": "item7.blacklist_listings",
+        "value": -1,
+    } in negatives.offending
 
 
 def test_open_cases_are_listed_with_their_case_ids_from_the_archive() -> None:
@@ -237,8 +289,13 @@ def test_resolved_and_later_dead_letters_do_not_count() -> None:
 def test_superseded_and_resent_events_are_not_duplicates() -> None:
     events = kit.clean_events()
     first = events[0]
-    fix = ek.inspected(ek.FACTORY, workers=101, unit=first.unit, supersedes=first.event_id,
-                       at="2024-12-28T11:00:00+08:00")
+    fix = ek.inspected(
+        ek.FACTORY,
+        workers=101,
+        unit=first.unit,
+        supersedes=first.event_id,
+        at="2024-12-28T11:00:00+08:00",
+    )
     archived = events + [events[1], fix]  # an exact resend and a correction
     result = Case(events=events + [fix], archived=archived).run()
     assert failed(result) == {}

@@ -26,8 +26,14 @@ class Harness:
         #: partition -> the changelog records sent for it, in order.
         self.changelog: dict[int, list[tuple[bytes, bytes]]] = {}
 
-    async def put(self, record: dict[str, Any] | bytes, *, partition: int = 0,
-                  offset: int | None = None, wait: bool = True) -> None:
+    async def put(
+        self,
+        record: dict[str, Any] | bytes,
+        *,
+        partition: int = 0,
+        offset: int | None = None,
+        wait: bool = True,
+    ) -> None:
         value = record if isinstance(record, bytes) else json.dumps(record).encode()
         if offset is not None:
             self.agent.sent_offset = offset  # Kafka delivering that offset again
@@ -45,15 +51,17 @@ class Harness:
         counts = self.runtime.counts
         return sum(counts[k] for k in ("skipped", "applied", "duplicate", "inactive", "rejected"))
 
-    def figures(self, day: int = FINAL, partitions: frozenset[int] = frozenset({0, 1, 2})
-                ) -> dict[tuple[str, str], int]:
+    def figures(
+        self, day: int = FINAL, partitions: frozenset[int] = frozenset({0, 1, 2})
+    ) -> dict[tuple[str, str], int]:
         table = self.runtime.table.data
         return rollup(own_figures(with_journal(table, partitions), partitions, day), TREE)
 
     def recovered(self) -> dict[str, Any]:
         """The table Faust's recovery would rebuild from the changelog records sent so far."""
-        return {json.loads(k): json.loads(v) for records in self.changelog.values()
-                for k, v in records}
+        return {
+            json.loads(k): json.loads(v) for records in self.changelog.values() for k, v in records
+        }
 
     def cell(self, unit: str, cell_id: str, day: int = FINAL) -> int:
         return self.figures(day)[(unit, cell_id)]
@@ -63,8 +71,9 @@ def run(test: Callable[[Harness], Awaitable[None]]) -> None:
     """Run `test` against a fresh app in a Faust agent test context."""
 
     async def main() -> None:
-        settings = Settings(bootstrap_servers="localhost:1", topic_prefix="agenttest.",
-                            partitions=3)
+        settings = Settings(
+            bootstrap_servers="localhost:1", topic_prefix="agenttest.", partitions=3
+        )
         app = create_app(settings, worker_id="test", web_port=None, on_fatal=lambda exc: None)
         app.finalize()
         app.flow_control.resume()

@@ -57,9 +57,24 @@ class WorkerProcess:
         env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker", "--web-port", str(self.port),
-             "--worker-id", self.worker_id, "--loglevel", os.environ.get("ARREARS_TEST_LOGLEVEL", "warning")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "worker",
+                "--web-port",
+                str(self.port),
+                "--worker-id",
+                self.worker_id,
+                "--loglevel",
+                os.environ.get("ARREARS_TEST_LOGLEVEL", "warning"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.starts += 1
         return self
@@ -79,8 +94,10 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
-            raise AssertionError(f"worker {self.worker_id} did not stop on SIGTERM within "
-                                 f"{timeout:.0f}s; log: {self.log_tail()}") from None
+            raise AssertionError(
+                f"worker {self.worker_id} did not stop on SIGTERM within "
+                f"{timeout:.0f}s; log: {self.log_tail()}"
+            ) from None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -98,6 +115,7 @@ class WorkerProcess:
                 raise AssertionError(f"worker {self.worker_id} exited; log: {self.log_tail()}")
             s = self.status()
             return s if s and s["ready"] and (s["partitions"] or not partitions) else None
+
         return wait_until(ready, timeout, f"worker {self.worker_id} ready")  # type: ignore[no-any-return]
 
     def log_tail(self, lines: int = 30) -> str:
@@ -115,8 +133,13 @@ class Producer:
     counts from each release, not from the start).
     """
 
-    def __init__(self, settings: Settings, records: list[Record], rate: float | None = None,
-                 allowed: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        records: list[Record],
+        rate: float | None = None,
+        allowed: int | None = None,
+    ) -> None:
         self.settings = settings
         self.records = records
         self.rate = rate
@@ -133,8 +156,9 @@ class Producer:
     def allow(self, more: int | None = None) -> int:
         """Let `more` records (default: all the rest) go out; returns the new allowance."""
         with self._gate:
-            self.allowed = len(self.records) if more is None else min(
-                len(self.records), self.allowed + more)
+            self.allowed = (
+                len(self.records) if more is None else min(len(self.records), self.allowed + more)
+            )
             self._gate.notify_all()
             return self.allowed
 
@@ -144,8 +168,12 @@ class Producer:
 
     def _run(self) -> None:
         try:
-            producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
-                                     acks="all", enable_idempotence=True, linger_ms=5)
+            producer = KafkaProducer(
+                bootstrap_servers=self.settings.bootstrap_servers,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+            )
             started, first = time.monotonic(), 0
             for i, r in enumerate(self.records):
                 if i >= self.allowed:
@@ -158,12 +186,13 @@ class Producer:
                     ahead = (i - first) / self.rate - (time.monotonic() - started)
                     if ahead > 0:
                         time.sleep(ahead)
-                producer.send(source_topic(self.settings, r.source), key=r.unit.encode(),
-                              value=r.value)
+                producer.send(
+                    source_topic(self.settings, r.source), key=r.unit.encode(), value=r.value
+                )
                 self.sent = i + 1
             producer.flush()
             producer.close()
-        except BaseException as err:  # reported by join()
+        except BaseException as err:  # noqa: BLE001 - reported by join()
             self.error = err
 
     def join(self, timeout: float = 120.0) -> None:
@@ -174,8 +203,11 @@ class Producer:
 
 
 def _tps(settings: Settings) -> list[TopicPartition]:
-    return [TopicPartition(source_topic(settings, s), p)
-            for s in SOURCES for p in range(settings.partitions)]
+    return [
+        TopicPartition(source_topic(settings, s), p)
+        for s in SOURCES
+        for p in range(settings.partitions)
+    ]
 
 
 def lag(settings: Settings) -> int:
@@ -197,15 +229,20 @@ def committed_offsets(settings: Settings) -> dict[TopicPartition, int]:
     admin = admin_client(settings.bootstrap_servers)
     try:
         group = app_id(settings)
-        return {tp: m.offset for tp, m in admin.list_group_offsets({group: None}).get(group, {}).items()}
+        return {
+            tp: m.offset for tp, m in admin.list_group_offsets({group: None}).get(group, {}).items()
+        }
     finally:
         admin.close()
 
 
 def read_log(settings: Settings, topics: Iterable[str]) -> list[tuple[str, int, int, bytes]]:
     """Every record of `topics`, per partition in offset order."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
     try:
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         consumer.assign(tps)
@@ -255,8 +292,11 @@ def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -
     for day in days:
         live = _rolled(gather(settings, day, timeout=60).own)
         batch = recompute(values, day)
-        diff = {k: (live.get(k), batch.get(k)) for k in live.keys() | batch.keys()
-                if live.get(k) != batch.get(k)}
+        diff = {
+            k: (live.get(k), batch.get(k))
+            for k in live.keys() | batch.keys()
+            if live.get(k) != batch.get(k)
+        }
         assert not diff, f"live != recompute at day {day}: {sorted(diff.items())[:20]}"
         checked += len(batch)
     return checked
@@ -264,4 +304,5 @@ def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -
 
 def _rolled(own: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
     from streams.live import form_figures
+
     return form_figures(own, REGISTRY)

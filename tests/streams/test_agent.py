@@ -15,16 +15,35 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 CITY = "320400"
 
 
-def inspection(event_id: str, at: str, workers: int, employer: dict = FACTORY, unit: str = "320412",
-               **envelope: object) -> dict:
-    return raw("employer.inspected", {"employer": employer, "workers": workers,
-                                      "migrant_workers": workers // 2, "method": "onsite"},
-               unit=unit, at=at, event_id=event_id, **envelope)
+def inspection(
+    event_id: str,
+    at: str,
+    workers: int,
+    employer: dict = FACTORY,
+    unit: str = "320412",
+    **envelope: object,
+) -> dict:
+    return raw(
+        "employer.inspected",
+        {
+            "employer": employer,
+            "workers": workers,
+            "migrant_workers": workers // 2,
+            "method": "onsite",
+        },
+        unit=unit,
+        at=at,
+        event_id=event_id,
+        **envelope,
+    )
 
 
 def test_every_event_type_of_the_fixture_file_gives_the_batch_answer() -> None:
-    lines = [line.encode() for line in FIXTURES.joinpath("good_events.jsonl").read_text(
-        encoding="utf-8").splitlines() if line.strip()]
+    lines = [
+        line.encode()
+        for line in FIXTURES.joinpath("good_events.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
     async def body(h: Harness) -> None:
         for line in lines:
@@ -42,29 +61,83 @@ def test_every_event_type_of_the_fixture_file_gives_the_batch_answer() -> None:
 def test_each_type_lands_in_its_cells() -> None:
     at = "2024-12-02T10:00:00+08:00"
     events = [
-        raw("arrears.resolved", {"case_id": "C1", "employer": FACTORY, "workers": 7,
-                                 "amount": "1000.50", "channel": "industry_regulator",
-                                 "new_employment_form": True}, at=at),
-        raw("dispute.resolved", {"case_no": "M1", "employer": REPAIR, "workers": 3,
-                                 "amount": "200", "channel": "mediation",
-                                 "new_employment_form": False}, at=at),
-        raw("execution.concluded", {"case_no": "(2024)苏0412执1号", "employer": BUILDER,
-                                    "workers": 5, "amount": "300", "new_employment_form": False},
-            at=at),
-        raw("order.issued", {"case_id": "C1", "employer": FACTORY, "kind": "penalty_decision",
-                             "document_no": "D1"}, at=at),
+        raw(
+            "arrears.resolved",
+            {
+                "case_id": "C1",
+                "employer": FACTORY,
+                "workers": 7,
+                "amount": "1000.50",
+                "channel": "industry_regulator",
+                "new_employment_form": True,
+            },
+            at=at,
+        ),
+        raw(
+            "dispute.resolved",
+            {
+                "case_no": "M1",
+                "employer": REPAIR,
+                "workers": 3,
+                "amount": "200",
+                "channel": "mediation",
+                "new_employment_form": False,
+            },
+            at=at,
+        ),
+        raw(
+            "execution.concluded",
+            {
+                "case_no": "(2024)苏0412执1号",
+                "employer": BUILDER,
+                "workers": 5,
+                "amount": "300",
+                "new_employment_form": False,
+            },
+            at=at,
+        ),
+        raw(
+            "order.issued",
+            {"case_id": "C1", "employer": FACTORY, "kind": "penalty_decision", "document_no": "D1"},
+            at=at,
+        ),
         raw("case.transferred", {"case_id": "C1", "employer": FACTORY}, at=at),
         raw("case.filed", {"case_id": "C1", "employer": FACTORY}, at=at),
         raw("employer.published", {"employer": FACTORY}, at=at),
         raw("employer.blacklisted", {"employer": FACTORY, "listing_no": "B1"}, at=at),
-        raw("lead.received", {"lead_id": "L1", "intake": "centralized_reception",
-                              "workers_claimed": 3, "amount_claimed": "10"}, at=at),
-        raw("lead.received", {"lead_id": "L2", "intake": "centralized_reception",
-                              "workers_claimed": 3, "amount_claimed": "10"}, at=at),
+        raw(
+            "lead.received",
+            {
+                "lead_id": "L1",
+                "intake": "centralized_reception",
+                "workers_claimed": 3,
+                "amount_claimed": "10",
+            },
+            at=at,
+        ),
+        raw(
+            "lead.received",
+            {
+                "lead_id": "L2",
+                "intake": "centralized_reception",
+                "workers_claimed": 3,
+                "amount_claimed": "10",
+            },
+            at=at,
+        ),
         raw("lead.merged", {"lead_id": "L2", "into_lead_id": "L1"}, at=at),
         raw("lead.closed", {"lead_id": "L1"}, at=at),
-        raw("employer.inspected", {"employer": BUILDER, "project": GOV_PROJECT, "workers": 40,
-                                   "migrant_workers": 30, "method": "onsite"}, at=at),
+        raw(
+            "employer.inspected",
+            {
+                "employer": BUILDER,
+                "project": GOV_PROJECT,
+                "workers": 40,
+                "migrant_workers": 30,
+                "method": "onsite",
+            },
+            at=at,
+        ),
     ]
 
     async def body(h: Harness) -> None:
@@ -75,7 +148,12 @@ def test_each_type_lands_in_its_cells() -> None:
         assert f["manufacturing.resolved"] == 1 and f["manufacturing.resolved_amount"] == 100050
         assert f["services.resolved_workers"] == 3  # division 43 is 服务业
         assert f["construction.resolved"] == 1 and f["construction.employers"] == 1
-        assert (f["item2.cases"], f["item3.cases"], f["item4.cases"], f["item5.cases"]) == (1, 1, 1, 1)
+        assert (f["item2.cases"], f["item3.cases"], f["item4.cases"], f["item5.cases"]) == (
+            1,
+            1,
+            1,
+            1,
+        )
         assert f["manufacturing.penalty_decisions"] == 1
         assert f["manufacturing.police_transfers"] == 1 and f["manufacturing.police_filings"] == 1
         assert f["item7.published_employers"] == 1 and f["item7.blacklist_listings"] == 1
@@ -129,19 +207,27 @@ def test_supersedes_and_retraction_in_either_order() -> None:
         await h.put(inspection("s1-c", "2024-12-10T09:00:00+08:00", 130, supersedes="s1"))
         assert h.cell("320412", "manufacturing.workers") == 130
         # correction arriving before its original (another unit, so figures are separate)
-        await h.put(inspection("t1-c", "2024-12-11T09:00:00+08:00", 40, unit="320411",
-                               supersedes="t1"))
+        await h.put(
+            inspection("t1-c", "2024-12-11T09:00:00+08:00", 40, unit="320411", supersedes="t1")
+        )
         await h.put(inspection("t1", "2024-12-11T09:00:00+08:00", 25, unit="320411"))
         assert h.cell("320411", "manufacturing.workers") == 40
         assert h.cell("320411", "manufacturing.employers") == 1
         # retraction of the correction removes the employer altogether
-        await h.put(raw("event.retracted", {"retracts": "s1-c", "reason": "录入错误"},
-                        event_id="r1"))
+        await h.put(
+            raw("event.retracted", {"retracts": "s1-c", "reason": "录入错误"}, event_id="r1")
+        )
         assert h.cell("320412", "manufacturing.employers") == 0
         assert h.cell("320412", "manufacturing.workers") == 0
         # retraction arriving before its target: the target never counts
-        await h.put(raw("event.retracted", {"retracts": "u1", "reason": "重复"}, unit="320413",
-                        event_id="r2"))
+        await h.put(
+            raw(
+                "event.retracted",
+                {"retracts": "u1", "reason": "重复"},
+                unit="320413",
+                event_id="r2",
+            )
+        )
         await h.put(inspection("u1", "2024-12-12T09:00:00+08:00", 60, unit="320413"))
         assert h.cell("320413", "manufacturing.employers") == 0
         assert h.dead_letters == []
@@ -251,8 +337,10 @@ def test_own_reports_the_offsets_and_the_events_its_figures_reflect() -> None:
         await h.put(inspection("n1", at, 10))  # 2: a resend is an event (as the replay counts)
         await h.put(inspection("n2", at, 4, unit="320411"), partition=1, offset=0)
         answer = runtime.own(FINAL)
-        assert answer["offsets"] == {"<internal>": {"0": 3, "1": 1, "2": 0},
-                                     "t.court": {"0": 0, "1": 0, "2": 0}}
+        assert answer["offsets"] == {
+            "<internal>": {"0": 3, "1": 1, "2": 0},
+            "t.court": {"0": 0, "1": 0, "2": 0},
+        }
         assert answer["events"] == 3
         assert ["320411", "manufacturing.workers", 4] in answer["figures"]
 

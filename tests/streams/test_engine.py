@@ -97,8 +97,10 @@ class Partition:
         """
         self.engine = Engine(REGISTRY, WINDOW)
         applied = (self.table.get(journal_key(0)) or {}).get("a", {})
-        self.position = {t: min(len(self.logs[t]), applied.get(t, -1) + 1 + self.rng.randint(0, 4))
-                         for t in TOPICS}
+        self.position = {
+            t: min(len(self.logs[t]), applied.get(t, -1) + 1 + self.rng.randint(0, 4))
+            for t in TOPICS
+        }
 
     def crash(self, durable_from: int, rewind: bool) -> None:
         """Lose a random tail of the changelog (never what was flushed before a commit)."""
@@ -158,10 +160,17 @@ def test_crashes_anywhere_leave_exactly_the_applied_records(seed: int) -> None:
             # ... and the journal says what that state reflects: offsets and events, once each
             applied = with_journal_dict(part.table).get(journal_key(0), {}).get("a", {})
             assert next_offsets(part.table, 0, TOPICS) == {
-                t: applied.get(t, -1) + 1 for t in TOPICS}
+                t: applied.get(t, -1) + 1 for t in TOPICS
+            }
             assert applied_events(part.table, 0) == _valid(part.applied_values())
-            part.order = [x for x in part.order if x[1] <= (with_journal_dict(part.table).get(
-                journal_key(0), {}).get("a", {}).get(x[0], -1))]
+            part.order = [
+                x
+                for x in part.order
+                if x[1]
+                <= (
+                    with_journal_dict(part.table).get(journal_key(0), {}).get("a", {}).get(x[0], -1)
+                )
+            ]
             commit_mark = min(commit_mark, len(part.changelog))
     assert crashes >= 3
     everything = [v for topic, offset in part.order for v in [part.logs[topic][offset]]]
@@ -199,7 +208,9 @@ def test_a_gap_is_refused_until_met_again_from_the_first_unapplied_offset() -> N
     # read again from 3: the records in between come, and 5 counts once after them
     for offset in (3, 4, 5):
         assert engine.handle(chunk, "inspection", offset, logs[offset]).status not in (
-            "gap", "skipped")
+            "gap",
+            "skipped",
+        )
     # a real hole in the log (retention, a transaction marker): met again from there, crossed
     assert engine.handle(chunk, "inspection", 9, logs[9]).status == "gap"
     assert engine.handle(chunk, "inspection", 9, logs[9]).status not in ("gap", "skipped")

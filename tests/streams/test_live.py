@@ -11,21 +11,37 @@ from streams.live import Incomplete, merge
 TOPICS = ("t.court", "t.inspection")
 
 
-def part(worker: str, partitions: list[int], offsets: dict[str, dict[str, int]] | None = None,
-         figures: list[list[Any]] | None = None, events: int | None = 0,
-         ready: bool = True) -> dict[str, Any]:
+def part(
+    worker: str,
+    partitions: list[int],
+    offsets: dict[str, dict[str, int]] | None = None,
+    figures: list[list[Any]] | None = None,
+    events: int | None = 0,
+    ready: bool = True,
+) -> dict[str, Any]:
     """A worker's `/own/` answer; offsets default to 10 * partition + 1 for every topic."""
     if offsets is None:
         offsets = {t: {str(p): 10 * p + 1 for p in partitions} for t in TOPICS}
-    return {"worker_id": worker, "ready": ready, "partitions": partitions, "of": 3,
-            "cutoff_day": 20088, "figures": figures or [], "offsets": offsets, "events": events}
+    return {
+        "worker_id": worker,
+        "ready": ready,
+        "partitions": partitions,
+        "of": 3,
+        "cutoff_day": 20088,
+        "figures": figures or [],
+        "offsets": offsets,
+        "events": events,
+    }
 
 
 def test_parts_that_tile_the_partitions_give_the_whole_vector_and_sums() -> None:
-    live = merge([
-        part("w1", [0, 2], figures=[["320412", "manufacturing.resolved", 2]], events=5),
-        part("w2", [1], figures=[["320412", "manufacturing.resolved", 3]], events=7),
-    ], 3)
+    live = merge(
+        [
+            part("w1", [0, 2], figures=[["320412", "manufacturing.resolved", 2]], events=5),
+            part("w2", [1], figures=[["320412", "manufacturing.resolved", 3]], events=7),
+        ],
+        3,
+    )
     assert live.offsets == {t: {0: 1, 1: 11, 2: 21} for t in TOPICS}
     assert live.own[("320412", "manufacturing.resolved")] == 5
     assert live.events == 12 and live.workers == ["w1", "w2"]

@@ -49,20 +49,32 @@ CUTOFFS = ("2024-12-31", "2024-11-30", "2025-01-28")
 
 # --- the polars tally equals contracts.fold.tally ---------------------------------------
 
-_CELLS = sorted({next(c for c in CELL_BY_ID if CELL_BY_ID[c].agg is agg) for agg in Agg}
-                | {"manufacturing.workers", "construction.employers", "item1.gov_projects",
-                   "item6.reception_leads", "construction.resolved_amount"})
+_CELLS = sorted(
+    {next(c for c in CELL_BY_ID if CELL_BY_ID[c].agg is agg) for agg in Agg}
+    | {
+        "manufacturing.workers",
+        "construction.employers",
+        "item1.gov_projects",
+        "item6.reception_leads",
+        "construction.resolved_amount",
+    }
+)
 _contribution = st.builds(
     Contribution,
-    cell=st.sampled_from(_CELLS), unit=st.sampled_from(["320400", "320402", "320412"]),
-    key=st.sampled_from(["", "k1", "k2", "k3"]), at=st.integers(0, 12),
-    value=st.integers(-3, 6), event_id=st.sampled_from(["a", "b", "c", "d"]))
+    cell=st.sampled_from(_CELLS),
+    unit=st.sampled_from(["320400", "320402", "320412"]),
+    key=st.sampled_from(["", "k1", "k2", "k3"]),
+    at=st.integers(0, 12),
+    value=st.integers(-3, 6),
+    event_id=st.sampled_from(["a", "b", "c", "d"]),
+)
 
 
 @given(st.lists(_contribution, max_size=60), st.integers(0, 6), st.integers(4, 12))
 @settings(max_examples=400, deadline=None)
-def test_polars_tally_equals_the_fold_tally(items: list[Contribution], since: int,
-                                            cutoff: int) -> None:
+def test_polars_tally_equals_the_fold_tally(
+    items: list[Contribution], since: int, cutoff: int
+) -> None:
     # Ties on (at, event_id) with different values are drawn on purpose: both keep the first.
     expected = tally(items, since_ms=since, cutoff_ms=cutoff)
     assert tally_frame(contributions_frame(items), since_ms=since, cutoff_ms=cutoff) == expected
@@ -75,6 +87,7 @@ def test_polars_tally_rejects_an_unknown_cell() -> None:
 
 
 # --- generated campaigns with extra dirt: vectorised == record by record ----------------
+
 
 @functools.cache
 def _campaign(seed: int) -> tuple[dict[str, Any], ...]:
@@ -100,16 +113,25 @@ def _records(lines: list[dict[str, Any] | bytes]) -> list[LogRecord]:
         raw = line if isinstance(line, bytes) else json.dumps(line, ensure_ascii=False).encode()
         source = re.search(rb'"source"\s*:\s*"([a-z]+)"', raw)
         unit = re.search(rb'"unit"\s*:\s*"(\d+)"', raw)
-        topic = f"t.{source.group(1).decode()}" if source and source.group(1).decode() in SOURCES \
+        topic = (
+            f"t.{source.group(1).decode()}"
+            if source and source.group(1).decode() in SOURCES
             else "t.inspection"
+        )
         partition = int(unit.group(1)) % 3 if unit else 0
         out.append(LogRecord(topic, partition, offsets[(topic, partition)], raw))
         offsets[(topic, partition)] += 1
     return out
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["correct", "retract", "resend", "conflict"]),
-                          st.integers(0, 10**6), st.integers(0, 10**6)), max_size=40)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["correct", "retract", "resend", "conflict"]),
+        st.integers(0, 10**6),
+        st.integers(0, 10**6),
+    ),
+    max_size=40,
+)
 
 
 def _dirty(objs: list[dict[str, Any]], ops: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
@@ -126,8 +148,11 @@ def _dirty(objs: list[dict[str, Any]], ops: list[tuple[str, int, int]]) -> list[
             new["occurred_at"] = new["occurred_at"][:17] + f"{n % 60:02d}" + new["occurred_at"][19:]
         elif op == "retract":
             new = {k: target[k] for k in ("source", "unit", "occurred_at")}
-            new.update(event_id=f"x-r{n}", type="event.retracted",
-                       payload={"retracts": target["event_id"], "reason": "drawn"})
+            new.update(
+                event_id=f"x-r{n}",
+                type="event.retracted",
+                payload={"retracts": target["event_id"], "reason": "drawn"},
+            )
         elif op == "conflict":
             new["recorded_at"] = f"2025-01-0{1 + n % 9}T08:00:00+08:00"
         lines.insert(where % (len(lines) + 1), new)
@@ -149,15 +174,19 @@ def _assert_same(slow: Rebuilt, fast: Rebuilt) -> None:
     assert +fast.rebuild.outcomes == +slow.rebuild.outcomes
     assert fast.offsets == slow.offsets
     assert isinstance(fast.rebuild, BatchRebuild) and isinstance(slow.rebuild, Rebuild)
-    active = {eid for eid, e in slow.rebuild.ledger.entries.items()
-              if e["s"] == ACTIVE and e["h"] is not None}
+    active = {
+        eid
+        for eid, e in slow.rebuild.ledger.entries.items()
+        if e["s"] == ACTIVE and e["h"] is not None
+    }
     assert set(fast.rebuild.active_ids().to_list()) == active
 
 
 @given(st.integers(1, 3), _ops)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_vectorised_rebuild_equals_the_ledger_path(seed: int, ops: list[tuple[str, int, int]]
-                                                   ) -> None:
+def test_vectorised_rebuild_equals_the_ledger_path(
+    seed: int, ops: list[tuple[str, int, int]]
+) -> None:
     lines = _dirty(list(_campaign(seed)), ops)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -168,8 +197,10 @@ def test_vectorised_rebuild_equals_the_ledger_path(seed: int, ops: list[tuple[st
 
 
 def test_the_generated_dirt_reaches_the_ledger(tmp_path: Path) -> None:
-    lines = _dirty(list(_campaign(1)), [("correct", 5, 2), ("correct", 402, 900),
-                                         ("retract", 7, 0), ("conflict", 9, 10**5)])
+    lines = _dirty(
+        list(_campaign(1)),
+        [("correct", 5, 2), ("correct", 402, 900), ("retract", 7, 0), ("conflict", 9, 10**5)],
+    )
     archive_records(tmp_path, _records(lines), REGISTRY)
     slow, fast = _rebuilds(tmp_path)
     _assert_same(slow, fast)
@@ -180,12 +211,15 @@ def test_the_generated_dirt_reaches_the_ledger(tmp_path: Path) -> None:
 
 # --- archive files the batch must still read ---------------------------------------------
 
+
 def test_an_upto_that_cuts_files_gives_the_ledger_answer(story: Story) -> None:
     slow = rebuild_from_archive(story.archive, TOPICS, story.o1, REGISTRY, vectorised=False)
     fast = rebuild_from_archive(story.archive, TOPICS, story.o1, REGISTRY)
     _assert_same(slow, fast)
-    assert fast.rebuild.events < rebuild_from_archive(story.archive, TOPICS, None,
-                                                      REGISTRY).rebuild.events
+    assert (
+        fast.rebuild.events
+        < rebuild_from_archive(story.archive, TOPICS, None, REGISTRY).rebuild.events
+    )
 
 
 def test_files_from_before_the_fold_columns_are_folded_on_read(story: Story) -> None:
@@ -202,9 +236,12 @@ def test_rows_left_unfolded_are_folded_on_read(story: Story) -> None:
     expected = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY, vectorised=False)
     first = archive_files(story.archive)[0]
     table = pl.read_parquet(first.path)
-    table = table.with_columns(pl.lit(None).alias("contributions").cast(table["contributions"].dtype))
-    archive_mod.write_part(story.root / "other", "x", "2024-12-01", first.topic, first.partition,
-                           table.to_dicts())
+    table = table.with_columns(
+        pl.lit(None).alias("contributions").cast(table["contributions"].dtype)
+    )
+    archive_mod.write_part(
+        story.root / "other", "x", "2024-12-01", first.topic, first.partition, table.to_dicts()
+    )
     written = next((story.root / "other").rglob("*.parquet"))
     written.replace(first.path)  # same rows, fold columns empty, current fingerprint
     fast = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY)
@@ -213,7 +250,8 @@ def test_rows_left_unfolded_are_folded_on_read(story: Story) -> None:
 
 
 def test_files_folded_by_other_contracts_code_are_folded_again(
-        story: Story, monkeypatch: pytest.MonkeyPatch) -> None:
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
     expected = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY, vectorised=False)
     monkeypatch.setattr("warehouse.batch.fold_fingerprint", lambda: "another fold")
     fast = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY)
@@ -225,7 +263,9 @@ def test_an_offset_archived_twice_is_an_error(story: Story) -> None:
     first = archive_files(story.archive)[0]
     elsewhere = story.archive / "source=x" / "date=2099-01-01"
     elsewhere.mkdir(parents=True)
-    copy_path = elsewhere / f"part-{first.topic}-{first.partition}-{first.first}-{first.first}.parquet"
+    copy_path = (
+        elsewhere / f"part-{first.topic}-{first.partition}-{first.first}-{first.first}.parquet"
+    )
     pq.write_table(pq.read_table(first.path).slice(0, 1), copy_path)
     with pytest.raises(ArchiveError, match="more than once"):
         rebuild_from_archive(story.archive, TOPICS, None, REGISTRY)

@@ -17,8 +17,18 @@ Cli = Callable[..., tuple[int, str, str]]
 
 
 def _close_of_business(cli: Cli, story: Story) -> str:
-    code, out, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--as-of",
-                         story.o1_text, "--label", "close-of-business", "--quiet")
+    code, out, err = cli(
+        "snapshot",
+        "--cutoff",
+        "2024-12-31",
+        "--from",
+        "archive",
+        "--as-of",
+        story.o1_text,
+        "--label",
+        "close-of-business",
+        "--quiet",
+    )
     assert code == 0, err
     return resolve_snapshot("2024-12-31@close-of-business", story.root).id
 
@@ -29,45 +39,87 @@ def test_snapshot_then_replay_verify_equal(cli: Cli, story: Story) -> None:
     assert code == 0 and f"verified: snapshot {snap_id} equals the rebuild row for row" in out
 
 
-def test_replay_verify_fails_on_a_tampered_snapshot_and_names_the_cell(cli: Cli,
-                                                                        story: Story) -> None:
+def test_replay_verify_fails_on_a_tampered_snapshot_and_names_the_cell(
+    cli: Cli, story: Story
+) -> None:
     _close_of_business(cli, story)
     snap = resolve_snapshot("2024-12-31@close-of-business", story.root)
     cells = snap.cells()
-    hit = (pl.col("unit") == "320402") & (pl.col("cell") == "construction.workers") \
+    hit = (
+        (pl.col("unit") == "320402")
+        & (pl.col("cell") == "construction.workers")
         & (pl.col("scope") == "own")
-    cells.with_columns(pl.when(hit).then(999).otherwise(pl.col("value")).alias("value")) \
-        .write_parquet(snap.path / "cells.parquet")
-    code, out, _ = cli("replay", "--from", "archive", "--verify", "2024-12-31@close-of-business",
-                       "--quiet")
+    )
+    cells.with_columns(
+        pl.when(hit).then(999).otherwise(pl.col("value")).alias("value")
+    ).write_parquet(snap.path / "cells.parquet")
+    code, out, _ = cli(
+        "replay", "--from", "archive", "--verify", "2024-12-31@close-of-business", "--quiet"
+    )
     assert code == 4
     assert "MISMATCH: 1 cell(s)" in out
     assert "320402\town\tconstruction.workers\t999\t250" in out
 
 
-def test_replay_to_the_end_shows_restated_figures_and_saves_beside(cli: Cli,
-                                                                   story: Story) -> None:
+def test_replay_to_the_end_shows_restated_figures_and_saves_beside(cli: Cli, story: Story) -> None:
     _close_of_business(cli, story)
-    code, _, err = cli("replay", "--cutoff", "2024-12-31", "--from", "archive", "--to", "end",
-                       "--save", "--label", "restated", "--quiet")
+    code, _, err = cli(
+        "replay",
+        "--cutoff",
+        "2024-12-31",
+        "--from",
+        "archive",
+        "--to",
+        "end",
+        "--save",
+        "--label",
+        "restated",
+        "--quiet",
+    )
     assert code == 0, err
     labels = [s.meta["label"] for s in list_snapshots(story.root, "2024-12-31")]
     assert labels == ["close-of-business", "restated"]
     # the restated one differs from close of business: verifying it against o1 fails
-    code, out, _ = cli("replay", "--from", "archive", "--verify", "2024-12-31@restated",
-                       "--to", story.o1_text, "--quiet")
+    code, out, _ = cli(
+        "replay",
+        "--from",
+        "archive",
+        "--verify",
+        "2024-12-31@restated",
+        "--to",
+        story.o1_text,
+        "--quiet",
+    )
     assert code == 4 and "320400\trollup\ttotal.resolved_amount\t160000\t135000" in out
 
 
 def test_report_formats(cli: Cli, story: Story, tmp_path: Path) -> None:
     _close_of_business(cli, story)
     out_file = tmp_path / "form.xlsx"
-    code, out, err = cli("report", "2024-12-31@close-of-business", "--unit", "320400",
-                         "--unit", "320412", "--format", "xlsx", "--out", str(out_file))
+    code, out, err = cli(
+        "report",
+        "2024-12-31@close-of-business",
+        "--unit",
+        "320400",
+        "--unit",
+        "320412",
+        "--format",
+        "xlsx",
+        "--out",
+        str(out_file),
+    )
     assert code == 0, err
     assert openpyxl.load_workbook(out_file).sheetnames == ["320400 常州市", "320412 武进区"]
-    code, out, _ = cli("report", "2024-12-31@close-of-business", "--unit", "320400",
-                       "--format", "csv", "--precision", "money=4")
+    code, out, _ = cli(
+        "report",
+        "2024-12-31@close-of-business",
+        "--unit",
+        "320400",
+        "--format",
+        "csv",
+        "--precision",
+        "money=4",
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert next(r for r in rows if r["cell"] == "total.resolved_amount")["value"] == "0.1350"
     code, out, _ = cli("report", "2024-12-31@close-of-business", "--unit", "320400")
@@ -85,15 +137,15 @@ def test_bad_arguments_exit_2_with_a_clear_message(cli: Cli, story: Story) -> No
     assert code == 2 and "--scratch /no/such/dir is not a directory" in err
 
 
-
 def test_snapshot_from_live_refuses_what_the_workers_cannot_give(cli: Cli, story: Story) -> None:
     # the live tallies are kept by event day: close of business (17:30) is a replay
     code, _, err = cli("snapshot", "--cutoff", "2024-12-31T17:30:00+08:00", "--from", "live")
     assert code == 2 and "must be the end of a day" in err
     assert "use --from kafka or --from archive" in err
     # what the workers know is where they are; a vector of one's choosing is a replay
-    code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live", "--as-of",
-                       story.o1_text)
+    code, _, err = cli(
+        "snapshot", "--cutoff", "2024-12-31", "--from", "live", "--as-of", story.o1_text
+    )
     assert code == 2 and "--as-of OFFSETS cannot be used with --from live" in err
     code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live", "--timeout", "0")
     assert code == 1 and "no worker is running (start one with `arrears worker`)" in err

@@ -26,8 +26,13 @@ from warehouse.report.xlsx import GEOMETRY as G
 from warehouse.report.xlsx import write_xlsx
 
 CUTOFF = parse_cutoff("2024-12-31")
-META = {"snapshot_id": "20241231T173000-close-of-business-abc123", "cutoff": CUTOFF.iso(),
-        "label": "close-of-business", "created_at": "2024-12-31T17:30:00+08:00", "source": "kafka"}
+META = {
+    "snapshot_id": "20241231T173000-close-of-business-abc123",
+    "cutoff": CUTOFF.iso(),
+    "label": "close-of-business",
+    "created_at": "2024-12-31T17:30:00+08:00",
+    "source": "kafka",
+}
 
 
 def _story_cells():  # type: ignore[no-untyped-def]
@@ -52,8 +57,10 @@ def test_rounding_is_half_up_from_exact_values() -> None:
 
 
 def test_total_is_rounded_from_its_exact_value() -> None:
-    own = {("320412", "manufacturing.resolved_amount"): 5_000,  # 0.005 万元 -> 0.01
-           ("320412", "services.resolved_amount"): 4_000}  # 0.004 -> 0.00
+    own = {
+        ("320412", "manufacturing.resolved_amount"): 5_000,  # 0.005 万元 -> 0.01
+        ("320412", "services.resolved_amount"): 4_000,
+    }  # 0.004 -> 0.00
     from contracts.fold import with_totals
 
     cells = cells_frame(with_totals(own), REGISTRY)
@@ -78,8 +85,10 @@ def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
     for form, sheet in zip(forms, book.worksheets, strict=True):
         assert sheet.cell(row=G.attachment, column=1).value == "附件2"
         assert sheet.cell(row=G.title, column=1).value == "治理欠薪冬季行动情况"
-        assert sheet.cell(row=G.filer, column=1).value == \
-            f"填报单位名称（盖章）：{form.unit.name}（{form.unit.code}）"
+        assert (
+            sheet.cell(row=G.filer, column=1).value
+            == f"填报单位名称（盖章）：{form.unit.name}（{form.unit.code}）"
+        )
         assert sheet.cell(row=G.filed_at, column=1).value == "填报时间：2024-12-31"
         _covers(sheet, form.unit.code)
         merged = {str(r) for r in sheet.merged_cells.ranges}
@@ -87,11 +96,22 @@ def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
         top = [sheet.cell(row=G.head_top, column=c).value for c in (1, 2, 3, 6, 9, 12)]
         assert top == ["甲", "序号", "检查用人单位情况", "解决情况", "行政处理处罚", "涉嫌犯罪案件"]
         headings = [sheet.cell(row=G.head_bottom, column=3 + i).value for i in range(len(COLUMNS))]
-        assert headings == ["用人单位户数(户)", "涉及职工人数(万人)", "其中:农民工人数(万人)",
-                            "解决欠薪问题数量(件)", "涉及人数(万人)", "解决欠薪问题涉及金额(万元)",
-                            "责令改正(件)", "行政处理决定(件)", "行政处罚决定(件)",
-                            "移送公安机关(件)", "公安机关立案(件)"]
-        assert [sheet.cell(row=G.numbers, column=3 + i).value for i in range(11)] == list(range(1, 12))
+        assert headings == [
+            "用人单位户数(户)",
+            "涉及职工人数(万人)",
+            "其中:农民工人数(万人)",
+            "解决欠薪问题数量(件)",
+            "涉及人数(万人)",
+            "解决欠薪问题涉及金额(万元)",
+            "责令改正(件)",
+            "行政处理决定(件)",
+            "行政处罚决定(件)",
+            "移送公安机关(件)",
+            "公安机关立案(件)",
+        ]
+        assert [sheet.cell(row=G.numbers, column=3 + i).value for i in range(11)] == list(
+            range(1, 12)
+        )
         for i, row in enumerate(ROWS):
             r = G.first_row + i
             assert sheet.cell(row=r, column=1).value == L.row_label(row)
@@ -119,17 +139,23 @@ def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
     assert Decimal(str(city.cell(row=total, column=4).value)) == Decimal("0.0385")  # 385 persons
     assert city.cell(row=total, column=6).value == 3  # resolutions: correction and retraction
     assert Decimal(str(city.cell(row=total, column=8).value)) == Decimal("0.16")  # 1600 yuan
-    assert city.cell(row=G.item_row(3), column=1).value == \
-        "4. 通过法院开展集中执行活动解决欠薪案件 1 件，涉及 0.0007 万人 0.01 万元；"
+    assert (
+        city.cell(row=G.item_row(3), column=1).value
+        == "4. 通过法院开展集中执行活动解决欠薪案件 1 件，涉及 0.0007 万人 0.01 万元；"
+    )
     assert city.cell(row=G.item_row(0), column=1).value.startswith(
-        "1. 检查政府投资项目共 1 个，查实存在欠薪项目 0 个（拖欠工资 0.00 万元，涉及 0.0000 万人）；"
-        "检查国企项目共 0 个")
+        "1. 检查政府投资项目共 1 个，查实存在欠薪项目 0 个"
+        "（拖欠工资 0.00 万元，涉及 0.0000 万人）；"
+        "检查国企项目共 0 个"
+    )
 
 
 def test_half_up_in_the_workbook_and_precision(tmp_path: Path) -> None:
-    own = {("320412", "manufacturing.resolved_amount"): 25_000,  # 0.025 万元
-           ("320412", "manufacturing.resolved_workers"): 5,  # 0.0005 万人
-           ("320412", "item5.amount"): 25_000}
+    own = {
+        ("320412", "manufacturing.resolved_amount"): 25_000,  # 0.025 万元
+        ("320412", "manufacturing.resolved_workers"): 5,  # 0.0005 万人
+        ("320412", "item5.amount"): 25_000,
+    }
     from contracts.fold import with_totals
 
     forms = build_forms(cells_frame(with_totals(own), REGISTRY), META, REGISTRY, ["320412"])
@@ -140,7 +166,8 @@ def test_half_up_in_the_workbook_and_precision(tmp_path: Path) -> None:
     assert Decimal(str(sheet.cell(row=manufacturing, column=7).value)) == Decimal("0.0005")
     assert "0.03 万元" in sheet.cell(row=G.item_row(4), column=1).value
     sheet = openpyxl.load_workbook(
-        write_xlsx(forms, tmp_path / "b.xlsx", parse_precision("persons=3,money=1"))).active
+        write_xlsx(forms, tmp_path / "b.xlsx", parse_precision("persons=3,money=1"))
+    ).active
     assert Decimal(str(sheet.cell(row=manufacturing, column=7).value)) == Decimal("0.001")
     assert sheet.cell(row=manufacturing, column=7).number_format == "0.000"
     assert Decimal(str(sheet.cell(row=manufacturing, column=8).value)) == Decimal("0.0")

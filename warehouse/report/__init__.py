@@ -3,8 +3,17 @@
 from warehouse.report.form import UnitForm, build_forms
 from warehouse.report.values import DEFAULT_PRECISION, Precision, parse_precision, rounded
 
-__all__ = ["UnitForm", "build_forms", "Precision", "DEFAULT_PRECISION", "parse_precision",
-           "rounded", "write_xlsx", "write_csv", "render_table"]
+__all__ = [
+    "UnitForm",
+    "build_forms",
+    "Precision",
+    "DEFAULT_PRECISION",
+    "parse_precision",
+    "rounded",
+    "write_xlsx",
+    "write_csv",
+    "render_table",
+]
 
 
 def __getattr__(name: str) -> object:  # the writers load openpyxl / rich only when asked

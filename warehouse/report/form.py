@@ -29,7 +29,7 @@ class UnitForm:
         return str(self.meta.get("cutoff", ""))
 
     def covers_text(self) -> str:
-        """"常州市（320400）及其下级单位：天宁区（320402）、…" or the unit alone."""
+        """ "常州市（320400）及其下级单位：天宁区（320402）、…" or the unit alone."""
         own = f"{self.unit.name}（{self.unit.code}）"
         below = self.covers[1:]
         if not below:
@@ -38,8 +38,9 @@ class UnitForm:
         return f"{own}本级及下级{len(below)}个单位汇总：{names}"
 
 
-def build_forms(cells: pl.DataFrame, meta: dict[str, Any], registry: Registry,
-                units: list[str]) -> list[UnitForm]:
+def build_forms(
+    cells: pl.DataFrame, meta: dict[str, Any], registry: Registry, units: list[str]
+) -> list[UnitForm]:
     """The forms of `units` from a snapshot's cell table (the `rollup` scope)."""
     forms = []
     rolled = cells.filter(pl.col("scope") == "rollup")
@@ -52,8 +53,10 @@ def build_forms(cells: pl.DataFrame, meta: dict[str, Any], registry: Registry,
         values = dict(zip(rows["cell"].to_list(), rows["value"].to_list(), strict=True))
         missing = [c.id for c in CELLS if c.id not in values]
         if missing:
-            raise WarehouseError(f"the snapshot has no rolled-up figures for unit {code} "
-                                 f"({len(missing)} cells missing, e.g. {missing[0]}); was it cut "
-                                 "with another unit registry?")
+            raise WarehouseError(
+                f"the snapshot has no rolled-up figures for unit {code} "
+                f"({len(missing)} cells missing, e.g. {missing[0]}); was it cut "
+                "with another unit registry?"
+            )
         forms.append(UnitForm(unit, registry.subtree(code), values, meta))
     return forms

@@ -13,9 +13,24 @@ from collections.abc import Callable
 
 from contracts.cells import COLUMNS, ITEMS, Column, Row
 
-__all__ = ["ATTACHMENT", "TITLE", "FILER", "FILED_AT", "SCOPE", "HEAD_LABEL", "HEAD_NUMBER",
-           "ITEMS_HEADING", "ITEM_SENTENCES", "SIGNATURE", "NOTES", "row_label", "column_heading",
-           "header_groups", "render_item", "PLACEHOLDER"]
+__all__ = [
+    "ATTACHMENT",
+    "TITLE",
+    "FILER",
+    "FILED_AT",
+    "SCOPE",
+    "HEAD_LABEL",
+    "HEAD_NUMBER",
+    "ITEMS_HEADING",
+    "ITEM_SENTENCES",
+    "SIGNATURE",
+    "NOTES",
+    "row_label",
+    "column_heading",
+    "header_groups",
+    "render_item",
+    "PLACEHOLDER",
+]
 
 ATTACHMENT = "附件2"
 TITLE = "治理欠薪冬季行动情况"
@@ -28,24 +43,33 @@ ITEMS_HEADING = "其他情况："
 
 #: item number -> sentence; `{cell id}` becomes "<value> <unit>".
 ITEM_SENTENCES: dict[int, str] = {
-    1: ("检查政府投资项目共{item1.gov_projects}，查实存在欠薪项目{item1.gov_arrears_projects}"
+    1: (
+        "检查政府投资项目共{item1.gov_projects}，查实存在欠薪项目{item1.gov_arrears_projects}"
         "（拖欠工资{item1.gov_arrears_amount}，涉及{item1.gov_arrears_workers}）；"
         "检查国企项目共{item1.soe_projects}，查实存在欠薪项目{item1.soe_arrears_projects}"
-        "（拖欠工资{item1.soe_arrears_amount}，涉及{item1.soe_arrears_workers}）；"),
+        "（拖欠工资{item1.soe_arrears_amount}，涉及{item1.soe_arrears_workers}）；"
+    ),
     2: "解决新就业形态拖欠劳动报酬案件{item2.cases}，涉及{item2.workers}{item2.amount}；",
-    3: ("通过劳动人事争议调解组织和仲裁机构解决欠薪案件{item3.cases}，涉及{item3.workers}，"
-        "结案金额{item3.amount}；"),
+    3: (
+        "通过劳动人事争议调解组织和仲裁机构解决欠薪案件{item3.cases}，涉及{item3.workers}，"
+        "结案金额{item3.amount}；"
+    ),
     4: "通过法院开展集中执行活动解决欠薪案件{item4.cases}，涉及{item4.workers}{item4.amount}；",
     5: "行业主管部门解决欠薪问题{item5.cases}，涉及{item5.workers}{item5.amount}；",
     6: "集中接访接收欠薪线索{item6.reception_leads}；",
-    7: ("公布欠薪严重违法单位数：{item7.published_employers}，"
-        "列入欠薪失信联合惩戒对象名单管理{item7.blacklist_listings}。"),
+    7: (
+        "公布欠薪严重违法单位数：{item7.published_employers}，"
+        "列入欠薪失信联合惩戒对象名单管理{item7.blacklist_listings}。"
+    ),
 }
-assert sorted(ITEM_SENTENCES) == sorted({c.item for c in ITEMS if c.item is not None}), \
+assert sorted(ITEM_SENTENCES) == sorted({c.item for c in ITEMS if c.item is not None}), (
     "every supplementary item of contracts.cells needs a sentence"
+)
 
-SIGNATURE = ("单位负责人：__________    处(队)负责人：__________    "
-             "制表人：__________    联系电话：__________")
+SIGNATURE = (
+    "单位负责人：__________    处(队)负责人：__________    "
+    "制表人：__________    联系电话：__________"
+)
 NOTES = (
     "备注：1. 国企项目指中央和地方监管的国有（含国有控股）企业作为建设单位的工程项目（标段）；",
     "      2. 政府投资项目和国企项目有重合的分别单独统计。",
@@ -54,12 +78,12 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 
 
 def row_label(row: Row) -> str:
-    """"建筑业（工程建设领域）" for a row with a note, else its label."""
+    """ "建筑业（工程建设领域）" for a row with a note, else its label."""
     return f"{row.label}（{row.note}）" if row.note else row.label
 
 
 def column_heading(column: Column) -> str:
-    """"涉及职工人数(万人)": the heading with its unit, as the form prints it."""
+    """ "涉及职工人数(万人)": the heading with its unit, as the form prints it."""
     return f"{column.heading}({column.measure.unit})"
 
 
@@ -77,4 +101,3 @@ def header_groups() -> list[tuple[str, list[Column]]]:
 def render_item(item: int, fill: Callable[[str], str]) -> str:
     """Item `item`'s sentence, numbered, with each `{cell}` replaced by `fill(cell_id)`."""
     return f"{item}. " + PLACEHOLDER.sub(lambda m: fill(m.group(1)), ITEM_SENTENCES[item])
-

@@ -17,12 +17,26 @@ from warehouse.report.values import DEFAULT_PRECISION, Precision, shown
 
 __all__ = ["CSV_HEADER", "write_csv", "render_table"]
 
-CSV_HEADER = ("unit", "unit_name", "cutoff", "snapshot_id", "section", "row", "row_number",
-              "column", "cell", "label", "measure", "exact", "value")
+CSV_HEADER = (
+    "unit",
+    "unit_name",
+    "cutoff",
+    "snapshot_id",
+    "section",
+    "row",
+    "row_number",
+    "column",
+    "cell",
+    "label",
+    "measure",
+    "exact",
+    "value",
+)
 
 
-def write_csv(forms: Sequence[UnitForm], out: IO[str],
-              precision: Precision = DEFAULT_PRECISION) -> None:
+def write_csv(
+    forms: Sequence[UnitForm], out: IO[str], precision: Precision = DEFAULT_PRECISION
+) -> None:
     """Every on-form figure of every form: `exact` in persons/fen/counts, `value` as shown."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
@@ -32,17 +46,41 @@ def write_csv(forms: Sequence[UnitForm], out: IO[str],
             for column in COLUMNS:
                 cell = CELL_BY_ID[row_cell(row.key, column.key)]
                 value = form.values[cell.id]
-                writer.writerow((*head, "table", L.row_label(row), row.number, column.number,
-                                 cell.id, column.heading, cell.measure.unit, value,
-                                 shown(value, cell.measure, precision)))
+                writer.writerow(
+                    (
+                        *head,
+                        "table",
+                        L.row_label(row),
+                        row.number,
+                        column.number,
+                        cell.id,
+                        column.heading,
+                        cell.measure.unit,
+                        value,
+                        shown(value, cell.measure, precision),
+                    )
+                )
         for item in ITEMS:
             value = form.values[item.id]
-            writer.writerow((*head, f"item{item.item}", "", "", "", item.id, item.label,
-                             item.measure.unit, value, shown(value, item.measure, precision)))
+            writer.writerow(
+                (
+                    *head,
+                    f"item{item.item}",
+                    "",
+                    "",
+                    "",
+                    item.id,
+                    item.label,
+                    item.measure.unit,
+                    value,
+                    shown(value, item.measure, precision),
+                )
+            )
 
 
-def render_table(forms: Sequence[UnitForm], console: Console,
-                 precision: Precision = DEFAULT_PRECISION) -> None:
+def render_table(
+    forms: Sequence[UnitForm], console: Console, precision: Precision = DEFAULT_PRECISION
+) -> None:
     for form in forms:
         console.print(_table(form, precision))
         console.print(Group(*(Text(line) for line in _item_lines(form, precision))))
@@ -50,17 +88,26 @@ def render_table(forms: Sequence[UnitForm], console: Console,
 
 
 def _table(form: UnitForm, precision: Precision) -> Table:
-    title = (f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}\n"
-             f"{L.SCOPE}{form.covers_text()}")
+    title = (
+        f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}\n"
+        f"{L.SCOPE}{form.covers_text()}"
+    )
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column(L.HEAD_LABEL, no_wrap=True)
     table.add_column(L.HEAD_NUMBER, justify="right")
     for column in COLUMNS:
-        table.add_column(f"{column.number}\n{L.column_heading(column)}", justify="right",
-                         overflow="fold", min_width=9)
+        table.add_column(
+            f"{column.number}\n{L.column_heading(column)}",
+            justify="right",
+            overflow="fold",
+            min_width=9,
+        )
     for row in ROWS:
-        table.add_row(L.row_label(row), str(row.number), *(
-            shown(form.values[row_cell(row.key, c.key)], c.measure, precision) for c in COLUMNS))
+        table.add_row(
+            L.row_label(row),
+            str(row.number),
+            *(shown(form.values[row_cell(row.key, c.key)], c.measure, precision) for c in COLUMNS),
+        )
     return table
 
 

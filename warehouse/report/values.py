@@ -14,10 +14,15 @@ __all__ = ["Precision", "DEFAULT_PRECISION", "parse_precision", "rounded", "plac
 Precision = Mapping[str, int]  # measure unit (万人, 万元, ...) -> decimal places
 
 #: SPEC 4.4: 万人 to 4 places, 万元 to 2; the rest are whole numbers.
-DEFAULT_PRECISION: Precision = MappingProxyType({PERSONS.unit: PERSONS.places,
-                                                 MONEY.unit: MONEY.places})
-_NAMES = {"persons": PERSONS.unit, "money": MONEY.unit, PERSONS.unit: PERSONS.unit,
-          MONEY.unit: MONEY.unit}
+DEFAULT_PRECISION: Precision = MappingProxyType(
+    {PERSONS.unit: PERSONS.places, MONEY.unit: MONEY.places}
+)
+_NAMES = {
+    "persons": PERSONS.unit,
+    "money": MONEY.unit,
+    PERSONS.unit: PERSONS.unit,
+    MONEY.unit: MONEY.unit,
+}
 
 
 def parse_precision(text: str | None) -> Precision:
@@ -33,7 +38,8 @@ def parse_precision(text: str | None) -> Precision:
         if key is None or not places.strip().isdigit() or int(places) > 10:
             raise WarehouseError(
                 f"--precision item {part!r} is not persons=N or money=N (N from 0 to 10), "
-                "e.g. persons=4,money=2")
+                "e.g. persons=4,money=2"
+            )
         out[key] = int(places)
     return MappingProxyType(out)
 

@@ -57,8 +57,9 @@ _LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 _FONT = "宋体"
 
 
-def write_xlsx(forms: Sequence[UnitForm], path: Path,
-               precision: Precision = DEFAULT_PRECISION) -> Path:
+def write_xlsx(
+    forms: Sequence[UnitForm], path: Path, precision: Precision = DEFAULT_PRECISION
+) -> Path:
     """Write one sheet per form to `path` (via a temp file and a rename)."""
     book = Workbook()
     book.remove(book.active)
@@ -85,8 +86,15 @@ def _sheet_title(form: UnitForm, used: set[str]) -> str:
     return title
 
 
-def _merge_text(sheet: Worksheet, row: int, text: str, *, align: Alignment = _LEFT,
-                font: Font | None = None, height: float | None = None) -> None:
+def _merge_text(
+    sheet: Worksheet,
+    row: int,
+    text: str,
+    *,
+    align: Alignment = _LEFT,
+    font: Font | None = None,
+    height: float | None = None,
+) -> None:
     g = GEOMETRY
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=g.last_col)
     cell = sheet.cell(row=row, column=1, value=text)
@@ -104,14 +112,22 @@ def _lines_needed(text: str, width_chars: float) -> int:
 
 def _fill(sheet: Worksheet, form: UnitForm, precision: Precision) -> None:
     g = GEOMETRY
-    widths = [24.0, 6.0] + [max(12.0, min(16.0, 2.2 * len(L.column_heading(c)) / 2)) for c in COLUMNS]
+    widths = [24.0, 6.0] + [
+        max(12.0, min(16.0, 2.2 * len(L.column_heading(c)) / 2)) for c in COLUMNS
+    ]
     for i, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(i)].width = width
     total_width = sum(widths)
 
     sheet.cell(row=g.attachment, column=1, value=L.ATTACHMENT).font = Font(name=_FONT, size=11)
-    _merge_text(sheet, g.title, L.TITLE, align=_CENTER,
-                font=Font(name="黑体", size=18, bold=True), height=32)
+    _merge_text(
+        sheet,
+        g.title,
+        L.TITLE,
+        align=_CENTER,
+        font=Font(name="黑体", size=18, bold=True),
+        height=32,
+    )
     _merge_text(sheet, g.filer, f"{L.FILER}{form.unit.name}（{form.unit.code}）")
     filed = str(form.meta.get("created_at", ""))[:10]
     _merge_text(sheet, g.filed_at, f"{L.FILED_AT}{filed}")
@@ -129,8 +145,11 @@ def _fill(sheet: Worksheet, form: UnitForm, precision: Precision) -> None:
             measure = column.measure
             value = rounded(form.values[row_cell(row.key, column.key)], measure, precision)
             places = places_of(measure, precision)
-            cell = sheet.cell(row=r, column=g.first_col + column.number - 1,
-                              value=int(value) if places == 0 else float(value))
+            cell = sheet.cell(
+                row=r,
+                column=g.first_col + column.number - 1,
+                value=int(value) if places == 0 else float(value),
+            )
             cell.number_format = "0" if places == 0 else "0." + "0" * places
             cell.alignment = Alignment(horizontal="right", vertical="center")
             cell.border = _BOX
@@ -139,15 +158,16 @@ def _fill(sheet: Worksheet, form: UnitForm, precision: Precision) -> None:
     _merge_text(sheet, g.items_heading, L.ITEMS_HEADING, font=Font(name=_FONT, size=11, bold=True))
     for index, item in enumerate(sorted(L.ITEM_SENTENCES)):
         text = L.render_item(item, lambda cid: _fill_cell(form, cid, precision))
-        _merge_text(sheet, g.item_row(index), text,
-                    height=16 * _lines_needed(text, total_width))
+        _merge_text(sheet, g.item_row(index), text, height=16 * _lines_needed(text, total_width))
     n = len(L.ITEM_SENTENCES)
     _merge_text(sheet, g.signature(n), L.SIGNATURE, height=24)
     for i, note in enumerate(L.NOTES):
         _merge_text(sheet, g.notes(n) + i, note, font=Font(name=_FONT, size=10))
-    source = (f"数据截至 {form.cutoff}；快照 {form.meta.get('snapshot_id', '')}"
-              f"（{form.meta.get('label') or form.meta.get('source', '')}）；"
-              "数值由精确值四舍五入，合计由各行精确值相加后舍入。")
+    source = (
+        f"数据截至 {form.cutoff}；快照 {form.meta.get('snapshot_id', '')}"
+        f"（{form.meta.get('label') or form.meta.get('source', '')}）；"
+        "数值由精确值四舍五入，合计由各行精确值相加后舍入。"
+    )
     _merge_text(sheet, g.source(n), source, font=Font(name=_FONT, size=9, italic=True))
     sheet.print_title_rows = f"{g.head_top}:{g.numbers}"
     sheet.page_setup.orientation = "landscape"
@@ -162,15 +182,17 @@ def _fill_cell(form: UnitForm, cell_id: str, precision: Precision) -> str:
 def _header(sheet: Worksheet) -> None:
     g = GEOMETRY
     for col, text in ((1, L.HEAD_LABEL), (2, L.HEAD_NUMBER)):
-        sheet.merge_cells(start_row=g.head_top, start_column=col, end_row=g.head_bottom,
-                          end_column=col)
+        sheet.merge_cells(
+            start_row=g.head_top, start_column=col, end_row=g.head_bottom, end_column=col
+        )
         sheet.cell(row=g.head_top, column=col, value=text)
     for group, columns in L.header_groups():
         first = g.first_col + columns[0].number - 1
         last = g.first_col + columns[-1].number - 1
         if last > first:
-            sheet.merge_cells(start_row=g.head_top, start_column=first, end_row=g.head_top,
-                              end_column=last)
+            sheet.merge_cells(
+                start_row=g.head_top, start_column=first, end_row=g.head_top, end_column=last
+            )
         sheet.cell(row=g.head_top, column=first, value=group)
     for column in COLUMNS:
         col = g.first_col + column.number - 1
