@@ -12,6 +12,10 @@ from contracts.errors import MISSING, ValidationError
 
 MAX_ID = 128
 MAX_TEXT = 512
+#: The most people one event may count: far above any employer, far below int64 sums.
+MAX_WORKERS = 10_000_000
+#: The most yuan one event may carry (10 billion): sums of millions stay inside int64 fen.
+MAX_YUAN = 10_000_000_000
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")  # ASCII digits: \d takes "１２３" too
 
 
@@ -157,6 +161,14 @@ def count(value: Any, field: str) -> int:
         )
     if value < 0:
         raise ValidationError(field, value, "must not be negative", reason="workers.negative")
+    if value > MAX_WORKERS:
+        raise ValidationError(
+            field,
+            value,
+            f"is more people than one event may count (at most {MAX_WORKERS:,})",
+            reason="workers.range",
+            hint="check the field holds a headcount, not an id or an amount",
+        )
     return value
 
 
@@ -193,6 +205,17 @@ def fen(value: Any, field: str) -> int:
     if len(decimals) > 2:
         raise ValidationError(
             field, value, f"at most 2 decimals (fen), got {len(decimals)}", reason="amount.decimals"
+        )
+    # Digits are counted before int() reads them: a 5,000-digit amount is refused, not a crash.
+    if len(whole.lstrip("0")) > len(str(MAX_YUAN)) or (
+        int(whole) * 100 + int(decimals.ljust(2, "0")) > MAX_YUAN * 100
+    ):
+        raise ValidationError(
+            field,
+            value,
+            f"is more than one event may carry (at most {MAX_YUAN:,} yuan)",
+            reason="amount.range",
+            hint="amounts are yuan with up to 2 decimals; check for a fen/yuan mix-up",
         )
     amount = int(whole) * 100 + int(decimals.ljust(2, "0"))
     if sign:

@@ -3,12 +3,15 @@
 {"id", "original", ["original_encoding": "base64"], "file", "line", "reason",
 "message", "field", "rejected_at", "origin", [where it was read: "topic",
 "partition", "offset"]}. `original` keeps the bytes as text when they are valid
-UTF-8, else base64, so nothing of them is lost.
+UTF-8, else base64, so nothing of them is lost; a record over MAX_ORIGINAL bytes keeps
+its first MAX_ORIGINAL bytes, with `"original_truncated": true`, `"original_size"` and
+`"original_sha256"` of the whole, so every dead letter fits the topic (Kafka's 1 MiB).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -16,7 +19,10 @@ from typing import Any
 from contracts.clock import CST
 from contracts.errors import ValidationError
 
-__all__ = ["dead_letter_value", "record_json"]
+__all__ = ["MAX_ORIGINAL", "dead_letter_value", "record_json"]
+
+#: The most bytes of a rejected record a dead letter keeps.
+MAX_ORIGINAL = 16 * 1024
 
 
 def dead_letter_value(
@@ -32,11 +38,26 @@ def dead_letter_value(
 ) -> dict[str, Any]:
     """The JSON value of a dead letter; `where` adds e.g. topic, partition and offset."""
     record: dict[str, Any] = {"id": letter_id}
+    kept = original
+    if len(original) > MAX_ORIGINAL:
+        kept = original[:MAX_ORIGINAL]
+        # A cut inside a UTF-8 sequence would make the prefix of a text record base64.
+        for trim in range(4):
+            try:
+                kept[: len(kept) - trim].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            kept = kept[: len(kept) - trim]
+            break
     try:
-        record["original"] = original.decode("utf-8")
+        record["original"] = kept.decode("utf-8")
     except UnicodeDecodeError:
-        record["original"] = base64.b64encode(original).decode("ascii")
+        record["original"] = base64.b64encode(kept).decode("ascii")
         record["original_encoding"] = "base64"
+    if kept is not original:
+        record["original_truncated"] = True
+        record["original_size"] = len(original)
+        record["original_sha256"] = hashlib.sha256(original).hexdigest()
     record.update(
         {
             "file": file,

@@ -15,6 +15,7 @@ import orjson
 
 from contracts import _parse as p
 from contracts import payloads as m
+from contracts._parse import MAX_WORKERS, MAX_YUAN
 from contracts.errors import MISSING, ValidationError
 from contracts.registry import Registry
 
@@ -28,36 +29,48 @@ __all__ = [
     "upcast",
     "canonical_json",
     "content_hash_of",
+    "check_limits",
+    "nesting_depth",
+    "MAX_RECORD_BYTES",
+    "MAX_DEPTH",
+    "MAX_WORKERS",
+    "MAX_YUAN",
 ]
 
 #: The version of the event contract this code reads; older events are upcast to it.
 SCHEMA_VERSION = 1
+#: The largest record that may be an event (a real one is under 2 kB): `record.too_large`.
+MAX_RECORD_BYTES = 64 * 1024
+#: The deepest nesting of objects and arrays an event may have (a real one has 3): `json.depth`.
+MAX_DEPTH = 16
 RETRACTED = "event.retracted"
 
+#: source -> type -> payload model (SPEC 5.2), before `event.retracted` joins each source.
+_PAYLOADS: dict[str, dict[str, type[m.Payload]]] = {
+    "inspection": {
+        "employer.inspected": m.EmployerInspected,
+        "arrears.verified": m.ArrearsVerified,
+        "arrears.resolved": m.ArrearsResolved,
+        "order.issued": m.OrderIssued,
+        "case.transferred": m.CaseTransferred,
+        "case.filed": m.CaseFiled,
+        "employer.published": m.EmployerPublished,
+        "employer.blacklisted": m.EmployerBlacklisted,
+    },
+    "mediation": {"dispute.resolved": m.DisputeResolved},
+    "court": {"execution.concluded": m.ExecutionConcluded},
+    "complaint": {
+        "lead.received": m.LeadReceived,
+        "lead.merged": m.LeadMerged,
+        "lead.verified": m.LeadVerified,
+        "lead.closed": m.LeadClosed,
+    },
+}
 #: source -> type -> payload model (SPEC 5.2); `event.retracted` is valid for every source.
 TYPES: MappingProxyType[str, MappingProxyType[str, type[m.Payload]]] = MappingProxyType(
     {
         source: MappingProxyType({**types, RETRACTED: m.EventRetracted})
-        for source, types in {
-            "inspection": {
-                "employer.inspected": m.EmployerInspected,
-                "arrears.verified": m.ArrearsVerified,
-                "arrears.resolved": m.ArrearsResolved,
-                "order.issued": m.OrderIssued,
-                "case.transferred": m.CaseTransferred,
-                "case.filed": m.CaseFiled,
-                "employer.published": m.EmployerPublished,
-                "employer.blacklisted": m.EmployerBlacklisted,
-            },
-            "mediation": {"dispute.resolved": m.DisputeResolved},
-            "court": {"execution.concluded": m.ExecutionConcluded},
-            "complaint": {
-                "lead.received": m.LeadReceived,
-                "lead.merged": m.LeadMerged,
-                "lead.verified": m.LeadVerified,
-                "lead.closed": m.LeadClosed,
-            },
-        }.items()
+        for source, types in _PAYLOADS.items()
     }
 )
 SOURCES = tuple(TYPES)
@@ -210,7 +223,8 @@ def _decode(text: str) -> Any:
     the pipeline writes) skips decode()'s two Python frames and two white-space matches:
     ~0.4 µs an event. Anything else takes decode() itself, so errors read as before."""
     try:
-        value, end = _DECODER.scan_once(text, 0)
+        # scan_once is set by JSONDecoder.__init__; typeshed does not declare it
+        value, end = _DECODER.scan_once(text, 0)  # type: ignore[attr-defined]
     except StopIteration:  # white space first, or no value at all
         return _DECODER.decode(text)
     return value if end == len(text) else _DECODER.decode(text)
@@ -275,21 +289,92 @@ def parse_event(raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
     """Validate one event (JSON bytes, text or an already parsed object).
 
     Raises ValidationError whose `reason` names the rule broken and whose message
-    names the field, the value and how to fix it.
+    names the field, the value and how to fix it; never anything else: the limits of a
+    record (`check_limits`) come before any decoding, and an unexpected failure while
+    reading one record is a ValidationError with reason `internal`, so no record can stop
+    the process reading it (ingest, the workers, the archiver, the replay readers).
 
     >>> parse_event(b'{"event_id": "x"}', Registry.load())
     Traceback (most recent call last):
     ...
     contracts.errors.ValidationError: source: required field is missing; add 'source'
     """
-    if type(raw) is bytes:
-        quick = _quick_load(raw)
-        if quick is not None:
-            try:
-                return _event_of(quick, raw, registry)
-            except ValidationError:
-                pass  # the strict decoder's reading decides, and names the rule broken
-    return _event_of(_load(raw), raw, registry)
+    try:
+        if isinstance(raw, bytes | bytearray | str):
+            check_limits(raw)
+        if type(raw) is bytes:
+            quick = _quick_load(raw)
+            if quick is not None:
+                try:
+                    return _event_of(quick, raw, registry)
+                except ValidationError:
+                    pass  # the strict decoder's reading decides, and names the rule broken
+        return _event_of(_load(raw), raw, registry)
+    except ValidationError:
+        raise
+    except Exception as exc:  # one record must never stop a process
+        raise ValidationError(
+            "",
+            MISSING,
+            f"could not be read ({type(exc).__name__}: {str(exc)[:200]})",
+            reason="internal",
+            hint="this is a defect of arrears, not of the record alone: report it with the record",
+        ) from exc
+
+
+def check_limits(raw: bytes | str) -> None:
+    """Refuse a record too large (`record.too_large`) or too deeply nested (`json.depth`)
+    for any event, before a decoder sees it: a real event is under 2 kB and 3 levels deep,
+    and a deep record would exhaust a decoder's recursion."""
+    size = len(raw) if isinstance(raw, bytes | bytearray) else len(raw.encode("utf-8", "replace"))
+    if size > MAX_RECORD_BYTES:
+        raise ValidationError(
+            "",
+            MISSING,
+            f"the record is {size:,} bytes; an event is at most {MAX_RECORD_BYTES:,}",
+            reason="record.too_large",
+            hint="an event is one line of JSON; check the line is not several records or a file",
+        )
+    opens = (
+        (raw.count(b"{") + raw.count(b"["))
+        if isinstance(raw, bytes | bytearray)
+        else (raw.count("{") + raw.count("["))
+    )
+    if opens > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
+        raise ValidationError(
+            "",
+            MISSING,
+            f"nests objects and arrays more than {MAX_DEPTH} levels deep",
+            reason="json.depth",
+            hint="an event nests 3 levels (envelope, payload, employer)",
+        )
+
+
+def nesting_depth(raw: bytes | str) -> int:
+    """How deep objects and arrays nest in the JSON text `raw` (brackets in strings ignored).
+
+    >>> nesting_depth(b'{"a": [1, {"b": "[["}]}')
+    3
+    """
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _event_of(loaded: Any, raw: bytes | str | dict[str, Any], registry: Registry) -> Event:

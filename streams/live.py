@@ -28,6 +28,7 @@ from contracts.cutoff import Cutoff, parse_cutoff
 from contracts.fold import Figures, rollup, with_totals
 from contracts.registry import Registry
 from infra.broker import pid_alive
+from infra.offsets import Offsets
 from infra.settings import Settings
 from streams.tallies import Window
 
@@ -117,8 +118,6 @@ def cutoff_and_day(text: str | None, campaign: Campaign) -> tuple[Cutoff, int]:
     return cutoff, Window.of(campaign).cutoff_day(cutoff.at)
 
 
-#: An offset vector, the shape of `warehouse.offsets.Offsets`: topic -> partition -> next offset.
-Offsets = dict[str, dict[int, int]]
 
 
 @dataclass(frozen=True)

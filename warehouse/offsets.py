@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from infra.offsets import Offsets
 from warehouse.errors import OffsetsError
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "offsets_from_json",
     "OFFSETS_HELP",
 ]
-
-Offsets = dict[str, dict[int, int]]
 
 OFFSETS_HELP = (
     "an offset vector: 'TOPIC:PARTITION=NEXT_OFFSET,...' (exclusive ends, e.g. "
