@@ -30,6 +30,7 @@ from pipeline.ingest import (
     KafkaSink,
     ProduceError,
     Summary,
+    ValidatorDied,
     default_validators,
     known_event,
 )
@@ -98,7 +99,8 @@ def _open_all(files: list[str], stack: ExitStack) -> list[tuple[str, IO[bytes], 
     """Open every input before sending anything, so a typo fails the run up front."""
     if files.count(STDIN) > 1:
         raise CliError("`-` (standard input) can be given once", 2)
-    opened, problems = [], []
+    opened: list[tuple[str, IO[bytes], int | None]] = []
+    problems: list[str] = []
     for name in files:
         if name == STDIN:
             opened.append(("<stdin>", sys.stdin.buffer, None))
@@ -155,12 +157,20 @@ def run(args: argparse.Namespace) -> int:
                     ingest.feed(name, handle, progress.start(name, size))
             stderr.print(f"[dim]waiting for Kafka to acknowledge {sink.sent} records...[/dim]")
             sink.close()
-        except ProduceError as err:
+        except (ProduceError, KafkaError) as err:
             sink.abort()
             raise CliError(
                 f"{err}; stopped {where} after {ingest.summary.lines} lines in all. Re-run the "
-                "same command once Kafka is back: resent events are dropped by event_id, dead "
-                "letters keep their ids"
+                "same command with --skip-known once Kafka is back: events already sent are "
+                "skipped by event_id, dead letters keep their ids"
+            ) from err
+        except ValidatorDied as err:
+            sink.abort()
+            raise CliError(
+                f"{err}; stopped {where} after {ingest.summary.lines} lines in all, "
+                f"{sink.sent} records handed to Kafka. Re-run the same command with "
+                "--skip-known (or with --validators 0, validating in this process): events "
+                "already sent are skipped by event_id, dead letters keep their ids"
             ) from err
     elapsed = time.monotonic() - started
     _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))

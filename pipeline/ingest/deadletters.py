@@ -22,6 +22,7 @@ from contracts.clock import CST
 from contracts.deadletter import record_json
 from contracts.errors import ValidationError
 from contracts.events import parse_event
+from contracts.ledger import CONFLICT, conflict_error
 from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import dead_letter_status_topic, dead_letter_topic, source_topic
@@ -280,6 +281,16 @@ class ResubmitPlan:
         return ExitCode.REJECTED if self.still_bad else 0
 
 
+def _event_id_of(letter: DeadLetter) -> str | None:
+    """The event_id the dead-lettered record carried, if it is readable."""
+    try:
+        value = json.loads(letter.original_bytes())
+    except ValueError:
+        return None
+    event_id = value.get("event_id") if isinstance(value, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
 def plan_resubmit(
     lines: Iterable[bytes],
     letters: dict[str, DeadLetter],
@@ -337,6 +348,16 @@ def plan_resubmit(
         try:
             event = parse_event(value, registry)
         except ValidationError as err:
+            plan.still_bad.append((number, dl_id, err.reason, str(err)))
+            continue
+        if letter.reason == CONFLICT and event.event_id == _event_id_of(letter):
+            # Kafka already holds other content under this event_id: the Ledger would refuse
+            # the record again, so it would count zero times. It stays open.
+            err = conflict_error(
+                event.event_id,
+                "is still a conflict: other content was received under this event_id first; "
+                "resubmitting it unchanged would count it zero times",
+            )
             plan.still_bad.append((number, dl_id, err.reason, str(err)))
             continue
         done.add(dl_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -101,10 +102,16 @@ class KafkaSink:
 
     def abort(self) -> None:
         """Close without waiting for acknowledgements (after a failure has been reported)."""
-        self._producer.close(timeout=0)
+        with contextlib.suppress(KafkaError):  # the failure reported is the one that matters
+            self._producer.close(timeout=0)
 
     def close(self, timeout: float = 120.0) -> None:
         try:
             self.flush(timeout)
-        finally:
+        except ProduceError:
+            self.abort()
+            raise
+        try:
             self._producer.close(timeout=5)
+        except KafkaError as err:
+            raise ProduceError(self._failure(err)) from err

@@ -1,0 +1,105 @@
+"""Ingest under faults: a huge line, a dead validator, a conflict resubmitted unchanged, and
+the one content hash behind `--skip-known`. No broker: a ListSink stands in for Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.events import content_hash_of, parse_event
+from contracts.registry import Registry
+from infra.settings import Settings
+from pipeline.ingest import CONFLICT, Ingest, ListSink, ValidatorDied, known_event
+from pipeline.ingest.deadletters import DeadLetter, export_line, plan_resubmit
+from pipeline.ingest.validators import Validators
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+GOOD = (FIXTURES / "good_events.jsonl").read_bytes().splitlines(keepends=True)
+SETTINGS = Settings(topic_prefix="t.")
+REGISTRY = Registry.load()
+
+
+def _letters(sink: ListSink) -> list[dict[str, Any]]:
+    return [json.loads(v) for topic, _, v, _ in sink.records if topic == "t.deadletters"]
+
+
+@pytest.mark.parametrize("validators", [0, 1])
+def test_an_oversized_line_is_a_dead_letter_and_the_rest_of_the_file_goes_on(
+    validators: int,
+) -> None:
+    huge = json.loads(GOOD[0])
+    huge["payload"]["employer"]["name"] = "某" * 1_000_000  # 3 MB
+    lines = [GOOD[1], json.dumps(huge, ensure_ascii=False).encode() + b"\n", *GOOD[2:]]
+    sink = ListSink()
+    with Ingest(REGISTRY, SETTINGS, sink, validators=validators) as run:
+        run.feed("big.jsonl", lines)
+    assert run.summary.rejected == {"record.too_large": 1}
+    assert run.summary.accepted_total + run.summary.duplicates == len(lines) - 1
+    ((letter_value),) = [v for t, _, v, _ in sink.records if t == "t.deadletters"]
+    assert len(letter_value) < 1_000_000  # fits Kafka's default message.max.bytes
+    (letter,) = _letters(sink)
+    assert letter["line"] == 2 and letter["original_truncated"] is True
+
+
+class _DyingRegistry(Registry):
+    """A registry whose validator process dies (like kill -9) on the unit 320402."""
+
+    def unit(self, code: object, *, field: str = "unit") -> Any:
+        if code == "320402":
+            os._exit(9)
+        return super().unit(code, field=field)
+
+
+def test_a_dead_validator_is_noticed_within_seconds_not_waited_on() -> None:
+    victim = json.loads(GOOD[0])
+    victim["unit"] = "320402"
+    lines = [*GOOD * 300, json.dumps(victim).encode() + b"\n", *GOOD * 300]
+    pool = Validators(1, _DyingRegistry(list(REGISTRY)))
+    started = time.monotonic()
+    try:
+        with pytest.raises(ValidatorDied, match="validator process died"):
+            for _ in pool.checked(lines):
+                pass
+    finally:
+        pool.close()
+    assert time.monotonic() - started < 30
+
+
+def test_resubmitting_an_unchanged_conflict_leaves_it_open_and_says_why() -> None:
+    first = json.loads(GOOD[0])
+    changed = dict(first, payload=dict(first["payload"], workers=121))
+    sink = ListSink()
+    run = Ingest(REGISTRY, SETTINGS, sink)
+    run.feed("in.jsonl", [GOOD[0], json.dumps(changed, ensure_ascii=False).encode()])
+    (value,) = _letters(sink)
+    letter = DeadLetter.from_value(value)
+    assert letter.reason == CONFLICT
+    line = json.dumps(export_line(letter), ensure_ascii=False).encode()
+    plan = plan_resubmit([line], {letter.id: letter}, REGISTRY, SETTINGS)
+    assert not plan.events and not plan.marks
+    ((_, dl_id, reason, message),) = plan.still_bad
+    assert dl_id == letter.id and reason == CONFLICT and "still a conflict" in message
+    # Given a new event_id (and "supersedes" the first), the fix goes through.
+    fixed = export_line(letter)
+    fixed["record"]["event_id"] = first["event_id"] + "-fix"
+    fixed["record"]["supersedes"] = first["event_id"]
+    line = json.dumps(fixed, ensure_ascii=False).encode()
+    plan = plan_resubmit([line], {letter.id: letter}, REGISTRY, SETTINGS)
+    assert plan.resolved == [(letter.id, first["event_id"] + "-fix")] and not plan.still_bad
+
+
+def test_skip_known_hashes_by_the_one_content_hash_function() -> None:
+    record = GOOD[0].rstrip(b"\n")
+    assert known_event(record) == (json.loads(record)["event_id"], content_hash_of(record))
+    assert known_event(record)[1] == parse_event(record, REGISTRY).content_hash  # type: ignore[index]
+    # A repeated key: json.loads keeps the last one, the contracts refuse the record; a
+    # lenient hash would have matched a record the pipeline never accepted.
+    doubled = record[:-1] + b', "event_id": "other"}'
+    assert json.loads(doubled)["event_id"] == "other"
+    assert known_event(doubled) is None
+    assert known_event(b"[1, 2]") is None and known_event(None) is None
