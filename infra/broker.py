@@ -229,7 +229,7 @@ class LocalBroker:
 
     def _format(self, java: list[str], props: Path, data_dir: Path) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
-        cluster_id = _kraft_cluster_id()
+        cluster_id = kraft_cluster_id()
         result = subprocess.run(
             [
                 *java,
@@ -309,7 +309,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _kraft_cluster_id() -> str:
+def kraft_cluster_id() -> str:
     """A KRaft cluster id as Kafka makes them: url-safe base64 of a uuid, never with a
     leading '-' (the storage tool would read it as an option)."""
     import base64

@@ -11,22 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts import events, industry, payloads, uscc
+from contracts import events, industry, payloads, records, uscc
 from contracts.errors import ValidationError
-from contracts.events import (
-    _DECODER,
-    TYPES,
-    _canonical_bytes,
-    _decode,
-    _event_json,
-    _event_of,
-    _load,
-    _quick_load,
-    content_hash_of,
-    parse_event,
-)
+from contracts.events import TYPES, content_hash_of, event_from, parse_event
 from contracts.industry import parse_industry
 from contracts.payloads import Employer, EmployerInspected, Project
+from contracts.records import (
+    DECODER,
+    canonical_bytes,
+    decode,
+    event_json,
+    quick_load,
+    strict_load,
+)
 from contracts.registry import Registry
 from contracts.uscc import validate_uscc
 
@@ -85,7 +82,7 @@ def test_decode_answers_as_json_decoder_decode(text: str) -> None:
         except (ValueError, ValidationError) as err:
             return type(err), str(err)
 
-    assert outcome(_decode) == outcome(_DECODER.decode)
+    assert outcome(decode) == outcome(DECODER.decode)
 
 
 # --- orjson's quick reading: parse_event answers as with the strict decoder alone -------------
@@ -104,7 +101,7 @@ COMPACT_LINES = [compact(line) for line in GOOD_LINES]
 def strict_outcome(raw: bytes, registry: Registry) -> Any:
     """parse_event's answer had it read the record with the strict decoder only."""
     try:
-        return _event_of(_load(raw), raw, registry)
+        return event_from(strict_load(raw), raw, registry)
     except ValidationError as err:
         return err.reason, err.field, str(err)
 
@@ -132,17 +129,17 @@ def test_the_fixtures_read_alike(line: bytes, registry: Registry) -> None:
 
 
 def test_compact_valid_records_take_the_quick_reading() -> None:
-    assert all(_quick_load(line) == json.loads(line) for line in COMPACT_LINES)
+    assert all(quick_load(line) == json.loads(line) for line in COMPACT_LINES)
 
 
 def test_the_quick_reading_is_taken_for_compact_records_only() -> None:
     line = COMPACT_LINES[0]
-    assert _quick_load(line) == json.loads(line)
-    assert _quick_load(json.dumps(json.loads(line)).encode()) is None  # white space
-    assert _quick_load(b'{"a":1,"a":2}') is None  # a repeated key
-    assert _quick_load(b'{"a":"\\u00e9"}') is None  # an escape
-    assert _quick_load(b'{"a":1.50}') is None and _quick_load(b'{"a":-0}') is None
-    assert _quick_load(b'[{"a":1}]') is None and _quick_load(b'{"a":1') is None
+    assert quick_load(line) == json.loads(line)
+    assert quick_load(json.dumps(json.loads(line)).encode()) is None  # white space
+    assert quick_load(b'{"a":1,"a":2}') is None  # a repeated key
+    assert quick_load(b'{"a":"\\u00e9"}') is None  # an escape
+    assert quick_load(b'{"a":1.50}') is None and quick_load(b'{"a":-0}') is None
+    assert quick_load(b'[{"a":1}]') is None and quick_load(b'{"a":1') is None
 
 
 def test_records_with_spaced_separators_skip_orjson(
@@ -151,7 +148,7 @@ def test_records_with_spaced_separators_skip_orjson(
     def refuse(_: bytes) -> None:
         raise AssertionError("orjson was tried on a record json.dumps wrote with spaces")
 
-    monkeypatch.setattr(events.orjson, "loads", refuse)
+    monkeypatch.setattr(records.orjson, "loads", refuse)
     for line in GOOD_LINES:  # written with json.dumps's default separators
         assert b'": ' in line[:64]
         assert isinstance(parse_event(line, registry), events.Event)
@@ -180,7 +177,7 @@ def test_tricky_records_read_alike(mend: Any, registry: Registry) -> None:
     line = next(line for line in COMPACT_LINES if b'"workers":' in line and b'"method":"' in line)
     line = re.sub(rb'"workers":\d+', b'"workers":400', line)
     line = re.sub(rb'"method":"[a-z]+"', b'"method":"online"', line)
-    assert isinstance(parse_event(line, registry), events.Event) and _quick_load(line)
+    assert isinstance(parse_event(line, registry), events.Event) and quick_load(line)
     same_answer(line, registry)
     same_answer(mend(line), registry)
 
@@ -228,7 +225,7 @@ _JSON = st.recursive(
 @given(st.dictionaries(st.text(), _JSON, max_size=6))
 def test_event_encoder_matches_json_dumps(value: dict[str, Any]) -> None:
     # control characters, quotes, non-BMP text, big integers, NaN: byte for byte the same
-    assert _event_json(value) == dumps(value)
+    assert event_json(value) == dumps(value)
 
 
 _FLOATLESS = st.recursive(
@@ -242,7 +239,7 @@ _FLOATLESS = st.recursive(
 def test_canonical_bytes_match_json_dumps(value: dict[str, Any]) -> None:
     # what a valid event can hold (no floats): control characters, quotes, non-BMP text,
     # integers past 64 bits (the standard encoder's turn), keys sorted alike
-    assert _canonical_bytes(value) == dumps(value).encode()
+    assert canonical_bytes(value) == dumps(value).encode()
 
 
 def test_canonical_bytes_cover_all_of_unicode() -> None:
@@ -250,7 +247,7 @@ def test_canonical_bytes_cover_all_of_unicode() -> None:
     for at in range(0, len(chars), 4096):
         text = "".join(chars[at : at + 4096])
         value = {"k" + text: text, "a": [text, {text[:9]: -(2**70)}], "b": 2**64 - 1}
-        assert _canonical_bytes(value) == dumps(value).encode()
+        assert canonical_bytes(value) == dumps(value).encode()
 
 
 # --- employers and projects seen before are reused only when equal, types included -----------

@@ -68,7 +68,7 @@ def test_topic_table_declares_sources_and_dead_letters() -> None:
 
 
 def test_cluster_ids_never_look_like_options() -> None:
-    from infra.broker import _kraft_cluster_id
+    from infra.broker import kraft_cluster_id
 
-    ids = [_kraft_cluster_id() for _ in range(2000)]  # ~1 in 64 raw ids start with '-'
+    ids = [kraft_cluster_id() for _ in range(2000)]  # ~1 in 64 raw ids start with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
