@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Iterator
@@ -84,6 +86,25 @@ class Registry:
             raise _config_error(source, roots[0], "some units do not reach the root (a cycle)")
         for kids in self._children.values():
             kids.sort()
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """Every unit as a JSON object, in code order (a snapshot keeps them)."""
+        return [
+            {"code": u.code, "name": u.name, "parent": u.parent, "official": u.official}
+            for u in sorted(self, key=lambda u: u.code)
+        ]
+
+    def fingerprint(self) -> str:
+        """sha256 of the units (`to_json`, canonical): equal registries, equal fingerprints."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, units: Any, source: str) -> Registry:
+        """The registry `to_json` wrote (a snapshot's), checked like the TOML file."""
+        if not isinstance(units, list):
+            raise _config_error(source, units, "must be a list of units")
+        return cls([_unit_from(u, f"{source}[{i}]") for i, u in enumerate(units)], source)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Registry:

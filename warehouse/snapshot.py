@@ -24,6 +24,8 @@ import polars as pl
 
 from contracts.clock import CST
 from contracts.cutoff import Cutoff
+from contracts.errors import ContractError
+from contracts.registry import Registry
 from infra.broker import pid_alive
 from warehouse._durable import fsync_dir, fsync_file, hook, write_bytes_durably
 from warehouse.cells_table import SCHEMA
@@ -63,6 +65,16 @@ class Snapshot:
     @property
     def cutoff(self) -> str:
         return str(self.meta["cutoff"])
+
+    def registry(self) -> Registry | None:
+        """The unit registry the snapshot was cut with (None if it predates recording it)."""
+        kept = self.meta.get("registry")
+        if not isinstance(kept, dict):
+            return None
+        try:
+            return Registry.from_json(kept.get("units"), f"{self.path}/meta.json registry")
+        except ContractError as err:
+            raise SnapshotError(str(err)) from err
 
     def cells(self) -> pl.DataFrame:
         try:
@@ -114,12 +126,14 @@ def write_snapshot(
     label: str | None = None,
     created_at: dt.datetime | None = None,
     notes: dict[str, Any] | None = None,
+    registry: Registry | None = None,
 ) -> Snapshot:
     """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side.
 
     `event_count` None (JSON null): unknown, e.g. live workers whose state predates the count.
     `notes`: more facts for meta.json (a live snapshot's log end); they cannot replace the
-    keys above.
+    keys above. `registry`: the unit registry the cells were computed with; meta.json keeps
+    its units and fingerprint, so a replay can use the same registry later.
     """
     if source not in SOURCES:
         raise SnapshotError(f"snapshot source {source!r} is not one of {', '.join(SOURCES)}")
@@ -145,6 +159,8 @@ def write_snapshot(
         "event_count": None if event_count is None else int(event_count),
         "source": source,
     }
+    if registry is not None:
+        meta["registry"] = {"sha256": registry.fingerprint(), "units": registry.to_json()}
     clash = sorted(set(notes or {}) & set(meta))
     if clash:
         raise SnapshotError(f"snapshot notes may not replace {', '.join(clash)}")

@@ -10,7 +10,7 @@ from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_
 from pipeline.errors import CliError, ExitCode
 from warehouse.errors import WarehouseError
 from warehouse.offsets import OFFSETS_HELP, format_offsets
-from warehouse.snapshot import compare, resolve_snapshot, write_snapshot
+from warehouse.snapshot import Snapshot, compare, resolve_snapshot, write_snapshot
 
 #: Exit status when --verify finds a difference.
 
@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
             f"{stored.cutoff}; drop --cutoff to use the snapshot's",
             ExitCode.USAGE,
         )
+    console = Console(soft_wrap=True, highlight=False)
+    if stored is not None:
+        _use_registry_of(stored, ctx, console)
     if args.to is not None:
         upto = offsets_arg(args.to, "--to")
     else:
@@ -82,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
     rebuilt = ctx.rebuild(args.source, upto)
     cells = rebuilt.cells(cutoff)
     r = rebuilt.rebuild
-    console = Console(soft_wrap=True, highlight=False)
     console.print(
         f"rebuilt from {rebuilt.source} to {format_offsets(rebuilt.offsets) or '(empty)'}"
         f": {r.events:,} events, {r.outcomes['duplicate']:,} duplicates, "
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 source=rebuilt.source,
                 event_count=r.events,
                 label=args.label,
+                registry=ctx.registry,
             )
         except WarehouseError as err:
             raise CliError(str(err)) from err
@@ -132,3 +135,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _show(value: int | None) -> str:
     return "(missing)" if value is None else str(value)
+
+
+def _use_registry_of(stored: Snapshot, ctx: Context, console: Console) -> None:
+    """Verify with the registry the snapshot was cut with, saying so when today's differs."""
+    try:
+        kept = stored.registry()
+    except WarehouseError as err:
+        raise CliError(str(err)) from err
+    if kept is None:
+        console.print(
+            f"note: snapshot {stored.id} does not record its unit registry; verifying with "
+            f"the current one ({ctx.registry.source})"
+        )
+    elif kept.fingerprint() != ctx.registry.fingerprint():
+        added = {u.code for u in ctx.registry} - {u.code for u in kept}
+        removed = {u.code for u in kept} - {u.code for u in ctx.registry}
+        console.print(
+            f"note: the unit registry differs from the one snapshot {stored.id} was cut with "
+            f"({len(added)} units added, {len(removed)} removed, others changed otherwise); "
+            "verifying with the snapshot's own registry"
+        )
+        ctx.registry = kept

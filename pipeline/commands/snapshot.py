@@ -246,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             source=rebuilt.source,
             event_count=rebuilt.rebuild.events,
             label=args.label,
+            registry=ctx.registry,
         )
     except WarehouseError as err:
         raise CliError(str(err)) from err
@@ -315,6 +316,7 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
             event_count=events,
             label=args.label,
             notes={"log_end": offsets_to_json(end), "records_behind_log_end": lagging},
+            registry=ctx.registry,
         )
     except WarehouseError as err:
         raise CliError(str(err)) from err

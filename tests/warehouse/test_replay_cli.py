@@ -150,3 +150,27 @@ def test_snapshot_from_live_refuses_what_the_workers_cannot_give(cli: Cli, story
     code, _, err = cli("snapshot", "--cutoff", "2024-12-31", "--from", "live", "--timeout", "0")
     assert code == 1 and "no worker is running (start one with `arrears worker`)" in err
     assert list_snapshots(story.root) == []
+
+
+def test_a_snapshot_keeps_its_registry_and_replay_verifies_with_it(
+    cli: Cli, story: Story, tmp_path: Path
+) -> None:
+    from contracts.registry import DEFAULT_UNITS_PATH, Registry
+
+    snap_id = _close_of_business(cli, story)
+    snap = resolve_snapshot(snap_id, story.root)
+    kept = snap.registry()
+    assert kept is not None and kept.fingerprint() == Registry.load().fingerprint()
+    assert snap.meta["registry"]["sha256"] == kept.fingerprint()
+    changed = tmp_path / "units-later.toml"
+    changed.write_text(
+        DEFAULT_UNITS_PATH.read_text(encoding="utf-8")
+        + '\n[[unit]]\ncode = "320499"\nname = "某新区"\nparent = "320400"\nofficial = false\n',
+        encoding="utf-8",
+    )
+    code, out, _ = cli(
+        "replay", "--from", "archive", "--verify", snap_id, "--units", str(changed), "--quiet"
+    )
+    assert code == 0, out
+    assert "the unit registry differs" in out and "1 units added" in out
+    assert f"verified: snapshot {snap_id} equals the rebuild" in out
