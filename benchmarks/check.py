@@ -358,7 +358,8 @@ def _write_archive(root: Path, rows: pl.DataFrame) -> None:
         folder = root / f"source={source}" / f"date={date}"
         folder.mkdir(parents=True, exist_ok=True)
         first, last = part["offset"][0], part["offset"][-1]
-        empty = pa.ListArray.from_arrays(pa.array(np.zeros(part.height + 1, np.int32)), no_fold)
+        offsets = pa.array(np.zeros(part.height + 1, np.int32), type=pa.int32())
+        empty = pa.ListArray.from_arrays(offsets, no_fold)
         table = (
             part.to_arrow()
             .append_column("contributions", empty)
@@ -436,12 +437,13 @@ def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: N
     say("running the check")
     phases: dict[str, float] = {}
     t0 = time.monotonic()
-    last = [t0, "read inputs"]
+    since, phase = t0, "read inputs"
 
     def mark(message: str) -> None:
+        nonlocal since, phase
         now = time.monotonic()
-        phases[str(last[1])] = round(now - float(last[0]), 2)
-        last[0], last[1] = now, message
+        phases[phase] = round(now - since, 2)
+        since, phase = now, message
         say(f"  {message}")
 
     _, snapshot = read_snapshot(snapshot_path)

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import polars as pl
 import pyarrow as pa
@@ -259,7 +259,7 @@ class Archiver:
         return dict(merged)
 
     def _assign(self, consumer: KafkaConsumer) -> list[TopicPartition]:
-        tps = []
+        tps: list[TopicPartition] = []
         for topic in self.topics:
             parts = consumer.partitions_for_topic(topic)
             if not parts:
@@ -287,7 +287,10 @@ class Archiver:
             begin = start.get((f.topic, f.partition))
             if begin is None or f.last < begin:
                 continue
-            column = pq.read_table(f.path, columns=["offset"]).column("offset").to_pylist()
+            # Every archived row has its offset: the column holds no nulls.
+            column = cast(
+                list[int], pq.read_table(f.path, columns=["offset"]).column("offset").to_pylist()
+            )
             skip[TopicPartition(f.topic, f.partition)].update(o for o in column if o >= begin)
         return skip
 

@@ -18,6 +18,7 @@ the Ledger only follows `supersedes`, `retracts` and the `by` links those leave.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -188,7 +189,7 @@ def fold_rows(
             digest,
             supersedes=supersedes,
             retracts=retracts,
-            contributions=lambda items=items, eid=eid: _contributions(items, eid),
+            contributions=functools.partial(_contributions, items, eid),
         )
         outcomes[outcome.status] += 1
     plain = _explode(hashed.filter(~is_involved).select("event_id", "contributions"))
@@ -384,7 +385,7 @@ def _empty_rows() -> pl.DataFrame:
     )
 
 
-def tally_frame(frame: pl.DataFrame, *, since_ms: int, cutoff_ms: int) -> Figures:
+def tally_frame(frame: pl.DataFrame | pl.LazyFrame, *, since_ms: int, cutoff_ms: int) -> Figures:
     """`contracts.fold.tally` over a frame of CONTRIBUTION_SCHEMA, with polars group_by.
 
     SUM: sum of value; DISTINCT: keys whose summed value is positive; LATEST: per key the

@@ -18,26 +18,25 @@ CONTRIBUTION_TYPE = pa.struct(
         ("value", pa.int64()),
     ]
 )
-ARCHIVE_SCHEMA = pa.schema(
-    [
-        ("topic", pa.string()),
-        ("partition", pa.int32()),
-        ("offset", pa.int64()),
-        ("event_id", pa.string()),
-        ("source", pa.string()),
-        ("type", pa.string()),
-        ("unit", pa.string()),
-        ("occurred_at", pa.timestamp("ms", tz="+08:00")),
-        ("recorded_at", pa.timestamp("ms", tz="+08:00")),
-        ("supersedes", pa.string()),
-        ("content_hash", pa.string()),
-        ("raw", pa.string()),
-        # Folded at archive time (the event was validated then), so the batch need not re-parse
-        # `raw`: the target of an event.retracted, and contracts.fold.contributions(event).
-        ("retracts", pa.string()),
-        ("contributions", pa.list_(CONTRIBUTION_TYPE)),
-    ]
-)
+_ARCHIVE_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("topic", pa.string()),
+    ("partition", pa.int32()),
+    ("offset", pa.int64()),
+    ("event_id", pa.string()),
+    ("source", pa.string()),
+    ("type", pa.string()),
+    ("unit", pa.string()),
+    ("occurred_at", pa.timestamp("ms", tz="+08:00")),
+    ("recorded_at", pa.timestamp("ms", tz="+08:00")),
+    ("supersedes", pa.string()),
+    ("content_hash", pa.string()),
+    ("raw", pa.string()),
+    # Folded at archive time (the event was validated then), so the batch need not re-parse
+    # `raw`: the target of an event.retracted, and contracts.fold.contributions(event).
+    ("retracts", pa.string()),
+    ("contributions", pa.list_(CONTRIBUTION_TYPE)),
+]
+ARCHIVE_SCHEMA = pa.schema(_ARCHIVE_FIELDS)
 #: The columns `warehouse.batch.fold_rows` reads: the archive's, or the Kafka readers'.
 ROW_COLUMNS = [
     "topic",

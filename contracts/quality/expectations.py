@@ -9,16 +9,21 @@ The work is vectorised pandas/numpy: these run on a 10-million-event batch too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
 from great_expectations.core.metric_domain_types import MetricDomainTypes
-from great_expectations.execution_engine import PandasExecutionEngine
+
+# The defining modules: GX's packages re-export these without __all__, which strict mypy
+# does not count as an export.
+from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
-from great_expectations.expectations.metrics.map_metric_provider import (
-    ColumnMapMetricProvider,
+from great_expectations.expectations.metrics.map_metric_provider.column_condition_partial import (
     column_condition_partial,
+)
+from great_expectations.expectations.metrics.map_metric_provider.column_map_metric_provider import (
+    ColumnMapMetricProvider,
 )
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
@@ -61,10 +66,10 @@ class _OffendingRows(TableMetricProvider):
     def _pandas(
         cls,
         execution_engine: PandasExecutionEngine,
-        metric_domain_kwargs: dict,
-        metric_value_kwargs: dict,
-        metrics: dict,
-        runtime_configuration: dict,
+        metric_domain_kwargs: dict[str, Any],
+        metric_value_kwargs: dict[str, Any],
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any],
     ) -> list[dict[str, Any]]:
         df, _, _ = execution_engine.get_compute_domain(
             domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
@@ -92,13 +97,16 @@ class _OffendingExpectation(BatchExpectation):
 
     @classmethod
     def _prescriptive_template(
-        cls, renderer_configuration: RendererConfiguration
-    ) -> RendererConfiguration:
+        cls, renderer_configuration: RendererConfiguration[Any]
+    ) -> RendererConfiguration[Any]:
         renderer_configuration.template_str = f"{cls.expectation_type}: {cls.template}"
         return renderer_configuration
 
     def _validate(
-        self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None
+        self,
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any] | None = None,
+        execution_engine: Any = None,
     ) -> dict[str, Any]:
         found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
         return self._outcome(found)
@@ -160,7 +168,12 @@ def _col(wide: pd.DataFrame, cell: str) -> pd.Series:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.reset_index().to_dict("records")
+    return _as_records(frame.reset_index())
+
+
+def _as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    # Every column here is named by a str; pandas-stubs types the keys as any Hashable.
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
 
 
 # --- snapshot: coverage ---------------------------------------------------------------------
@@ -260,9 +273,14 @@ def _find_tree_mismatch(df: pd.DataFrame, parents: dict[str, str | None]) -> lis
     wide = _wide(df)
     if wide.empty:
         return []
-    own = wide.xs("own", level="scope") if "own" in wide.index.get_level_values("scope") else None
+    # xs of an index level of a frame is a frame; pandas-stubs allows a Series too.
+    own = (
+        cast(pd.DataFrame, wide.xs("own", level="scope"))
+        if "own" in wide.index.get_level_values("scope")
+        else None
+    )
     roll = (
-        wide.xs("rollup", level="scope")
+        cast(pd.DataFrame, wide.xs("rollup", level="scope"))
         if "rollup" in wide.index.get_level_values("scope")
         else None
     )
@@ -273,13 +291,14 @@ def _find_tree_mismatch(df: pd.DataFrame, parents: dict[str, str | None]) -> lis
     roll = roll.reindex(columns=cells, fill_value=0)
     kids = pd.Series({u: p for u, p in parents.items() if p is not None}, dtype=object)
     kids = kids[kids.isin(roll.index) & kids.index.isin(roll.index)]
-    children_sum = roll.loc[kids.index].groupby(kids.values).sum()
+    children_sum = roll.loc[kids.index].groupby(kids.to_numpy()).sum()
     expected = own.add(children_sum.reindex(own.index, fill_value=0), fill_value=0)
     units = roll.index.intersection(expected.index)
     diff = roll.loc[units] != expected.loc[units]
     if not diff.to_numpy().any():
         return []
-    stacked = diff.stack()
+    # One level of columns: stack() gives a Series; pandas-stubs allows a frame too.
+    stacked = cast("pd.Series[bool]", diff.stack())
     bad = stacked[stacked].index
     out = [
         {
@@ -366,7 +385,7 @@ class ExpectAmountPerWorkerToBeBetween(_OffendingExpectation):
 
 def _find_open(df: pd.DataFrame, cell: str) -> list[dict[str, Any]]:
     rows = df[(df["scope"] == "own") & (df["cell"] == cell) & (df["value"] > 0)]
-    return rows.sort_values("unit")[["unit", "cell", "value"]].to_dict("records")
+    return _as_records(rows.sort_values("unit")[["unit", "cell", "value"]])
 
 
 _metric("arrears.snapshot.open_cases", ("cell",), _find_open)
@@ -385,7 +404,7 @@ def _find_falls(df: pd.DataFrame, cells: list[str]) -> list[dict[str, Any]]:
     rows = df[df["cell"].isin(cells) & (df["value"] < df["previous"])]
     frame = rows[["unit", "scope", "cell", "previous", "value"]].copy()
     frame["change"] = frame["value"] - frame["previous"]
-    return frame.sort_values(["unit", "scope", "cell"]).to_dict("records")
+    return _as_records(frame.sort_values(["unit", "scope", "cell"]))
 
 
 _metric("arrears.snapshot.falls", ("cells",), _find_falls)
@@ -455,7 +474,7 @@ class ExpectEverySourceToHaveRecentEvents(_OffendingExpectation):
 def _find_open_letters(df: pd.DataFrame, status_column: str) -> list[dict[str, Any]]:
     rows = df[df[status_column] == "open"]
     keep = [c for c in ("id", "where", "reason", "message", "rejected_at") if c in rows.columns]
-    return rows[keep].to_dict("records")
+    return _as_records(rows[keep])
 
 
 _metric("arrears.deadletters.open", ("status_column",), _find_open_letters)
@@ -473,7 +492,10 @@ class ExpectOpenDeadLettersToBeAtMost(_OffendingExpectation):
     template = "at most $max_open unresolved dead letters for the cutoff."
 
     def _validate(
-        self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None
+        self,
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any] | None = None,
+        execution_engine: Any = None,
     ) -> dict[str, Any]:
         found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
         n = len(found)
@@ -498,7 +520,7 @@ class _ValidUscc(ColumnMapMetricProvider):
 
 def _is_uscc(code: object) -> bool:
     try:
-        validate_uscc(code)  # type: ignore[arg-type]
+        validate_uscc(code)
     except (ValidationError, TypeError, KeyError, ValueError):
         return False
     return True
@@ -512,8 +534,8 @@ class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):
 
     @classmethod
     def _prescriptive_template(
-        cls, renderer_configuration: RendererConfiguration
-    ) -> RendererConfiguration:
+        cls, renderer_configuration: RendererConfiguration[Any]
+    ) -> RendererConfiguration[Any]:
         renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
         renderer_configuration.template_str = (
             "$column values must be unified social credit codes with a valid check character."

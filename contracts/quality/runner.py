@@ -157,7 +157,7 @@ def reporting_unit(cells: pl.DataFrame, registry: Registry) -> str:
         .unique()
         .to_list()
     )
-    chains = []
+    chains: list[list[str]] = []
     for code in active:
         if code in registry:
             chains.append([code] + [u.code for u in registry.ancestors(code)])

@@ -63,7 +63,7 @@ def _parse_today(raw: str | None) -> dt.date:
 
 
 def _rows(campaign: Campaign, today: dt.date) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for d in campaign.due_dates():
         due_day = d.due.date()
         left = working_days_between(today, due_day)

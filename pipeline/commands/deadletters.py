@@ -217,8 +217,8 @@ def run_resubmit(args: argparse.Namespace) -> int:
         table = Table(title="still rejected (their dead letters stay open)")
         for col in ("line", "dead letter", "reason", "message"):
             table.add_column(col, overflow="fold")
-        for number, dl_id, reason, message in plan.still_bad:
-            table.add_row(str(number), dl_id or "-", reason, message)
+        for number, letter_id, reason, message in plan.still_bad:
+            table.add_row(str(number), letter_id or "-", reason, message)
         console.print(table)
     console.print(
         f"{len(plan.resolved)} resubmitted, {len(plan.skipped)} already resolved, "

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipeline.commands.snapshot import Context
 from pipeline.errors import CliError, ExitCode
 from warehouse.diff import CellChange, attribute
 from warehouse.errors import WarehouseError
+from warehouse.rebuild import Rebuild
 from warehouse.snapshot import Snapshot, compare, resolve_snapshot
 
 
@@ -94,8 +95,15 @@ def run(args: argparse.Namespace) -> int:
                     f"{args.source} (run `arrears replay --verify {snap.id}`); the "
                     "attribution below may be incomplete"
                 )
+        # keep_info=True replays record by record: both are a Rebuild, never a BatchRebuild.
         changes = attribute(
-            diffs, rebuilt_a.rebuild, a_cut, a.offsets, rebuilt_b.rebuild, b_cut, ctx.registry
+            diffs,
+            cast(Rebuild, rebuilt_a.rebuild),
+            a_cut,
+            a.offsets,
+            cast(Rebuild, rebuilt_b.rebuild),
+            b_cut,
+            ctx.registry,
         )
     if args.json:
         print(

@@ -92,7 +92,7 @@ def read_submitted(folder: Path) -> dict[str, Any]:
     if not path.exists():
         return {"format": SUBMITTED_FORMAT, "units": {}}
     try:
-        body = json.loads(path.read_text("utf-8"))
+        body: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except ValueError as err:
         raise CliError(
             f"{path} is not valid JSON ({err}); restore it or remove it to start over"
@@ -108,7 +108,8 @@ def _record(folder: Path, unit: str, entry: dict[str, Any]) -> str | None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         body = read_submitted(folder)
         before = body["units"].get(unit)
-        entry["replaces"] = before["snapshot"] if before else None
+        replaces: str | None = before["snapshot"] if before else None
+        entry["replaces"] = replaces
         body["units"][unit] = entry
         write_atomic(folder / SUBMITTED_FILE, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
-    return entry["replaces"]
+    return replaces

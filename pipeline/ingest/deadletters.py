@@ -353,12 +353,12 @@ def plan_resubmit(
         if letter.reason == CONFLICT and event.event_id == _event_id_of(letter):
             # Kafka already holds other content under this event_id: the Ledger would refuse
             # the record again, so it would count zero times. It stays open.
-            err = conflict_error(
+            conflict = conflict_error(
                 event.event_id,
                 "is still a conflict: other content was received under this event_id first; "
                 "resubmitting it unchanged would count it zero times",
             )
-            plan.still_bad.append((number, dl_id, err.reason, str(err)))
+            plan.still_bad.append((number, dl_id, conflict.reason, str(conflict)))
             continue
         done.add(dl_id)
         plan.events.append(
