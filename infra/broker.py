@@ -83,10 +83,25 @@ def resolve_jars(settings: Settings, say: Say = _quiet) -> Path:
     return libs
 
 
+#: How long a start waits for the ports of the last start to be free again.
+_PORT_WAIT_S = 10.0
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    """Whether 127.0.0.1:`port` can be listened on (as Kafka does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def pid_alive(pid: int) -> bool:
@@ -128,6 +143,10 @@ class LocalBroker:
         self.settings = settings
         self.dir = settings.broker_dir
         self.info_file = self.dir / "broker.json"
+        #: The ports the broker listens on, kept across stops and crashes: clients that
+        #: knew the broker (running workers, a shell's ARREARS_BOOTSTRAP_SERVERS) find it
+        #: again after a restart.
+        self.ports_file = self.dir / "ports.json"
         self.log_file = self.dir / "broker.log"
 
     # -- state -----------------------------------------------------------------
@@ -160,9 +179,7 @@ class LocalBroker:
         libs = resolve_jars(self.settings, say)
         self.dir.mkdir(parents=True, exist_ok=True)
         data_dir = self.dir / "data"
-        port, controller_port = _free_port(), _free_port()
-        while controller_port == port:
-            controller_port = _free_port()
+        port, controller_port = self._ports(say)
         props = self.dir / "server.properties"
         props.write_text(self._properties(data_dir, port, controller_port), encoding="utf-8")
         log4j = self.dir / "log4j2.xml"
@@ -202,6 +219,32 @@ class LocalBroker:
         self.info_file.write_text(json.dumps(info.__dict__), encoding="utf-8")
         self._wait_ready(proc, info, timeout)
         return info
+
+    def _ports(self, say: Say) -> tuple[int, int]:
+        """The ports of the last start (ports.json) while both are free, else two new ones."""
+        try:
+            saved = json.loads(self.ports_file.read_text(encoding="utf-8"))
+            port, controller_port = int(saved["port"]), int(saved["controller_port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            port = controller_port = 0
+        if port and controller_port and port != controller_port:
+            # A broker killed a moment ago still holds its listeners until the kernel has
+            # torn its sockets down: wait a little for them rather than move.
+            deadline = time.monotonic() + _PORT_WAIT_S
+            while True:
+                if _port_free(port) and _port_free(controller_port):
+                    return port, controller_port
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.2)
+            say(f"port {port} or {controller_port} is taken now; the broker moves to new ports")
+        port, controller_port = _free_port(), _free_port()
+        while controller_port == port:
+            controller_port = _free_port()
+        self.ports_file.write_text(
+            json.dumps({"port": port, "controller_port": controller_port}), encoding="utf-8"
+        )
+        return port, controller_port
 
     def _properties(self, data_dir: Path, port: int, controller_port: int) -> str:
         lines = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,3 +141,24 @@ def test_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
         assert "no local broker" in run("down")
     finally:
         LocalBroker(Settings.from_env(env)).destroy()
+
+
+def test_a_broker_killed_and_started_again_keeps_its_ports(tmp_path: Path) -> None:
+    """After kill -9, `infra up` listens where it did, so running clients find it again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
+    cache = Settings.from_env(
+        {k: v for k, v in os.environ.items() if k == "ARREARS_CACHE_DIR"}
+    ).cache_dir
+    env.update(ARREARS_STATE_DIR=str(tmp_path / "state"), ARREARS_CACHE_DIR=str(cache))
+    local = LocalBroker(Settings.from_env(env))
+    try:
+        first = local.start()
+        os.killpg(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while pid_alive(first.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert local.info() is None  # crashed: no broker of ours runs
+        again = local.start()
+        assert again.pid != first.pid and again.bootstrap == first.bootstrap
+    finally:
+        local.destroy()
