@@ -149,7 +149,7 @@ def write_snapshot(
         )
         if p
     )
-    meta = {
+    meta: dict[str, Any] = {
         "snapshot_id": snapshot_id,
         "cutoff": cutoff.iso(),
         "label": label,
