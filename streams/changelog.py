@@ -19,6 +19,8 @@ from typing import Any
 
 from faust.types import TP
 
+from streams import _faust
+
 __all__ = ["Record", "encode", "BatchSender"]
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ class BatchSender:
     async def __call__(self, partition: int, records: list[Record]) -> Awaitable[Any] | None:
         if not records:
             return None
-        producer = self.app.producer._ensure_producer()  # aiokafka.AIOKafkaProducer
+        producer = _faust.raw_producer(self.app)  # aiokafka.AIOKafkaProducer
         topic = self.table.changelog_topic.get_topic_name()
         batch, count = producer.create_batch(), 0
         for key, value in records:

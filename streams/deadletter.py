@@ -8,13 +8,14 @@ contracts/deadletter.py, with the stream's own stable id.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 from contracts.deadletter import dead_letter_value
 from contracts.errors import ValidationError
 
-__all__ = ["dead_letter_id", "dead_letter_record"]
+__all__ = ["dead_letter_id", "dead_letter_record", "dead_letter_message"]
 
 
 def dead_letter_id(topic: str, partition: int, offset: int, original: bytes) -> str:
@@ -44,3 +45,11 @@ def dead_letter_record(
         partition=partition,
         offset=offset,
     )
+
+
+def dead_letter_message(
+    original: bytes, topic: str, partition: int, offset: int, err: ValidationError
+) -> tuple[bytes, bytes]:
+    """The dead-letter topic's (key, value) for the record: its id, and the record as JSON."""
+    record = dead_letter_record(original, topic, partition, offset, err)
+    return record["id"].encode(), json.dumps(record, ensure_ascii=False).encode("utf-8")

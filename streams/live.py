@@ -30,6 +30,7 @@ from contracts.registry import Registry
 from infra.broker import pid_alive
 from infra.offsets import Offsets
 from infra.settings import Settings
+from streams.group import group_dir
 from streams.tallies import Window
 
 __all__ = [
@@ -68,9 +69,7 @@ class WorkerEntry:
 
 
 def workers_dir(settings: Settings) -> Path:
-    from streams.app import app_id
-
-    return Path(settings.state_dir) / "streams" / app_id(settings) / "workers"
+    return group_dir(settings) / "workers"
 
 
 def register_worker(settings: Settings, worker_id: str, port: int, host: str = "127.0.0.1") -> Path:
@@ -116,8 +115,6 @@ def cutoff_and_day(text: str | None, campaign: Campaign) -> tuple[Cutoff, int]:
     """
     cutoff = parse_cutoff(text, campaign)
     return cutoff, Window.of(campaign).cutoff_day(cutoff.at)
-
-
 
 
 @dataclass(frozen=True)

@@ -5,23 +5,41 @@ GET /own/?cutoff=2024-12-31      this worker's partitions, own figures and the o
 GET /status/                     partitions, readiness, counters
 GET /form/320400/?cutoff=...     the complete rolled-up form of a unit: this worker asks
                                  every live worker for its part, exact values by cell id
+
+Everything the pages read comes in through `install`'s parameters (the worker's part,
+the campaign, who the other workers are): this module imports no other part of the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import aiohttp
 import faust
 
-from contracts.calendar import load_campaign
-from streams.live import Incomplete, cutoff_and_day, live_workers, merge, unit_form
+from contracts.calendar import Campaign
+from contracts.errors import ValidationError
+from contracts.registry import Registry
+from streams.live import Incomplete, WorkerEntry, cutoff_and_day, merge, unit_form
 
-__all__ = ["install"]
+__all__ = ["Part", "install"]
 
 
-def _day(request: Any, campaign: Any) -> tuple[str, int]:
+class Part(Protocol):
+    """What a worker serves (`streams.runtime.Runtime` is one)."""
+
+    worker_id: str
+    partitions: int
+    registry: Registry
+
+    def own(self, cutoff_day: int) -> dict[str, Any]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def _day(request: Any, campaign: Campaign) -> tuple[str, int]:
     if "day" in request.query:
         day = int(request.query["day"])
         return str(day), day
@@ -30,8 +48,10 @@ def _day(request: Any, campaign: Any) -> tuple[str, int]:
     return moment.isoformat(), day
 
 
-def install(app: faust.App, runtime: Any) -> None:
-    campaign = load_campaign()
+def install(
+    app: faust.App, part: Part, campaign: Campaign, peers: Callable[[], Iterable[WorkerEntry]]
+) -> None:
+    """Add the pages to `app`; `peers()` lists the running workers (this one may be among them)."""
 
     @app.page("/own/")
     async def own(web: Any, request: Any) -> Any:
@@ -39,24 +59,23 @@ def install(app: faust.App, runtime: Any) -> None:
             _, day = _day(request, campaign)
         except ValueError as err:
             return web.json({"error": str(err)}, status=400)
-        return web.json(runtime.own(day))
+        return web.json(part.own(day))
 
     @app.page("/status/")
     async def status(web: Any, request: Any) -> Any:
-        return web.json(runtime.status())
+        return web.json(part.status())
 
     @app.page("/form/{unit}/")
     async def form(web: Any, request: Any, unit: str) -> Any:
         try:
             cutoff, day = _day(request, campaign)
-            runtime.registry.unit(unit)
+            part.registry.unit(unit)
         except ValueError as err:
             return web.json({"error": str(err)}, status=400)
-        except Exception as err:  # contracts.ValidationError: unknown unit
+        except ValidationError as err:  # unknown unit
             return web.json({"error": str(err)}, status=404)
-        settings = runtime.settings
-        answers = [runtime.own(day)]
-        others = [w for w in live_workers(settings) if w.worker_id != runtime.worker_id]
+        answers = [part.own(day)]
+        others = [w for w in peers() if w.worker_id != part.worker_id]
         timeout = aiohttp.ClientTimeout(total=5)
         async with aiohttp.ClientSession(timeout=timeout) as session:
 
@@ -75,7 +94,7 @@ def install(app: faust.App, runtime: Any) -> None:
 
             answers += await asyncio.gather(*(ask(w.url, w.worker_id) for w in others))
         try:
-            live = merge(answers, runtime.partitions)
+            live = merge(answers, part.partitions)
         except Incomplete as err:
             return web.json({"error": str(err), "complete": False}, status=503)
         return web.json(
@@ -84,6 +103,6 @@ def install(app: faust.App, runtime: Any) -> None:
                 "cutoff": cutoff,
                 "complete": True,
                 "workers": live.workers,
-                "figures": unit_form(live.own, runtime.registry, unit),
+                "figures": unit_form(live.own, part.registry, unit),
             }
         )

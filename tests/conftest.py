@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,9 @@ from infra.admin import ensure_topics
 from infra.broker import BrokerInfo, LocalBroker
 from infra.settings import Settings
 from infra.topics import Role, TopicSpec
+
+if TYPE_CHECKING:
+    from tests.streams.kafka_kit import WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +79,54 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{skipped} test(s) skipped under CI=true: that is a failure here", red=True
         )
         session.exitstatus = 1
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Real `arrears worker` subprocesses (`tests.streams.kafka_kit.WorkerProcess`).
+
+    `worker_factory(settings, "w1")` starts one on a free web port, logging to
+    `<tmp_path>/w1.log`, and waits until it is ready with partitions; `start=False` only
+    makes it (`.start()` later), `ready=False` does not wait. `trace=True` (or
+    ARREARS_TEST_TRACE=1 for every worker) runs it with `--trace <tmp_path>/w1.trace`.
+    Every worker made is stopped at teardown (SIGTERM; SIGKILL and an error if it hangs).
+    """
+    # Imported here, not at the top: it loads Faust and kafka-python, which the tiers
+    # without a broker do not need.
+    from pipeline.commands.worker import free_port
+    from tests.streams.kafka_kit import WorkerProcess
+
+    made: list[WorkerProcess] = []
+
+    def make(
+        settings: Settings,
+        worker_id: str,
+        *,
+        start: bool = True,
+        ready: bool = True,
+        trace: bool = False,
+    ) -> WorkerProcess:
+        traced = trace or os.environ.get("ARREARS_TEST_TRACE") == "1"
+        worker = WorkerProcess(
+            settings,
+            worker_id,
+            free_port(),
+            tmp_path,
+            trace=tmp_path / f"{worker_id}.trace" if traced else None,
+        )
+        made.append(worker)
+        if start:
+            worker.start()
+            if ready:
+                worker.wait_ready()
+        return worker
+
+    yield make
+    hung = []
+    for worker in made:
+        try:
+            worker.stop()
+        except AssertionError as err:
+            hung.append(str(err))
+    if hung:
+        raise AssertionError("\n".join(hung))

@@ -1,23 +1,32 @@
-"""`arrears form`: the live form of a unit from the running workers, rolled up over the tree."""
+"""`arrears form`: the live form of a unit from the running workers, rolled up over the tree.
+
+The figures come from the workers (`streams.live.gather`); the form around them is
+`arrears report`'s (`warehouse.report`: the same table, item sentences, rounding and
+`--precision`), only the source differs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from decimal import ROUND_HALF_UP, Decimal
+import sys
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from contracts.calendar import load_campaign
-from contracts.cells import COLUMNS, ITEMS, ROWS, Measure, row_cell
+from contracts.cells import CELLS
 from contracts.errors import ValidationError
 from contracts.registry import Registry
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
+from streams.live import Incomplete, cutoff_and_day, gather, unit_form
+from warehouse.errors import WarehouseError
+from warehouse.report import UnitForm, parse_precision
+from warehouse.report.text import render_table, write_csv
 
-_MIN_WIDTH = 200
+#: The terminal width the table needs (as `arrears report` prints it).
+_MIN_WIDTH = 180
 
 
 def register(sub: Any) -> None:
@@ -26,9 +35,10 @@ def register(sub: Any) -> None:
         help="print a unit's current form (附件2) from the running stream workers",
         description=(
             "Ask every running `arrears worker` for its partitions' tallies, check that together "
-            "they cover every partition, roll up over the unit tree and print the form: the "
-            "table (rows x columns, 万人/万元 rounded half up from exact values) and the "
-            "supplementary items. Figures are for event time through the end of the cutoff day."
+            "they cover every partition, roll up over the unit tree and print the form as "
+            "`arrears report` does: the table (万人 to 4 places, 万元 to 2, rounded half up "
+            "from exact values, unless --precision says otherwise) and the supplementary "
+            "items. Figures are for event time through the end of the cutoff day."
         ),
     )
     p.add_argument("--unit", required=True, metavar="CODE", help="reporting unit, e.g. 320400")
@@ -40,7 +50,21 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print exact values as JSON instead")
     p.add_argument(
-        "--exact", action="store_true", help="show exact values (persons, fen) instead of 万人/万元"
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="table: the form in the terminal (default); csv: one line per figure with its "
+        "exact and its shown value (the CSV of `arrears report`)",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="show the exact values (persons, fen) beside the shown ones: --format csv",
+    )
+    p.add_argument(
+        "--precision",
+        metavar="persons=N,money=N",
+        help="decimal places for 万人 and 万元 (default persons=4,money=2)",
     )
     p.add_argument(
         "--timeout",
@@ -52,23 +76,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def show(value: int, measure: Measure, exact: bool) -> str:
-    """万人/万元 rounded half up (四舍五入) from the exact value; counts as they are."""
-    if exact or measure.divisor == 1:
-        return f"{value:,}"
-    scaled = (Decimal(value) / Decimal(measure.divisor)).quantize(
-        Decimal(1).scaleb(-measure.places), rounding=ROUND_HALF_UP
-    )
-    return f"{scaled:,}"
-
-
 def run(args: argparse.Namespace) -> int:
-    from streams.live import Incomplete, cutoff_and_day, gather, unit_form
-
     registry = Registry.load()
     try:
         unit = registry.unit(args.unit, field="--unit")
     except ValidationError as err:
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+    try:
+        precision = parse_precision(args.precision)
+    except WarehouseError as err:
         raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     campaign = load_campaign()
     try:
@@ -99,51 +115,21 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    form = UnitForm(
+        unit,
+        registry.subtree(unit.code),
+        {cell.id: cells.get(cell.id, 0) for cell in CELLS},  # a cell nobody touched is 0
+        {"cutoff": cutoff.isoformat(), "source": "live", "workers": workers},
+    )
+    if args.exact or args.format == "csv":
+        write_csv([form], sys.stdout, precision)
+        return 0
     console = Console()
     if console.width < _MIN_WIDTH:  # piped or narrow: keep the headings whole rather than elided
         console = Console(width=_MIN_WIDTH)
-    title = (
-        f"治理欠薪冬季行动情况  {unit.name} ({unit.code})  截至 {cutoff.date().isoformat()}"
-        f"  [dim]rolled up over {len(registry.subtree(unit.code))} unit(s); "
-        f"{len(workers)} worker(s)[/dim]"
+    render_table([form], console, precision)
+    console.print(
+        f"[dim]live: {len(workers)} worker(s) ({', '.join(workers)}), "
+        f"events through the end of {cutoff.date().isoformat()}[/dim]"
     )
-    table = Table(title=title, show_lines=False)
-    table.add_column("序号", justify="right")
-    table.add_column("行业")
-    for col in COLUMNS:
-        unit_label = (
-            "人"
-            if args.exact and col.measure.unit == "万人"
-            else ("元(分)" if args.exact and col.measure.unit == "万元" else col.measure.unit)
-        )
-        table.add_column(f"{col.number}. {col.heading}\n({unit_label})", justify="right")
-    for row in ROWS:
-        label = f"{row.label}（{row.note}）" if row.note else row.label
-        table.add_row(
-            str(row.number),
-            label,
-            *(
-                show(cells.get(row_cell(row.key, col.key), 0), col.measure, args.exact)
-                for col in COLUMNS
-            ),
-        )
-    console.print(table)
-    items = Table(title="其他情况", show_header=True)
-    items.add_column("项")
-    items.add_column("指标")
-    items.add_column("数值", justify="right")
-    items.add_column("单位")
-    for item in ITEMS:
-        measure_unit = (
-            item.measure.unit
-            if not args.exact
-            else {"万人": "人", "万元": "分"}.get(item.measure.unit, item.measure.unit)
-        )
-        items.add_row(
-            str(item.item),
-            item.label,
-            show(cells.get(item.id, 0), item.measure, args.exact),
-            measure_unit,
-        )
-    console.print(items)
     return 0

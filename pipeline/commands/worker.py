@@ -7,12 +7,15 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
+from streams.errors import StreamsError
+from streams.trace import trace_to
 
 
 def register(sub: Any) -> None:
@@ -39,6 +42,13 @@ def register(sub: Any) -> None:
         default="warning",
         choices=["debug", "info", "warning", "error"],
         help="Faust log level",
+    )
+    p.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="append a diagnostics trace to FILE: one JSON line per chunk applied (its "
+        "offsets and their status) and per rebalance step (logger arrears.streams.trace)",
     )
     p.set_defaults(func=run)
 
@@ -67,7 +77,18 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from err
     worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
     port = args.web_port or free_port()
-    app = create_app(settings, worker_id=worker_id, web_port=port, bootstrap=bootstrap)
+    try:
+        app = create_app(settings, worker_id=worker_id, web_port=port, bootstrap=bootstrap)
+    except StreamsError as err:  # e.g. an unpinned faust-streaming or aiokafka
+        raise CliError(str(err)) from err
+    if args.trace is not None:
+        try:
+            trace_to(args.trace)
+        except OSError as err:
+            raise CliError(
+                f"--trace {args.trace}: cannot write it ({err.strerror or err})",
+                exit_code=ExitCode.USAGE,
+            ) from err
     entry = register_worker(settings, worker_id, port)
     print(
         f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "

@@ -10,7 +10,7 @@ from typing import Any
 
 from contracts.fold import rollup
 from infra.settings import Settings
-from streams.app import create_app
+from streams.app import create_runtime
 from streams.engine import with_journal
 from streams.tallies import own_figures
 from tests.streams.workload import FINAL, TREE
@@ -74,10 +74,11 @@ def run(test: Callable[[Harness], Awaitable[None]]) -> None:
         settings = Settings(
             bootstrap_servers="localhost:1", topic_prefix="agenttest.", partitions=3
         )
-        app = create_app(settings, worker_id="test", web_port=None, on_fatal=lambda exc: None)
-        app.finalize()
-        app.flow_control.resume()
-        runtime = app.arrears  # type: ignore[attr-defined]
+        runtime = create_runtime(
+            settings, worker_id="test", web_port=None, on_fatal=lambda exc: None
+        )
+        runtime.app.finalize()
+        runtime.app.flow_control.resume()
         async with runtime.agent.test_context() as agent:
             harness = Harness(agent, runtime)
 

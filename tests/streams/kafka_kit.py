@@ -24,7 +24,7 @@ from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from streams.app import app_id
 from streams.deadletter import dead_letter_id
-from streams.live import gather
+from streams.live import form_figures, gather
 from tests.streams.workload import REGISTRY, Record, recompute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +45,20 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
 class WorkerProcess:
     """`arrears worker` as a real subprocess, with its log in a file."""
 
-    def __init__(self, settings: Settings, worker_id: str, port: int, log_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        worker_id: str,
+        port: int,
+        log_dir: Path,
+        trace: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.worker_id = worker_id
         self.port = port
         self.log_path = log_dir / f"{worker_id}.log"
+        #: `arrears worker --trace` file (every start of this worker appends to it).
+        self.trace_path = trace
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -68,6 +77,7 @@ class WorkerProcess:
                 self.worker_id,
                 "--loglevel",
                 os.environ.get("ARREARS_TEST_LOGLEVEL", "warning"),
+                *(["--trace", str(self.trace_path)] if self.trace_path is not None else []),
             ],
             cwd=ROOT,
             env=env,
@@ -117,6 +127,13 @@ class WorkerProcess:
             return s if s and s["ready"] and (s["partitions"] or not partitions) else None
 
         return wait_until(ready, timeout, f"worker {self.worker_id} ready")  # type: ignore[no-any-return]
+
+    def trace(self) -> list[dict[str, Any]]:
+        """The lines of its trace so far (empty without one)."""
+        if self.trace_path is None or not self.trace_path.exists():
+            return []
+        text = self.trace_path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -202,7 +219,8 @@ class Producer:
         assert not self.thread.is_alive(), "producer did not finish"
 
 
-def _tps(settings: Settings) -> list[TopicPartition]:
+def source_partitions(settings: Settings) -> list[TopicPartition]:
+    """Every partition of the four source topics."""
     return [
         TopicPartition(source_topic(settings, s), p)
         for s in SOURCES
@@ -214,7 +232,7 @@ def lag(settings: Settings) -> int:
     """Records of the source topics the worker group has not committed yet."""
     admin = admin_client(settings.bootstrap_servers)
     try:
-        ends = end_offsets(admin, _tps(settings))
+        ends = end_offsets(admin, source_partitions(settings))
         committed = admin.list_group_offsets({app_id(settings): None}).get(app_id(settings), {})
     finally:
         admin.close()
@@ -303,6 +321,4 @@ def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -
 
 
 def _rolled(own: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
-    from streams.live import form_figures
-
     return form_figures(own, REGISTRY)

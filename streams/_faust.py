@@ -1,0 +1,214 @@
+"""The one door to Faust's and aiokafka's internals.
+
+The exactly-once argument of `streams.app` leans on a few things faust-streaming and
+aiokafka do not offer as public API: committing offsets of our choosing, the consumer
+generation of a fetched record, the raw producer, a flush that waits, a hook after
+table recovery. Each is one small function here whose docstring names the internals it
+relies on; nothing else in the streams touches a private attribute of theirs or patches
+their objects (ruff's SLF001 is lifted for this file alone).
+
+They are read against faust-streaming 0.15.3 and aiokafka 0.14.0, the versions pinned
+in pyproject.toml. `check_versions` (called by `streams.app.create_app`) refuses any
+other: an upgrade means reading every function below against the new code, then moving
+the pins here and in pyproject.toml together (a test checks that they agree).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, cast
+
+import faust
+from faust.types import TP, Message, TableT
+
+from streams.errors import UnsupportedVersion
+
+__all__ = [
+    "PINNED",
+    "check_versions",
+    "generation",
+    "message_generation",
+    "assigned_partitions",
+    "recovered",
+    "rebalancing",
+    "commit_offsets",
+    "seek",
+    "raw_producer",
+    "make_flush_a_barrier",
+    "after_recovery",
+]
+
+#: distribution -> the version this module is written against (pyproject.toml pins the same).
+PINNED: Mapping[str, str] = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+
+
+def check_versions() -> None:
+    """Refuse to run on a faust-streaming or aiokafka other than the pinned ones.
+
+    The installed versions come from `importlib.metadata`; a missing distribution counts
+    as a wrong one. Raises `streams.errors.UnsupportedVersion`.
+    """
+    wrong = []
+    for dist, pinned in PINNED.items():
+        try:
+            installed: str | None = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            installed = None
+        if installed != pinned:
+            wrong.append(f"{dist} {installed or '(not installed)'} where {pinned} is pinned")
+    if wrong:
+        pins = " and ".join(f"{dist} {pinned}" for dist, pinned in PINNED.items())
+        raise UnsupportedVersion(
+            f"the stream worker hooks into internals of exactly {pins} (streams/_faust.py), "
+            f"but found {'; '.join(wrong)}. Install the pinned versions (pip install -e .), "
+            "or port streams/_faust.py and move its pins with pyproject.toml"
+        )
+
+
+# -- the consumer group's state ------------------------------------------------------
+
+
+def generation(app: faust.App) -> int:
+    """The consumer group generation of the current assignment.
+
+    `App.consumer_generation_id`: the aiokafka driver's rebalance listener sets it from
+    aiokafka's `consumer._coordinator.generation` when partitions are assigned
+    (`ConsumerRebalanceListener.on_partitions_assigned`, faust/transport/drivers/aiokafka.py).
+    0 before the first assignment and in `Agent.test_context()`.
+    """
+    return int(app.consumer_generation_id)
+
+
+def message_generation(message: Message) -> int | None:
+    """The generation under which `message` was fetched (compare with `generation`).
+
+    `Message.generation_id`: the aiokafka driver stamps every record it turns into a
+    message with `app.consumer_generation_id` at fetch time (`Consumer._to_message`,
+    faust/transport/drivers/aiokafka.py); the test context's `to_message` does the same
+    (`AgentTestWrapper.to_message`, faust/agents/agent.py).
+    A record buffered before a rebalance thus carries the old generation.
+    """
+    return message.generation_id
+
+
+def assigned_partitions(app: faust.App) -> frozenset[TP]:
+    """The active topic-partitions the group assigned to this worker.
+
+    `app.assignor.assigned_actives()` (faust/assignor/partition_assignor.py): read from the
+    assignor's `_assignment`, which starts empty and is replaced at every `on_assignment`;
+    so it is empty before the first assignment and in a test context, and never raises.
+    """
+    return frozenset(app.assignor.assigned_actives())
+
+
+def recovered(app: faust.App) -> bool:
+    """Whether table recovery has completed (since the first assignment).
+
+    `app.tables.recovery.completed`, a mode `Event` the Recovery service sets once the
+    changelogs are read and the stream partitions resumed (faust/tables/recovery.py,
+    `on_recovery_completed` / `_resume_streams`). Faust 0.15.3 never clears it again, so
+    after the first recovery "is a rebalance under way" is `rebalancing`.
+    """
+    recovery = cast(Any, app.tables).recovery  # TableManagerT does not declare it
+    return bool(recovery.completed.is_set())
+
+
+def rebalancing(app: faust.App) -> bool:
+    """Whether a rebalance is under way: `App.rebalancing` (faust/app/base.py).
+
+    True from `on_rebalance_start` (called by the driver's listener as partitions are
+    revoked) until `on_rebalance_end`, which the Recovery service calls only after every
+    table's `on_recovery_completed` (our `after_recovery` hook included) has returned.
+    """
+    return bool(app.rebalancing)
+
+
+# -- moving the group's offsets and the consumer --------------------------------------
+
+
+async def commit_offsets(app: faust.App, offsets: Mapping[TP, int]) -> bool:
+    """Commit `offsets` (next offsets to read) for the group, whatever Faust has acked.
+
+    Faust's public `Consumer.commit` commits only the offsets Faust tracks as acked, so
+    this calls the driver's `Consumer._commit(offsets)` (ThreadDelegateConsumer._commit in
+    faust/transport/consumer.py -> `AIOKafkaConsumerThread._commit` in
+    faust/transport/drivers/aiokafka.py, on the consumer thread). That drops partitions
+    outside the current assignment, returns False when the group has already rebalanced,
+    and on any other commit error logs it, crashes the consumer service and returns False:
+    it does not raise.
+    """
+    return bool(await cast(Any, app.consumer)._commit(offsets))
+
+
+async def seek(app: faust.App, offsets: Mapping[TP, int]) -> None:
+    """Move the consumer to `offsets` and wait until its position says so.
+
+    `Consumer.seek_wait` (ThreadDelegateConsumer -> `AIOKafkaConsumerThread.seek_wait`,
+    faust/transport/drivers/aiokafka.py): aiokafka's `seek` per partition, Faust's own
+    `_read_offset` set to match (deleted for offset 0), then awaits aiokafka's `position`
+    of each partition, up to `broker_request_timeout`. Raises (aiokafka's
+    IllegalStateError, a timeout, ...) when a partition is no longer assigned.
+    """
+    await app.consumer.seek_wait(offsets)
+
+
+# -- the producer ----------------------------------------------------------------------
+
+
+def raw_producer(app: faust.App) -> Any:
+    """The `aiokafka.AIOKafkaProducer` behind Faust's producer (for `create_batch` and
+    `send_batch`, public aiokafka API that Faust does not wrap).
+
+    `Producer._ensure_producer()` of the aiokafka driver (faust/transport/drivers/
+    aiokafka.py): the instance Faust's producer service started; raises
+    `faust.exceptions.NotReady` before that service has started.
+    """
+    return cast(Any, app.producer)._ensure_producer()
+
+
+def make_flush_a_barrier(app: faust.App, wait_for: Callable[[], Iterable[Awaitable[Any]]]) -> None:
+    """Make the flush Faust awaits before every offset commit wait for `wait_for()` first.
+
+    Faust's `Consumer._commit_offsets` awaits `app.producer.flush()` before it commits
+    (faust/transport/consumer.py); the aiokafka driver's `Producer.flush` starts with
+    `await self.buffer.flush()` (faust/transport/drivers/aiokafka.py), the `ProducerBuffer`
+    of faust/transport/producer.py, whose flush gives up after 0.1 s without progress
+    (`flush_atmost`). We replace that instance's `flush` with one that first awaits every
+    awaitable `wait_for()` returns (a failed one raises, so the commit does not happen),
+    then Faust's own. The buffer also flushes itself when the producer stops.
+    """
+    buffer = app.producer.buffer
+    faust_flush = buffer.flush
+
+    async def flush() -> None:
+        for waiting in list(wait_for()):
+            await waiting
+        await faust_flush()
+
+    buffer.flush = flush  # type: ignore[method-assign]
+
+
+# -- table recovery --------------------------------------------------------------------
+
+
+def after_recovery(
+    table: TableT[Any, Any], hook: Callable[[set[TP], set[TP]], Awaitable[None]]
+) -> None:
+    """Run `hook(active_tps, standby_tps)` right after the table's own recovery callback.
+
+    The Recovery service calls `table.on_recovery_completed(actives, standbys)` of every
+    table once their changelogs are read, while the source partitions are still paused,
+    and only then resumes them and seeks to the committed offsets (`Recovery.
+    on_recovery_completed`, faust/tables/recovery.py). It looks the method up on the
+    instance, so an instance attribute wrapping the bound method takes its place. It
+    gathers the callbacks with `asyncio.wait`, which would swallow an exception of
+    `hook`: the hook must handle its own errors.
+    """
+    faust_completed = table.on_recovery_completed
+
+    async def on_recovery_completed(active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await faust_completed(active_tps, standby_tps)
+        await hook(active_tps, standby_tps)
+
+    table.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]

@@ -1,0 +1,313 @@
+"""streams._faust, the one door to Faust's and aiokafka's internals: one test per hook, on a
+real app (no broker), and the refusal of unpinned versions.
+
+Where a hook reaches the network (commit, seek), the test puts a recorder in place of
+that one method on the real consumer, after checking that the installed Faust has it with
+the shape the hook calls; the integration tests (tests/integration/test_streams_*.py)
+exercise them against the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faust.assignor.client_assignment import ClientAssignment
+from faust.exceptions import NotReady
+from faust.types import TP
+
+from infra.settings import Settings
+from pipeline.cli import main
+from streams._faust import (
+    PINNED,
+    after_recovery,
+    assigned_partitions,
+    check_versions,
+    commit_offsets,
+    generation,
+    make_flush_a_barrier,
+    message_generation,
+    raw_producer,
+    rebalancing,
+    recovered,
+    seek,
+)
+from streams.app import create_app, create_runtime
+from streams.errors import StreamsError, UnsupportedVersion
+from streams.runtime import Runtime
+from tests.streams.harness import Harness, run
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = Settings(bootstrap_servers="localhost:1", topic_prefix="doortest.", partitions=3)
+
+
+def with_runtime(body: Callable[[Runtime], Awaitable[None]]) -> None:
+    """Run `body` with a fresh runtime and its real (never started) Faust app."""
+
+    async def go() -> None:
+        runtime = create_runtime(
+            SETTINGS, worker_id="door", web_port=None, on_fatal=lambda exc: None
+        )
+        runtime.app.finalize()
+        await body(runtime)
+
+    asyncio.run(go())
+
+
+class Recorder:
+    """Stands in for one async method; records its arguments."""
+
+    def __init__(self, result: Any = None) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.result = result
+
+    async def __call__(self, *args: Any) -> Any:
+        self.calls.append(args)
+        return self.result
+
+
+def _parameters(method: Any) -> list[str]:
+    return [p for p in inspect.signature(method).parameters if p != "self"]
+
+
+# -- versions ----------------------------------------------------------------------------
+
+
+def test_the_pins_are_the_ones_in_pyproject() -> None:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ]
+    pinned = dict(
+        m.groups() for d in deps if (m := re.fullmatch(r"\s*([A-Za-z0-9_.-]+)==(\S+)\s*", d))
+    )
+    assert {dist: pinned.get(dist) for dist in PINNED} == dict(PINNED)
+
+
+def test_the_installed_versions_pass() -> None:
+    check_versions()
+
+
+def test_another_version_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "streams._faust.PINNED", {"faust-streaming": "0.0.1", "arrears-no-such-dist": "1.0"}
+    )
+    with pytest.raises(UnsupportedVersion) as err:
+        create_app(SETTINGS, worker_id="door", web_port=None, bootstrap="localhost:1")
+    message = str(err.value)
+    assert "faust-streaming 0.15.3 where 0.0.1 is pinned" in message
+    assert "arrears-no-such-dist (not installed) where 1.0 is pinned" in message
+    assert isinstance(err.value, StreamsError)
+
+
+def test_arrears_worker_reports_the_refusal_as_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("streams._faust.PINNED", {"aiokafka": "9.9.9"})
+    monkeypatch.setattr("pipeline.commands.worker.bootstrap_servers", lambda s: "localhost:1")
+    monkeypatch.setattr("pipeline.commands.worker.ensure_topics", lambda b, s: [])
+    monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path))
+    assert main(["worker", "--worker-id", "door"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("arrears: error: the stream worker hooks into internals")
+    assert "aiokafka 0.14.0 where 9.9.9 is pinned" in err
+    assert not list(tmp_path.rglob("door.json"))  # it never registered
+
+
+# -- the consumer group's state ----------------------------------------------------------
+
+
+def test_generation_is_the_apps_consumer_generation() -> None:
+    async def body(runtime: Runtime) -> None:
+        assert generation(runtime.app) == 0
+        runtime.app.consumer_generation_id = 7
+        assert generation(runtime.app) == 7
+
+    with_runtime(body)
+
+
+def test_a_message_fetched_in_an_older_generation_is_not_applied() -> None:
+    async def body(h: Harness) -> None:
+        app = h.runtime.app
+        old = h.agent.to_message(b"k", b"{}", partition=0, offset=0)
+        assert message_generation(old) == generation(app) == 0
+        app.consumer_generation_id = 1  # a rebalance after the fetch
+        fresh = h.agent.to_message(b"k", b"{}", partition=0, offset=0)
+        assert message_generation(fresh) == 1
+        # Faust's stream drops such a message on entry; one already buffered in the
+        # agent's batch (take_events) when the rebalance came reaches the runtime:
+        channel = h.agent.stream().channel
+        await h.runtime.process([await channel.decode(old), await channel.decode(fresh)])
+        assert h.runtime.counts["stale"] == 1 and h.runtime.counts["rejected"] == 1
+
+    run(body)
+
+
+def test_assigned_partitions_are_the_assignors_actives() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        assert assigned_partitions(app) == frozenset() and runtime.owned() == frozenset()
+        topic = sorted(runtime.sources)[0]
+        app.assignor._assignment = ClientAssignment(
+            actives={topic: [0, 2], "other": [1]}, standbys={topic: [1]}
+        )
+        assert assigned_partitions(app) == {TP(topic, 0), TP(topic, 2), TP("other", 1)}
+        assert runtime.owned() == {0, 2}  # source topics only, standbys not
+
+    with_runtime(body)
+
+
+def test_recovered_is_the_recovery_services_completed_event() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        assert not recovered(app) and not runtime.ready()
+        app.tables.recovery.completed.set()  # type: ignore[attr-defined]
+        assert recovered(app) and runtime.ready()
+
+    with_runtime(body)
+
+
+def test_rebalancing_follows_the_apps_rebalance_start_and_end() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        app.tables.recovery.completed.set()  # type: ignore[attr-defined]
+        assert not rebalancing(app)
+        app.on_rebalance_start()
+        assert rebalancing(app) and not runtime.ready()
+        app.on_rebalance_end()
+        assert not rebalancing(app) and runtime.ready()
+
+    with_runtime(body)
+
+
+# -- moving the group's offsets and the consumer -----------------------------------------
+
+
+def test_commit_offsets_calls_the_drivers_commit_of_arbitrary_offsets() -> None:
+    async def body(runtime: Runtime) -> None:
+        consumer = runtime.app.consumer
+        assert inspect.iscoroutinefunction(type(consumer)._commit)  # type: ignore[attr-defined]
+        assert _parameters(type(consumer)._commit) == ["offsets"]  # type: ignore[attr-defined]
+        recorder = Recorder(result=True)
+        consumer._commit = recorder  # type: ignore[attr-defined]
+        offsets = {TP("t", 0): 42, TP("t", 1): 0}
+        assert await commit_offsets(runtime.app, offsets) is True
+        assert recorder.calls == [(offsets,)]
+        recorder.result = False  # "already rebalanced"
+        assert await commit_offsets(runtime.app, offsets) is False
+
+    with_runtime(body)
+
+
+def test_seek_waits_on_the_consumers_seek_wait() -> None:
+    async def body(runtime: Runtime) -> None:
+        consumer = runtime.app.consumer
+        assert inspect.iscoroutinefunction(type(consumer).seek_wait)
+        assert _parameters(type(consumer).seek_wait) == ["partitions"]
+        recorder = Recorder()
+        consumer.seek_wait = recorder  # type: ignore[method-assign]
+        await seek(runtime.app, {TP("t", 2): 9})
+        assert recorder.calls == [({TP("t", 2): 9},)]
+
+    with_runtime(body)
+
+
+def test_the_rewind_after_recovery_commits_and_seeks_the_journals_offsets() -> None:
+    """create_app's `after_recovery` hook: journal offsets + 1, every source topic."""
+
+    async def body(runtime: Runtime) -> None:
+        consumer = runtime.app.consumer
+        commits, seeks = Recorder(result=True), Recorder()
+        consumer._commit = commits  # type: ignore[attr-defined]
+        consumer.seek_wait = seeks  # type: ignore[method-assign]
+        topics = sorted(runtime.sources)
+        runtime.table.data["J|1"] = {"a": {topics[0]: 41}, "n": 1, "w": {}}
+        await runtime.table.on_recovery_completed({TP(topics[0], 1)}, set())
+        expected = {TP(t, 1): 42 if t == topics[0] else 0 for t in topics}
+        assert commits.calls == [(expected,)] and seeks.calls == [(expected,)]
+        assert runtime.counts["rewinds"] == 1
+
+    with_runtime(body)
+
+
+# -- the producer ------------------------------------------------------------------------
+
+
+def test_raw_producer_is_the_started_aiokafka_producer() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        with pytest.raises(NotReady):
+            raw_producer(app)  # not started
+        started = object()
+        app.producer._producer = started  # type: ignore[attr-defined]  # what on_start sets
+        assert raw_producer(app) is started
+
+    with_runtime(body)
+
+
+def test_the_flush_before_a_commit_waits_for_the_changelog() -> None:
+    async def body(runtime: Runtime) -> None:
+        buffer = runtime.app.producer.buffer
+        loop = asyncio.get_running_loop()
+        last: asyncio.Future[None] = loop.create_future()
+        runtime.last_sent[0] = last  # create_app made the flush wait for these
+        flushing = asyncio.ensure_future(buffer.flush())
+        await asyncio.sleep(0.3)  # Faust's own flush would have given up after 0.1 s
+        assert not flushing.done()
+        last.set_result(None)
+        await asyncio.wait_for(flushing, 1)
+        # a batch that failed: the flush raises, so no commit follows it
+        failed: asyncio.Future[None] = loop.create_future()
+        failed.set_exception(OSError("lost"))
+        runtime.last_sent[1] = failed
+        with pytest.raises(OSError, match="lost"):
+            await buffer.flush()
+
+    with_runtime(body)
+
+
+def test_make_flush_a_barrier_keeps_fausts_flush_after_it() -> None:
+    async def body(runtime: Runtime) -> None:
+        buffer = runtime.app.producer.buffer
+        order: list[str] = []
+
+        async def faust_flush() -> None:
+            order.append("faust")
+
+        async def ours() -> None:
+            order.append("ours")
+
+        buffer.flush = faust_flush  # type: ignore[method-assign]
+        make_flush_a_barrier(runtime.app, lambda: [ours()])
+        await buffer.flush()
+        assert order == ["ours", "faust"]
+
+    with_runtime(body)
+
+
+# -- table recovery ----------------------------------------------------------------------
+
+
+def test_after_recovery_runs_after_the_tables_own_callback() -> None:
+    async def body(runtime: Runtime) -> None:
+        table = runtime.table
+        order: list[Any] = []
+
+        async def faust_callback() -> None:  # run by Table.on_recovery_completed
+            order.append("faust")
+
+        async def hook(active: set[TP], standby: set[TP]) -> None:
+            order.append(("hook", active, standby))
+
+        table.on_recover(faust_callback)
+        runtime.rewind_to_journal = Recorder()  # type: ignore[method-assign]
+        after_recovery(table, hook)
+        await table.on_recovery_completed({TP("t", 0)}, {TP("t", 1)})
+        assert order == ["faust", ("hook", {TP("t", 0)}, {TP("t", 1)})]
+
+    with_runtime(body)
