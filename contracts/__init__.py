@@ -19,7 +19,7 @@ from contracts.events import SCHEMA_VERSION, SOURCES, TYPES, Event, parse_event,
 from contracts.fold import Contribution, contributions, rollup, tally
 from contracts.industry import Industry, parse_industry, row_of_division
 from contracts.ledger import Ledger, Outcome
-from contracts.payloads import Employer, Project
+from contracts.objects import Employer, Project
 from contracts.registry import Registry, Unit
 from contracts.uscc import make_uscc, uscc_check_char, validate_uscc
 

@@ -24,6 +24,7 @@ from contracts.cells import (
 from contracts.clock import epoch_ms
 from contracts.events import Event
 from contracts.industry import row_of_division
+from contracts.objects import Employer, Project
 
 
 class Contribution(NamedTuple):
@@ -45,7 +46,7 @@ _ORDER_COLUMN = {
 _CHANNEL_ITEM = {"mediation": 3, "arbitration": 3, "court": 4, "industry_regulator": 5}
 
 
-def report_row(employer: p.Employer, project: p.Project | None) -> str:
+def report_row(employer: Employer, project: Project | None) -> str:
     """SPEC 4.1: a construction project puts the event in 建筑业 whatever the industry."""
     if project is not None:
         return "construction"

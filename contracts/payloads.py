@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from contracts import _parse as p
 from contracts.errors import ValidationError
-from contracts.industry import Industry, parse_industry
-from contracts.uscc import validate_uscc
+from contracts.fields import Field, model
+from contracts.objects import (
+    AMOUNT,
+    CASE_ID,
+    EMPLOYER,
+    LEAD_ID,
+    NEW_FORM,
+    PROJECT,
+    WORKERS,
+    Employer,
+    Project,
+    parse_employer,
+)
 
 __all__ = [
-    "Employer",
-    "Project",
     "Payload",
     "EmployerInspected",
     "ArrearsVerified",
@@ -48,32 +56,6 @@ CASE_NO = re.compile(
 )
 
 
-class _Field(NamedTuple):
-    key: str  # the JSON key
-    parse: Callable[[Any, str], Any]
-    required: bool = True
-    attr: str | None = None  # the model attribute, when it differs from the key
-
-
-@dataclass(frozen=True, slots=True)
-class Employer:
-    """The employer an event is about: `id` is a validated USCC."""
-
-    id: str
-    name: str
-    industry: Industry
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    """An engineering construction project."""
-
-    id: str
-    name: str
-    government_investment: bool
-    soe: bool
-
-
 def _enum(*allowed: str) -> Callable[[Any, str], str]:
     return lambda value, field: p.enum(value, field, allowed)
 
@@ -91,105 +73,11 @@ def _case_no(value: Any, field: str) -> str:
     return str(value)
 
 
-T = TypeVar("T")
-
-
-class _Step(NamedTuple):
-    """One field of a model read at one place: `path` is what its errors name."""
-
-    key: str
-    parse: Callable[[Any, str], Any]
-    required: bool
-    path: str
-
-
-#: (model, field path) -> its keys and steps, built on first use: building the key lists and
-#: the field paths for every record instead cost ~2 µs an event.
-_PLANS: dict[tuple[type, str], tuple[p.Keys, tuple[_Step, ...]]] = {}
-
-
-def _plan(cls: type, fields: tuple[_Field, ...], field: str) -> tuple[p.Keys, tuple[_Step, ...]]:
-    """Build and keep the plan of `cls` at `field` (`_model` looks in _PLANS first)."""
-    # The model is built from positional arguments (0.2 µs less than keywords), so FIELDS
-    # must list the attributes in the dataclass's order.
-    attrs = [f.attr or f.key for f in fields]
-    if attrs != [a.name for a in dataclasses.fields(cls)]:
-        raise AssertionError(f"{cls.__name__}: FIELDS {attrs} are not in attribute order")
-    keys = p.Keys([f.key for f in fields if f.required], [f.key for f in fields if not f.required])
-    steps = tuple(_Step(f.key, f.parse, f.required, f"{field}.{f.key}") for f in fields)
-    plan = _PLANS[(cls, field)] = (keys, steps)
-    return plan
-
-
-def _model(cls: type[T], fields: tuple[_Field, ...], value: Any, field: str) -> T:
-    keys, steps = _PLANS.get((cls, field)) or _plan(cls, fields, field)
-    raw = p.obj(value, field, keys)
-    args = []
-    for key, parse, required, path in steps:
-        item = raw.get(key)
-        # An optional field may be absent or null; both mean "not given".
-        args.append(None if item is None and not required else parse(item, path))
-    return cls(*args)
-
-
-#: Employers and projects recur: in a generated campaign 87% of these objects had been seen
-#: in an earlier event. An object equal to one parsed before, value types included, gets
-#: that model back (models are immutable): ~1 µs instead of ~7 µs for an employer, and
-#: parse_event 13.8 µs instead of 18.5 over the campaign. Emptied when full.
-_SEEN: dict[tuple[Any, ...], Any] = {}
-_SEEN_MAX = 50_000
-
-
-def _recurring(cls: type[T], fields: tuple[_Field, ...], value: Any, field: str) -> T:
-    """`_model` for an object that often recurs whole, such as an employer."""
-    if type(value) is not dict:
-        return _model(cls, fields, value, field)
-    try:
-        key = (cls, *value.items(), *map(type, value.values()))
-        known: T | None = _SEEN.get(key)
-    except TypeError:  # an array or an object among the values: not reusable
-        return _model(cls, fields, value, field)
-    if known is None:
-        known = _model(cls, fields, value, field)
-        if len(_SEEN) >= _SEEN_MAX:
-            _SEEN.clear()
-        _SEEN[key] = known
-    return known
-
-
-def _employer(value: Any, field: str) -> Employer:
-    return _recurring(Employer, _EMPLOYER, value, field)
-
-
-def _project(value: Any, field: str) -> Project:
-    return _recurring(Project, _PROJECT, value, field)
-
-
-_EMPLOYER = (
-    _Field("id", lambda v, f: validate_uscc(v, field=f)),
-    _Field("name", p.text),
-    _Field("industry", lambda v, f: parse_industry(v, field=f)),
-)
-_PROJECT = (
-    _Field("id", p.ident),
-    _Field("name", p.text),
-    _Field("government_investment", p.boolean),
-    _Field("soe", p.boolean),
-)
-EMPLOYER = _Field("employer", _employer)
-PROJECT = _Field("project", _project, required=False)
-WORKERS = _Field("workers", p.count)
-AMOUNT = _Field("amount", p.fen, attr="amount_fen")
-CASE_ID = _Field("case_id", p.ident)
-NEW_FORM = _Field("new_employment_form", p.boolean)
-LEAD_ID = _Field("lead_id", p.ident)
-
-
 class Payload:
     """Base of the payload models: `FIELDS` declares the JSON shape once."""
 
     __slots__ = ()
-    FIELDS: ClassVar[tuple[_Field, ...]] = ()
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
 
     def check(self, field: str) -> None:
         """Rules across fields; raise ValidationError. None by default."""
@@ -206,8 +94,8 @@ class EmployerInspected(Payload):
         EMPLOYER,
         PROJECT,
         WORKERS,
-        _Field("migrant_workers", p.count),
-        _Field("method", _enum("onsite", "online", "complaint")),
+        Field("migrant_workers", p.count),
+        Field("method", _enum("onsite", "online", "complaint")),
     )
 
     def check(self, field: str) -> None:
@@ -248,7 +136,7 @@ class ArrearsResolved(Payload):
         PROJECT,
         WORKERS,
         AMOUNT,
-        _Field("channel", _enum("inspection", "industry_regulator")),
+        Field("channel", _enum("inspection", "industry_regulator")),
         NEW_FORM,
     )
 
@@ -262,8 +150,8 @@ class OrderIssued(Payload):
     FIELDS = (
         CASE_ID,
         EMPLOYER,
-        _Field("kind", _enum("rectification", "handling_decision", "penalty_decision")),
-        _Field("document_no", p.ident),
+        Field("kind", _enum("rectification", "handling_decision", "penalty_decision")),
+        Field("document_no", p.ident),
     )
 
 
@@ -291,7 +179,7 @@ class EmployerPublished(Payload):
 class EmployerBlacklisted(Payload):
     employer: Employer
     listing_no: str
-    FIELDS = (EMPLOYER, _Field("listing_no", p.ident))
+    FIELDS = (EMPLOYER, Field("listing_no", p.ident))
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,11 +191,11 @@ class DisputeResolved(Payload):
     channel: str
     new_employment_form: bool
     FIELDS = (
-        _Field("case_no", p.ident),
+        Field("case_no", p.ident),
         EMPLOYER,
         WORKERS,
         AMOUNT,
-        _Field("channel", _enum("mediation", "arbitration")),
+        Field("channel", _enum("mediation", "arbitration")),
         NEW_FORM,
     )
 
@@ -319,7 +207,7 @@ class ExecutionConcluded(Payload):
     workers: int
     amount_fen: int
     new_employment_form: bool
-    FIELDS = (_Field("case_no", _case_no), EMPLOYER, WORKERS, AMOUNT, NEW_FORM)
+    FIELDS = (Field("case_no", _case_no), EMPLOYER, WORKERS, AMOUNT, NEW_FORM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,13 +220,11 @@ class LeadReceived(Payload):
     amount_claimed_fen: int
     FIELDS = (
         LEAD_ID,
-        _Field(
-            "intake", _enum("national_platform", "hotline", "petition", "centralized_reception")
-        ),
-        _Field("employer", _employer, required=False),
+        Field("intake", _enum("national_platform", "hotline", "petition", "centralized_reception")),
+        Field("employer", parse_employer, required=False),
         PROJECT,
-        _Field("workers_claimed", p.count),
-        _Field("amount_claimed", p.fen, attr="amount_claimed_fen"),
+        Field("workers_claimed", p.count),
+        Field("amount_claimed", p.fen, attr="amount_claimed_fen"),
     )
 
 
@@ -348,7 +234,7 @@ class LeadMerged(Payload):
 
     lead_id: str
     into_lead_id: str
-    FIELDS = (LEAD_ID, _Field("into_lead_id", p.ident))
+    FIELDS = (LEAD_ID, Field("into_lead_id", p.ident))
 
     def check(self, field: str) -> None:
         if self.into_lead_id == self.lead_id:
@@ -366,7 +252,7 @@ class LeadVerified(Payload):
     verdict: str
     FIELDS = (
         LEAD_ID,
-        _Field("verdict", _enum("substantiated", "unsubstantiated", "contract_payment_dispute")),
+        Field("verdict", _enum("substantiated", "unsubstantiated", "contract_payment_dispute")),
     )
 
 
@@ -382,7 +268,7 @@ class EventRetracted(Payload):
 
     retracts: str
     reason: str
-    FIELDS = (_Field("retracts", p.ident), _Field("reason", p.text))
+    FIELDS = (Field("retracts", p.ident), Field("reason", p.text))
 
 
 P = TypeVar("P", bound=Payload)
@@ -390,6 +276,6 @@ P = TypeVar("P", bound=Payload)
 
 def parse_payload(cls: type[P], value: Any, field: str = "payload") -> P:
     """Parse and check one payload object as `cls`."""
-    payload = _model(cls, cls.FIELDS, value, field)
+    payload = model(cls, cls.FIELDS, value, field)
     payload.check(field)
     return payload

@@ -1,40 +1,20 @@
-"""Custom great-expectations for the report's own rules (SPEC 7), where GX has no built-in.
+"""Custom expectations on a snapshot's figures (SPEC 7), where GX has no built-in: coverage,
+the report's arithmetic, plausibility, and no fall against the previous snapshot.
 
-Each rule is a proper GX Expectation backed by a metric computed on the pandas batch, so
-Data Docs and validation results treat it like a built-in. Every metric returns the
-offending records (a list of plain dicts); the expectation passes when there are none.
-The work is vectorised pandas/numpy: these run on a 10-million-event batch too.
+Each rule is a proper GX Expectation backed by a metric computed on the pandas batch
+(`contracts.quality.offending`), so Data Docs and validation results treat it like a
+built-in. The work is vectorised pandas/numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from great_expectations.core.metric_domain_types import MetricDomainTypes
 
-# The defining modules: GX's packages re-export these without __all__, which strict mypy
-# does not count as an export.
-from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import BatchExpectation, ColumnMapExpectation
-from great_expectations.expectations.metrics.map_metric_provider.column_condition_partial import (
-    column_condition_partial,
-)
-from great_expectations.expectations.metrics.map_metric_provider.column_map_metric_provider import (
-    ColumnMapMetricProvider,
-)
-from great_expectations.expectations.metrics.metric_provider import metric_value
-from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
-from great_expectations.render.renderer_configuration import (
-    RendererConfiguration,
-    RendererValueType,
-)
-
-from contracts.errors import ValidationError
 from contracts.quality._gx import gx  # noqa: F401  (sets the GX environment before any import)
-from contracts.uscc import validate_uscc
+from contracts.quality.offending import OffendingExpectation, as_records, declare_metric
 
 __all__ = [
     "ExpectTableToCoverUnitsAndCells",
@@ -45,113 +25,11 @@ __all__ = [
     "ExpectAmountPerWorkerToBeBetween",
     "ExpectNoOpenArrearsCases",
     "ExpectFiguresNotToFall",
-    "ExpectEverySourceToHaveRecentEvents",
-    "ExpectOpenDeadLettersToBeAtMost",
-    "ExpectColumnValuesToBeValidUscc",
 ]
 
-Finder = Callable[..., list[dict[str, Any]]]
+# --- the cells frame, one column per cell ---------------------------------------------------
+
 _KEYS = ["unit", "scope"]
-
-
-# --- shared machinery -----------------------------------------------------------------------
-
-
-class _OffendingRows(TableMetricProvider):
-    """A table metric whose value is the list of offending records; subclasses set `find`."""
-
-    find: ClassVar[Finder]
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(
-        cls,
-        execution_engine: PandasExecutionEngine,
-        metric_domain_kwargs: dict[str, Any],
-        metric_value_kwargs: dict[str, Any],
-        metrics: dict[str, Any],
-        runtime_configuration: dict[str, Any],
-    ) -> list[dict[str, Any]]:
-        df, _, _ = execution_engine.get_compute_domain(
-            domain_kwargs=metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
-        )
-        kwargs = {k: metric_value_kwargs.get(k) for k in cls.value_keys}
-        return cls.find(df, **kwargs)
-
-
-def _metric(name: str, keys: tuple[str, ...], find: Finder) -> type[_OffendingRows]:
-    """Declare (and so register with GX) the metric `name` computed by `find(df, **keys)`."""
-    return type(
-        f"_Metric_{name.replace('.', '_')}",
-        (_OffendingRows,),
-        {"metric_name": name, "value_keys": keys, "find": staticmethod(find)},
-    )
-
-
-class _OffendingExpectation(BatchExpectation):
-    """Passes when its metric finds no offending record; lists them (up to max_listed)."""
-
-    max_listed: int = 200
-    template: ClassVar[str] = ""
-    metric_dependencies: ClassVar[tuple[str, ...]] = ()
-    domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
-
-    @classmethod
-    def _prescriptive_template(
-        cls, renderer_configuration: RendererConfiguration[Any]
-    ) -> RendererConfiguration[Any]:
-        renderer_configuration.template_str = f"{cls.expectation_type}: {cls.template}"
-        return renderer_configuration
-
-    def _validate(
-        self,
-        metrics: dict[str, Any],
-        runtime_configuration: dict[str, Any] | None = None,
-        execution_engine: Any = None,
-    ) -> dict[str, Any]:
-        found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
-        return self._outcome(found)
-
-    def _outcome(
-        self,
-        found: list[dict[str, Any]],
-        *,
-        success: bool | None = None,
-        observed: str | None = None,
-    ) -> dict[str, Any]:
-        listed = [_plain(r) for r in found[: self.max_listed]]
-        if observed is None:
-            observed = (
-                "none"
-                if not found
-                else f"{len(found)} offending: "
-                + "; ".join(_brief(r) for r in found[:5])
-                + (" ..." if len(found) > 5 else "")
-            )
-        return {
-            "success": not found if success is None else success,
-            "result": {
-                "observed_value": observed,
-                "details": {"offending_count": len(found), "offending": listed},
-            },
-        }
-
-
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    """JSON-friendly values (numpy scalars become Python ints/floats/str)."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, np.integer):
-            value = int(value)
-        elif isinstance(value, np.floating):
-            value = float(value)
-        elif isinstance(value, np.bool_):
-            value = bool(value)
-        out[key] = value
-    return out
-
-
-def _brief(record: dict[str, Any]) -> str:
-    return " ".join(f"{v}" for v in record.values())
 
 
 def _wide(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,12 +46,7 @@ def _col(wide: pd.DataFrame, cell: str) -> pd.Series:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return _as_records(frame.reset_index())
-
-
-def _as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    # Every column here is named by a str; pandas-stubs types the keys as any Hashable.
-    return cast(list[dict[str, Any]], frame.to_dict("records"))
+    return as_records(frame.reset_index())
 
 
 # --- snapshot: coverage ---------------------------------------------------------------------
@@ -192,10 +65,10 @@ def _find_missing(
     return _records(grouped)
 
 
-_metric("arrears.snapshot.missing_cells", ("units", "cells", "scopes"), _find_missing)
+declare_metric("arrears.snapshot.missing_cells", ("units", "cells", "scopes"), _find_missing)
 
 
-class ExpectTableToCoverUnitsAndCells(_OffendingExpectation):
+class ExpectTableToCoverUnitsAndCells(OffendingExpectation):
     """Every registry unit appears with every cell of the cell table, in every scope."""
 
     units: list[str]
@@ -229,10 +102,12 @@ def _find_total_mismatch(
     return sorted(out, key=lambda r: (r["unit"], r["scope"], r["cell"]))
 
 
-_metric("arrears.snapshot.total_mismatches", ("total", "rows", "columns"), _find_total_mismatch)
+declare_metric(
+    "arrears.snapshot.total_mismatches", ("total", "rows", "columns"), _find_total_mismatch
+)
 
 
-class ExpectTotalRowToEqualSumOfRows(_OffendingExpectation):
+class ExpectTotalRowToEqualSumOfRows(OffendingExpectation):
     """Row 合计 equals the exact sum of the other rows, column by column."""
 
     total: str
@@ -257,10 +132,10 @@ def _find_excess(df: pd.DataFrame, bounds: list[dict[str, list[str]]]) -> list[d
     return sorted(out, key=lambda r: (r["unit"], r["scope"], r["rule"]))
 
 
-_metric("arrears.snapshot.bound_excess", ("bounds",), _find_excess)
+declare_metric("arrears.snapshot.bound_excess", ("bounds",), _find_excess)
 
 
-class ExpectCellSumsToBeAtMost(_OffendingExpectation):
+class ExpectCellSumsToBeAtMost(OffendingExpectation):
     """For every unit and scope: sum of the `lhs` cells <= sum of the `rhs` cells, per bound."""
 
     bounds: list[dict[str, list[str]]]
@@ -313,10 +188,10 @@ def _find_tree_mismatch(df: pd.DataFrame, parents: dict[str, str | None]) -> lis
     return sorted(out, key=lambda r: (r["unit"], r["cell"]))
 
 
-_metric("arrears.snapshot.tree_mismatches", ("parents",), _find_tree_mismatch)
+declare_metric("arrears.snapshot.tree_mismatches", ("parents",), _find_tree_mismatch)
 
 
-class ExpectRollupToEqualOwnPlusChildren(_OffendingExpectation):
+class ExpectRollupToEqualOwnPlusChildren(OffendingExpectation):
     """A unit's rollup figure equals its own figure plus its children's rollup figures."""
 
     parents: dict[str, str | None]
@@ -331,10 +206,10 @@ def _find_silent(df: pd.DataFrame, units: list[str]) -> list[dict[str, Any]]:
     return [{"unit": u, "own_figures": "all zero"} for u in sorted(units) if u not in active]
 
 
-_metric("arrears.snapshot.silent_units", ("units",), _find_silent)
+declare_metric("arrears.snapshot.silent_units", ("units",), _find_silent)
 
 
-class ExpectUnitsNotToBeSilent(_OffendingExpectation):
+class ExpectUnitsNotToBeSilent(OffendingExpectation):
     """Each listed reporting unit has at least one non-zero figure of its own."""
 
     units: list[str]
@@ -367,12 +242,12 @@ def _find_implausible(
     return sorted(out, key=lambda r: (r["unit"], r["scope"], r["cells"]))
 
 
-_metric(
+declare_metric(
     "arrears.snapshot.implausible_amounts", ("pairs", "min_yuan", "max_yuan"), _find_implausible
 )
 
 
-class ExpectAmountPerWorkerToBeBetween(_OffendingExpectation):
+class ExpectAmountPerWorkerToBeBetween(OffendingExpectation):
     """Amount (fen) / workers, in yuan, lies within [min_yuan, max_yuan] wherever it is defined."""
 
     pairs: list[list[str]]
@@ -385,13 +260,13 @@ class ExpectAmountPerWorkerToBeBetween(_OffendingExpectation):
 
 def _find_open(df: pd.DataFrame, cell: str) -> list[dict[str, Any]]:
     rows = df[(df["scope"] == "own") & (df["cell"] == cell) & (df["value"] > 0)]
-    return _as_records(rows.sort_values("unit")[["unit", "cell", "value"]])
+    return as_records(rows.sort_values("unit")[["unit", "cell", "value"]])
 
 
-_metric("arrears.snapshot.open_cases", ("cell",), _find_open)
+declare_metric("arrears.snapshot.open_cases", ("cell",), _find_open)
 
 
-class ExpectNoOpenArrearsCases(_OffendingExpectation):
+class ExpectNoOpenArrearsCases(OffendingExpectation):
     """No verified arrears case is still unresolved (the promise: all close before the festival)."""
 
     cell: str = "aux.open_cases"
@@ -404,140 +279,16 @@ def _find_falls(df: pd.DataFrame, cells: list[str]) -> list[dict[str, Any]]:
     rows = df[df["cell"].isin(cells) & (df["value"] < df["previous"])]
     frame = rows[["unit", "scope", "cell", "previous", "value"]].copy()
     frame["change"] = frame["value"] - frame["previous"]
-    return _as_records(frame.sort_values(["unit", "scope", "cell"]))
+    return as_records(frame.sort_values(["unit", "scope", "cell"]))
 
 
-_metric("arrears.snapshot.falls", ("cells",), _find_falls)
+declare_metric("arrears.snapshot.falls", ("cells",), _find_falls)
 
 
-class ExpectFiguresNotToFall(_OffendingExpectation):
+class ExpectFiguresNotToFall(OffendingExpectation):
     """Cumulative figures are not below the previous snapshot's (columns value, previous)."""
 
     cells: list[str]
     metric_dependencies = ("arrears.snapshot.falls",)
     success_keys = ("cells",)
     template = "no cumulative figure may fall below the previous snapshot's value."
-
-
-# --- events ----------------------------------------------------------------------------------
-
-
-def _find_dead_feeds(
-    df: pd.DataFrame,
-    column: str,
-    time_column: str,
-    sources: list[str],
-    cutoff_ms: int,
-    max_silence_ms: dict[str, int],
-) -> list[dict[str, Any]]:
-    times = df[time_column]
-    known = df.loc[times <= cutoff_ms, [column, time_column]]
-    last = known.groupby(column, observed=True)[time_column].max()
-    out = []
-    for source in sources:
-        at = last.get(source)
-        silence = max_silence_ms[source]
-        if at is None or pd.isna(at) or cutoff_ms - int(at) >= silence:
-            out.append(
-                {
-                    "source": source,
-                    "last_event_ms": None if at is None or pd.isna(at) else int(at),
-                    "silent_days": None
-                    if at is None or pd.isna(at)
-                    else round((cutoff_ms - int(at)) / 86_400_000, 1),
-                    "allowed_days": round(silence / 86_400_000, 1),
-                }
-            )
-    return out
-
-
-_metric(
-    "arrears.events.dead_feeds",
-    ("column", "time_column", "sources", "cutoff_ms", "max_silence_ms"),
-    _find_dead_feeds,
-)
-
-
-class ExpectEverySourceToHaveRecentEvents(_OffendingExpectation):
-    """Each source has an event with time in (cutoff - max_silence, cutoff]: no dead feed."""
-
-    column: str
-    time_column: str
-    sources: list[str]
-    cutoff_ms: int
-    max_silence_ms: dict[str, int]
-    metric_dependencies = ("arrears.events.dead_feeds",)
-    success_keys = ("column", "time_column", "sources", "cutoff_ms", "max_silence_ms")
-    template = "every source system must have sent events shortly before the cutoff."
-
-
-def _find_open_letters(df: pd.DataFrame, status_column: str) -> list[dict[str, Any]]:
-    rows = df[df[status_column] == "open"]
-    keep = [c for c in ("id", "where", "reason", "message", "rejected_at") if c in rows.columns]
-    return _as_records(rows[keep])
-
-
-_metric("arrears.deadletters.open", ("status_column",), _find_open_letters)
-
-
-class ExpectOpenDeadLettersToBeAtMost(_OffendingExpectation):
-    """At most `max_open` unresolved dead letters; above `hand_over_above` another grade reports."""
-
-    status_column: str = "status"
-    max_open: int
-    #: above this count a stricter expectation fails instead, so each count fails exactly one grade
-    hand_over_above: int | None = None
-    metric_dependencies = ("arrears.deadletters.open",)
-    success_keys = ("status_column", "max_open", "hand_over_above")
-    template = "at most $max_open unresolved dead letters for the cutoff."
-
-    def _validate(
-        self,
-        metrics: dict[str, Any],
-        runtime_configuration: dict[str, Any] | None = None,
-        execution_engine: Any = None,
-    ) -> dict[str, Any]:
-        found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
-        n = len(found)
-        over = n > self.max_open
-        if self.hand_over_above is not None and n > self.hand_over_above:
-            over = False  # the stricter grade reports it
-        return self._outcome(
-            found, success=not over, observed=f"{n} unresolved (allowed {self.max_open})"
-        )
-
-
-class _ValidUscc(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.arrears_valid_uscc"
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-        # Vectorised: validate each distinct code once, then look every row up.
-        codes = pd.unique(column.dropna())
-        good = [c for c in codes if _is_uscc(c)]
-        return column.isin(good)
-
-
-def _is_uscc(code: object) -> bool:
-    try:
-        validate_uscc(code)
-    except (ValidationError, TypeError, KeyError, ValueError):
-        return False
-    return True
-
-
-class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):
-    """Each value is a unified social credit code with a right check character (GB 32100-2015)."""
-
-    map_metric = "column_values.arrears_valid_uscc"
-    success_keys = ("mostly",)
-
-    @classmethod
-    def _prescriptive_template(
-        cls, renderer_configuration: RendererConfiguration[Any]
-    ) -> RendererConfiguration[Any]:
-        renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
-        renderer_configuration.template_str = (
-            "$column values must be unified social credit codes with a valid check character."
-        )
-        return renderer_configuration

@@ -29,6 +29,7 @@ from great_expectations.expectations.core.expect_table_columns_to_match_set impo
 
 from contracts.cells import AUX, CELLS, COLUMNS, ROWS, TOTAL, Agg, row_cell
 from contracts.events import SOURCES
+from contracts.quality import event_expectations as ev
 from contracts.quality import expectations as x
 from contracts.quality._gx import gx  # noqa: F401  (sets the GX environment before any import)
 from contracts.quality.catalogue import CHECK_BY_ID, CHECKS
@@ -141,23 +142,23 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
             cells=list(CUMULATIVE_CELLS)
         ),
         "events.event_id_unique": lambda: ExpectColumnValuesToBeUnique(column="received_event_id"),
-        "events.valid_credit_codes": lambda: x.ExpectColumnValuesToBeValidUscc(
+        "events.valid_credit_codes": lambda: ev.ExpectColumnValuesToBeValidUscc(
             column="employer_id"
         ),
         "events.valid_unit_codes": lambda: ExpectColumnValuesToBeInSet(
             column="unit", value_set=units
         ),
-        "events.feeds_alive": lambda: x.ExpectEverySourceToHaveRecentEvents(
+        "events.feeds_alive": lambda: ev.ExpectEverySourceToHaveRecentEvents(
             column="source",
             time_column="occurred_at_ms",
             sources=list(SOURCES),
             cutoff_ms=ctx.cutoff_ms,
             max_silence_ms={s: cfg.max_silence_s(s) * 1000 for s in SOURCES},
         ),
-        "dead_letters.open_warning": lambda: x.ExpectOpenDeadLettersToBeAtMost(
+        "dead_letters.open_warning": lambda: ev.ExpectOpenDeadLettersToBeAtMost(
             max_open=cfg.dead_letters_warn_above, hand_over_above=cfg.dead_letters_critical_above
         ),
-        "dead_letters.open_critical": lambda: x.ExpectOpenDeadLettersToBeAtMost(
+        "dead_letters.open_critical": lambda: ev.ExpectOpenDeadLettersToBeAtMost(
             max_open=cfg.dead_letters_critical_above
         ),
     }

@@ -23,15 +23,8 @@ from infra.producer import make_producer
 from infra.settings import Settings
 from infra.topics import dead_letter_status_topic
 from pipeline.errors import CliError, ExitCode
-from pipeline.ingest.deadletters import (
-    STATUSES,
-    DeadLetter,
-    DeadLetterError,
-    export_line,
-    load,
-    plan_resubmit,
-    select,
-)
+from pipeline.ingest.deadletters import STATUSES, DeadLetter, DeadLetterError, load, select
+from pipeline.ingest.resubmit import export_line, plan_resubmit
 from pipeline.ingest.sink import KafkaSink, ProduceError
 
 

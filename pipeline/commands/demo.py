@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from infra.settings import Settings
-from pipeline.flows.demo import default_run_dir, run_demo
+from pipeline.flows.demo import run_demo
+from pipeline.flows.demo_run import default_run_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

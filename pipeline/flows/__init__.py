@@ -1,2 +1,2 @@
-"""The flows that join the folders: the December story (`demo`) and what the quality suites
-read from the warehouse (`quality_inputs`)."""
+"""The flows that join the folders: the December story (`demo`, its steps run by `demo_run`)
+and what the quality suites read from the warehouse (`quality_inputs`)."""

@@ -4,7 +4,8 @@ letters themselves (list, export, resubmit).
 - `routing`: `Ingest`, the counting, duplicate and conflict rules, the file dead letters;
 - `validators`: parsing and validating lines, in validator processes beside the router;
 - `sink`: where records go (`ListSink` for tests, `KafkaSink`);
-- `deadletters`: reading dead letters back with their status, exporting, resubmitting.
+- `deadletters`: reading dead letters back with their status, selecting them;
+- `resubmit`: exporting dead letters to fix, planning the resubmit of the fixed file.
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts import events, industry, payloads, records, uscc
+from contracts import events, fields, industry, objects, payloads, records, uscc
 from contracts.errors import ValidationError
 from contracts.events import TYPES, content_hash_of, event_from, parse_event
 from contracts.industry import parse_industry
-from contracts.payloads import Employer, EmployerInspected, Project
+from contracts.objects import Employer, Project
+from contracts.payloads import EmployerInspected
 from contracts.records import (
     DECODER,
     canonical_bytes,
@@ -290,7 +291,7 @@ def test_a_known_employer_names_its_own_path_when_it_is_wrong(registry: Registry
 def test_reused_models_are_equal_to_fresh_ones(registry: Registry) -> None:
     raw = good("employer.inspected")
     known = parse_event(raw, registry).payload
-    payloads._SEEN.clear(), uscc._VALID.clear(), industry._PARSED.clear()
+    fields._SEEN.clear(), uscc._VALID.clear(), industry._PARSED.clear()
     fresh = parse_event(raw, registry).payload
     assert isinstance(fresh, EmployerInspected) and isinstance(known, EmployerInspected)
     assert fresh == known and fresh.employer is not known.employer
@@ -299,14 +300,14 @@ def test_reused_models_are_equal_to_fresh_ones(registry: Registry) -> None:
 
 
 def test_the_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payloads, "_SEEN", {})
-    monkeypatch.setattr(payloads, "_SEEN_MAX", 2)
+    monkeypatch.setattr(fields, "_SEEN", {})
+    monkeypatch.setattr(fields, "_SEEN_MAX", 2)
     for n in range(5):
         project = {"id": f"P-{n}", "name": "某项目", "government_investment": False, "soe": False}
-        assert payloads._project(project, "payload.project") == Project(
+        assert objects.parse_project(project, "payload.project") == Project(
             f"P-{n}", "某项目", False, False
         )
-        assert len(payloads._SEEN) <= 2
+        assert len(fields._SEEN) <= 2
     monkeypatch.setattr(uscc, "_VALID", set())
     monkeypatch.setattr(uscc, "_VALID_MAX", 1)
     for code in ("91440300708461136T", "914403001922038216", "91440300708461136T"):
@@ -341,5 +342,5 @@ def test_fields_are_declared_in_attribute_order(model: type[payloads.Payload]) -
 
 
 def test_employer_and_project_fields_are_in_attribute_order() -> None:
-    for cls, fields in ((Employer, payloads._EMPLOYER), (Project, payloads._PROJECT)):
-        assert [f.key for f in fields] == [f.name for f in dataclasses.fields(cls)]
+    for cls, table in ((Employer, objects._EMPLOYER), (Project, objects._PROJECT)):
+        assert [f.key for f in table] == [f.name for f in dataclasses.fields(cls)]

@@ -20,7 +20,8 @@ from pipeline.ingest import (
     dead_letter_id,
     dead_letter_record,
 )
-from pipeline.ingest.deadletters import DeadLetter, export_line, merge, plan_resubmit, select
+from pipeline.ingest.deadletters import DeadLetter, merge, select
+from pipeline.ingest.resubmit import export_line, plan_resubmit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOOD = (FIXTURES / "good_events.jsonl").read_bytes().splitlines(keepends=True)

@@ -15,7 +15,8 @@ from contracts.events import content_hash_of, parse_event
 from contracts.registry import Registry
 from infra.settings import Settings
 from pipeline.ingest import CONFLICT, Ingest, ListSink, ValidatorDied, known_event
-from pipeline.ingest.deadletters import DeadLetter, export_line, plan_resubmit
+from pipeline.ingest.deadletters import DeadLetter
+from pipeline.ingest.resubmit import export_line, plan_resubmit
 from pipeline.ingest.validators import Validators
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
