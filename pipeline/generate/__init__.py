@@ -22,6 +22,21 @@ Every line is one of:
 The manifest written beside the output (``FILE.manifest.json``) counts all of these per
 output file, and the dead-letter reasons the contracts give for the bad lines.
 
+How it is put together (plain objects, each given what it uses; one seeded ``rng`` in ``State``
+is the only source of randomness, so the order of the draws is the output):
+
+- ``core.generate`` builds a ``world.World`` and writes its ``lines()`` to ``output.Sink``s,
+  then ``output.build_manifest``;
+- ``World`` composes ``state.State`` (options, units, times, ids, counters; ``timeline`` for
+  the volume curve), ``pools.Pools`` (employers, projects, open cases and leads),
+  ``history.History`` (events sent, for resends and fixes), ``events.CleanEvents`` and
+  ``dirt.Dirt``, and runs the slot loop;
+- ``CleanEvents`` dispatches to one builder per source: ``inspection.InspectionBuilder``,
+  ``disputes.MediationBuilder`` and ``CourtBuilder``, ``complaints.ComplaintBuilder``;
+- ``Dirt`` makes resends, conflicts, corrections, retractions, and bad records (``bad``);
+- ``rates`` holds the knobs, ``names`` the vocabulary, ``records`` the small records,
+  ``util`` the pure helpers.
+
     >>> manifest = generate(GenerateOptions(unit="320400", events=1000, seed=7,
     ...                                     out=Path("/tmp/c.jsonl")))  # doctest: +SKIP
 """
@@ -30,8 +45,8 @@ from __future__ import annotations
 
 from pipeline.generate.bad import BAD_KINDS
 from pipeline.generate.core import generate
-from pipeline.generate.manifest import MANIFEST_FORMAT
 from pipeline.generate.options import GenerateOptions, after_split_path, manifest_path
+from pipeline.generate.output import MANIFEST_FORMAT
 
 __all__ = [
     "BAD_KINDS",

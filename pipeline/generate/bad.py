@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from typing import Any
 
 from contracts.events import TYPES
 from contracts.uscc import CHARSET, org_check_digit, uscc_check_char
-from pipeline.generate.rates import _COMPACT
-from pipeline.generate.util import _copy
+from pipeline.generate.util import compact_json, copy_event
 
 #: Bad-record kinds: name -> (event types it applies to, or None for any; the reason code
 #: the contracts are expected to give). The manifest counts what parse_event actually says.
@@ -57,22 +55,21 @@ BAD_KINDS: dict[str, tuple[tuple[str, ...] | None, str]] = {
 }
 
 
-def _spoil(kind: str, obj: dict[str, Any], rng: random.Random) -> bytes:
+def spoil(kind: str, obj: dict[str, Any], rng: random.Random) -> bytes:
     """One bad record of ``kind`` made from a clean event object."""
-    obj = _copy(obj)
+    obj = copy_event(obj)
     payload = obj["payload"]
     employer = dict(payload["employer"])
     payload["employer"] = employer
-    compact = json.JSONEncoder(ensure_ascii=False, separators=_COMPACT).encode
     if kind == "bad_json":
-        text = compact(obj)
+        text = compact_json(obj)
         return text[: rng.randint(len(text) // 3, len(text) - 2)].encode()
     if kind == "bad_utf8":
-        return compact(obj).encode("gb18030")
+        return compact_json(obj).encode("gb18030")
     if kind == "not_an_object":
-        return compact([obj]).encode()
+        return compact_json([obj]).encode()
     if kind == "duplicate_key":
-        text = compact(obj)
+        text = compact_json(obj)
         return (text[:-1] + f',"unit":"{obj["unit"]}"}}').encode()
     if kind == "missing_field":
         del obj[rng.choice(("event_id", "unit", "occurred_at", "payload"))]
@@ -132,4 +129,4 @@ def _spoil(kind: str, obj: dict[str, Any], rng: random.Random) -> bytes:
         payload["method"] = rng.choice(("phone", "spot_check"))
     else:  # pragma: no cover - BAD_KINDS and this function are edited together
         raise AssertionError(f"no spoiler for bad kind {kind}")
-    return compact(obj).encode()
+    return compact_json(obj).encode()

@@ -8,10 +8,9 @@ from typing import Any
 
 from contracts.calendar import Campaign, load_campaign
 from contracts.registry import Registry
-from pipeline.generate.manifest import _manifest
 from pipeline.generate.options import GenerateOptions, after_split_path, manifest_path
-from pipeline.generate.sink import _Sink
-from pipeline.generate.world import _World
+from pipeline.generate.output import Sink, build_manifest
+from pipeline.generate.world import World
 
 
 def generate(
@@ -29,16 +28,17 @@ def generate(
         raise ValueError(f"events must be >= 0, got {options.events}")
     registry = registry or Registry.load(options.registry_path)
     campaign = campaign or load_campaign(options.campaign_path)
-    world = _World(options, registry, campaign)
-    files = [_Sink(options.out, "all" if options.split_at is None else "known_by_split")]
+    world = World(options, registry, campaign)
+    role = "all" if options.split_at is None else "known_by_split"
+    files = [Sink(options.out, role, registry)]
     if options.split_at is not None:
-        files.append(_Sink(after_split_path(options.out), "after_split"))
+        files.append(Sink(after_split_path(options.out), "after_split", registry))
     try:
         for n, (line, recorded, kind) in enumerate(world.lines(), start=1):
             sink = (
                 files[0] if options.split_at is None or recorded <= options.split_at else files[1]
             )
-            sink.write(line, kind, world)
+            sink.write(line, kind)
             if progress is not None and n % 20_000 == 0:
                 progress(n)
     finally:
@@ -46,7 +46,7 @@ def generate(
             sink.close()
     if progress is not None:
         progress(options.events)
-    manifest = _manifest(options, world, campaign, files)
+    manifest = build_manifest(options, campaign, world.state, files)
     path = manifest_path(options.out)
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest

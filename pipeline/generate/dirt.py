@@ -7,118 +7,120 @@ import json
 import random
 from typing import Any
 
-from pipeline.generate.bad import BAD_KINDS, _spoil
-from pipeline.generate.events import _Events
-from pipeline.generate.names import _RETRACT_REASONS
-from pipeline.generate.rates import _CORRECTABLE, _RETRACTABLE, _SELF_CONTAINED
-from pipeline.generate.records import _Kind, _Sent
-from pipeline.generate.util import _amount_fen, _copy, _fen_to_yuan, _iso, _order_envelope
+from pipeline.generate.bad import BAD_KINDS, spoil
+from pipeline.generate.events import CleanEvents
+from pipeline.generate.history import History
+from pipeline.generate.names import RETRACT_REASONS
+from pipeline.generate.pools import Pools
+from pipeline.generate.rates import CORRECTABLE, RETRACTABLE, SELF_CONTAINED
+from pipeline.generate.records import Kind, Line, Sent
+from pipeline.generate.state import State
+from pipeline.generate.util import (
+    amount_fen,
+    copy_event,
+    encode,
+    fen_to_yuan,
+    iso,
+    order_envelope,
+)
 
 
-class _Dirt(_Events):
+class Dirt:
     """Dirty lines made from earlier events; each returns None when it has nothing to work on."""
 
-    def _exact_resend(self) -> tuple[bytes, int, _Kind] | None:
-        if not self.recent:
+    def __init__(self, state: State, pools: Pools, history: History, events: CleanEvents) -> None:
+        self.state = state
+        self.pools = pools
+        self.history = history
+        self.events = events
+        self.rng = state.rng
+        #: the bad kinds still to come in this round (every kind once, in a seeded order)
+        self.bad_order: list[str] = []
+
+    def exact_resend(self) -> Line | None:
+        """An earlier event again: same content, other key order and white space."""
+        recent = self.history.recent
+        if not recent:
             return None
-        sent = self.rng.choice(self.recent)
+        sent = self.rng.choice(recent)
         obj = _reordered(sent.obj, self.rng)
         seps = self.rng.choice(((", ", ": "), (",", ": "), (", ", ":")))
         line = json.dumps(obj, ensure_ascii=False, separators=seps).encode()
-        return line, sent.recorded, _Kind("exact_resend", sent.obj["source"], sent.obj["type"])
+        return line, sent.recorded, Kind("exact_resend", sent.obj["source"], sent.obj["type"])
 
-    def _conflict(self) -> tuple[bytes, int, _Kind] | None:
-        if not self.recent:
+    def conflict(self) -> Line | None:
+        """An earlier ``event_id`` with other content and no ``supersedes``."""
+        recent = self.history.recent
+        if not recent:
             return None
-        sent = self.rng.choice(self.recent)
+        sent = self.rng.choice(recent)
         if "supersedes" in sent.obj:  # a conflict is a resend without supersedes
             return None
-        obj = _copy(sent.obj)
+        obj = copy_event(sent.obj)
         _alter(obj, self.rng)
-        return (
-            self._encode(obj),
-            sent.recorded,
-            _Kind("conflicting_resend", obj["source"], obj["type"]),
-        )
+        return encode(obj), sent.recorded, Kind("conflicting_resend", obj["source"], obj["type"])
 
-    def _target(self, january: bool, allowed: frozenset[str]) -> _Sent | None:
-        pool: Any = self.december if january and self.december else self.fixable
-        for _ in range(4):
-            if not pool:
-                return None
-            k = self.rng.randrange(len(pool))
-            sent = pool[k]
-            if sent.obj["type"] in allowed and not sent.used:
-                pool[k] = pool[-1]
-                pool.pop()
-                sent.used = True
-                return sent
-        return None
-
-    def _correction(self, t: int, january: bool) -> tuple[bytes, int, _Kind] | None:
-        sent = self._target(january, _CORRECTABLE)
+    def correction(self, t: int, january: bool) -> Line | None:
+        """A new event that ``supersedes`` an earlier one, with a corrected figure."""
+        state = self.state
+        sent = self.history.target(january, CORRECTABLE)
         if sent is None:
             return None
-        obj = _copy(sent.obj)
+        obj = copy_event(sent.obj)
         _alter(obj, self.rng, payload_only=True)
-        obj["event_id"] = self._event_id(obj["source"], obj["unit"])
+        obj["event_id"] = state.event_id(obj["source"], obj["unit"])
         recorded = max(t, sent.recorded) + self.rng.randint(60, 3600)
-        obj["recorded_at"] = _iso(recorded)
+        obj["recorded_at"] = iso(recorded)
         obj["supersedes"] = sent.obj["event_id"]
-        _order_envelope(obj)
-        self.recent.append(_Sent(obj, sent.occurred, recorded))
-        return (
-            self._encode(obj),
-            recorded,
-            _Kind(
-                "correction", obj["source"], obj["type"], sent.occurred <= self.cutoff < recorded
-            ),
-        )
+        order_envelope(obj)
+        self.history.recent.append(Sent(obj, sent.occurred, recorded))
+        late = sent.occurred <= state.cutoff < recorded
+        return encode(obj), recorded, Kind("correction", obj["source"], obj["type"], late)
 
-    def _retraction(self, t: int, january: bool) -> tuple[bytes, int, _Kind] | None:
-        sent = self._target(january, _RETRACTABLE)
+    def retraction(self, t: int, january: bool) -> Line | None:
+        """An ``event.retracted`` of an earlier event."""
+        state = self.state
+        sent = self.history.target(january, RETRACTABLE)
         if sent is None:
             return None
-        occurred = min(max(t, sent.occurred + 60), self.end)
+        occurred = min(max(t, sent.occurred + 60), state.end)
         recorded = max(occurred, sent.recorded) + self.rng.randint(60, 3600)
         obj = {
-            "event_id": self._event_id(sent.obj["source"], sent.obj["unit"]),
+            "event_id": state.event_id(sent.obj["source"], sent.obj["unit"]),
             "source": sent.obj["source"],
             "type": "event.retracted",
-            "occurred_at": _iso(occurred),
-            "recorded_at": _iso(recorded),
+            "occurred_at": iso(occurred),
+            "recorded_at": iso(recorded),
             "unit": sent.obj["unit"],
             "payload": {
                 "retracts": sent.obj["event_id"],
-                "reason": self.rng.choice(_RETRACT_REASONS),
+                "reason": self.rng.choice(RETRACT_REASONS),
             },
         }
-        self.recent.append(_Sent(obj, occurred, recorded))
-        return (
-            self._encode(obj),
-            recorded,
-            _Kind("retraction", obj["source"], obj["type"], occurred <= self.cutoff < recorded),
-        )
+        self.history.recent.append(Sent(obj, occurred, recorded))
+        late = occurred <= state.cutoff < recorded
+        return encode(obj), recorded, Kind("retraction", obj["source"], obj["type"], late)
 
-    def _bad(self, t: int) -> tuple[bytes, int, _Kind]:
+    def bad(self, t: int) -> Line:
+        """A record the contracts reject: a fresh event spoiled in the next of the bad kinds."""
         rng = self.rng
         if not self.bad_order:  # cycle through every kind, in a seeded order
             self.bad_order = list(BAD_KINDS)
             rng.shuffle(self.bad_order)
         kind = self.bad_order.pop()
         types, _ = BAD_KINDS[kind]
-        type_ = rng.choice(types or _SELF_CONTAINED)
+        type_ = rng.choice(types or SELF_CONTAINED)
         source = {"dispute.resolved": "mediation", "execution.concluded": "court"}.get(
             type_, "inspection"
         )
         # A bad line opens no case: drop the one its base event may have added.
-        open_cases = len(self.open_cases)
-        obj, occurred = self._event(source, type_, t)
-        del self.open_cases[open_cases:]
-        recorded = occurred + self._delay(type_)
-        obj["recorded_at"] = _iso(recorded)
-        _order_envelope(obj)
-        return _spoil(kind, obj, rng), recorded, _Kind("bad", bad=kind)
+        open_cases = len(self.pools.open_cases)
+        obj, occurred = self.events.event(source, type_, t)
+        del self.pools.open_cases[open_cases:]
+        recorded = occurred + self.state.delay(type_)
+        obj["recorded_at"] = iso(recorded)
+        order_envelope(obj)
+        return spoil(kind, obj, rng), recorded, Kind("bad", bad=kind)
 
 
 def _reordered(obj: Any, rng: random.Random) -> Any:
@@ -139,8 +141,8 @@ def _alter(obj: dict[str, Any], rng: random.Random, *, payload_only: bool = Fals
             payload["workers"], payload["migrant_workers"] + rng.randint(0, 2)
         )
     elif "amount" in payload:
-        fen = _amount_fen(payload["amount"])
-        payload["amount"] = _fen_to_yuan(
+        fen = amount_fen(payload["amount"])
+        payload["amount"] = fen_to_yuan(
             max(100, fen + rng.choice((-1, 1)) * rng.randint(100, max(101, fen // 5)))
         )
     elif "amount_claimed" in payload:

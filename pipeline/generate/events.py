@@ -1,61 +1,83 @@
-"""A clean event of any source and type, dispatched to its builder."""
+"""Clean events of any source and type: pick a type by weight, build it, stamp and remember it."""
 
 from __future__ import annotations
 
 import bisect
 from typing import Any
 
-from pipeline.generate.complaints import _ComplaintEvents
-from pipeline.generate.disputes import _DisputeEvents
-from pipeline.generate.inspection import _InspectionEvents
-from pipeline.generate.rates import _SELF_CONTAINED, _TYPE_CUM, _TYPE_KEYS
-from pipeline.generate.records import _Kind
-from pipeline.generate.util import _iso, _order_envelope
+from pipeline.generate.complaints import ComplaintBuilder
+from pipeline.generate.disputes import CourtBuilder, MediationBuilder
+from pipeline.generate.history import History
+from pipeline.generate.inspection import InspectionBuilder
+from pipeline.generate.pools import Pools
+from pipeline.generate.rates import SELF_CONTAINED, TYPE_CUM, TYPE_KEYS
+from pipeline.generate.records import Builder, Kind, Line
+from pipeline.generate.state import State
+from pipeline.generate.util import encode, iso, order_envelope
+
+#: The type a source falls back to when the type drawn has an empty pool (inspection: none,
+#: it draws between arrears.verified and employer.inspected).
+_FALLBACK = {
+    "complaint": "lead.received",
+    "mediation": "dispute.resolved",
+    "court": "execution.concluded",
+}
 
 
-class _Events(_InspectionEvents, _DisputeEvents, _ComplaintEvents):
-    """Clean events: pick a type by weight, build it, stamp and remember it."""
+class CleanEvents:
+    """Clean events, each built by its source's builder and kept in the ``history``."""
 
-    def _clean(
-        self, t: int, *, late: bool = False, recorded: int | None = None
-    ) -> tuple[bytes, int, _Kind]:
+    def __init__(self, state: State, pools: Pools, history: History) -> None:
+        self.state = state
+        self.history = history
+        self.rng = state.rng
+        self.builders: dict[str, Builder] = {}
+        for source in (InspectionBuilder, MediationBuilder, CourtBuilder, ComplaintBuilder):
+            self.builders.update(source(state, pools).builders())
+
+    def clean(self, t: int, *, late: bool = False, recorded: int | None = None) -> Line:
+        """A clean line of a type drawn by weight (of a self-contained one if ``late``) at ``t``.
+
+        ``recorded`` is given for late arrivals (the slot's time); otherwise the event is
+        recorded a type-dependent delay after it occurred.
+        """
         rng = self.rng
         if late:
-            source, type_ = "inspection", rng.choice(_SELF_CONTAINED)
+            source, type_ = "inspection", rng.choice(SELF_CONTAINED)
             if type_ == "dispute.resolved":
                 source = "mediation"
             elif type_ == "execution.concluded":
                 source = "court"
         else:
-            source, type_ = _TYPE_KEYS[bisect.bisect_left(_TYPE_CUM, rng.random() * _TYPE_CUM[-1])]
-        obj, occurred = self._event(source, type_, t)
-        rec = recorded if recorded is not None else occurred + self._delay(type_)
-        obj["recorded_at"] = _iso(rec)
-        _order_envelope(obj)
-        self._remember(obj, occurred, rec)
-        is_late = occurred <= self.cutoff < rec
-        return self._encode(obj), rec, _Kind("clean", obj["source"], obj["type"], is_late)
+            source, type_ = TYPE_KEYS[bisect.bisect_left(TYPE_CUM, rng.random() * TYPE_CUM[-1])]
+        obj, occurred = self.event(source, type_, t)
+        rec = recorded if recorded is not None else occurred + self.state.delay(type_)
+        obj["recorded_at"] = iso(rec)
+        order_envelope(obj)
+        self.history.remember(obj, occurred, rec)
+        is_late = occurred <= self.state.cutoff < rec
+        return encode(obj), rec, Kind("clean", obj["source"], obj["type"], is_late)
 
-    def _event(self, source: str, type_: str, t: int) -> tuple[dict[str, Any], int]:
-        """Build one event of (source, type) at about time t, falling back when a pool is empty."""
-        make = getattr(self, "_ev_" + type_.replace(".", "_"))
-        result = make(t)
+    def event(self, source: str, type_: str, t: int) -> tuple[dict[str, Any], int]:
+        """Build one event of (source, type) at about time t, falling back when a pool is empty.
+
+        Returns the event object without ``recorded_at`` (its keys not yet in envelope order)
+        and its occurred time.
+        """
+        result = self.builders[type_](t)
         if result is None:  # pool empty: create instead
-            fallback = {
-                "complaint": "lead.received",
-                "mediation": "dispute.resolved",
-                "court": "execution.concluded",
-            }.get(source)
+            fallback = _FALLBACK.get(source)
             if fallback is None:
                 fallback = "arrears.verified" if self.rng.random() < 0.3 else "employer.inspected"
             type_ = fallback
-            result = getattr(self, "_ev_" + type_.replace(".", "_"))(t)
+            result = self.builders[type_](t)
+        assert result is not None, f"{type_} needs no pool"
         unit, payload, occurred = result
         obj = {
-            "event_id": self._event_id(source, unit),
+            "event_id": self.state.event_id(source, unit),
             "source": source,
             "type": type_,
-            "occurred_at": _iso(occurred),
+            "occurred_at": iso(occurred),
             "unit": unit,
             "payload": payload,
         }

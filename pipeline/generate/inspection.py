@@ -1,67 +1,96 @@
-"""Builders for the labour inspection events: inspections and the life of an arrears case."""
+"""The labour inspection source's builder: inspections and the life of an arrears case."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pipeline.generate.names import _PROVINCE_CHAR
-from pipeline.generate.pools import _Pools
+from pipeline.generate.names import PROVINCE_CHAR
+from pipeline.generate.pools import Pools
 from pipeline.generate.rates import OPEN_CASES_MAX, POLICE_FILING_SHARE
-from pipeline.generate.records import _Case
-from pipeline.generate.util import _pick, _pop_random
+from pipeline.generate.records import Builder, Built, Case
+from pipeline.generate.state import State
+from pipeline.generate.util import fen_to_yuan, pick, pop_random
+
+_ORDER_WORD = {"rectification": "令", "handling_decision": "处", "penalty_decision": "罚"}
 
 
-class _InspectionEvents(_Pools):
-    """``inspection`` events; each returns (unit, payload, occurred) or None if its pool is empty."""
+class InspectionBuilder:
+    """``inspection`` events; each returns (unit, payload, occurred) or None if its pool is empty.
 
-    def _ev_employer_inspected(self, t: int) -> tuple[str, dict[str, Any], int]:
+    A case is verified (``arrears.verified`` opens it), may get orders, a publication or a
+    blacklisting, and ends resolved or transferred to the police, who later file it.
+    """
+
+    source = "inspection"
+
+    def __init__(self, state: State, pools: Pools) -> None:
+        self.state = state
+        self.pools = pools
+        self.rng = state.rng
+
+    def builders(self) -> dict[str, Builder]:
+        """This source's event types and the method that builds each."""
+        return {
+            "employer.inspected": self.employer_inspected,
+            "arrears.verified": self.arrears_verified,
+            "arrears.resolved": self.arrears_resolved,
+            "order.issued": self.order_issued,
+            "case.transferred": self.case_transferred,
+            "case.filed": self.case_filed,
+            "employer.published": self.employer_published,
+            "employer.blacklisted": self.employer_blacklisted,
+        }
+
+    def employer_inspected(self, t: int) -> Built:
         rng = self.rng
-        unit = self._unit()
-        emp = self._employer(unit, "inspection")
+        unit = self.state.pick_unit()
+        emp = self.pools.employer(unit, "inspection")
         payload: dict[str, Any] = {"employer": emp.obj}
         if emp.row == "construction" and rng.random() < 0.75 or rng.random() < 0.03:
-            payload["project"] = self._project(unit)
+            payload["project"] = self.pools.project(unit)
         workers = max(1, round(emp.size * rng.uniform(0.93, 1.05)))
         migrant = min(workers, round(workers * emp.migrant_share * rng.uniform(0.9, 1.1)))
         payload.update(
             workers=workers,
             migrant_workers=migrant,
-            method=_pick(rng, (("onsite", 55), ("online", 30), ("complaint", 15))),
+            method=pick(rng, (("onsite", 55), ("online", 30), ("complaint", 15))),
         )
         return unit, payload, t
 
-    def _ev_arrears_verified(self, t: int) -> tuple[str, dict[str, Any], int] | None:
+    def arrears_verified(self, t: int) -> Built | None:
         rng = self.rng
-        if len(self.open_cases) >= OPEN_CASES_MAX:
-            return self._ev_arrears_resolved(t)
-        unit = self._unit()
-        emp = self._employer(unit, "arrears")
-        project = self._project(unit) if emp.row == "construction" and rng.random() < 0.85 else None
+        pools = self.pools
+        if len(pools.open_cases) >= OPEN_CASES_MAX:
+            return self.arrears_resolved(t)
+        unit = self.state.pick_unit()
+        emp = pools.employer(unit, "arrears")
+        project = pools.project(unit) if emp.row == "construction" and rng.random() < 0.85 else None
         workers = max(1, min(emp.size, int(rng.paretovariate(1.3) * 3)))
-        amount = workers * self._per_worker(emp.row)
-        case = _Case(self._case_id(unit, t), unit, emp, project, workers, amount, t)
-        self.open_cases.append(case)
-        return unit, self._case_payload(case, amount=amount), t
+        amount = workers * pools.per_worker(emp.row)
+        case = Case(self.state.case_id(unit, t), unit, emp, project, workers, amount, t)
+        pools.open_cases.append(case)
+        return unit, _case_payload(case, amount=amount), t
 
-    def _ev_arrears_resolved(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        case = _pop_random(self.rng, self.open_cases)
+    def arrears_resolved(self, t: int) -> Built | None:
+        case = pop_random(self.rng, self.pools.open_cases)
         if case is None:
             return None
-        payload = self._case_payload(case, amount=case.amount_fen)
+        payload = _case_payload(case, amount=case.amount_fen)
         payload["channel"] = "industry_regulator" if self.rng.random() < 0.25 else "inspection"
         payload["new_employment_form"] = case.employer.platform
-        return case.unit, payload, self._after(case.at, t)
+        return case.unit, payload, self.state.after(case.at, t)
 
-    def _ev_order_issued(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        if not self.open_cases:
+    def order_issued(self, t: int) -> Built | None:
+        state = self.state
+        if not self.pools.open_cases:
             return None
-        case = self.rng.choice(self.open_cases)
-        kind = _pick(
+        case = self.rng.choice(self.pools.open_cases)
+        kind = pick(
             self.rng, (("rectification", 60), ("handling_decision", 25), ("penalty_decision", 15))
         )
-        word = {"rectification": "令", "handling_decision": "处", "penalty_decision": "罚"}[kind]
-        at = self._after(case.at, t)
-        doc = f"{self.abbr[case.unit]}人社监{word}〔{self._year(at)}〕{self._number(case.unit, kind, at)}号"
+        at = state.after(case.at, t)
+        number = state.number(case.unit, kind, at)
+        doc = f"{state.abbr[case.unit]}人社监{_ORDER_WORD[kind]}〔{state.year(at)}〕{number}号"
         payload = {
             "case_id": case.case_id,
             "employer": case.employer.obj,
@@ -70,39 +99,49 @@ class _InspectionEvents(_Pools):
         }
         return case.unit, payload, at
 
-    def _ev_case_transferred(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        case = _pop_random(self.rng, self.open_cases)
+    def case_transferred(self, t: int) -> Built | None:
+        case = pop_random(self.rng, self.pools.open_cases)
         if case is None:
             return None
-        at = self._after(case.at, t)
+        at = self.state.after(case.at, t)
         if self.rng.random() < POLICE_FILING_SHARE:
             case.at = at
-            self.to_file.append(case)
+            self.pools.to_file.append(case)
         return case.unit, {"case_id": case.case_id, "employer": case.employer.obj}, at
 
-    def _ev_case_filed(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        case = _pop_random(self.rng, self.to_file)
+    def case_filed(self, t: int) -> Built | None:
+        case = pop_random(self.rng, self.pools.to_file)
         if case is None:
             return None
         return (
             case.unit,
             {"case_id": case.case_id, "employer": case.employer.obj},
-            self._after(case.at, t),
+            self.state.after(case.at, t),
         )
 
-    def _ev_employer_published(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        if not self.open_cases:
+    def employer_published(self, t: int) -> Built | None:
+        if not self.pools.open_cases:
             return None
-        case = self.rng.choice(self.open_cases)
-        return case.unit, {"employer": case.employer.obj}, self._after(case.at, t)
+        case = self.rng.choice(self.pools.open_cases)
+        return case.unit, {"employer": case.employer.obj}, self.state.after(case.at, t)
 
-    def _ev_employer_blacklisted(self, t: int) -> tuple[str, dict[str, Any], int] | None:
-        if not self.open_cases:
+    def employer_blacklisted(self, t: int) -> Built | None:
+        state = self.state
+        if not self.pools.open_cases:
             return None
-        case = self.rng.choice(self.open_cases)
-        at = self._after(case.at, t)
-        prov = _PROVINCE_CHAR.get(case.unit[:2], "")
-        listing = (
-            f"{prov}人社欠薪失信〔{self._year(at)}〕{self._number(case.unit[:2], 'list', at)}号"
-        )
+        case = self.rng.choice(self.pools.open_cases)
+        at = state.after(case.at, t)
+        prov = PROVINCE_CHAR.get(case.unit[:2], "")
+        number = state.number(case.unit[:2], "list", at)
+        listing = f"{prov}人社欠薪失信〔{state.year(at)}〕{number}号"
         return case.unit, {"employer": case.employer.obj, "listing_no": listing}, at
+
+
+def _case_payload(case: Case, *, amount: int) -> dict[str, Any]:
+    """The payload fields an arrears case's events share, with ``amount`` in fen as yuan."""
+    payload: dict[str, Any] = {"case_id": case.case_id, "employer": case.employer.obj}
+    if case.project is not None:
+        payload["project"] = case.project
+    payload["workers"] = case.workers
+    payload["amount"] = fen_to_yuan(amount)
+    return payload

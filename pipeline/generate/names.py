@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from contracts.registry import Registry
-from pipeline.generate.util import _pick
+from pipeline.generate.util import pick
 
 ROWS = ("construction", "manufacturing", "services", "other")
 #: Which rows the employers of each kind of event come from: construction dominates arrears.
@@ -85,7 +85,7 @@ INDUSTRIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     ),
 }
 #: Platform employers (new forms of employment: riders, drivers).
-_PLATFORM_INDUSTRIES = (
+PLATFORM_INDUSTRIES = (
     ("5430", ("出行服务",)),
     ("6020", ("即时配送", "同城配送")),
     ("6420", ("网络科技",)),
@@ -99,7 +99,7 @@ _SHOPS = {
     "services": ("餐馆", "汽修店", "便利店", "快递服务部", "理发店"),
     "other": ("家庭农场", "养殖场", "苗圃"),
 }
-_PLACES = (
+PLACES = (
     "湖塘",
     "牛塘",
     "湟里",
@@ -130,7 +130,7 @@ _PLACES = (
     "高新",
 )
 #: Project kinds: (name pattern, P(government investment), P(state-owned enterprise)).
-_PROJECT_KINDS = (
+PROJECT_KINDS = (
     ("{p}安置房{n}期工程", 0.85, 0.35),
     ("{p}人才公寓项目", 0.6, 0.5),
     ("{p}道路改造工程", 0.95, 0.3),
@@ -144,7 +144,9 @@ _PROJECT_KINDS = (
     ("{p}河道综合整治工程", 0.95, 0.35),
     ("{p}变电站新建工程", 0.2, 0.95),
 )
-_PROVINCE_CHAR = {
+#: A province's one-character abbreviation (by the first two digits of its code), used in
+#: document and case numbers.
+PROVINCE_CHAR = {
     "11": "京",
     "12": "津",
     "13": "冀",
@@ -177,7 +179,8 @@ _PROVINCE_CHAR = {
     "64": "宁",
     "65": "新",
 }
-_RETRACT_REASONS = (
+#: Why a source retracts an event it sent.
+RETRACT_REASONS = (
     "重复录入",
     "录入单位错误",
     "经复核不属于欠薪案件",
@@ -186,7 +189,7 @@ _RETRACT_REASONS = (
 )
 
 
-def _company_name(
+def company_name(
     rng: random.Random, registry: Registry, uscc: str, division: str, row: str, word: str
 ) -> str:
     """A plausible name for an employer of this kind (USCC prefix), place and report row."""
@@ -213,5 +216,5 @@ def _company_name(
     if kind == "52":
         return f"{city}{county}{brand}{rng.choice(('职业培训学校', '养老服务中心', '幼儿园'))}"
     local = county if county.endswith("市") else city + county  # 溧阳市, not 常州市溧阳市
-    head = _pick(rng, ((city.removesuffix("市"), 45), (local, 25), (province, 20), ("", 10)))
+    head = pick(rng, ((city.removesuffix("市"), 45), (local, 25), (province, 20), ("", 10)))
     return f"{head}{brand}{word}有限公司"

@@ -1,29 +1,55 @@
-"""Bounded pools of employers and projects that later events draw on again."""
+"""Bounded pools of the entities later events draw on: employers, projects, cases and leads."""
 
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from typing import Any
 
 from contracts.uscc import make_uscc, uscc_check_char
 from pipeline.generate.names import (
-    _PLACES,
-    _PLATFORM_INDUSTRIES,
-    _PROJECT_KINDS,
     INDUSTRIES,
+    PLACES,
+    PLATFORM_INDUSTRIES,
+    PROJECT_KINDS,
     ROW_WEIGHTS,
     ROWS,
-    _company_name,
+    company_name,
 )
-from pipeline.generate.records import _Case, _Employer
-from pipeline.generate.state import _State
-from pipeline.generate.util import _cumulative, _fen_to_yuan
+from pipeline.generate.rates import EMPLOYERS_TOTAL, OPEN_LEADS_MAX, PROJECTS_TOTAL
+from pipeline.generate.records import Case, Employer, Lead
+from pipeline.generate.state import State
+from pipeline.generate.util import cumulative
 
 
-class _Pools(_State):
-    """Employers and projects per unit: mostly reused, sometimes new, never more than a cap."""
+class Pools:
+    """Employers and projects per unit (mostly reused, sometimes new, never more than a cap),
+    and the open cases and leads whose later steps are still to come.
 
-    def _per_worker(self, row: str) -> int:
+    The case and lead lists are filled and emptied by the source builders; their bounds are
+    kept there (``OPEN_CASES_MAX``, ``OPEN_LEADS_MAX``).
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.rng = state.rng
+        units = len(state.units)
+        self.employer_cap = max(50, EMPLOYERS_TOTAL // (units * len(ROWS)))
+        self.employers: dict[tuple[str, str], list[Employer]] = {}
+        self.project_cap = max(20, PROJECTS_TOTAL // units)
+        self.projects: dict[str, list[dict[str, Any]]] = {}
+        #: verified arrears cases, not yet resolved or transferred
+        self.open_cases: list[Case] = []
+        #: cases transferred to the police, not yet filed
+        self.to_file: list[Case] = []
+        #: leads received, not yet verified; leads verified, not yet closed
+        self.received_leads: list[Lead] = []
+        self.verified_leads: list[Lead] = []
+        #: duplicate leads to merge: (lead_id, into_lead_id, unit, received at)
+        self.merges: deque[tuple[str, str, str, int]] = deque(maxlen=OPEN_LEADS_MAX)
+
+    def per_worker(self, row: str) -> int:
+        """What one worker of an employer of this report row is owed, in fen."""
         low, high = {
             "construction": (6000, 32000),
             "manufacturing": (3000, 14000),
@@ -32,9 +58,10 @@ class _Pools(_State):
         }[row]
         return self.rng.randint(low, high) * 100 + self.rng.choice((0, 0, 0, 50, 0, 37))
 
-    def _employer(self, unit: str, purpose: str) -> _Employer:
+    def employer(self, unit: str, purpose: str) -> Employer:
+        """An employer of ``unit`` for an event of this purpose (a key of ``ROW_WEIGHTS``)."""
         rng = self.rng
-        row = ROWS[bisect.bisect_left(_cumulative(ROW_WEIGHTS[purpose]), rng.random())]
+        row = ROWS[bisect.bisect_left(cumulative(ROW_WEIGHTS[purpose]), rng.random())]
         pool = self.employers.setdefault((unit, row), [])
         if pool and (len(pool) >= self.employer_cap or rng.random() > 0.3):
             if len(pool) < self.employer_cap or rng.random() > 0.02:
@@ -45,11 +72,12 @@ class _Pools(_State):
         pool.append(emp)
         return emp
 
-    def _new_employer(self, unit: str, row: str) -> _Employer:
+    def _new_employer(self, unit: str, row: str) -> Employer:
         rng = self.rng
-        division = self.division[unit] if rng.random() > 0.12 else rng.choice(self.elsewhere)
+        state = self.state
+        division = state.division[unit] if rng.random() > 0.12 else rng.choice(state.elsewhere)
         platform = row == "services" and rng.random() < 0.25
-        industry, words = rng.choice(_PLATFORM_INDUSTRIES if platform else INDUSTRIES[row])
+        industry, words = rng.choice(PLATFORM_INDUSTRIES if platform else INDUSTRIES[row])
         fit = {"12": "services", "52": "services", "93": "other"}
         for _ in range(6):
             uscc = make_uscc(rng, division)
@@ -58,7 +86,7 @@ class _Pools(_State):
         else:
             uscc = "91" + uscc[2:17]
             uscc += uscc_check_char(uscc)
-        name = _company_name(rng, self.registry, uscc, division, row, rng.choice(words))
+        name = company_name(rng, state.registry, uscc, division, row, rng.choice(words))
         size = {
             "construction": int(rng.paretovariate(1.1) * 25),
             "manufacturing": int(rng.paretovariate(1.2) * 40),
@@ -70,7 +98,7 @@ class _Pools(_State):
         share = {"construction": 0.88, "manufacturing": 0.5, "services": 0.3, "other": 0.6}[
             row
         ] * rng.uniform(0.7, 1.1)
-        return _Employer(
+        return Employer(
             {"id": uscc, "name": name, "industry": industry},
             row,
             max(1, min(size, 20000)),
@@ -78,27 +106,21 @@ class _Pools(_State):
             platform,
         )
 
-    def _project(self, unit: str) -> dict[str, Any]:
+    def project(self, unit: str) -> dict[str, Any]:
+        """A construction project of ``unit``, as the JSON object events carry."""
         rng = self.rng
+        state = self.state
         pool = self.projects.setdefault(unit, [])
         if pool and (len(pool) >= self.project_cap or rng.random() > 0.3):
             return rng.choice(pool)
-        pattern, p_gov, p_soe = rng.choice(_PROJECT_KINDS)
-        name = pattern.format(p=rng.choice(_PLACES), n=rng.randint(1, 6))
-        unit_name = self.registry.unit(unit).name
+        pattern, p_gov, p_soe = rng.choice(PROJECT_KINDS)
+        name = pattern.format(p=rng.choice(PLACES), n=rng.randint(1, 6))
+        unit_name = state.registry.unit(unit).name
         project = {
-            "id": f"P{unit}{self._year(self.now)}{self._seq():07d}",
+            "id": f"P{unit}{state.year(state.now)}{state.next_seq():07d}",
             "name": f"{unit_name}{name}",
             "government_investment": rng.random() < p_gov,
             "soe": rng.random() < p_soe,
         }
         pool.append(project)
         return project
-
-    def _case_payload(self, case: _Case, *, amount: int) -> dict[str, Any]:
-        payload: dict[str, Any] = {"case_id": case.case_id, "employer": case.employer.obj}
-        if case.project is not None:
-            payload["project"] = case.project
-        payload["workers"] = case.workers
-        payload["amount"] = _fen_to_yuan(amount)
-        return payload

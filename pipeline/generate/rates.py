@@ -39,16 +39,19 @@ TYPE_WEIGHTS: dict[tuple[str, str], float] = {
     ("complaint", "lead.verified"): 0.09,
     ("complaint", "lead.closed"): 0.07,
 }
-_TYPE_KEYS = list(TYPE_WEIGHTS)
-_TYPE_CUM = [sum(list(TYPE_WEIGHTS.values())[: i + 1]) for i in range(len(TYPE_WEIGHTS))]
+#: The (source, type) pairs and their cumulative weights, for a bisect on one random draw.
+TYPE_KEYS = list(TYPE_WEIGHTS)
+TYPE_CUM = [sum(list(TYPE_WEIGHTS.values())[: i + 1]) for i in range(len(TYPE_WEIGHTS))]
 POLICE_FILING_SHARE = 0.76  # of transfers; some are still pending at the end
-_SELF_CONTAINED = (
+#: Types that need no earlier event: what late arrivals and bad records are made from.
+SELF_CONTAINED = (
     "employer.inspected",
     "arrears.verified",
     "dispute.resolved",
     "execution.concluded",
 )
-_CORRECTABLE = frozenset(
+#: Types a correction may supersede, and (with two more) those a retraction may retract.
+CORRECTABLE = frozenset(
     {
         "employer.inspected",
         "arrears.verified",
@@ -58,5 +61,4 @@ _CORRECTABLE = frozenset(
         "lead.received",
     }
 )
-_RETRACTABLE = _CORRECTABLE | {"order.issued", "employer.published"}
-_COMPACT = (",", ":")
+RETRACTABLE = CORRECTABLE | {"order.issued", "employer.published"}

@@ -9,7 +9,7 @@ from contracts.calendar import Campaign, is_working_day
 from contracts.clock import CST
 
 
-class _Timeline:
+class Timeline:
     """Slot ``i`` of ``n`` -> an event time: hourly buckets weighted by a rising curve."""
 
     HOUR_WEIGHTS = (

@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from contracts.calendar import Campaign
 from contracts.clock import CST
-from contracts.errors import ValidationError
-from contracts.events import parse_event
-from pipeline.generate.dirt import _Dirt
+from contracts.registry import Registry
+from pipeline.generate.dirt import Dirt
+from pipeline.generate.events import CleanEvents
+from pipeline.generate.history import History
+from pipeline.generate.options import GenerateOptions
+from pipeline.generate.pools import Pools
 from pipeline.generate.rates import (
     JANUARY_FIX_BOOST,
     P_BAD,
@@ -18,46 +22,51 @@ from pipeline.generate.rates import (
     P_LATE_IN_FIRST_WEEK,
     P_RETRACTION,
 )
-from pipeline.generate.records import _Kind
+from pipeline.generate.records import Kind, Line
+from pipeline.generate.state import State
 
 
-class _World(_Dirt):
-    """All the generator's state and builders; ``lines()`` walks the campaign slot by slot."""
+class World:
+    """The generator put together: shared state, pools, history, clean events and dirt.
 
-    # -- the slot loop --
+    ``lines()`` walks the campaign slot by slot and yields one line per slot.
+    """
 
-    def lines(self) -> Iterator[tuple[bytes, dt.datetime, _Kind]]:
-        rng = self.rng
-        first_week_end = self.cutoff + 7 * 86400
-        for i in range(self.options.events):
-            t = int(self.timeline.at(i) + rng.uniform(-90, 90))
-            t = min(max(t, self.start), self.end)
-            self.now = max(self.now, t)
-            january = self.cutoff < t <= first_week_end
-            boost = JANUARY_FIX_BOOST if january and self.december else 1
+    def __init__(self, options: GenerateOptions, registry: Registry, campaign: Campaign) -> None:
+        self.state = State(options, registry, campaign)
+        self.pools = Pools(self.state)
+        self.history = History(self.state)
+        self.events = CleanEvents(self.state, self.pools, self.history)
+        self.dirt = Dirt(self.state, self.pools, self.history, self.events)
+
+    def lines(self) -> Iterator[tuple[bytes, dt.datetime, Kind]]:
+        """(line, recorded at, kind) for each of the ``options.events`` slots, in slot order."""
+        state, dirt, clean = self.state, self.dirt, self.events.clean
+        rng, timeline, december = state.rng, state.timeline, self.history.december
+        start, end, cutoff = state.start, state.end, state.cutoff
+        first_week_end = cutoff + 7 * 86400
+        for i in range(state.options.events):
+            t = int(timeline.at(i) + rng.uniform(-90, 90))
+            t = min(max(t, start), end)
+            state.now = max(state.now, t)
+            january = cutoff < t <= first_week_end
+            boost = JANUARY_FIX_BOOST if january and december else 1
             r = rng.random()
-            out: tuple[bytes, int, _Kind] | None = None
+            out: Line | None = None
             if r < P_BAD:
-                out = self._bad(t)
+                out = dirt.bad(t)
             elif (r := r - P_BAD) < P_EXACT_RESEND:
-                out = self._exact_resend()
+                out = dirt.exact_resend()
             elif (r := r - P_EXACT_RESEND) < P_CONFLICT:
-                out = self._conflict()
+                out = dirt.conflict()
             elif (r := r - P_CONFLICT) < P_CORRECTION * boost:
-                out = self._correction(t, january)
+                out = dirt.correction(t, january)
             elif (r := r - P_CORRECTION * boost) < P_RETRACTION * boost:
-                out = self._retraction(t, january)
+                out = dirt.retraction(t, january)
             elif january and rng.random() < P_LATE_IN_FIRST_WEEK:
-                late_at = rng.randint(self.cutoff - 6 * 86400, self.cutoff)
-                out = self._clean(late_at, late=True, recorded=t)
+                late_at = rng.randint(cutoff - 6 * 86400, cutoff)
+                out = clean(late_at, late=True, recorded=t)
             if out is None:
-                out = self._clean(t)
+                out = clean(t)
             line, recorded, kind = out
             yield line, dt.datetime.fromtimestamp(recorded, CST), kind
-
-    def reason_of(self, line: bytes) -> str:
-        try:
-            parse_event(line, self.registry)
-        except ValidationError as err:
-            return err.reason
-        return "accepted (generator bug)"
