@@ -14,6 +14,14 @@ Rules (SPEC 5.1, 5.3):
 - a second correction of the same X corrects the current correction (the chain
   is followed to its active head), so corrections never double count;
 - a retraction of a retraction does not reinstate anything.
+
+Ids are scoped by reporting unit (SPEC 5.1 "Scope of ids"): the Ledger keys an event by
+`scoped(unit, event_id)`, and a `supersedes`/`retracts` target is an event of the same
+unit. The same event_id under two units is two events; a correction naming another unit's
+event names an event of its own unit that does not exist (yet), so it pre-empts nothing
+that counts. Since every path keys by unit (the topics are keyed by unit, so one unit's
+events sit in one partition, in order), this gives the streams, which see one partition at
+a time, and the batch, which sees all, one answer by construction.
 """
 
 from __future__ import annotations
@@ -80,6 +88,21 @@ def _fold(
     return tuple(items() if callable(items) else items)
 
 
+def scoped(unit: str, event_id: str) -> str:
+    """The Ledger's key of `event_id` of `unit` (units are 6 characters: unambiguous).
+
+    >>> scoped("320412", "insp-1")
+    '320412|insp-1'
+    """
+    return f"{unit}|{event_id}"
+
+
+def unscoped(key: str) -> tuple[str, str]:
+    """(unit, event_id) of a Ledger key made by `scoped`."""
+    unit, _, event_id = key.partition("|")
+    return unit, event_id
+
+
 class Ledger:
     """Decides each event's effect; `entries` is any mutable mapping (dict, Faust table)."""
 
@@ -87,12 +110,14 @@ class Ledger:
         self.entries: MutableMapping[str, Entry] = {} if entries is None else entries
 
     def apply(self, event: Event) -> Outcome:
-        """Resolve one parsed event (the streams and the Kafka replay)."""
+        """Resolve one parsed event (the streams and the Kafka replay), scoped by its unit."""
+        unit = event.unit
+        retracts = event.payload.retracts if isinstance(event.payload, EventRetracted) else None
         return self.apply_record(
-            event.event_id,
+            scoped(unit, event.event_id),
             event.content_hash,
-            supersedes=event.supersedes,
-            retracts=event.payload.retracts if isinstance(event.payload, EventRetracted) else None,
+            supersedes=None if event.supersedes is None else scoped(unit, event.supersedes),
+            retracts=None if retracts is None else scoped(unit, retracts),
             contributions=lambda: contributions(event),
         )
 
@@ -124,9 +149,9 @@ class Ledger:
                 return Outcome(
                     "conflict",
                     detail=(
-                        f"event_id {eid} was already received with different content "
-                        f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); send a new "
-                        f'event_id with "supersedes": "{eid}" to correct it'
+                        f"was already received with different content "
+                        f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); to correct it "
+                        'send a new event_id with "supersedes" naming this one'
                     ),
                 )
             return self._replace_self(eid, known, digest, contributions)
@@ -181,7 +206,7 @@ class Ledger:
         return ()
 
     def effective(self) -> dict[str, tuple[Contribution, ...]]:
-        """event_id -> contributions of every event that currently counts."""
+        """Ledger key (`scoped`) -> contributions of every event that currently counts."""
         return {
             eid: _unpack(e["c"]) for eid, e in self.entries.items() if e["s"] == ACTIVE and e["c"]
         }

@@ -33,7 +33,7 @@ from contracts.cells import CELL_BY_ID
 from contracts.cutoff import Cutoff
 from contracts.events import content_hash_of
 from contracts.fold import Contribution, Figures, with_totals
-from contracts.ledger import ACTIVE, Ledger
+from contracts.ledger import ACTIVE, Ledger, scoped
 from contracts.registry import Registry
 from warehouse.archive import (
     FOLD_KEY,
@@ -84,7 +84,7 @@ class BatchRebuild:
     refolded: int = 0  # rows folded on read (older files, or folded by other contracts code)
     involved: int = 0  # rows that went through the Python Ledger
     outcomes: Counter[str] = field(default_factory=Counter)
-    #: One column, event_id: the events the Ledger holds active (lazily, like `effective`).
+    #: One column, key: the Ledger keys of the events it holds active (lazily, like `effective`).
     active: pl.LazyFrame | None = None
     #: Scratch files `effective` reads (the Kafka replay's rows): removed with this object.
     scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -93,14 +93,15 @@ class BatchRebuild:
         return tally_frame(self.effective, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
 
     def active_ids(self) -> pl.Series:
-        """The event_ids the Ledger holds active (arrived, not superseded or retracted; a
-        conflicting resend does not make its event_id count twice), each once: what the
-        quality suites call effective events. Contributions or not."""
+        """The Ledger keys (`contracts.ledger.scoped`: unit|event_id) of the events the
+        Ledger holds active (arrived, not superseded or retracted; a conflicting resend
+        does not make its key count twice), each once: what the quality suites call
+        effective events. Contributions or not."""
         if self.active is None:
             raise ValueError("this rebuild keeps no active ids")
-        # Unique by construction: a row outside the Ledger has an event_id seen once, and
-        # the Ledger's entries are keyed by event_id.
-        return self.active.collect(engine="streaming")["event_id"]
+        # Unique by construction: a row outside the Ledger has a key seen once, and the
+        # Ledger's entries are keyed by it.
+        return self.active.collect(engine="streaming")["key"]
 
 
 def batch_rebuild(
@@ -121,11 +122,21 @@ def batch_rebuild(
     return result
 
 
-#: A row's event_id as a 64-bit hash. Rows are told apart by it only to find the few the
-#: Ledger must see: two ids that collide just send both rows through the Ledger, which
-#: resolves them exactly as it would anyway, so a collision costs time, never correctness.
-_ID_HASH = pl.col("event_id").hash().alias("h")
-#: The columns by which an event names another (a correction's target, a retraction's).
+#: A row's Ledger key (unit and event_id, `contracts.ledger.scoped`) as a 64-bit hash. Rows
+#: are told apart by it only to find the few the Ledger must see: two keys that collide just
+#: send both rows through the Ledger, which resolves them exactly as it would anyway, so a
+#: collision costs time, never correctness.
+def _key(column: str) -> pl.Expr:
+    return pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col(column))
+
+
+def _key_hash(column: str) -> pl.Expr:
+    return _key(column).hash()
+
+
+_KEY = _key("event_id")
+_ID_HASH = _KEY.hash().alias("h")
+#: The columns by which an event names another of its unit (a correction's, a retraction's).
 _NAMING = ("supersedes", "retracts")
 
 
@@ -147,7 +158,7 @@ def fold_rows(
     hashed = rows.with_columns(_ID_HASH)
     # One pass over the cheap columns: 8 bytes a row each for the id, the log position,
     # and (null for most rows) the ids a correction or retraction names.
-    named = [pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()) for c in _NAMING]
+    named = [pl.when(pl.col(c).is_not_null()).then(_key_hash(c)) for c in _NAMING]
     ids = hashed.select(
         "h",
         pl.struct("topic", "partition", "offset").hash().alias("at"),
@@ -181,14 +192,14 @@ def fold_rows(
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
-    for eid, digest, supersedes, retracts, items in tricky.select(
-        "event_id", "content_hash", "supersedes", "retracts", "contributions"
+    for eid, unit, digest, supersedes, retracts, items in tricky.select(
+        "event_id", "unit", "content_hash", "supersedes", "retracts", "contributions"
     ).iter_rows():
         outcome = ledger.apply_record(
-            eid,
+            scoped(unit, eid),
             digest,
-            supersedes=supersedes,
-            retracts=retracts,
+            supersedes=None if supersedes is None else scoped(unit, supersedes),
+            retracts=None if retracts is None else scoped(unit, retracts),
             contributions=functools.partial(_contributions, items, eid),
         )
         outcomes[outcome.status] += 1
@@ -201,16 +212,16 @@ def fold_rows(
     )
     active = pl.concat(
         [
-            hashed.filter(~is_involved).select("event_id"),
+            hashed.filter(~is_involved).select(_KEY.alias("key")),
             pl.LazyFrame(
                 {
-                    "event_id": [
-                        eid
-                        for eid, e in ledger.entries.items()
+                    "key": [
+                        k
+                        for k, e in ledger.entries.items()
                         if e["s"] == ACTIVE and e["h"] is not None
                     ]
                 },
-                schema={"event_id": pl.String},
+                schema={"key": pl.String},
             ),
         ]
     )
@@ -377,6 +388,7 @@ def _empty_rows() -> pl.DataFrame:
             "partition": pl.Int32,
             "offset": pl.Int64,
             "event_id": pl.String,
+            "unit": pl.String,
             "content_hash": pl.String,
             "supersedes": pl.String,
             "retracts": pl.String,

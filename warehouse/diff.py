@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from contracts.cells import CELL_BY_ID, ROWS, TOTAL, row_cell
 from contracts.cutoff import Cutoff
 from contracts.fold import Contribution
-from contracts.ledger import ACTIVE
+from contracts.ledger import ACTIVE, unscoped
 from contracts.registry import Registry
 from warehouse.offsets import Offsets
 from warehouse.rebuild import EventInfo, Rebuild
@@ -55,7 +55,7 @@ class CellChange:
 def _by_cell(
     rebuild: Rebuild, cutoff: Cutoff
 ) -> dict[tuple[str, str], dict[str, list[Contribution]]]:
-    """(unit, cell) -> event_id -> its effective contributions inside the cutoff window."""
+    """(unit, cell) -> Ledger key -> its effective contributions inside the cutoff window."""
     out: dict[tuple[str, str], dict[str, list[Contribution]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -97,7 +97,8 @@ def attribute(
             keys = tuple(sorted({c.key for c in was + now if c.key}))
             delta = sum(c.value for c in now) - sum(c.value for c in was)
             kind, detail = _classify(eid, bool(was), bool(now), a, b, a_offsets)
-            causes.append(Cause(eid, kind, detail, delta, keys, b.info.get(eid) or a.info.get(eid)))
+            info = b.info.get(eid) or a.info.get(eid)
+            causes.append(Cause(unscoped(eid)[1], kind, detail, delta, keys, info))
         causes.sort(
             key=lambda c: (_ORDER.get(c.kind, 9), c.info.offset if c.info else 0, c.event_id)
         )
@@ -143,9 +144,9 @@ def _classify(
         if status == "retracted":
             by_info = b.info.get(str(by))
             reason = f" ({by_info.reason})" if by_info and by_info.reason else ""
-            return "retracted", f"by {by}{reason}"
+            return "retracted", f"by {unscoped(str(by))[1]}{reason}"
         if status == "superseded":
-            return "superseded", f"by {by}"
+            return "superseded", f"by {unscoped(str(by))[1]}"
         if status == ACTIVE:
             return "moved", "its contribution to this cell changed"
         return "removed", f"status in B: {status}"

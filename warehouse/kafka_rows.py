@@ -281,8 +281,8 @@ class _Rows:
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic, self.partition = topic, partition
-        # offset, event_id, supersedes, retracts, raw: one tuple a row
-        self.rows: list[tuple[int, str, str | None, str | None, bytes]] = []
+        # offset, event_id, unit, supersedes, retracts, raw: one tuple a row
+        self.rows: list[tuple[int, str, str, str | None, str | None, bytes]] = []
         self.ends: list[int] = [0]  # contributions of row i: items[ends[i]:ends[i + 1]]
         self.items: list[Contribution] = []
 
@@ -300,6 +300,7 @@ class _Rows:
             (
                 offset,
                 event.event_id,
+                event.unit,
                 event.supersedes,
                 payload.retracts if isinstance(payload, EventRetracted) else None,
                 value,
@@ -313,7 +314,9 @@ class _Rows:
         """The rows (ROW_SCHEMA, numbered from `first_row`) and their records (RAW_SCHEMA)."""
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
         n = len(self.rows)
-        offsets, ids, supersedes, retracts, raws = zip(*self.rows, strict=True) if n else ((),) * 5
+        offsets, ids, units_, supersedes, retracts, raws = (
+            zip(*self.rows, strict=True) if n else ((),) * 6
+        )
         cells, units, keys, ats, values, _ = (
             zip(*self.items, strict=True) if self.items else ((),) * 6
         )
@@ -333,6 +336,7 @@ class _Rows:
                 pa.array([self.partition] * n, pa.int32()),
                 pa.array(offsets, pa.int64()),
                 pa.array(ids, pa.string()),
+                pa.array(units_, pa.string()),
                 pa.nulls(n, pa.string()),
                 pa.array(supersedes, pa.string()),
                 pa.array(retracts, pa.string()),

@@ -22,7 +22,7 @@ from contracts.cutoff import Cutoff
 from contracts.errors import ValidationError
 from contracts.events import Event, parse_event
 from contracts.fold import Figures, tally
-from contracts.ledger import Ledger, Outcome
+from contracts.ledger import Ledger, Outcome, scoped
 from contracts.registry import Registry
 
 __all__ = ["LogRecord", "Rebuild", "EventInfo"]
@@ -69,6 +69,7 @@ class Rebuild:
     events: int = 0  # valid records read (duplicates included)
     invalid: int = 0  # records that fail validation: the dead letters' business
     outcomes: Counter[str] = field(default_factory=Counter)
+    #: Ledger key (`contracts.ledger.scoped`) -> where the event was read (`keep_info`).
     info: dict[str, EventInfo] = field(default_factory=dict)
 
     def feed(self, records: Iterable[LogRecord]) -> None:
@@ -84,8 +85,9 @@ class Rebuild:
         self.events += 1
         outcome = self.ledger.apply(event)
         self.outcomes[outcome.status] += 1
-        if self.keep_info and event.event_id not in self.info:
-            self.info[event.event_id] = _info(event, record, outcome.status)
+        key = scoped(event.unit, event.event_id)
+        if self.keep_info and key not in self.info:
+            self.info[key] = _info(event, record, outcome.status)
         return outcome
 
     def apply_event(self, event: Event) -> Outcome:

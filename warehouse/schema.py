@@ -43,6 +43,7 @@ ROW_COLUMNS = [
     "partition",
     "offset",
     "event_id",
+    "unit",
     "content_hash",
     "supersedes",
     "retracts",

@@ -17,7 +17,7 @@ import pandas as pd
 import polars as pl
 
 from contracts.clock import second_end_ms
-from contracts.ledger import Ledger
+from contracts.ledger import Ledger, scoped
 
 __all__ = [
     "ARCHIVE_COLUMNS",
@@ -118,12 +118,13 @@ class EventTables:
     def gx_frame(self) -> pd.DataFrame:
         """The narrow pandas batch the event suite runs on (one conversion).
 
-        `received_event_id` is the event_id of each event_id's first row and of every resend
-        the Ledger refuses as a conflict: unique unless a conflicting resend reached the log.
+        `received_event_id` is the Ledger key (unit|event_id: ids are scoped by unit) of
+        each key's first row and of every resend the Ledger refuses as a conflict: unique
+        unless a conflicting resend reached the log.
         """
         return self.rows.select(
             pl.when(pl.col("first") | pl.col("conflict"))
-            .then(pl.col("event_id"))
+            .then(pl.col("key"))
             .alias("received_event_id"),
             pl.col("source").cast(pl.Categorical),
             pl.col("unit").cast(pl.Categorical),
@@ -152,12 +153,11 @@ class EventTables:
             .sort("unit", "case_id")
         )
 
-    def duplicates(self, event_ids: list[str]) -> pl.DataFrame:
-        """The rows behind a non-unique `received_event_id`: a first row, its conflicts."""
+    def duplicates(self, keys: list[str]) -> pl.DataFrame:
+        """The rows behind a non-unique `received_event_id` (Ledger keys): a first row, its
+        conflicts."""
         return (
-            self.rows.filter(
-                (pl.col("first") | pl.col("conflict")) & pl.col("event_id").is_in(event_ids)
-            )
+            self.rows.filter((pl.col("first") | pl.col("conflict")) & pl.col("key").is_in(keys))
             .select(
                 "event_id",
                 "unit",
@@ -199,20 +199,25 @@ class EventTables:
         )
 
 
+#: A row's Ledger key, `contracts.ledger.scoped(unit, event_id)`, as a polars expression.
+_KEY = pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col("event_id"))
+
+
 def prepare_events(
     archive: pl.LazyFrame, meta: Mapping[str, Any] | None, active: pl.Series
 ) -> EventTables:
     """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
-    `active` holds the event_ids `contracts.ledger.Ledger` holds active after these rows in
-    log order, each once; the caller resolves them (the command layer runs the warehouse
+    `active` holds the keys (`contracts.ledger.scoped`: unit|event_id, ids are scoped by
+    unit) of the events `contracts.ledger.Ledger` holds active after these rows in log
+    order, each once; the caller resolves them (the command layer runs the warehouse
     batch, which applies `Ledger.apply_record`), so there is one implementation of the rules.
-    A row is `effective` iff its event_id is active and it is that event_id's `first` row in
-    log order (topic, partition, offset): a resend, identical or conflicting, never counts
+    A row is `effective` iff its key is active and it is that key's `first` row in log
+    order (topic, partition, offset): a resend, identical or conflicting, never counts
     twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `retracts` and
     `occurred_at_ms` are derived here.
 
-        >>> active = pl.Series(["e-1", "e-2"])
+        >>> active = pl.Series(["320412|e-1", "320412|e-2"])
         >>> tables = prepare_events(archive, meta, active=active)  # doctest: +SKIP
         >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
         ['e-1', 'e-2']
@@ -232,8 +237,9 @@ def prepare_events(
         pl.when(pl.col("type") == RETRACTED)
         .then(pl.col("raw").str.extract(_RETRACTS))
         .alias("retracts"),
+        _KEY.alias("key"),
         # in the scan, not after it: ~2 s less on ten million rows
-        pl.col("event_id").is_in(active.cast(pl.Utf8).implode()).alias("_active"),
+        _KEY.is_in(active.cast(pl.Utf8).implode()).alias("_active"),
     ).collect()
     later, conflicts = _resends(rows)
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
@@ -258,18 +264,22 @@ def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """
     repeated = (
         rows.with_row_index("_row")
-        .filter(pl.col("event_id").hash().is_duplicated())
+        .filter(pl.col("key").hash().is_duplicated())
         .sort("topic", "partition", "offset")
     )
-    later = repeated.filter(~pl.col("event_id").is_first_distinct())["_row"]
+    later = repeated.filter(~pl.col("key").is_first_distinct())["_row"]
     ledger = Ledger()
     conflicts = [
         row
-        for row, eid, digest, supersedes, retracts in repeated.select(
-            "_row", "event_id", "content_hash", "supersedes", "retracts"
+        for row, unit, eid, digest, supersedes, retracts in repeated.select(
+            "_row", "unit", "event_id", "content_hash", "supersedes", "retracts"
         ).iter_rows()
         if ledger.apply_record(
-            eid, digest, supersedes=supersedes, retracts=retracts, contributions=()
+            scoped(unit, eid),
+            digest,
+            supersedes=None if supersedes is None else scoped(unit, supersedes),
+            retracts=None if retracts is None else scoped(unit, retracts),
+            contributions=(),
         ).status
         == "conflict"
     ]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from contracts.clock import CST, epoch_ms
 from contracts.events import parse_event
 from contracts.fold import tally
-from contracts.ledger import Ledger
+from contracts.ledger import Ledger, scoped
 from tests.contracts.eventkit import FACTORY, REGISTRY, event, inspected, raw, retraction
 
 WINDOW = dict(
@@ -101,11 +101,11 @@ def _by_record(ledger: Ledger, e):  # type: ignore[no-untyped-def]
     from contracts.payloads import EventRetracted
 
     retracts = e.payload.retracts if isinstance(e.payload, EventRetracted) else None
-    return ledger.apply_record(
-        e.event_id,
+    return ledger.apply_record(  # apply keys every id by the event's unit
+        scoped(e.unit, e.event_id),
         e.content_hash,
-        supersedes=e.supersedes,
-        retracts=retracts,
+        supersedes=None if e.supersedes is None else scoped(e.unit, e.supersedes),
+        retracts=None if retracts is None else scoped(e.unit, retracts),
         contributions=contributions(e),
     )
 
