@@ -35,6 +35,7 @@ __all__ = [
     "upcast",
     "canonical_json",
     "content_hash_of",
+    "check_key",
     "check_limits",
     "nesting_depth",
     "MAX_RECORD_BYTES",
@@ -177,6 +178,28 @@ def parse_event(raw: bytes | str | dict[str, Any], registry: Registry) -> Event:
             reason="internal",
             hint="this is a defect of arrears, not of the record alone: report it with the record",
         ) from exc
+
+
+def check_key(event: Event, key: bytes | None) -> None:
+    """Refuse an event whose record key is not its unit (`key.not_unit`).
+
+    The source topics are keyed by unit (SPEC 9), so one unit's events sit in one
+    partition, in order, where its corrections meet their targets and its resends are
+    seen as resends; an event keyed otherwise could be counted apart from its unit's
+    others. Every reader of a source topic (the workers, the archiver, the replays)
+    applies this, so all paths refuse the same records.
+    """
+    if key == event.unit.encode():
+        return
+    shown = MISSING if key is None else key.decode("utf-8", "backslashreplace")
+    raise ValidationError(
+        "key",
+        shown,
+        f"is the record's key, but the event's unit is {event.unit}: source topics are keyed "
+        "by unit, so a unit's events keep their order",
+        reason="key.not_unit",
+        hint=f"produce it again with key {event.unit} (arrears ingest keys every event so)",
+    )
 
 
 def event_from(loaded: Any, raw: bytes | str | dict[str, Any], registry: Registry) -> Event:

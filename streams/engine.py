@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any, NamedTuple
 
 from contracts.errors import ValidationError
-from contracts.events import parse_event
+from contracts.events import check_key, parse_event
 from contracts.ledger import CONFLICT, Ledger, conflict_error
 from contracts.registry import Registry
 from streams.tallies import Window, fold_into
@@ -245,8 +245,11 @@ class Engine:
         if journal is not None:
             self.clean[chunk.partition] = _marker(journal)
 
-    def handle(self, chunk: Chunk, topic: str, offset: int, raw: bytes | None) -> Verdict:
-        """Apply the record at (`topic`, chunk.partition, `offset`) to `chunk`, at most once."""
+    def handle(
+        self, chunk: Chunk, topic: str, offset: int, raw: bytes | None, key: bytes | None
+    ) -> Verdict:
+        """Apply the record at (`topic`, chunk.partition, `offset`) to `chunk`, at most once;
+        a record whose `key` is not its event's unit is rejected (`check_key`)."""
         expected = self.next_offset(chunk, topic)
         if offset < expected:
             return Verdict("skipped")
@@ -261,6 +264,7 @@ class Engine:
         chunk.advanced = True
         try:
             event = parse_event(raw if raw is not None else b"", self.registry)
+            check_key(event, key)
         except ValidationError as err:
             return Verdict("rejected", err)
         if chunk.events is not None:

@@ -173,7 +173,7 @@ class Runtime:
                     self.counts["held"] += 1
                     continue
                 raw = message.value if message.value is not None else b""
-                verdict = self.engine.handle(chunk, message.topic, message.offset, raw)
+                verdict = self.engine.handle(chunk, message.topic, message.offset, raw, message.key)
                 self.counts[verdict.status] += 1
                 if seen is not None:
                     seen.append((message.topic[-10:], message.offset, verdict.status[:3]))

@@ -34,7 +34,7 @@ from kafka.structs import OffsetAndMetadata
 import contracts
 from contracts.clock import CST
 from contracts.errors import ValidationError
-from contracts.events import parse_event
+from contracts.events import check_key, parse_event
 from contracts.fold import contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
@@ -319,7 +319,9 @@ class Archiver:
                 if r.offset in skip.get(tp, ()):
                     run.skipped_already_archived += 1
                     continue
-                row = event_row(tp.topic, tp.partition, r.offset, r.value, self.registry)
+                row = event_row(
+                    tp.topic, tp.partition, r.offset, r.value, self.registry, key=r.key, keyed=True
+                )
                 if row is None:
                     run.invalid += 1
                     continue
@@ -349,11 +351,21 @@ class Archiver:
 
 
 def event_row(
-    topic: str, partition: int, offset: int, value: bytes | str, registry: Registry
+    topic: str,
+    partition: int,
+    offset: int,
+    value: bytes | str,
+    registry: Registry,
+    *,
+    key: bytes | None = None,
+    keyed: bool = False,
 ) -> dict[str, Any] | None:
-    """The archive row of one record, or None if it is not a valid event."""
+    """The archive row of one record, or None if it is not a valid event (with `keyed`, its
+    `key` must be its unit: `contracts.events.check_key`)."""
     try:
         event = parse_event(value, registry)
+        if keyed:
+            check_key(event, key)
     except ValidationError:
         return None
     raw = value.decode("utf-8") if isinstance(value, bytes) else value
@@ -425,7 +437,7 @@ def archive_records(root: Path, records: Iterable[LogRecord], registry: Registry
     """Archive records without Kafka (tests, imports); returns how many were valid events."""
     groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        row = event_row(r.topic, r.partition, r.offset, r.value, registry)
+        row = event_row(r.topic, r.partition, r.offset, r.value, registry, key=r.key, keyed=r.keyed)
         if row is not None:
             groups[_group(row)].append(row)
     for (source, date, topic, partition), rows in sorted(groups.items()):

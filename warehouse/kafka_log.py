@@ -119,8 +119,9 @@ def consumer_for(bootstrap: str, client_id: str) -> KafkaConsumer:
 
 def partition_batches(
     consumer: KafkaConsumer, tp: TopicPartition, end: int
-) -> Iterator[list[tuple[int, bytes]]]:
-    """(offset, value) of `tp` from its beginning up to `end` (exclusive), a fetch at a time.
+) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
+    """(offset, value, key) of `tp` from its beginning up to `end` (exclusive), a fetch at a
+    time.
 
     Offsets the log no longer has (transaction markers, compaction) are skipped; a read
     that makes no progress for STALL_SECONDS fails.
@@ -139,7 +140,7 @@ def partition_batches(
                 )
             continue
         last_progress = time.monotonic()
-        yield [(r.offset, r.value) for r in batch if r.offset < end]
+        yield [(r.offset, r.value, r.key) for r in batch if r.offset < end]
         if batch[-1].offset >= end - 1:
             break
 
@@ -155,8 +156,8 @@ def _direct(
                 if end <= 0:
                     continue
                 for batch in partition_batches(consumer, TopicPartition(topic, partition), end):
-                    for offset, value in batch:
-                        yield LogRecord(topic, partition, offset, value)
+                    for offset, value, key in batch:
+                        yield LogRecord(topic, partition, offset, value, key, keyed=True)
                     if progress is not None:
                         progress(len(batch))
     finally:

@@ -34,7 +34,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from contracts.errors import ValidationError
-from contracts.events import parse_event
+from contracts.events import check_key, parse_event
 from contracts.fold import Contribution, contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
@@ -247,8 +247,8 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
             for topic, partition, end in job.plan:
                 rows = _Rows(topic, partition)
                 for values in partition_batches(consumer, TopicPartition(topic, partition), end):
-                    for offset, value in values:
-                        if not rows.add(offset, value, job.registry):
+                    for offset, value, key in values:
+                        if not rows.add(offset, value, key, job.registry):
                             invalid += 1
                     records += len(values)
                     say(f"progress {len(values)}")
@@ -289,10 +289,11 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, offset: int, value: bytes, registry: Registry) -> bool:
-        """Parse, validate and fold one record; False if it is not a valid event."""
+    def add(self, offset: int, value: bytes, key: bytes | None, registry: Registry) -> bool:
+        """Parse, validate (with its key) and fold one record; False if it is not a valid event."""
         try:
             event = parse_event(value, registry)
+            check_key(event, key)
         except ValidationError:
             return False
         payload = event.payload

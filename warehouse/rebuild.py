@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from contracts.cutoff import Cutoff
 from contracts.errors import ValidationError
-from contracts.events import Event, parse_event
+from contracts.events import Event, check_key, parse_event
 from contracts.fold import Figures, tally
 from contracts.ledger import Ledger, Outcome, scoped
 from contracts.registry import Registry
@@ -35,6 +35,11 @@ class LogRecord(NamedTuple):
     partition: int
     offset: int
     value: bytes | str
+    #: The record's key, when `keyed` (read from Kafka): checked against the event's unit
+    #: (`contracts.events.check_key`). Records read back from the archive were checked
+    #: when they were archived.
+    key: bytes | None = None
+    keyed: bool = False
 
 
 class EventInfo(NamedTuple):
@@ -79,6 +84,8 @@ class Rebuild:
     def add(self, record: LogRecord) -> Outcome | None:
         try:
             event = parse_event(record.value, self.registry)
+            if record.keyed:
+                check_key(event, record.key)
         except ValidationError:
             self.invalid += 1
             return None

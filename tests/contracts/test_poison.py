@@ -113,3 +113,14 @@ def test_the_dead_letter_of_a_huge_record_fits_the_topic_and_names_the_whole() -
     assert letter["original_sha256"] == hashlib.sha256(huge).hexdigest()
     small = dead_letter_value("id-2", b"{}", err, origin="ingest")
     assert "original_truncated" not in small and small["original"] == "{}"
+
+
+def test_a_record_keyed_by_another_unit_is_key_not_unit() -> None:
+    from contracts.events import check_key
+
+    event = parse_event(GOOD.splitlines()[0], REGISTRY)
+    check_key(event, event.unit.encode())  # keyed by its unit: fine
+    for key in (None, b"", b"320400", "武进".encode()):
+        with pytest.raises(ValidationError) as caught:
+            check_key(event, key)
+        assert caught.value.reason == "key.not_unit" and event.unit in str(caught.value)

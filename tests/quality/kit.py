@@ -125,8 +125,9 @@ def own_figures(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> Figures:
 
 def active_ids(events: Iterable[Event]) -> pl.Series:
     """The keys (`contracts.ledger.scoped`) of the events `contracts.ledger.Ledger` holds
-    active after `events` in this order, each once: what `run_check` takes as `active` with `archive_frame(events)` (which keeps
-    this order within a source; the command layer gets the same from warehouse.batch)."""
+    active after `events` in this order, each once: what `run_check` takes as `active`
+    with `archive_frame(events)` (which keeps this order within a source; the command
+    layer gets the same from warehouse.batch)."""
     entries = _ledger(events).entries
     return pl.Series(
         "key",

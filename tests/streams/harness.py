@@ -37,7 +37,7 @@ class Harness:
         value = record if isinstance(record, bytes) else json.dumps(record).encode()
         if offset is not None:
             self.agent.sent_offset = offset  # Kafka delivering that offset again
-        await self.agent.put(value, key=b"k", partition=partition, wait=wait)
+        await self.agent.put(value, key=_unit_of(value), partition=partition, wait=wait)
 
     async def settle(self, handled: int, timeout: float = 30.0) -> None:
         """Wait until the agent has handled `handled` records in total."""
@@ -94,3 +94,12 @@ def run(test: Callable[[Harness], Awaitable[None]]) -> None:
             await test(harness)
 
     asyncio.run(main())
+
+
+def _unit_of(value: bytes) -> bytes:
+    """The key a source system gives a record: its unit (a record with none: b"")."""
+    try:
+        unit = json.loads(value).get("unit")
+    except (ValueError, AttributeError):
+        return b""
+    return unit.encode() if isinstance(unit, str) else b""

@@ -9,6 +9,7 @@ records the journal says are applied.
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -75,7 +76,8 @@ class Partition:
             if topic in held:
                 continue
             before = chunk.applied.get(topic, -1)
-            verdict = self.engine.handle(chunk, topic, offset, self.logs[topic][offset])
+            record = self.logs[topic][offset]
+            verdict = self.engine.handle(chunk, topic, offset, record, unit_key(record))
             if verdict.status == "gap":  # what the worker does: read again from the journal
                 held.add(topic)
                 self.position[topic] = self.engine.next_offset(chunk, topic)
@@ -202,18 +204,26 @@ def test_a_gap_is_refused_until_met_again_from_the_first_unapplied_offset() -> N
     engine = Engine(REGISTRY, WINDOW)
     chunk = Chunk({}, 0)
     for offset in range(3):
-        assert engine.handle(chunk, "inspection", offset, logs[offset]).status != "gap"
-    assert engine.handle(chunk, "inspection", 5, logs[5]).status == "gap"
+        assert (
+            engine.handle(chunk, "inspection", offset, logs[offset], unit_key(logs[offset])).status
+            != "gap"
+        )
+    assert engine.handle(chunk, "inspection", 5, logs[5], unit_key(logs[5])).status == "gap"
     assert chunk.applied["inspection"] == 2 and engine.next_offset(chunk, "inspection") == 3
     # read again from 3: the records in between come, and 5 counts once after them
     for offset in (3, 4, 5):
-        assert engine.handle(chunk, "inspection", offset, logs[offset]).status not in (
+        assert engine.handle(
+            chunk, "inspection", offset, logs[offset], unit_key(logs[offset])
+        ).status not in (
             "gap",
             "skipped",
         )
     # a real hole in the log (retention, a transaction marker): met again from there, crossed
-    assert engine.handle(chunk, "inspection", 9, logs[9]).status == "gap"
-    assert engine.handle(chunk, "inspection", 9, logs[9]).status not in ("gap", "skipped")
+    assert engine.handle(chunk, "inspection", 9, logs[9], unit_key(logs[9])).status == "gap"
+    assert engine.handle(chunk, "inspection", 9, logs[9], unit_key(logs[9])).status not in (
+        "gap",
+        "skipped",
+    )
     assert chunk.applied["inspection"] == 9
 
 
@@ -229,7 +239,7 @@ def test_a_partly_written_chunk_is_completed_by_redo() -> None:
     engine = Engine(REGISTRY, WINDOW)
     chunk = Chunk(table, 0)
     for offset, value in enumerate(logs["inspection"]):
-        engine.handle(chunk, "inspection", offset, value)
+        engine.handle(chunk, "inspection", offset, value, unit_key(value))
     engine.finish(chunk, write)
     assert log[0][0] == journal_key(0) and len(log) > 10
     half = dict(log[: len(log) // 2])  # the journal and half of the keys survived
@@ -244,8 +254,39 @@ def test_a_journal_from_before_the_event_count_leaves_it_unknown() -> None:
     assert applied_events(old, 0) is None and applied_events({}, 0) == 0
     chunk = Chunk(old, 0)
     engine = Engine(REGISTRY, WINDOW)
-    engine.handle(chunk, "inspection", 5, _logs(20, 3)["inspection"][5])
+    record = _logs(20, 3)["inspection"][5]
+    engine.handle(chunk, "inspection", 5, record, unit_key(record))
     written: dict[str, Any] = {}
     engine.finish(chunk, written.__setitem__)
     assert "n" not in written[journal_key(0)]  # never a count that misses the older records
     assert next_offsets(written, 0, ["inspection", "court"]) == {"inspection": 6, "court": 0}
+
+
+def unit_key(record: bytes | None) -> bytes:
+    """The key a source system gives a record: its unit."""
+    try:
+        unit = json.loads(record or b"").get("unit")
+    except (ValueError, AttributeError):
+        return b""
+    return unit.encode() if isinstance(unit, str) else b""
+
+
+def test_a_record_not_keyed_by_its_unit_is_rejected_as_every_path_rejects_it() -> None:
+    from warehouse.archive import event_row
+    from warehouse.rebuild import LogRecord, Rebuild
+
+    record = _logs(120, 5)["inspection"][0]
+    assert record is not None
+    unit = unit_key(record)
+    for key in (None, b"", b"320400" if unit != b"320400" else b"320402"):
+        engine = Engine(REGISTRY, WINDOW)
+        verdict = engine.handle(Chunk({}, 0), "inspection", 0, record, key)
+        assert verdict.status == "rejected" and verdict.error is not None
+        assert verdict.error.reason == "key.not_unit"
+        rebuild = Rebuild(REGISTRY)
+        rebuild.add(LogRecord("inspection", 0, 0, record, key, keyed=True))
+        assert rebuild.invalid == 1 and rebuild.events == 0
+        assert event_row("inspection", 0, 0, record, REGISTRY, key=key, keyed=True) is None
+    assert (
+        Engine(REGISTRY, WINDOW).handle(Chunk({}, 0), "inspection", 0, record, unit).error is None
+    )
