@@ -27,6 +27,7 @@ a time, and the batch, which sees all, one answer by construction.
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping, Sequence
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from contracts.errors import ValidationError
@@ -67,8 +68,17 @@ def conflict_error(event_id: str, detail: str | None = None) -> ValidationError:
     )
 
 
+class Status(StrEnum):
+    """What the Ledger decided for one event (a str: counters and JSON see the text)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    INACTIVE = "inactive"  # pre-empted by an earlier correction or retraction
+
+
 class Outcome(NamedTuple):
-    status: str  # applied | duplicate | conflict | inactive (pre-empted by an earlier correction)
+    status: Status
     added: tuple[Contribution, ...] = ()
     removed: tuple[Contribution, ...] = ()
     detail: str = ""
@@ -144,10 +154,10 @@ class Ledger:
         known = self.entries.get(eid)
         if known is not None and known.get("h") is not None:
             if known["h"] == digest:
-                return Outcome("duplicate")
+                return Outcome(Status.DUPLICATE)
             if supersedes != eid:
                 return Outcome(
-                    "conflict",
+                    Status.CONFLICT,
                     detail=(
                         f"was already received with different content "
                         f"(sha256 {known['h'][:12]}..., now {digest[:12]}...); to correct it "
@@ -168,13 +178,13 @@ class Ledger:
             known["h"] = digest
             self.entries[eid] = known
             return Outcome(
-                "inactive",
+                Status.INACTIVE,
                 removed=removed,
                 detail=f"{known['s']} by {known['by']} before it arrived",
             )
         added = _fold(contributions)
         self.entries[eid] = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
-        return Outcome("applied", added=added, removed=removed)
+        return Outcome(Status.APPLIED, added=added, removed=removed)
 
     def _replace_self(
         self,
@@ -186,7 +196,7 @@ class Ledger:
         removed = _unpack(known["c"]) if known["s"] == ACTIVE else ()
         added = _fold(fold) if known["s"] == ACTIVE else ()
         self.entries[eid] = {**known, "h": digest, "c": _pack(added)}
-        return Outcome("applied", added=added, removed=removed)
+        return Outcome(Status.APPLIED, added=added, removed=removed)
 
     def _deactivate(self, target: str, kind: str, by: str) -> tuple[Contribution, ...]:
         """Remove `target` (or the active head of its correction chain) from the figures."""

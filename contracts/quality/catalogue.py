@@ -7,12 +7,20 @@ table; an expectation's id is what the report, the Data Docs and the gate name i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["CRITICAL", "WARNING", "GRADES", "Check", "CHECKS", "CHECK_BY_ID", "BATCHES"]
+__all__ = ["CRITICAL", "WARNING", "GRADES", "Grade", "Check", "CHECKS", "CHECK_BY_ID", "BATCHES"]
 
-CRITICAL = "critical"  # the snapshot may not be submitted
-WARNING = "warning"  # it may, and the report shows it
-GRADES = (CRITICAL, WARNING)
+
+class Grade(StrEnum):
+    """How much an expectation's failure weighs (a str: JSON and comparisons see the text)."""
+
+    CRITICAL = "critical"  # the snapshot may not be submitted
+    WARNING = "warning"  # it may, and the report shows it
+
+
+CRITICAL, WARNING = Grade.CRITICAL, Grade.WARNING
+GRADES = tuple(Grade)
 
 #: The batches the suites run on, in run order. `cells_schema` gates `cells`: when the
 #: schema is wrong, the arithmetic on the figures would only report noise.
@@ -22,7 +30,7 @@ BATCHES = ("cells_schema", "cells", "changes", "events", "dead_letters")
 @dataclass(frozen=True)
 class Check:
     id: str
-    grade: str
+    grade: Grade
     batch: str
     title: str
 

@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from contracts.quality.catalogue import CRITICAL, WARNING
 
-__all__ = ["PASSED", "FAILED", "ERROR", "SKIPPED", "Outcome", "CheckResult", "RESULT_FORMAT"]
+__all__ = [
+    "PASSED",
+    "FAILED",
+    "ERROR",
+    "SKIPPED",
+    "Status",
+    "Outcome",
+    "CheckResult",
+    "RESULT_FORMAT",
+]
 
 RESULT_FORMAT = "arrears-check-result/1"
-PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+
+
+class Status(StrEnum):
+    """One expectation's verdict (a str: JSON and comparisons see the text)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # counts as failed
+    SKIPPED = "skipped"  # not run: why in the note
+
+
+PASSED, FAILED, ERROR, SKIPPED = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
 
 
 @dataclass
