@@ -41,7 +41,7 @@ from contracts.quality import run_check
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
 from pipeline.flows.quality_inputs import active_ids, read_snapshot, scan_archive
-from warehouse.archive import FOLD_KEY, UNFOLDED_KEY, fold_fingerprint
+from warehouse.archive_files import FOLD_KEY, UNFOLDED_KEY, fold_fingerprint
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
 __all__ = ["CheckBench", "build_campaign", "run_bench", "TARGET_SECONDS"]
@@ -346,7 +346,7 @@ def _place(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write_archive(root: Path, rows: pl.DataFrame) -> None:
-    """The files as `warehouse.archive.write_part` lays them out (schema, fold metadata),
+    """The files as `warehouse.archive_files.write_part` lays them out (schema, fold metadata),
     written column-wise; every row's fold is empty (see the module docstring)."""
     dated = rows.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d").alias("_date"))
     metadata = {FOLD_KEY: fold_fingerprint().encode(), UNFOLDED_KEY: b"0"}

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from kafka.partitioner.default import murmur2
 
 from contracts.registry import Registry
-from warehouse.archive import archive_end, archive_files, archive_records
+from warehouse.archive_files import archive_end, archive_files, archive_records
 from warehouse.rebuild import LogRecord
 
 __all__ = ["archive_lines", "replicate_archive"]

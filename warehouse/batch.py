@@ -27,47 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
-from contracts.cells import CELL_BY_ID
 from contracts.cutoff import Cutoff
 from contracts.events import content_hash_of
-from contracts.fold import Contribution, Figures, with_totals
+from contracts.fold import Contribution, Figures
 from contracts.ledger import ACTIVE, Ledger, scoped
 from contracts.registry import Registry
-from warehouse.archive import (
-    FOLD_KEY,
-    UNFOLDED_KEY,
-    ArchiveFile,
-    archive_files,
-    event_row,
-    fold_fingerprint,
-)
+from warehouse.archive_rows import archive_rows
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
 from warehouse.schema import ROW_COLUMNS
+from warehouse.tally import CONTRIBUTION_SCHEMA, contributions_frame, tally_frame
 
-__all__ = [
-    "BatchRebuild",
-    "batch_rebuild",
-    "tally_frame",
-    "contributions_frame",
-    "CONTRIBUTION_SCHEMA",
-]
+__all__ = ["BatchRebuild", "batch_rebuild", "fold_rows"]
 
-#: The effective contributions, one row each (contracts.fold.Contribution as a frame).
-CONTRIBUTION_SCHEMA = pl.Schema(
-    {
-        "cell": pl.String,
-        "unit": pl.String,
-        "key": pl.String,
-        "at": pl.Int64,
-        "value": pl.Int64,
-        "event_id": pl.String,
-    }
-)
-_RAW_COLUMNS = ["topic", "partition", "offset", "raw"]
-_AGG = pl.DataFrame({"cell": list(CELL_BY_ID), "agg": [c.agg.value for c in CELL_BY_ID.values()]})
 Progress = Callable[[int], None]
 
 
@@ -114,7 +87,7 @@ def batch_rebuild(
 ) -> BatchRebuild:
     """The archived events before `upto` (exclusive ends per topic and partition), resolved
     and folded: `Rebuild` fed `read_archive(root, upto, topics)` gives the same figures."""
-    rows, invalid, refolded = _read_rows(root, upto, set(topics), registry)
+    rows, invalid, refolded = archive_rows(root, upto, set(topics), registry)
     result = fold_rows(rows, registry, origin=f"the archive under {root}")
     result.invalid, result.refolded = invalid, refolded
     if progress is not None:
@@ -266,64 +239,6 @@ def _explode(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def contributions_frame(items: Iterable[Contribution]) -> pl.DataFrame:
-    """Contributions as a frame of CONTRIBUTION_SCHEMA."""
-    return pl.DataFrame(list(items), schema=CONTRIBUTION_SCHEMA, orient="row")
-
-
-def _read_rows(
-    root: Path, upto: Offsets, topics: set[str], registry: Registry
-) -> tuple[pl.LazyFrame, int, int]:
-    """The archived rows before `upto` in ROW_COLUMNS (any order, lazily); invalid and
-    refolded counts. Rows the files hold no fold for are parsed and folded here."""
-    files = [f for f in archive_files(root) if f.topic in topics]
-    current = fold_fingerprint().encode()
-    folded: list[tuple[ArchiveFile, int | None]] = []
-    stale: list[tuple[ArchiveFile, int | None]] = []
-    maybe_unfolded: list[tuple[ArchiveFile, int | None]] = []
-    for f in files:
-        end = upto.get(f.topic, {}).get(f.partition, 0)
-        if f.first >= end:
-            continue
-        cut = end if f.last >= end else None
-        meta = pq.read_schema(f.path).metadata or {}
-        if meta.get(FOLD_KEY) != current:
-            stale.append((f, cut))
-            continue
-        folded.append((f, cut))
-        if meta.get(UNFOLDED_KEY) != b"0":  # not written by `write_part`: look
-            maybe_unfolded.append((f, cut))
-
-    parts: list[pl.LazyFrame] = []
-    to_fold: list[pl.DataFrame] = []
-    if folded:
-        rows = _scan(folded)
-        if maybe_unfolded:  # rows written without a fold (a tool that left the columns empty)
-            keys = (
-                _scan(maybe_unfolded)
-                .filter(pl.col("contributions").is_null())
-                .select("topic", "partition", "offset")
-                .collect(engine="streaming")
-            )
-            if keys.height:
-                to_fold.append(_raw_of(maybe_unfolded, keys))
-                rows = rows.filter(pl.col("contributions").is_not_null())
-        parts.append(rows)
-    if stale:
-        to_fold.append(_scan(stale, _RAW_COLUMNS).collect())
-    invalid = refolded = 0
-    for frame in to_fold:
-        refolded += frame.height
-        fresh, bad = _fold_on_read(frame, registry)
-        invalid += bad
-        parts.append(fresh.lazy())
-    if not parts:
-        return _empty_rows().lazy(), 0, 0
-    if len(parts) == 1:
-        return parts[0], invalid, refolded
-    return pl.concat(parts, how="vertical_relaxed"), invalid, refolded
-
-
 def _raise_repeated(rows: pl.LazyFrame, origin: str) -> None:
     """Name the log positions that occur twice (their hashes did) and fail."""
     twice = (
@@ -343,103 +258,3 @@ def _raise_repeated(rows: pl.LazyFrame, origin: str) -> None:
         "archiver bug, keep the files for diagnosis and rebuild the archive "
         "from Kafka"
     )
-
-
-def _scan(
-    files: list[tuple[ArchiveFile, int | None]], columns: list[str] | None = None
-) -> pl.LazyFrame:
-    """One lazy scan of whole files, plus one per file cut by `upto`."""
-    columns = columns or ROW_COLUMNS
-    whole = [f.path for f, cut in files if cut is None]
-    scans = [pl.scan_parquet(whole, hive_partitioning=False).select(columns)] if whole else []
-    scans += [
-        pl.scan_parquet(f.path, hive_partitioning=False)
-        .select(columns)
-        .filter(pl.col("offset") < cut)
-        for f, cut in files
-        if cut is not None
-    ]
-    return pl.concat(scans, how="vertical_relaxed")
-
-
-def _raw_of(files: list[tuple[ArchiveFile, int | None]], keys: pl.DataFrame) -> pl.DataFrame:
-    lazy = _scan(files, _RAW_COLUMNS)
-    return lazy.join(keys.lazy(), on=["topic", "partition", "offset"], how="semi").collect()
-
-
-def _fold_on_read(frame: pl.DataFrame, registry: Registry) -> tuple[pl.DataFrame, int]:
-    """Parse and fold rows whose archive file did not (or with other contracts code)."""
-    rows = []
-    for topic, partition, offset, raw in frame.iter_rows():
-        row = event_row(topic, partition, offset, raw, registry)
-        if row is not None:
-            rows.append({k: row[k] for k in ROW_COLUMNS})
-    out = pl.DataFrame(rows, schema=_empty_rows().schema) if rows else _empty_rows()
-    return out, frame.height - len(rows)
-
-
-def _empty_rows() -> pl.DataFrame:
-    item = pl.Struct(
-        {"cell": pl.String, "unit": pl.String, "key": pl.String, "at": pl.Int64, "value": pl.Int64}
-    )
-    return pl.DataFrame(
-        schema={
-            "topic": pl.String,
-            "partition": pl.Int32,
-            "offset": pl.Int64,
-            "event_id": pl.String,
-            "unit": pl.String,
-            "content_hash": pl.String,
-            "supersedes": pl.String,
-            "retracts": pl.String,
-            "contributions": pl.List(item),
-        }
-    )
-
-
-def tally_frame(frame: pl.DataFrame | pl.LazyFrame, *, since_ms: int, cutoff_ms: int) -> Figures:
-    """`contracts.fold.tally` over a frame of CONTRIBUTION_SCHEMA, with polars group_by.
-
-    SUM: sum of value; DISTINCT: keys whose summed value is positive; LATEST: per key the
-    value with the greatest (at, event_id) (on a tie, the earliest row, as `tally` keeps the
-    first it sees); every (unit, cell) with a contribution in the window appears.
-    """
-    window = (
-        frame.lazy()
-        .filter(pl.col("at").is_between(since_ms, cutoff_ms))
-        .join(_AGG.lazy(), on="cell", how="left")
-    )
-    sums = window.filter(pl.col("agg") == "sum").group_by("unit", "cell").agg(pl.col("value").sum())
-    distinct = (
-        window.filter(pl.col("agg") == "distinct")
-        .group_by("unit", "cell", "key")
-        .agg(pl.col("value").sum())
-        .group_by("unit", "cell")
-        .agg((pl.col("value") > 0).sum().cast(pl.Int64).alias("value"))
-    )
-    latest = (
-        window.filter(pl.col("agg") == "latest")
-        .with_row_index("row")
-        .sort(["at", "event_id", "row"], descending=[True, True, False])
-        .group_by("unit", "cell", "key")
-        .agg(pl.col("value").first())
-        .group_by("unit", "cell")
-        .agg(pl.col("value").sum())
-    )
-    unknown = window.filter(pl.col("agg").is_null()).select("cell").unique()
-    out, stray = pl.collect_all(
-        [
-            pl.concat(
-                [
-                    q.select("unit", "cell", pl.col("value").cast(pl.Int64))
-                    for q in (sums, distinct, latest)
-                ]
-            ),
-            unknown,
-        ]
-    )
-    if stray.height:
-        raise KeyError(
-            f"contributions name cells not in contracts.cells: {sorted(stray['cell'])[:5]}"
-        )
-    return with_totals({(u, c): v for u, c, v in out.iter_rows()})

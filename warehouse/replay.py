@@ -22,7 +22,7 @@ import polars as pl
 
 from contracts.cutoff import Cutoff
 from contracts.registry import Registry
-from warehouse.archive import archive_end, read_archive
+from warehouse.archive_files import archive_end, read_archive
 from warehouse.batch import BatchRebuild, batch_rebuild, fold_rows
 from warehouse.cells_table import cells_frame
 from warehouse.kafka_log import check_within, log_end, read_log

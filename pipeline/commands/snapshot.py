@@ -21,7 +21,7 @@ from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
 from streams.tallies import Window
-from warehouse.archive import archive_end
+from warehouse.archive_files import archive_end
 from warehouse.cells_table import cells_frame
 from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import log_end, source_topics

@@ -86,7 +86,7 @@ def archive_offsets(directory: Path, meta: Mapping[str, Any] | None = None) -> O
     """The offset vector of the archived rows behind the snapshot: meta.json's `offsets`
     (read with warehouse.offsets), or the whole archive's end when it records none. Both
     `scan_archive` and `active_ids` read exactly the rows before it."""
-    from warehouse.archive import archive_end
+    from warehouse.archive_files import archive_end
     from warehouse.errors import OffsetsError
     from warehouse.offsets import offsets_from_json
 
@@ -107,7 +107,7 @@ def archive_offsets(directory: Path, meta: Mapping[str, Any] | None = None) -> O
 def archive_files(directory: Path, meta: Mapping[str, Any] | None = None) -> list[Path]:
     """The archive's Parquet files (found by the warehouse's archive_files), leaving out
     those wholly past the snapshot's offsets or of partitions it did not read."""
-    from warehouse.archive import archive_files as list_parts
+    from warehouse.archive_files import archive_files as list_parts
 
     upto = archive_offsets(directory, meta)
     files = []

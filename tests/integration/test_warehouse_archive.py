@@ -17,7 +17,8 @@ from kafka import KafkaAdminClient
 from infra.settings import Settings
 from tests.integration.test_warehouse import env, produce  # noqa: F401 - the fixture
 from tests.warehouse.logkit import phase_one, phase_two
-from warehouse.archive import ARCHIVE_SCHEMA, archive_files, archiver_group
+from warehouse.archive import archiver_group
+from warehouse.archive_files import ARCHIVE_SCHEMA, archive_files
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -240,9 +240,9 @@ def archive_frame(events: Iterable[Event | tuple[Event, str]]) -> pl.DataFrame:
 
 
 def write_archive(root: Path, frame: pl.DataFrame) -> Path:
-    """The rows as the archiver writes them (warehouse.archive.write_part, one file per
+    """The rows as the archiver writes them (warehouse.archive_files.write_part, one file per
     source, date, topic and partition)."""
-    from warehouse.archive import write_part
+    from warehouse.archive_files import write_part
 
     archive = root / "archive"
     dated = frame.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d").alias("_date"))

@@ -272,7 +272,7 @@ def unit_key(record: bytes | None) -> bytes:
 
 
 def test_a_record_not_keyed_by_its_unit_is_rejected_as_every_path_rejects_it() -> None:
-    from warehouse.archive import event_row
+    from warehouse.archive_files import event_row
     from warehouse.rebuild import LogRecord, Rebuild
 
     record = _logs(120, 5)["inspection"][0]

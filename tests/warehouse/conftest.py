@@ -11,7 +11,7 @@ import pytest
 from contracts.registry import Registry
 from pipeline.cli import main
 from tests.warehouse.logkit import Log, phase_one, phase_two
-from warehouse.archive import archive_records
+from warehouse.archive_files import archive_records
 from warehouse.offsets import Offsets, format_offsets
 
 REGISTRY = Registry.load()

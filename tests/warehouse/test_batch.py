@@ -35,12 +35,13 @@ from contracts.registry import Registry
 from pipeline.generate import GenerateOptions, generate
 from tests.warehouse.conftest import Story
 from warehouse import archive as archive_mod
-from warehouse.archive import archive_files, archive_records
-from warehouse.batch import BatchRebuild, contributions_frame, tally_frame
+from warehouse.archive_files import archive_files, archive_records
+from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
 from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import Rebuilt, rebuild_from_archive
 from warehouse.snapshot import compare
+from warehouse.tally import contributions_frame, tally_frame
 
 REGISTRY = Registry.load()
 SOURCES = ("inspection", "mediation", "court", "complaint")
@@ -253,7 +254,7 @@ def test_files_folded_by_other_contracts_code_are_folded_again(
     story: Story, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY, vectorised=False)
-    monkeypatch.setattr("warehouse.batch.fold_fingerprint", lambda: "another fold")
+    monkeypatch.setattr("warehouse.archive_rows.fold_fingerprint", lambda: "another fold")
     fast = rebuild_from_archive(story.archive, TOPICS, None, REGISTRY)
     _assert_same(expected, fast)
     assert fast.rebuild.refolded == fast.rebuild.events
