@@ -68,6 +68,30 @@ def conflict_error(event_id: str, detail: str | None = None) -> ValidationError:
     )
 
 
+def cross_unit_error(
+    event_id: str, unit: str, target: str, other_units: list[str], *, retraction: bool
+) -> ValidationError:
+    """The dead letter's error for a correction or retraction naming another unit's event:
+    ids are scoped by unit (SPEC 5.1), so it would name an event of its own unit that does
+    not exist, and the other unit's event would stay counted."""
+    field, reason = (
+        ("payload.retracts", "retracts.other_unit")
+        if retraction
+        else ("supersedes", "supersedes.other_unit")
+    )
+    return ValidationError(
+        field,
+        target,
+        f"names an event of unit {', '.join(other_units)}, but {event_id} is of unit {unit}; "
+        "a correction or retraction names an event of its own unit",
+        reason=reason,
+        hint=(
+            "to move an event to another unit, retract it under its own unit and send a new "
+            "event (a new event_id) under the right one"
+        ),
+    )
+
+
 class Status(StrEnum):
     """What the Ledger decided for one event (a str: counters and JSON see the text)."""
 

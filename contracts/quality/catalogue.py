@@ -139,6 +139,21 @@ CHECKS: tuple[Check, ...] = (
         "events",
         "event_id is not resent with other content (conflicting resends listed)",
     ),
+    # Ids are scoped by unit (SPEC 5.1): the same event_id under two units is two events,
+    # and a correction or retraction naming another unit's event corrects nothing of it.
+    # Both are sound for the figures but likely mistakes at the source: warn.
+    Check(
+        "events.event_id_one_unit",
+        WARNING,
+        "events",
+        "each event_id is used by one unit (ids reused under two units listed: two events)",
+    ),
+    Check(
+        "events.targets_in_own_unit",
+        WARNING,
+        "events",
+        "corrections and retractions name events of their own unit (others listed)",
+    ),
     Check(
         "events.valid_credit_codes",
         CRITICAL,

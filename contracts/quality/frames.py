@@ -120,12 +120,21 @@ class EventTables:
 
         `received_event_id` is the Ledger key (unit|event_id: ids are scoped by unit) of
         each key's first row and of every resend the Ledger refuses as a conflict: unique
-        unless a conflicting resend reached the log.
+        unless a conflicting resend reached the log. `unit_event_id` is the event_id of each
+        key's first row: unique unless an id is used by two units. `foreign_target` is the
+        target of a correction or retraction naming no event of its own unit but one of
+        another unit's (else null).
         """
-        return self.rows.select(
+        rows = self.rows
+        target = pl.coalesce("supersedes", "retracts")
+        own = pl.concat_str(pl.col("unit"), pl.lit("|"), target).is_in(rows["key"].implode())
+        elsewhere = target.is_in(rows["event_id"].implode())
+        return rows.select(
             pl.when(pl.col("first") | pl.col("conflict"))
             .then(pl.col("key"))
             .alias("received_event_id"),
+            pl.when(pl.col("first")).then(pl.col("event_id")).alias("unit_event_id"),
+            pl.when(target.is_not_null() & ~own & elsewhere).then(target).alias("foreign_target"),
             pl.col("source").cast(pl.Categorical),
             pl.col("unit").cast(pl.Categorical),
             "occurred_at_ms",

@@ -14,6 +14,9 @@ from great_expectations.expectations.core.expect_column_values_to_be_between imp
 from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
     ExpectColumnValuesToBeInSet,
 )
+from great_expectations.expectations.core.expect_column_values_to_be_null import (
+    ExpectColumnValuesToBeNull,
+)
 from great_expectations.expectations.core.expect_column_values_to_be_of_type import (
     ExpectColumnValuesToBeOfType,
 )
@@ -142,6 +145,8 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
             cells=list(CUMULATIVE_CELLS)
         ),
         "events.event_id_unique": lambda: ExpectColumnValuesToBeUnique(column="received_event_id"),
+        "events.event_id_one_unit": lambda: ExpectColumnValuesToBeUnique(column="unit_event_id"),
+        "events.targets_in_own_unit": lambda: ExpectColumnValuesToBeNull(column="foreign_target"),
         "events.valid_credit_codes": lambda: ev.ExpectColumnValuesToBeValidUscc(
             column="employer_id"
         ),

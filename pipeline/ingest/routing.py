@@ -20,7 +20,7 @@ from contracts.clock import now_cst
 from contracts.deadletter import dead_letter_value
 from contracts.errors import ValidationError
 from contracts.events import content_hash_of
-from contracts.ledger import CONFLICT, conflict_error
+from contracts.ledger import CONFLICT, conflict_error, cross_unit_error
 from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
@@ -43,18 +43,21 @@ __all__ = [
 PROGRESS_EVERY = 4096
 
 
-def known_event(record: bytes | None) -> tuple[str, str] | None:
-    """(event_id, content hash) of a record already in a source topic, for `--skip-known`,
+def known_event(record: bytes | None) -> tuple[str, str, str] | None:
+    """(unit, event_id, content hash) of a record already in a source topic, for `--skip-known`,
     by the one content-hash function (`contracts.events.content_hash_of`, the strict decoder);
     None for a record that is no event object: the streams dead-letter it."""
     if record is None:
         return None
     try:
         digest = content_hash_of(record)
-        event_id = json.loads(record).get("event_id")
+        obj = json.loads(record)
     except (ValidationError, ValueError):
         return None
-    return (event_id, digest) if isinstance(event_id, str) else None
+    unit, event_id = obj.get("unit"), obj.get("event_id")
+    if isinstance(unit, str) and len(unit) == 6 and isinstance(event_id, str):
+        return unit, event_id, digest
+    return None
 
 
 def display_name(file: str) -> str:
@@ -142,13 +145,15 @@ class Summary:
 class Ingest:
     """Route lines: good events to their source topic keyed by unit, the rest to dead letters.
 
-    Duplicates in the input (same event_id, same content) are skipped; the same
-    event_id with different content and no supersedes is a conflict and is
-    dead-lettered. The check keeps one entry per distinct event_id (the id and a
-    16-byte content digest, roughly 150 bytes), about 150 MB per million distinct
-    events: fine up to a few tens of millions per run. Split larger loads into
-    several runs; the streams dedupe by event_id across runs anyway. Events already
-    in Kafka count as duplicates only if `remember`ed first (`ingest --skip-known`).
+    Ids are scoped by unit (SPEC 5.1). Duplicates in the input (same unit and event_id,
+    same content) are skipped; the same event_id of a unit with different content and no
+    supersedes is a conflict and is dead-lettered, and so is a correction or retraction
+    naming an event this input holds only under another unit. The check keeps one entry
+    per distinct event_id (the id, its unit and a 16-byte content digest, roughly 150
+    bytes), about 150 MB per million distinct events: fine up to a few tens of millions
+    per run. Split larger loads into several runs; the streams dedupe across runs anyway.
+    Events already in Kafka count as duplicates only if `remember`ed first
+    (`ingest --skip-known`).
 
     With `validators=N`, `feed` parses and validates in N separate processes, in
     chunks (`Validators`), while this process routes and produces: the same
@@ -182,7 +187,9 @@ class Ingest:
         self._pool: Validators | None = None
         self._topics = {source: source_topic(settings, source) for source in SOURCES}
         self._dead_letters = dead_letter_topic(settings)
-        self._seen: dict[str, bytes] = {}
+        #: event_id -> its unit's 6-byte code and content digest; an id seen under several
+        #: units (two events: ids are scoped by unit) maps to {unit code: digest}.
+        self._seen: dict[str, bytes | dict[bytes, bytes]] = {}
 
     def __enter__(self) -> Ingest:
         return self
@@ -196,9 +203,32 @@ class Ingest:
             self._pool.close()
             self._pool = None
 
-    def remember(self, event_id: str, content_hash: str) -> None:
-        """Treat `event_id` as already sent with this content (see `--skip-known`)."""
-        self._seen.setdefault(event_id, bytes.fromhex(content_hash[:32]))
+    def remember(self, unit: str, event_id: str, content_hash: str) -> None:
+        """Treat `event_id` of `unit` as already sent with this content (`--skip-known`)."""
+        code = unit.encode()
+        if self._digest_of(code, event_id) is None:
+            self._remember(code, event_id, bytes.fromhex(content_hash[:32]))
+
+    def _digest_of(self, code: bytes, event_id: str) -> bytes | None:
+        seen = self._seen.get(event_id)
+        if isinstance(seen, bytes):
+            return seen[6:] if seen[:6] == code else None
+        return None if seen is None else seen.get(code)
+
+    def _remember(self, code: bytes, event_id: str, digest: bytes) -> None:
+        seen = self._seen.get(event_id)
+        if seen is None:
+            self._seen[event_id] = code + digest
+        elif isinstance(seen, bytes):
+            self._seen[event_id] = {seen[:6]: seen[6:], code: digest}
+        else:
+            seen.setdefault(code, digest)
+
+    def _units_of(self, event_id: str) -> set[bytes]:
+        seen = self._seen.get(event_id)
+        if seen is None:
+            return set()
+        return {seen[:6]} if isinstance(seen, bytes) else set(seen)
 
     @property
     def remembered(self) -> int:
@@ -221,10 +251,18 @@ class Ingest:
         if isinstance(checked, Refused):
             self.reject(file, number, raw, checked.error())
             return "rejected"
-        source, unit, event_id, digest, supersedes = checked
-        seen = self._seen.get(event_id)
+        source, unit, event_id, digest, supersedes, target, retraction = checked
+        code = unit.encode()
+        if target is not None:
+            units = self._units_of(target)
+            if units and code not in units:
+                names = sorted(u.decode() for u in units)
+                error = cross_unit_error(event_id, unit, target, names, retraction=retraction)
+                self.reject(file, number, raw, error)
+                return "rejected"
+        seen = self._digest_of(code, event_id)
         if seen is None:
-            self._seen[event_id] = digest
+            self._remember(code, event_id, digest)
         elif seen == digest:
             self.summary.duplicates += 1
             return "duplicate"

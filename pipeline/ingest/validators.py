@@ -12,6 +12,7 @@ from typing import Any
 
 from contracts.errors import MISSING, ValidationError
 from contracts.events import parse_event
+from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 
 __all__ = [
@@ -29,8 +30,9 @@ MAX_VALIDATORS = 4
 
 
 #: An accepted line as the validator hands it over: source, unit, event_id, the first
-#: 16 bytes of the content hash, and whether it names a `supersedes`.
-Valid = tuple[str, str, str, bytes, bool]
+#: 16 bytes of the content hash, whether it names a `supersedes`, and the event it
+#: corrects or retracts (None for neither) with whether that is a retraction.
+Valid = tuple[str, str, str, bytes, bool, str | None, bool]
 
 
 class Refused:
@@ -73,12 +75,15 @@ def validate_line(data: bytes, registry: Registry) -> Valid | Refused | None:
         event = parse_event(raw, registry)
     except ValidationError as err:
         return Refused(err)
+    retracts = event.payload.retracts if isinstance(event.payload, EventRetracted) else None
     return (
         event.source,
         event.unit,
         event.event_id,
         bytes.fromhex(event.content_hash[:32]),
         event.supersedes is not None,
+        retracts if retracts is not None else event.supersedes,
+        retracts is not None,
     )
 
 

@@ -96,11 +96,42 @@ def test_resubmitting_an_unchanged_conflict_leaves_it_open_and_says_why() -> Non
 
 def test_skip_known_hashes_by_the_one_content_hash_function() -> None:
     record = GOOD[0].rstrip(b"\n")
-    assert known_event(record) == (json.loads(record)["event_id"], content_hash_of(record))
-    assert known_event(record)[1] == parse_event(record, REGISTRY).content_hash  # type: ignore[index]
+    obj = json.loads(record)
+    assert known_event(record) == (obj["unit"], obj["event_id"], content_hash_of(record))
+    assert known_event(record)[2] == parse_event(record, REGISTRY).content_hash  # type: ignore[index]
     # A repeated key: json.loads keeps the last one, the contracts refuse the record; a
     # lenient hash would have matched a record the pipeline never accepted.
     doubled = record[:-1] + b', "event_id": "other"}'
     assert json.loads(doubled)["event_id"] == "other"
     assert known_event(doubled) is None
     assert known_event(b"[1, 2]") is None and known_event(None) is None
+
+
+def test_ids_are_scoped_by_unit_and_a_cross_unit_correction_is_refused_with_how_to_move() -> None:
+    first = json.loads(GOOD[0])
+    elsewhere = dict(first, unit="320411")  # the same event_id under another unit
+    elsewhere["payload"] = dict(first["payload"], workers=700)
+    fix = dict(first, event_id="fix-1", unit="320404", supersedes=first["event_id"])
+    retract = {
+        "event_id": "ret-1",
+        "source": "inspection",
+        "type": "event.retracted",
+        "occurred_at": first["occurred_at"],
+        "unit": "320402",
+        "payload": {"retracts": first["event_id"], "reason": "wrong unit"},
+    }
+    lines = [json.dumps(o, ensure_ascii=False).encode() for o in (first, elsewhere, fix, retract)]
+    sink = ListSink()
+    run = Ingest(REGISTRY, SETTINGS, sink)
+    run.feed("units.jsonl", lines)
+    # two events (one id, two units), not a conflict; the two cross-unit targets refused
+    assert run.summary.accepted_total == 2
+    assert run.summary.rejected == {"supersedes.other_unit": 1, "retracts.other_unit": 1}
+    letters = _letters(sink)
+    assert [letter["line"] for letter in letters] == [3, 4]
+    assert all("retract it under its own unit" in letter["message"] for letter in letters)
+    assert "320411, 320412" in letters[0]["message"]
+    # the same correction under the target's own unit goes on
+    own = Ingest(REGISTRY, SETTINGS, ListSink())
+    own.feed("own.jsonl", [lines[0], json.dumps(dict(fix, unit=first["unit"])).encode()])
+    assert own.summary.accepted_total == 2 and not own.summary.rejected

@@ -118,6 +118,21 @@ def _conflict_case() -> Case:
     return Case(events=events, archived=events + [conflict])
 
 
+def _id_under_two_units_case() -> Case:
+    events = kit.clean_events()
+    first = events[0]
+    other = "320404" if first.unit != "320404" else "320402"
+    twin = ek.inspected(ek.FACTORY, workers=3, unit=other, event_id=first.event_id)
+    return Case(events=[*events, twin])
+
+
+def _cross_unit_target_case() -> Case:
+    events = kit.clean_events()
+    first = events[0]
+    other = "320404" if first.unit != "320404" else "320402"
+    return Case(events=[*events, ek.retraction(first.event_id, unit=other)])
+
+
 def _bad_code_case() -> Case:
     events = kit.clean_events()
     bad = events[0].to_json().replace(ek.FACTORY["id"], ek.FACTORY["id"][:-1] + "X")
@@ -194,6 +209,8 @@ VIOLATIONS: dict[str, Callable[[], Case]] = {
     ),
     "snapshot.no_fall_against_previous": _retraction_case,
     "events.event_id_unique": _conflict_case,
+    "events.event_id_one_unit": _id_under_two_units_case,
+    "events.targets_in_own_unit": _cross_unit_target_case,
     "events.valid_credit_codes": _bad_code_case,
     "events.valid_unit_codes": _bad_unit_case,
     "events.feeds_alive": _dead_feed_case,
