@@ -15,13 +15,16 @@ Rules (SPEC 5.1, 5.3):
   is followed to its active head), so corrections never double count;
 - a retraction of a retraction does not reinstate anything.
 
-Ids are scoped by reporting unit (SPEC 5.1 "Scope of ids"): the Ledger keys an event by
-`scoped(unit, event_id)`, and a `supersedes`/`retracts` target is an event of the same
-unit. The same event_id under two units is two events; a correction naming another unit's
-event names an event of its own unit that does not exist (yet), so it pre-empts nothing
-that counts. Since every path keys by unit (the topics are keyed by unit, so one unit's
-events sit in one partition, in order), this gives the streams, which see one partition at
-a time, and the batch, which sees all, one answer by construction.
+Ids are scoped by reporting unit and source system (SPEC 5.1 "Scope of ids", made strict):
+the Ledger keys an event by `scoped(unit, source, event_id)`, and a `supersedes`/`retracts`
+target is an event of the same unit and source. The same event_id under two units (or
+from two source systems of one unit) is two events; a correction naming another unit's
+event names an event of its own that does not exist (yet), so it pre-empts nothing that
+counts. One unit's events of one source sit in one topic-partition, in order (the topics
+are per source and keyed by unit), and nothing orders two topics: so every decision the
+Ledger takes reads events of one totally ordered log only, and the streams (a partition
+at a time, topics interleaved as they arrive) and the batch (everything, sorted) give one
+answer by construction.
 """
 
 from __future__ import annotations
@@ -82,8 +85,8 @@ def cross_unit_error(
     return ValidationError(
         field,
         target,
-        f"names an event of unit {', '.join(other_units)}, but {event_id} is of unit {unit}; "
-        "a correction or retraction names an event of its own unit",
+        f"names an event of {', '.join(other_units)}, but {event_id} is of {unit}; a "
+        "correction or retraction names an event of its own unit and source system",
         reason=reason,
         hint=(
             "to move an event to another unit, retract it under its own unit and send a new "
@@ -122,19 +125,19 @@ def _fold(
     return tuple(items() if callable(items) else items)
 
 
-def scoped(unit: str, event_id: str) -> str:
-    """The Ledger's key of `event_id` of `unit` (units are 6 characters: unambiguous).
+def scoped(unit: str, source: str, event_id: str) -> str:
+    """The Ledger's key of `event_id` of `unit` from `source` (neither holds a `|`).
 
-    >>> scoped("320412", "insp-1")
-    '320412|insp-1'
+    >>> scoped("320412", "inspection", "insp-1")
+    '320412|inspection|insp-1'
     """
-    return f"{unit}|{event_id}"
+    return f"{unit}|{source}|{event_id}"
 
 
-def unscoped(key: str) -> tuple[str, str]:
-    """(unit, event_id) of a Ledger key made by `scoped`."""
-    unit, _, event_id = key.partition("|")
-    return unit, event_id
+def unscoped(key: str) -> tuple[str, str, str]:
+    """(unit, source, event_id) of a Ledger key made by `scoped`."""
+    unit, source, event_id = key.split("|", 2)
+    return unit, source, event_id
 
 
 class Ledger:
@@ -144,14 +147,15 @@ class Ledger:
         self.entries: MutableMapping[str, Entry] = {} if entries is None else entries
 
     def apply(self, event: Event) -> Outcome:
-        """Resolve one parsed event (the streams and the Kafka replay), scoped by its unit."""
-        unit = event.unit
+        """Resolve one parsed event (the streams and the Kafka replay), scoped by its unit
+        and source."""
+        unit, source = event.unit, event.source
         retracts = event.payload.retracts if isinstance(event.payload, EventRetracted) else None
         return self.apply_record(
-            scoped(unit, event.event_id),
+            scoped(unit, source, event.event_id),
             event.content_hash,
-            supersedes=None if event.supersedes is None else scoped(unit, event.supersedes),
-            retracts=None if retracts is None else scoped(unit, retracts),
+            supersedes=None if event.supersedes is None else scoped(unit, source, event.supersedes),
+            retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=lambda: contributions(event),
         )
 

@@ -123,6 +123,7 @@ def _empty_rows() -> pl.DataFrame:
             "offset": pl.Int64,
             "event_id": pl.String,
             "unit": pl.String,
+            "source": pl.String,
             "content_hash": pl.String,
             "supersedes": pl.String,
             "retracts": pl.String,

@@ -66,7 +66,7 @@ class BatchRebuild:
         return tally_frame(self.effective, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
 
     def active_ids(self) -> pl.Series:
-        """The Ledger keys (`contracts.ledger.scoped`: unit|event_id) of the events the
+        """The Ledger keys (`contracts.ledger.scoped`: unit|source|event_id) of the events the
         Ledger holds active (arrived, not superseded or retracted; a conflicting resend
         does not make its key count twice), each once: what the quality suites call
         effective events. Contributions or not."""
@@ -95,12 +95,12 @@ def batch_rebuild(
     return result
 
 
-#: A row's Ledger key (unit and event_id, `contracts.ledger.scoped`) as a 64-bit hash. Rows
+#: A row's Ledger key (unit, source and event_id, `contracts.ledger.scoped`) as a 64-bit hash. Rows
 #: are told apart by it only to find the few the Ledger must see: two keys that collide just
 #: send both rows through the Ledger, which resolves them exactly as it would anyway, so a
 #: collision costs time, never correctness.
 def _key(column: str) -> pl.Expr:
-    return pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col(column))
+    return pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col("source"), pl.lit("|"), pl.col(column))
 
 
 def _key_hash(column: str) -> pl.Expr:
@@ -165,14 +165,14 @@ def fold_rows(
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
-    for eid, unit, digest, supersedes, retracts, items in tricky.select(
-        "event_id", "unit", "content_hash", "supersedes", "retracts", "contributions"
+    for eid, unit, source, digest, supersedes, retracts, items in tricky.select(
+        "event_id", "unit", "source", "content_hash", "supersedes", "retracts", "contributions"
     ).iter_rows():
         outcome = ledger.apply_record(
-            scoped(unit, eid),
+            scoped(unit, source, eid),
             digest,
-            supersedes=None if supersedes is None else scoped(unit, supersedes),
-            retracts=None if retracts is None else scoped(unit, retracts),
+            supersedes=None if supersedes is None else scoped(unit, source, supersedes),
+            retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=functools.partial(_contributions, items, eid),
         )
         outcomes[outcome.status] += 1

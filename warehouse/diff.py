@@ -98,7 +98,7 @@ def attribute(
             delta = sum(c.value for c in now) - sum(c.value for c in was)
             kind, detail = _classify(eid, bool(was), bool(now), a, b, a_offsets)
             info = b.info.get(eid) or a.info.get(eid)
-            causes.append(Cause(unscoped(eid)[1], kind, detail, delta, keys, info))
+            causes.append(Cause(unscoped(eid)[2], kind, detail, delta, keys, info))
         causes.sort(
             key=lambda c: (_ORDER.get(c.kind, 9), c.info.offset if c.info else 0, c.event_id)
         )
@@ -144,9 +144,9 @@ def _classify(
         if status == "retracted":
             by_info = b.info.get(str(by))
             reason = f" ({by_info.reason})" if by_info and by_info.reason else ""
-            return "retracted", f"by {unscoped(str(by))[1]}{reason}"
+            return "retracted", f"by {unscoped(str(by))[2]}{reason}"
         if status == "superseded":
-            return "superseded", f"by {unscoped(str(by))[1]}"
+            return "superseded", f"by {unscoped(str(by))[2]}"
         if status == ACTIVE:
             return "moved", "its contribution to this cell changed"
         return "removed", f"status in B: {status}"

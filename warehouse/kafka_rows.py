@@ -1,11 +1,9 @@
 """The Kafka replay's reading half: the source topics turned into fold rows, on every core.
 
-The replay from Kafka and the archive batch fold the same rows (`warehouse.batch.fold_rows`:
-event_id, content hash, supersedes, retracts, contributions, log position). The archive
-holds them in Parquet; here they are made from the log itself: each topic-partition up to
-its end in `upto` is read with kafka-python, every record is parsed and validated
-(`contracts.events.parse_event`, as the stream workers do) and folded
-(`contracts.fold.contributions`), and the rows go to an Arrow IPC file.
+The replay from Kafka and the archive batch fold the same rows (`warehouse.schema.
+ROW_COLUMNS`). The archive holds them in Parquet; here each topic-partition up to its end
+in `upto` is read with kafka-python, every record parsed, validated with its key and
+folded as the stream workers do, and the rows go to an Arrow IPC file.
 
 Why processes: parsing and validating a record in Python costs several times what
 kafka-python spends fetching and decoding it, so one process cannot keep up with even a
@@ -281,8 +279,8 @@ class _Rows:
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic, self.partition = topic, partition
-        # offset, event_id, unit, supersedes, retracts, raw: one tuple a row
-        self.rows: list[tuple[int, str, str, str | None, str | None, bytes]] = []
+        # offset, event_id, unit, source, supersedes, retracts, raw: one tuple a row
+        self.rows: list[tuple[int, str, str, str, str | None, str | None, bytes]] = []
         self.ends: list[int] = [0]  # contributions of row i: items[ends[i]:ends[i + 1]]
         self.items: list[Contribution] = []
 
@@ -302,6 +300,7 @@ class _Rows:
                 offset,
                 event.event_id,
                 event.unit,
+                event.source,
                 event.supersedes,
                 payload.retracts if isinstance(payload, EventRetracted) else None,
                 value,
@@ -315,8 +314,8 @@ class _Rows:
         """The rows (ROW_SCHEMA, numbered from `first_row`) and their records (RAW_SCHEMA)."""
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
         n = len(self.rows)
-        offsets, ids, units_, supersedes, retracts, raws = (
-            zip(*self.rows, strict=True) if n else ((),) * 6
+        offsets, ids, units_, sources, supersedes, retracts, raws = (
+            zip(*self.rows, strict=True) if n else ((),) * 7
         )
         cells, units, keys, ats, values, _ = (
             zip(*self.items, strict=True) if self.items else ((),) * 6
@@ -338,6 +337,7 @@ class _Rows:
                 pa.array(offsets, pa.int64()),
                 pa.array(ids, pa.string()),
                 pa.array(units_, pa.string()),
+                pa.array(sources, pa.string()),
                 pa.nulls(n, pa.string()),
                 pa.array(supersedes, pa.string()),
                 pa.array(retracts, pa.string()),

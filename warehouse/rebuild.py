@@ -92,7 +92,7 @@ class Rebuild:
         self.events += 1
         outcome = self.ledger.apply(event)
         self.outcomes[outcome.status] += 1
-        key = scoped(event.unit, event.event_id)
+        key = scoped(event.unit, event.source, event.event_id)
         if self.keep_info and key not in self.info:
             self.info[key] = _info(event, record, outcome.status)
         return outcome

@@ -44,6 +44,7 @@ ROW_COLUMNS = [
     "offset",
     "event_id",
     "unit",
+    "source",
     "content_hash",
     "supersedes",
     "retracts",

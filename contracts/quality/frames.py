@@ -127,7 +127,9 @@ class EventTables:
         """
         rows = self.rows
         target = pl.coalesce("supersedes", "retracts")
-        own = pl.concat_str(pl.col("unit"), pl.lit("|"), target).is_in(rows["key"].implode())
+        own = pl.concat_str(
+            pl.col("unit"), pl.lit("|"), pl.col("source"), pl.lit("|"), target
+        ).is_in(rows["key"].implode())
         elsewhere = target.is_in(rows["event_id"].implode())
         return rows.select(
             pl.when(pl.col("first") | pl.col("conflict"))
@@ -208,8 +210,8 @@ class EventTables:
         )
 
 
-#: A row's Ledger key, `contracts.ledger.scoped(unit, event_id)`, as a polars expression.
-_KEY = pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col("event_id"))
+#: A row's Ledger key, `contracts.ledger.scoped(unit, source, event_id)`, as polars.
+_KEY = pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col("source"), pl.lit("|"), pl.col("event_id"))
 
 
 def prepare_events(
@@ -217,16 +219,17 @@ def prepare_events(
 ) -> EventTables:
     """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
-    `active` holds the keys (`contracts.ledger.scoped`: unit|event_id, ids are scoped by
-    unit) of the events `contracts.ledger.Ledger` holds active after these rows in log
-    order, each once; the caller resolves them (the command layer runs the warehouse
-    batch, which applies `Ledger.apply_record`), so there is one implementation of the rules.
+    `active` holds the keys (`contracts.ledger.scoped`: unit|source|event_id, ids are
+    scoped by unit and source) of the events `contracts.ledger.Ledger` holds active after
+    these rows in log order, each once; the caller resolves them (the command layer runs
+    the warehouse batch, which applies `Ledger.apply_record`), so there is one
+    implementation of the rules.
     A row is `effective` iff its key is active and it is that key's `first` row in log
     order (topic, partition, offset): a resend, identical or conflicting, never counts
     twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `retracts` and
     `occurred_at_ms` are derived here.
 
-        >>> active = pl.Series(["320412|e-1", "320412|e-2"])
+        >>> active = pl.Series(["320412|inspection|e-1", "320412|inspection|e-2"])
         >>> tables = prepare_events(archive, meta, active=active)  # doctest: +SKIP
         >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
         ['e-1', 'e-2']
@@ -280,14 +283,14 @@ def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     ledger = Ledger()
     conflicts = [
         row
-        for row, unit, eid, digest, supersedes, retracts in repeated.select(
-            "_row", "unit", "event_id", "content_hash", "supersedes", "retracts"
+        for row, unit, source, eid, digest, supersedes, retracts in repeated.select(
+            "_row", "unit", "source", "event_id", "content_hash", "supersedes", "retracts"
         ).iter_rows()
         if ledger.apply_record(
-            scoped(unit, eid),
+            scoped(unit, source, eid),
             digest,
-            supersedes=None if supersedes is None else scoped(unit, supersedes),
-            retracts=None if retracts is None else scoped(unit, retracts),
+            supersedes=None if supersedes is None else scoped(unit, source, supersedes),
+            retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=(),
         ).status
         == "conflict"

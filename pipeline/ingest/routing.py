@@ -43,8 +43,9 @@ __all__ = [
 PROGRESS_EVERY = 4096
 
 
-def known_event(record: bytes | None) -> tuple[str, str, str] | None:
-    """(unit, event_id, content hash) of a record already in a source topic, for `--skip-known`,
+def known_event(record: bytes | None) -> tuple[str, str, str, str] | None:
+    """(unit, source, event_id, content hash) of a record already in a source topic, for
+    `--skip-known`,
     by the one content-hash function (`contracts.events.content_hash_of`, the strict decoder);
     None for a record that is no event object: the streams dead-letter it."""
     if record is None:
@@ -54,10 +55,22 @@ def known_event(record: bytes | None) -> tuple[str, str, str] | None:
         obj = json.loads(record)
     except (ValidationError, ValueError):
         return None
-    unit, event_id = obj.get("unit"), obj.get("event_id")
-    if isinstance(unit, str) and len(unit) == 6 and isinstance(event_id, str):
-        return unit, event_id, digest
+    unit, source, event_id = obj.get("unit"), obj.get("source"), obj.get("event_id")
+    if isinstance(unit, str) and len(unit) == 6 and source in SOURCES and isinstance(event_id, str):
+        return unit, source, event_id, digest
     return None
+
+
+#: The bytes of an id's scope in `Ingest._seen`: the unit's 6 digits and the source's index.
+_SCOPE = 7
+
+
+def _scope(unit: str, source: str) -> bytes:
+    return unit.encode() + bytes((SOURCES.index(source),))
+
+
+def _scope_name(scope: bytes) -> str:
+    return f"{scope[:6].decode()} ({SOURCES[scope[6]]})"
 
 
 def display_name(file: str) -> str:
@@ -187,8 +200,9 @@ class Ingest:
         self._pool: Validators | None = None
         self._topics = {source: source_topic(settings, source) for source in SOURCES}
         self._dead_letters = dead_letter_topic(settings)
-        #: event_id -> its unit's 6-byte code and content digest; an id seen under several
-        #: units (two events: ids are scoped by unit) maps to {unit code: digest}.
+        #: event_id -> its scope (`_scope`: unit and source, 7 bytes) and content digest; an
+        #: id seen in several scopes (several events: ids are scoped by unit and source)
+        #: maps to {scope: digest}.
         self._seen: dict[str, bytes | dict[bytes, bytes]] = {}
 
     def __enter__(self) -> Ingest:
@@ -203,16 +217,17 @@ class Ingest:
             self._pool.close()
             self._pool = None
 
-    def remember(self, unit: str, event_id: str, content_hash: str) -> None:
-        """Treat `event_id` of `unit` as already sent with this content (`--skip-known`)."""
-        code = unit.encode()
+    def remember(self, unit: str, source: str, event_id: str, content_hash: str) -> None:
+        """Treat `event_id` of `unit` and `source` as already sent with this content
+        (`--skip-known`)."""
+        code = _scope(unit, source)
         if self._digest_of(code, event_id) is None:
             self._remember(code, event_id, bytes.fromhex(content_hash[:32]))
 
     def _digest_of(self, code: bytes, event_id: str) -> bytes | None:
         seen = self._seen.get(event_id)
         if isinstance(seen, bytes):
-            return seen[6:] if seen[:6] == code else None
+            return seen[_SCOPE:] if seen[:_SCOPE] == code else None
         return None if seen is None else seen.get(code)
 
     def _remember(self, code: bytes, event_id: str, digest: bytes) -> None:
@@ -220,15 +235,15 @@ class Ingest:
         if seen is None:
             self._seen[event_id] = code + digest
         elif isinstance(seen, bytes):
-            self._seen[event_id] = {seen[:6]: seen[6:], code: digest}
+            self._seen[event_id] = {seen[:_SCOPE]: seen[_SCOPE:], code: digest}
         else:
             seen.setdefault(code, digest)
 
-    def _units_of(self, event_id: str) -> set[bytes]:
+    def _scopes_of(self, event_id: str) -> set[bytes]:
         seen = self._seen.get(event_id)
         if seen is None:
             return set()
-        return {seen[:6]} if isinstance(seen, bytes) else set(seen)
+        return {seen[:_SCOPE]} if isinstance(seen, bytes) else set(seen)
 
     @property
     def remembered(self) -> int:
@@ -252,12 +267,14 @@ class Ingest:
             self.reject(file, number, raw, checked.error())
             return "rejected"
         source, unit, event_id, digest, supersedes, target, retraction = checked
-        code = unit.encode()
+        code = _scope(unit, source)
         if target is not None:
-            units = self._units_of(target)
-            if units and code not in units:
-                names = sorted(u.decode() for u in units)
-                error = cross_unit_error(event_id, unit, target, names, retraction=retraction)
+            scopes = self._scopes_of(target)
+            if scopes and code not in scopes:
+                names = sorted(_scope_name(s) for s in scopes)
+                error = cross_unit_error(
+                    event_id, f"{unit} ({source})", target, names, retraction=retraction
+                )
                 self.reject(file, number, raw, error)
                 return "rejected"
         seen = self._digest_of(code, event_id)

@@ -102,10 +102,10 @@ def _by_record(ledger: Ledger, e):  # type: ignore[no-untyped-def]
 
     retracts = e.payload.retracts if isinstance(e.payload, EventRetracted) else None
     return ledger.apply_record(  # apply keys every id by the event's unit
-        scoped(e.unit, e.event_id),
+        scoped(e.unit, e.source, e.event_id),
         e.content_hash,
-        supersedes=None if e.supersedes is None else scoped(e.unit, e.supersedes),
-        retracts=None if retracts is None else scoped(e.unit, retracts),
+        supersedes=None if e.supersedes is None else scoped(e.unit, e.source, e.supersedes),
+        retracts=None if retracts is None else scoped(e.unit, e.source, retracts),
         contributions=contributions(e),
     )
 

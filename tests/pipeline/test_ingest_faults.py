@@ -97,8 +97,9 @@ def test_resubmitting_an_unchanged_conflict_leaves_it_open_and_says_why() -> Non
 def test_skip_known_hashes_by_the_one_content_hash_function() -> None:
     record = GOOD[0].rstrip(b"\n")
     obj = json.loads(record)
-    assert known_event(record) == (obj["unit"], obj["event_id"], content_hash_of(record))
-    assert known_event(record)[2] == parse_event(record, REGISTRY).content_hash  # type: ignore[index]
+    digest = content_hash_of(record)
+    assert known_event(record) == (obj["unit"], obj["source"], obj["event_id"], digest)
+    assert digest == parse_event(record, REGISTRY).content_hash
     # A repeated key: json.loads keeps the last one, the contracts refuse the record; a
     # lenient hash would have matched a record the pipeline never accepted.
     doubled = record[:-1] + b', "event_id": "other"}'
@@ -130,7 +131,7 @@ def test_ids_are_scoped_by_unit_and_a_cross_unit_correction_is_refused_with_how_
     letters = _letters(sink)
     assert [letter["line"] for letter in letters] == [3, 4]
     assert all("retract it under its own unit" in letter["message"] for letter in letters)
-    assert "320411, 320412" in letters[0]["message"]
+    assert "320411 (inspection), 320412 (inspection)" in letters[0]["message"]
     # the same correction under the target's own unit goes on
     own = Ingest(REGISTRY, SETTINGS, ListSink())
     own.feed("own.jsonl", [lines[0], json.dumps(dict(fix, unit=first["unit"])).encode()])

@@ -99,7 +99,7 @@ def test_effective_rows_are_the_ledgers_active_events_once(case: str) -> None:
     rows = _tables(events)
     assert rows["effective"].to_list() == expected
     assert _former_rule(rows) != expected  # the case is one the former rule got wrong
-    effective = rows.filter("effective")["key"]  # unit|event_id: ids are scoped by unit
+    effective = rows.filter("effective")["key"]  # unit|source|event_id: ids are scoped
     assert sorted(effective) == sorted(kit.active_ids(events))
 
 

@@ -95,7 +95,9 @@ def _retraction_case() -> Case:
     before = kit.clean_events()
     dispute = next(e for e in before if e.type == "dispute.resolved" and e.unit == "320412")
     after = before + [
-        ek.retraction(dispute.event_id, unit="320412", at="2024-12-30T09:00:00+08:00")
+        ek.retraction(
+            dispute.event_id, unit="320412", at="2024-12-30T09:00:00+08:00", source="mediation"
+        )
     ]
     prev_archive = kit.archive_frame(before)
     previous = kit.snapshot_input(
