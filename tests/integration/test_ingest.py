@@ -65,9 +65,12 @@ def test_ingest_routes_good_events_and_dead_letters_every_bad_line(
 ) -> None:
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_bytes(b"\n".join(GOOD + BAD + GOOD[:2]) + b"\n")
-    run = arrears(topics, "ingest", "--quiet", str(mixed))
+    summary = tmp_path / "summary.json"
+    run = arrears(topics, "ingest", "--quiet", "--summary-json", str(summary), str(mixed))
     assert run.returncode == 3, run.stderr
     assert "rejected by reason" in run.stdout and "duplicates skipped" in run.stdout
+    counts = json.loads(summary.read_text())
+    assert counts["rejected"] == len(BAD) and counts["duplicates"] == 2
 
     got = sources(topics)
     for line in GOOD:
@@ -87,11 +90,13 @@ def test_all_good_exits_0_and_reingest_counts_duplicates(topics: Settings, tmp_p
     good = tmp_path / "good.jsonl"
     good.write_bytes(b"\n".join(GOOD) + b"\n")
     assert arrears(topics, "ingest", "--quiet", str(good)).returncode == 0
-    again = arrears(topics, "ingest", "--quiet", "--skip-known", str(good))
+    summary = tmp_path / "summary.json"
+    again = arrears(
+        topics, "ingest", "--quiet", "--skip-known", "--summary-json", str(summary), str(good)
+    )
     assert again.returncode == 0, again.stderr
     assert f"{len(GOOD)} event ids already in Kafka" in again.stderr
-    row = next(line for line in again.stdout.splitlines() if "duplicates skipped" in line)
-    assert row.split("│")[-2].strip() == str(len(GOOD))
+    assert json.loads(summary.read_text())["duplicates"] == len(GOOD)
     assert sum(map(len, sources(topics).values())) == len(GOOD)  # nothing sent twice
 
     # Without --skip-known the events are resent (the streams drop them by event_id) and
