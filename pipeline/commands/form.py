@@ -18,10 +18,14 @@ from contracts.calendar import load_campaign
 from contracts.cells import CELLS
 from contracts.errors import ValidationError
 from contracts.registry import Registry
+from infra.admin import bootstrap_servers
+from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
 from streams.live import Incomplete, cutoff_and_day, gather, unit_form
 from warehouse.errors import WarehouseError
+from warehouse.kafka_log import log_end, source_topics
+from warehouse.offsets import behind
 from warehouse.report import UnitForm, parse_precision
 from warehouse.report.text import render_table, write_csv
 
@@ -99,6 +103,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from err
     workers = live.workers
     cells = unit_form(live.own, registry, unit.code)
+    # What the workers have not applied yet: the figures are complete only at the log's end.
+    try:
+        end = log_end(bootstrap_servers(settings), source_topics(settings))
+    except (InfraError, WarehouseError) as err:
+        raise CliError(
+            f"cannot read the log's end to tell whether the form is complete: {err}"
+        ) from err
+    lagging = behind(end, live.offsets)
     if args.json:
         print(
             json.dumps(
@@ -106,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                     "unit": unit.code,
                     "name": unit.name,
                     "cutoff": cutoff.isoformat(),
-                    "complete": True,
+                    "complete": lagging == 0,
+                    "records_behind_log_end": lagging,
                     "workers": workers,
                     "cells": cells,
                 },
@@ -132,4 +145,9 @@ def run(args: argparse.Namespace) -> int:
         f"[dim]live: {len(workers)} worker(s) ({', '.join(workers)}), "
         f"events through the end of {cutoff.date().isoformat()}[/dim]"
     )
+    if lagging:
+        Console(stderr=True).print(
+            f"[yellow]not complete: the workers are {lagging:,} records behind the log's end; "
+            "wait for them, or cut a snapshot --from kafka[/yellow]"
+        )
     return 0

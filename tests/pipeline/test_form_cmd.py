@@ -1,0 +1,40 @@
+"""`arrears form`: never "complete" while the workers are behind the log's end (no broker
+here: the workers' answer and the log's end are stood in for)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.commands import form as form_cmd
+from streams.live import Live
+
+
+@pytest.mark.parametrize(("end", "behind"), [(5, 0), (8, 3)])
+def test_form_reports_the_records_behind_the_log_end(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], end: int, behind: int
+) -> None:
+    live = Live(
+        own={("320412", "total.employers"): 2},
+        offsets={"t.inspection": {0: 5}},
+        events=5,
+        workers=["w1"],
+    )
+
+    def gather(*_: Any, **__: Any) -> Live:
+        return live
+
+    monkeypatch.setattr(form_cmd, "gather", gather)
+    monkeypatch.setattr(form_cmd, "bootstrap_servers", lambda _settings: "127.0.0.1:1")
+    monkeypatch.setattr(form_cmd, "log_end", lambda *_: {"t.inspection": {0: end}})
+    assert main(["form", "--unit", "320400", "--json"]) == 0
+    page = json.loads(capsys.readouterr().out)
+    assert page["complete"] is (behind == 0) and page["records_behind_log_end"] == behind
+    assert main(["form", "--unit", "320400"]) == 0
+    err = capsys.readouterr().err
+    assert ("not complete" in err) is bool(behind) and (f"{behind:,} records" in err) is bool(
+        behind
+    )
