@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from pipeline.errors import CliError
+from rich.console import Console
+
+from pipeline.errors import CliError, ExitCode
 
 # Each module in pipeline/commands registers one subcommand (or a group of them)
 # through `register(subparsers)` and sets `func` on its parser. Order is the
@@ -32,13 +36,30 @@ COMMAND_MODULES = (
 )
 
 
-def _module_for(argv: Sequence[str]) -> str | None:
+#: Options that come before the command and take a value (`arrears --state-dir D form ...`).
+_GLOBAL_VALUED = ("--state-dir",)
+
+
+def module_for(argv: Sequence[str]) -> str | None:
     """The one command module `argv` needs, so `arrears ingest` does not import
     great-expectations, Faust and the rest (start-up time and memory). Each module
     registers the subcommand named like it."""
-    first = next((a for a in argv if not a.startswith("-")), None)
-    wanted = f"pipeline.commands.{first}"
+    rest = list(argv)
+    while rest and rest[0].startswith("-"):
+        option = rest.pop(0)
+        if option in _GLOBAL_VALUED and rest:
+            rest.pop(0)
+    wanted = f"pipeline.commands.{rest[0]}" if rest else ""
     return wanted if wanted in COMMAND_MODULES else None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"arrears {version('arrears')}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "arrears (not installed)"
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -51,24 +72,47 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="where the local state lives: broker data, archive, snapshots "
+        "(default: $ARREARS_STATE_DIR, else ~/.local/state/arrears)",
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(name).register(sub)
     return parser
 
 
+def _pipe_closed(_console: object) -> None:
+    """rich's Console exits with status 1 when its reader goes away; for us that is not a
+    failure: let `main` see the BrokenPipeError and exit 0."""
+    raise BrokenPipeError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_module_for(argv))
+    Console.on_broken_pipe = _pipe_closed  # type: ignore[method-assign, assignment]
+    parser = build_parser(module_for(argv))
     args = parser.parse_args(argv)
+    if args.state_dir is not None:  # every command reads its settings from the environment
+        os.environ["ARREARS_STATE_DIR"] = str(args.state_dir.expanduser().resolve())
     try:
         code = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`arrears form | head`): not a failure. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except CliError as err:
         print(f"arrears: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("arrears: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     return int(code or 0)
 
 
