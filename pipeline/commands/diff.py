@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
-from pipeline.commands.snapshot import Context
+from pipeline.commands.snapshot import Context, topics_of
 from pipeline.errors import CliError, ExitCode
 from warehouse.diff import CellChange, attribute
 from warehouse.errors import WarehouseError
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             "event-time and knowledge differences"
         )
     if diffs:
+        ctx.topics = sorted(set(topics_of(a, ctx.topics)) | set(topics_of(b, ctx.topics)))
         rebuilt_a = ctx.rebuild(args.source, a.offsets, keep_info=True)
         rebuilt_b = ctx.rebuild(args.source, b.offsets, keep_info=True)
         for snap, rebuilt, cut in ((a, rebuilt_a, a_cut), (b, rebuilt_b, b_cut)):

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg
+from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg, topics_of
 from pipeline.errors import CliError, ExitCode
 from warehouse.errors import WarehouseError
 from warehouse.offsets import OFFSETS_HELP, format_offsets
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(soft_wrap=True, highlight=False)
     if stored is not None:
         _use_registry_of(stored, ctx, console)
+        ctx.topics = topics_of(stored, ctx.topics)
     if args.to is not None:
         upto = offsets_arg(args.to, "--to")
     else:

@@ -27,7 +27,7 @@ from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import log_end, source_topics
 from warehouse.offsets import OFFSETS_HELP, Offsets, behind, offsets_to_json, parse_offsets, total
 from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
-from warehouse.snapshot import write_snapshot
+from warehouse.snapshot import Snapshot, write_snapshot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -337,3 +337,11 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
         console.print("the workers were at the log end")
     console.print(str(snap.path), highlight=False, soft_wrap=True)
     return 0
+
+
+def topics_of(snapshot: Snapshot, default: list[str]) -> list[str]:
+    """The source topics a snapshot was cut from, as its offset vector names them (a demo's
+    carry its own prefix), so replaying or comparing it needs no ARREARS_TOPIC_PREFIX;
+    `default` (the configured topics) for a snapshot that names none."""
+    named = sorted(snapshot.offsets)
+    return named or default

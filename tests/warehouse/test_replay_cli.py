@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import polars as pl
+import pytest
 
 from tests.warehouse.conftest import Story
 from warehouse.snapshot import list_snapshots, resolve_snapshot
@@ -173,4 +174,14 @@ def test_a_snapshot_keeps_its_registry_and_replay_verifies_with_it(
     )
     assert code == 0, out
     assert "the unit registry differs" in out and "1 units added" in out
+    assert f"verified: snapshot {snap_id} equals the rebuild" in out
+
+
+def test_a_snapshot_names_its_topics_so_replay_needs_no_prefix(
+    cli: Cli, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snap_id = _close_of_business(cli, story)
+    monkeypatch.setenv("ARREARS_TOPIC_PREFIX", "another-run.")  # as a new shell would have it
+    code, out, err = cli("replay", "--from", "archive", "--verify", snap_id, "--quiet")
+    assert code == 0, out + err
     assert f"verified: snapshot {snap_id} equals the rebuild" in out
