@@ -57,7 +57,7 @@ def run_demo(
         _story(demo, bootstrap)
     finally:
         demo.stop_workers()
-    summary(demo, time.monotonic() - started)
+    summary(demo, time.monotonic() - started, local_broker=not base.external)
     return 0
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -64,7 +66,7 @@ class Demo:
     ) -> str:
         """Run one `arrears` command as a step; return its standard output."""
         self.step_no += 1
-        log = self.logs / f"{self.step_no:02d}-{name}.log"
+        log = self.logs / f"{self.step_no:02d}-{_plain(name)}.log"
         argv = [sys.executable, "-m", "pipeline.cli", *args]
         self.console.print(
             f"[bold cyan]{self.step_no:>2}. {name}[/]  [dim]arrears {' '.join(args)}[/]"
@@ -191,8 +193,14 @@ def last_lines(text: str, n: int) -> str:
     return " / ".join(lines[-n:])
 
 
-def summary(demo: Demo, seconds: float) -> None:
-    """Print the run's outputs, its slowest steps and what each step found."""
+def _plain(name: str) -> str:
+    """A step's name as a file name: lower-case letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "step"
+
+
+def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
+    """Print the run's outputs, its slowest steps, what each step found, and how to go on
+    by hand with this run's settings."""
     from rich.table import Table
 
     demo.console.rule(f"The December story: done in {seconds:.0f}s")
@@ -207,6 +215,26 @@ def summary(demo: Demo, seconds: float) -> None:
     for step, finding in demo.findings:
         findings.add_row(step, finding)
     demo.console.print(findings)
+    settings = demo.settings
+    demo.console.print("[bold]Continue by hand[/] with this run's settings:")
+    exports = (
+        f"ARREARS_STATE_DIR={shlex.quote(str(settings.state_dir))} "
+        f"ARREARS_TOPIC_PREFIX={shlex.quote(settings.topic_prefix)} "
+        f"ARREARS_BOOTSTRAP_SERVERS={shlex.quote(settings.bootstrap_servers)}"
+    )
+    for line in (
+        f"export {exports}",
+        "arrears replay --verify 2024-12-31@close-of-business",
+        "arrears diff 2024-12-31@close-of-business 2024-12-31@restated",
+        "arrears report 2024-12-31@restated --unit 320400 --format table",
+    ):
+        demo.console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
+    if local_broker:
+        demo.console.print(
+            "The local broker is still running (`arrears infra status`); stop it with "
+            "`arrears infra down` in a shell without the exports above.",
+            highlight=False,
+        )
 
 
 def default_run_dir(base: Path) -> Path:
