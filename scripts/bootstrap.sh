@@ -18,8 +18,14 @@ if [ -z "$python" ]; then
   exit 1
 fi
 
+# The Data Docs' static files (pinned npm tarballs, infra/docs_assets.py), fetched once into
+# the per-user cache: the quality report must render on an intranet. Fails when offline and
+# the cache is empty.
+assets() { (cd "$root" && "$venv/bin/python" -m infra.docs_assets >/dev/null); }
+
 want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  assets
   exit 0
 fi
 echo "arrears: setting up $venv (first run or pyproject.toml changed)..." >&2
@@ -27,3 +33,4 @@ echo "arrears: setting up $venv (first run or pyproject.toml changed)..." >&2
 "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
 "$venv/bin/python" -m pip install --quiet -e "$root[dev]" >&2
 echo "$want" > "$stamp"
+assets

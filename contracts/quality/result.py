@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -75,6 +75,8 @@ class CheckResult:
     seconds: float = 0.0
     event_rows: int | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    #: per source system: its last event before the cutoff and how long it has been silent
+    freshness: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def critical_failures(self) -> list[Outcome]:
@@ -102,6 +104,16 @@ class CheckResult:
         body["critical_failures"] = [o.check for o in self.critical_failures]
         body["warnings"] = [o.check for o in self.warnings]
         return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> CheckResult:
+        """The result `to_json` wrote (check-result.json); raises ValueError if it is not one."""
+        if body.get("format") != RESULT_FORMAT:
+            raise ValueError(f"not a check result ({RESULT_FORMAT}): format {body.get('format')!r}")
+        names = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in body.items() if k in names}
+        kept["outcomes"] = [Outcome(**o) for o in body.get("outcomes", [])]
+        return cls(**kept)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, default=str) + "\n"

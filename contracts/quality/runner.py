@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import polars as pl
 
 from contracts.calendar import Campaign, load_campaign
 from contracts.clock import CST
+from contracts.events import SOURCES
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
 from contracts.quality.config import QualityConfig, load_quality_config
@@ -75,7 +77,7 @@ def run_check(
     since_ms = int(campaign.window_start.timestamp() * 1000)
 
     context = _context(docs_dir)
-    runner = SuiteRunner(context, config)
+    runner = SuiteRunner(context, config, _run_name(snapshot))
 
     say("snapshot schema")
     cells = cells_frame(snapshot)
@@ -145,7 +147,41 @@ def run_check(
         checked_at=dt.datetime.now(CST).isoformat(timespec="seconds"),
         seconds=round(time.monotonic() - started, 2),
         event_rows=events.rows.height if events is not None else None,
+        freshness=_freshness(events, config, cutoff_ms) if events is not None else [],
     )
+
+
+def _run_name(snapshot: SnapshotInput) -> str:
+    """`<snapshot id>@<cutoff>`, safe as a folder name and in a URL."""
+    cutoff = re.sub(r"[^0-9A-Za-z+-]", "", str(snapshot.meta.get("cutoff") or ""))
+    name = str(snapshot.meta.get("snapshot_id") or snapshot.label.rsplit("/", 1)[-1])
+    return re.sub(r"[^0-9A-Za-z._@+-]", "_", f"{name}@{cutoff}")
+
+
+def _freshness(events: EventTables, config: QualityConfig, cutoff_ms: int) -> list[dict[str, Any]]:
+    """Each source's last event at or before the cutoff, and its silence against the limit."""
+    last = dict(
+        events.rows.filter(pl.col("occurred_at_ms") <= cutoff_ms)
+        .group_by("source")
+        .agg(pl.col("occurred_at_ms").max())
+        .iter_rows()
+    )
+    out = []
+    for source in SOURCES:
+        at = last.get(source)
+        allowed = config.max_silence_s(source) * 1000
+        out.append(
+            {
+                "source": source,
+                "last_event": None
+                if at is None
+                else dt.datetime.fromtimestamp(at / 1000, CST).isoformat(timespec="seconds"),
+                "silent_days": None if at is None else round((cutoff_ms - at) / 86_400_000, 1),
+                "allowed_days": round(allowed / 86_400_000, 1),
+                "alive": at is not None and cutoff_ms - at < allowed,
+            }
+        )
+    return out
 
 
 def reporting_unit(cells: pl.DataFrame, registry: Registry) -> str:

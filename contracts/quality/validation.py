@@ -20,9 +20,11 @@ _INDEX_COLUMNS = ["unit", "scope", "cell"]
 class SuiteRunner:
     """Runs one GX suite per batch and turns its results into Outcomes."""
 
-    def __init__(self, context: Any, config: QualityConfig) -> None:
+    def __init__(self, context: Any, config: QualityConfig, run_name: str | None = None) -> None:
         self.context = context
         self.config = config
+        #: what the Data Docs name each run by (snapshot id and cutoff), not `__none__`
+        self.run_name = run_name
         self.source = context.data_sources.add_pandas("arrears")
         self.outcomes: dict[str, Outcome] = {}
 
@@ -52,8 +54,12 @@ class SuiteRunner:
             result_format["unexpected_index_column_names"] = index
         elif batch == "events":
             result_format["result_format"] = "SUMMARY"  # bounded lists on millions of rows
+        from great_expectations.core.run_identifier import RunIdentifier
+
         validation = definition.run(
-            batch_parameters={"dataframe": frame}, result_format=result_format
+            batch_parameters={"dataframe": frame},
+            result_format=result_format,
+            run_id=RunIdentifier(run_name=self.run_name) if self.run_name else None,
         )
         ok = True
         for item in validation.results:

@@ -8,6 +8,8 @@ be read.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +20,11 @@ from rich.table import Table
 
 from contracts.errors import ContractError
 from contracts.quality import CheckResult, Outcome, load_quality_config, run_check
+from contracts.quality.offline import OfflineDocsError, make_offline
+from contracts.quality.verdict import VERDICT_FILE, render_verdict
 from contracts.registry import Registry
+from infra.docs_assets import cdn_map, ensure_assets
+from infra.errors import InfraError
 from pipeline.errors import CliError, ExitCode
 from pipeline.flows.quality_inputs import (
     QualityInputError,
@@ -39,6 +45,9 @@ __all__ = [
     "check_snapshot",
     "print_summary",
     "add_check_arguments",
+    "check_inputs",
+    "dead_letters_of",
+    "letters_sha256",
 ]
 
 #: A critical expectation failed: the snapshot may not be submitted.
@@ -141,6 +150,10 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     except ContractError as err:
         raise CliError(str(err), exit_code=ExitCode.USAGE) from err
     out = path / QUALITY_DIR
+    try:
+        assets = ensure_assets(say=lambda m: console.print(f"[dim]{m}[/dim]"))
+    except InfraError as err:
+        raise CliError(str(err)) from err
     with console.status("checking") as status:
         active = None
         if archive is not None and archive_dir is not None:
@@ -165,14 +178,40 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
             )
         except ValueError as err:
             raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+        try:
+            make_offline(out / DOCS_DIR, assets, cdn_map())
+        except OfflineDocsError as err:
+            raise CliError(str(err)) from err
     result.cells_sha256 = cells_sha256(path)
     result.archive = str(archive_dir) if archive is not None and archive_dir else None
-    result.inputs = {
-        "dead_letters": args.dead_letters,
-        "config": str(args.config) if args.config else config.source,
-    }
+    result.inputs = check_inputs(args, config.source, letters)
     write_atomic(out / RESULT_FILE, result.dumps())
+    write_atomic(out / VERDICT_FILE, render_verdict(result, out / DOCS_DIR, letters))
     return result
+
+
+def check_inputs(args: argparse.Namespace, config_source: str, letters: Any) -> dict[str, Any]:
+    """What a check result was computed from, beyond the snapshot's cells: `submit` reuses
+    a result only when these are the same."""
+    return {
+        "dead_letters": args.dead_letters,
+        "dead_letters_sha256": letters_sha256(letters),
+        "config": str(args.config) if args.config else config_source,
+        "unit": args.unit,
+    }
+
+
+def letters_sha256(letters: Any) -> str | None:
+    """Digest of the dead letters as read (ids, statuses, everything), order-independent."""
+    if letters is None:
+        return None
+    rows = sorted(json.dumps(r, sort_keys=True, default=str) for r in letters.to_dicts())
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def dead_letters_of(spec: str) -> Any:
+    """The dead letters `--dead-letters SPEC` names (None for `none`)."""
+    return _dead_letters(spec)
 
 
 def _dead_letters(spec: str) -> Any:

@@ -18,18 +18,36 @@ from typing import Any
 from rich.console import Console
 
 from contracts.clock import CST
+from contracts.errors import ContractError
+from contracts.quality import CheckResult, load_quality_config
+from contracts.quality.verdict import VERDICT_FILE
 from pipeline.commands.check import (
     DOCS_DIR,
     QUALITY_DIR,
     RESULT_FILE,
     add_check_arguments,
+    check_inputs,
     check_snapshot,
+    dead_letters_of,
     print_summary,
     write_atomic,
 )
 from pipeline.errors import CliError, ExitCode
+from pipeline.flows.quality_inputs import (
+    QualityInputError,
+    cells_sha256,
+    default_archive,
+    read_snapshot,
+)
 
-__all__ = ["SUBMITTED_FILE", "SUBMITTED_FORMAT", "register", "run", "read_submitted"]
+__all__ = [
+    "SUBMITTED_FILE",
+    "SUBMITTED_FORMAT",
+    "register",
+    "run",
+    "read_submitted",
+    "reusable_check",
+]
 
 SUBMITTED_FILE = "submitted.json"
 SUBMITTED_FORMAT = "arrears-submitted/1"
@@ -40,7 +58,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "submit",
         help="gate: check a snapshot and mark it as submitted for its cutoff and unit",
         description=(
-            "Run `arrears check` on SNAPSHOT; if no critical expectation fails, record it in "
+            "Run `arrears check` on SNAPSHOT (or reuse the check result written for the same "
+            "cells, dead letters, archive, config and previous snapshot; a check made with "
+            "--previous keeps it); if no critical expectation fails, record it in "
             "<cutoff folder>/submitted.json as the snapshot submitted for its cutoff and unit "
             "(replacing an earlier submission, which the entry names). Refuses, listing the "
             "failing critical expectations, otherwise."
@@ -55,7 +75,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    result = check_snapshot(args, console)
+    result = reusable_check(args)
+    if result is not None:
+        console.print(
+            f"reusing the check of {result.checked_at} (same cells, dead letters, archive, "
+            f"config{', previous ' + Path(result.previous).name if result.previous else ''}): "
+            f"{Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}"
+        )
+    else:
+        result = check_snapshot(args, console)
     print_summary(result, console)
     if not result.passed:
         console.print(
@@ -75,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         "cells_sha256": result.cells_sha256,
         "check_result": f"{snapshot.name}/{QUALITY_DIR}/{RESULT_FILE}",
         "data_docs": f"{snapshot.name}/{QUALITY_DIR}/{DOCS_DIR}/index.html",
+        "verdict": f"{snapshot.name}/{QUALITY_DIR}/{VERDICT_FILE}",
+        "previous": result.previous,
         "warnings": [o.check for o in result.warnings],
     }
     replaced = _record(folder, result.unit, entry)
@@ -84,6 +114,41 @@ def run(args: argparse.Namespace) -> int:
         f"{result.cutoff}{note} -> {folder / SUBMITTED_FILE}"
     )
     return 0
+
+
+def reusable_check(args: argparse.Namespace) -> CheckResult | None:
+    """The check result written for this snapshot when its inputs are the ones `args` name.
+
+    One check per snapshot state: a result computed with `--previous` stands for a submit
+    without it (the fall check was run), and a re-run keeps that previous snapshot, so a
+    submit never overwrites a check against the previous snapshot by one without.
+    """
+    try:
+        path, _ = read_snapshot(args.snapshot, args.root)
+        stored = CheckResult.from_json(
+            json.loads((path / QUALITY_DIR / RESULT_FILE).read_text("utf-8"))
+        )
+    except (OSError, ValueError, TypeError, QualityInputError, ContractError):
+        return None  # no usable result: the check runs (and reports a bad input itself)
+    if args.previous is None and stored.previous:
+        args.previous = stored.previous
+    try:
+        previous = read_snapshot(args.previous, args.root)[1].label if args.previous else None
+        config = load_quality_config(args.config)
+        archive = args.archive if args.archive is not None else default_archive()
+        letters = dead_letters_of(args.dead_letters)
+    except (QualityInputError, ContractError, CliError):
+        return None
+    same = (
+        stored.cells_sha256 == cells_sha256(path)
+        and stored.previous == previous
+        and stored.archive == (str(archive) if archive else None)
+        and stored.inputs == check_inputs(args, config.source, letters)
+        and (path / QUALITY_DIR / VERDICT_FILE).is_file()
+        and stored.data_docs is not None
+        and Path(stored.data_docs).is_file()
+    )
+    return stored if same else None
 
 
 def read_submitted(folder: Path) -> dict[str, Any]:

@@ -191,3 +191,31 @@ def test_dead_letters_file_counts_open_letters(
     result = json.loads((campaign["clean"] / "quality" / "check-result.json").read_text())
     assert result["warnings"] == ["dead_letters.open_warning"]
     assert "dl-0" in capsys.readouterr().out
+
+
+def test_submit_reuses_the_check_written_for_the_same_inputs_and_keeps_its_previous(
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result_file = campaign["clean"] / "quality" / "check-result.json"
+    assert main(["check", *args(campaign, "clean", "--previous", str(campaign["clean"]))]) == 0
+    checked = json.loads(result_file.read_text())
+    capsys.readouterr()
+
+    assert main(["submit", *args(campaign, "clean")]) == 0  # no --previous
+    out = capsys.readouterr().out
+    assert "reusing the check of" in out and "submitted" in out
+    assert json.loads(result_file.read_text()) == checked  # not overwritten
+    entry = json.loads((campaign["clean"].parent / "submitted.json").read_text())["units"]
+    assert entry["320400"]["previous"] == checked["previous"]
+    assert entry["320400"]["verdict"] == "snap-clean/quality/index.html"
+
+    # other dead letters: the check runs again, still against the previous snapshot
+    lines = [json.dumps(r) for r in kit.dead_letters(1).to_dicts()]
+    campaign["letters"].write_text("\n".join(lines) + "\n")
+    assert main(["submit", *args(campaign, "clean")]) == 0
+    assert "reusing" not in capsys.readouterr().out
+    rerun = json.loads(result_file.read_text())
+    assert rerun["previous"] == checked["previous"] and rerun["checked_at"] >= checked["checked_at"]
+    assert rerun["outcomes"] != checked["outcomes"]
+    fall = next(o for o in rerun["outcomes"] if o["check"] == "snapshot.no_fall_against_previous")
+    assert fall["status"] == "passed"
