@@ -7,7 +7,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ __all__ = ["Unit", "Registry", "DEFAULT_UNITS_PATH"]
 #: The shipped registry, packaged next to this module.
 DEFAULT_UNITS_PATH = Path(__file__).parent / "units.toml"
 _CODE = re.compile(r"[0-9]{6}")
-_KEYS = {"code", "name", "parent", "official"}
+_KEYS = {"code", "name", "parent", "official", "agency"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,15 @@ class Unit:
     name: str
     parent: str | None
     official: bool
+    #: The body that stamps the unit's form (填报单位, e.g. 常州市人力资源和社会保障局); ""
+    #: when the entry does not say (a file or a snapshot written before the field). Not part
+    #: of the unit's identity in the tree, so it is left out of `==`; the fingerprint has it.
+    agency: str = field(default="", compare=False)
+
+    @property
+    def filer(self) -> str:
+        """The name the form's 填报单位名称 line prints: the agency, else the unit's name."""
+        return self.agency or self.name
 
 
 def _config_error(where: str, value: Any, expected: str) -> ContractError:
@@ -51,7 +60,16 @@ def _unit_from(entry: Any, where: str) -> Unit:
         raise _config_error(f"{where}.parent", parent, "must be a 6-digit string or omitted")
     if not isinstance(official, bool):
         raise _config_error(f"{where}.official", official, "must be true or false")
-    return Unit(code, name, parent, official)
+    agency = entry.get("agency", "")
+    if (
+        not isinstance(agency, str)
+        or (agency != agency.strip())
+        or ("agency" in entry and not agency)
+    ):
+        raise _config_error(
+            f"{where}.agency", agency, "must be a non-empty string without outer spaces, or omitted"
+        )
+    return Unit(code, name, parent, official, agency)
 
 
 class Registry:
@@ -88,11 +106,23 @@ class Registry:
             kids.sort()
 
     def to_json(self) -> list[dict[str, Any]]:
-        """Every unit as a JSON object, in code order (a snapshot keeps them)."""
-        return [
-            {"code": u.code, "name": u.name, "parent": u.parent, "official": u.official}
-            for u in sorted(self, key=lambda u: u.code)
-        ]
+        """Every unit as a JSON object, in code order (a snapshot keeps them).
+
+        `agency` is written only when the unit has one, so a registry read back from a
+        snapshot cut before the field existed keeps the fingerprint it was stored with.
+        """
+        out: list[dict[str, Any]] = []
+        for u in sorted(self, key=lambda u: u.code):
+            entry: dict[str, Any] = {
+                "code": u.code,
+                "name": u.name,
+                "parent": u.parent,
+                "official": u.official,
+            }
+            if u.agency:
+                entry["agency"] = u.agency
+            out.append(entry)
+        return out
 
     def fingerprint(self) -> str:
         """sha256 of the units (`to_json`, canonical): equal registries, equal fingerprints."""

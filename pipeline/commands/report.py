@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -55,8 +56,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--root", type=Path, metavar="DIR", help="snapshot root (default: <state dir>/snapshots)"
     )
+    parser.add_argument(
+        "--filer",
+        metavar="TEXT",
+        help="填报单位名称 on every sheet (default: each unit's agency from the registry)",
+    )
+    parser.add_argument(
+        "--filed-on",
+        metavar="DATE",
+        type=_filed_on,
+        help="填报时间, YYYY-MM-DD, printed as 2024年12月31日 (default: today, +08:00)",
+    )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.set_defaults(func=run)
+
+
+def _filed_on(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date YYYY-MM-DD, e.g. 2024-12-31"
+        ) from err
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +91,14 @@ def run(args: argparse.Namespace) -> int:
     except WarehouseError as err:
         raise CliError(str(err), ExitCode.USAGE) from err
     try:
-        forms = build_forms(snap.cells(), snap.meta, ctx.registry, list(dict.fromkeys(args.unit)))
+        forms = build_forms(
+            snap.cells(),
+            snap.meta,
+            ctx.registry,
+            list(dict.fromkeys(args.unit)),
+            filer=args.filer,
+            filed_on=args.filed_on,
+        )
     except WarehouseError as err:
         raise CliError(str(err), ExitCode.USAGE) from err
     if args.format == "xlsx":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 from rich.console import Console
 
 from contracts.cells import CELL_BY_ID, COLUMNS, ITEMS, MONEY, PERSONS, ROWS, row_cell
+from contracts.clock import CST
 from contracts.cutoff import parse_cutoff
+from contracts.registry import Registry, Unit
 from tests.warehouse.conftest import REGISTRY
 from tests.warehouse.logkit import Log, phase_one, phase_two
 from warehouse.cells_table import cells_frame
@@ -76,31 +79,36 @@ def _covers(sheet, unit: str) -> None:  # type: ignore[no-untyped-def]
         assert f"{u.name}（{u.code}）" in text
 
 
+FILED_ON = dt.date(2025, 1, 3)
+
+
 def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
     cells = _story_cells()
-    forms = build_forms(cells, META, REGISTRY, ["320400", "320412"])
+    forms = build_forms(cells, META, REGISTRY, ["320400", "320412", "320471"], filed_on=FILED_ON)
     path = write_xlsx(forms, tmp_path / "form.xlsx")
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["320400 常州市", "320412 武进区"]
-    for form, sheet in zip(forms, book.worksheets, strict=True):
+    assert book.sheetnames == ["320400 常州市", "320412 武进区", "320471 常州经开区"]
+    agencies = ["常州市人力资源和社会保障局", "常州市武进区人力资源和社会保障局"]
+    agencies.append("常州经开区社会保障和卫生健康局")
+    for form, sheet, agency in zip(forms, book.worksheets, agencies, strict=True):
         assert sheet.cell(row=G.attachment, column=1).value == "附件2"
         assert sheet.cell(row=G.title, column=1).value == "治理欠薪冬季行动情况"
-        assert (
-            sheet.cell(row=G.filer, column=1).value
-            == f"填报单位名称（盖章）：{form.unit.name}（{form.unit.code}）"
-        )
-        assert sheet.cell(row=G.filed_at, column=1).value == "填报时间：2024-12-31"
+        assert sheet.cell(row=G.filer, column=1).value == f"填报单位名称（盖章）：{agency}"
+        # the filing date the user gives, not the snapshot's creation day (2024-12-31)
+        assert sheet.cell(row=G.filed_at, column=1).value == "填报时间：2025年1月3日"
         _covers(sheet, form.unit.code)
         merged = {str(r) for r in sheet.merged_cells.ranges}
-        assert {"A2:M2", "A6:A7", "B6:B7", "C6:E6", "F6:H6", "I6:K6", "L6:M6"} <= merged
-        top = [sheet.cell(row=G.head_top, column=c).value for c in (1, 2, 3, 6, 9, 12)]
+        # 甲 spans its two cells and both header rows; 合计 spans the two cells of 甲
+        assert {"A2:N2", "A6:B7", "C6:C7", "D6:F6", "G6:I6", "J6:L6", "M6:N6"} <= merged
+        assert {"A8:B8", "A9:B9"} <= merged
+        top = [sheet.cell(row=G.head_top, column=c).value for c in (1, 3, 4, 7, 10, 13)]
         assert top == ["甲", "序号", "检查用人单位情况", "解决情况", "行政处理处罚", "涉嫌犯罪案件"]
-        headings = [sheet.cell(row=G.head_bottom, column=3 + i).value for i in range(len(COLUMNS))]
-        assert headings == [
+        headings = [sheet.cell(row=G.head_bottom, column=4 + i).value for i in range(len(COLUMNS))]
+        assert headings == [  # as the notice prints them, its two typos corrected
             "用人单位户数(户)",
             "涉及职工人数(万人)",
             "其中:农民工人数(万人)",
-            "解决欠薪问题数量(件)",
+            "解决欠薪问题数量",
             "涉及人数(万人)",
             "解决欠薪问题涉及金额(万元)",
             "责令改正(件)",
@@ -109,18 +117,30 @@ def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
             "移送公安机关(件)",
             "公安机关立案(件)",
         ]
-        assert [sheet.cell(row=G.numbers, column=3 + i).value for i in range(11)] == list(
-            range(1, 12)
-        )
+        # the column-number row: 1 over 序号, 2-12 over the figures (the notice's 1 2 … 12)
+        numbers = [sheet.cell(row=G.numbers, column=c).value for c in range(1, 15)]
+        assert numbers == [None, None, *range(1, 13)]
         for i, row in enumerate(ROWS):
             r = G.first_row + i
-            assert sheet.cell(row=r, column=1).value == L.row_label(row)
-            assert sheet.cell(row=r, column=2).value == row.number
+            assert sheet.cell(row=r, column=3).value == row.number
             for column in COLUMNS:
-                got = sheet.cell(row=r, column=2 + column.number).value
+                got = sheet.cell(row=r, column=3 + column.number).value
                 want = rounded(form.values[row_cell(row.key, column.key)], column.measure)
                 assert Decimal(str(got)) == want, (row.key, column.key)
-        assert sheet.cell(row=G.first_row + 1, column=1).value == "建筑业（工程建设领域）"
+        labels = [
+            (
+                sheet.cell(row=G.first_row + i, column=1).value,
+                sheet.cell(row=G.first_row + i, column=2).value,
+            )
+            for i in range(len(ROWS))
+        ]
+        assert labels == [
+            ("合计", None),
+            ("(工程建设领域)", "建筑业"),
+            (None, "制造业"),
+            (None, "服务业"),
+            (None, "其他"),
+        ]
         assert sheet.cell(row=G.items_heading, column=1).value == "其他情况："
         for index in range(7):
             text = sheet.cell(row=G.item_row(index), column=1).value
@@ -130,24 +150,48 @@ def test_workbook_read_back_cell_by_cell(tmp_path: Path) -> None:
             assert f"{who}__________" in sig
         assert sheet.cell(row=G.notes(7), column=1).value.startswith("备注：1. 国企项目指")
         assert "分别单独统计" in sheet.cell(row=G.notes(7) + 1, column=1).value
-        for col in "ABCDEFGHIJKLM":
-            assert sheet.column_dimensions[col].width >= 6
+        # the snapshot's own creation time stays in the footer line
+        footer = sheet.cell(row=G.source(7), column=1).value
+        assert "生成于 2024-12-31T17:30:00+08:00" in footer and META["snapshot_id"] in footer
+        for col in "ABCDEFGHIJKLMN":
+            assert sheet.column_dimensions[col].width >= 5
     city = book.worksheets[0]
     # the story's figures, as the form shows them (rolled up over Changzhou)
     total = G.first_row
-    assert city.cell(row=total, column=3).value == 3  # 3 employers
-    assert Decimal(str(city.cell(row=total, column=4).value)) == Decimal("0.0385")  # 385 persons
-    assert city.cell(row=total, column=6).value == 3  # resolutions: correction and retraction
-    assert Decimal(str(city.cell(row=total, column=8).value)) == Decimal("0.16")  # 1600 yuan
+    assert city.cell(row=total, column=4).value == 3  # 3 employers
+    assert Decimal(str(city.cell(row=total, column=5).value)) == Decimal("0.0385")  # 385 persons
+    assert city.cell(row=total, column=7).value == 3  # resolutions: correction and retraction
+    assert Decimal(str(city.cell(row=total, column=9).value)) == Decimal("0.16")  # 1600 yuan
     assert (
         city.cell(row=G.item_row(3), column=1).value
         == "4. 通过法院开展集中执行活动解决欠薪案件 1 件，涉及 0.0007 万人 0.01 万元；"
     )
-    assert city.cell(row=G.item_row(0), column=1).value.startswith(
+    assert city.cell(row=G.item_row(0), column=1).value == (
         "1. 检查政府投资项目共 1 个，查实存在欠薪项目 0 个"
         "（拖欠工资 0.00 万元，涉及 0.0000 万人）；"
-        "检查国企项目共 0 个"
+        "检查国企项目共 0 个，查实存在欠薪项目 0 个"
+        "（拖欠工资 0.00 万元，涉及 0.0000 万人）；"
     )
+
+
+def test_filer_overrides_the_agency_and_filed_on_defaults_to_today() -> None:
+    forms = build_forms(_story_cells(), META, REGISTRY, ["320412"], filer="武进区劳动监察大队")
+    assert forms[0].filer == "武进区劳动监察大队"
+    assert forms[0].filed_on == dt.datetime.now(CST).date()
+    assert L.filed_on_text(dt.date(2024, 12, 31)) == "2024年12月31日"
+    with pytest.raises(WarehouseError, match="--filer"):
+        build_forms(_story_cells(), META, REGISTRY, ["320412"], filer="  ")
+
+
+def test_a_unit_without_an_agency_prints_its_name() -> None:
+    registry = Registry(
+        [Unit("100000", "全国", None, False), Unit("320000", "江苏省", "100000", True)]
+    )
+    own = {("320000", "total.resolved"): 1}
+    from contracts.fold import with_totals
+
+    cells = cells_frame(with_totals(own), registry)
+    assert build_forms(cells, META, registry, ["320000"])[0].filer == "江苏省"
 
 
 def test_half_up_in_the_workbook_and_precision(tmp_path: Path) -> None:
@@ -161,16 +205,16 @@ def test_half_up_in_the_workbook_and_precision(tmp_path: Path) -> None:
     forms = build_forms(cells_frame(with_totals(own), REGISTRY), META, REGISTRY, ["320412"])
     sheet = openpyxl.load_workbook(write_xlsx(forms, tmp_path / "a.xlsx")).active
     manufacturing = G.first_row + 2
-    assert Decimal(str(sheet.cell(row=manufacturing, column=8).value)) == Decimal("0.03")
-    assert sheet.cell(row=manufacturing, column=8).number_format == "0.00"
-    assert Decimal(str(sheet.cell(row=manufacturing, column=7).value)) == Decimal("0.0005")
+    assert Decimal(str(sheet.cell(row=manufacturing, column=9).value)) == Decimal("0.03")
+    assert sheet.cell(row=manufacturing, column=9).number_format == "0.00"
+    assert Decimal(str(sheet.cell(row=manufacturing, column=8).value)) == Decimal("0.0005")
     assert "0.03 万元" in sheet.cell(row=G.item_row(4), column=1).value
     sheet = openpyxl.load_workbook(
         write_xlsx(forms, tmp_path / "b.xlsx", parse_precision("persons=3,money=1"))
     ).active
-    assert Decimal(str(sheet.cell(row=manufacturing, column=7).value)) == Decimal("0.001")
-    assert sheet.cell(row=manufacturing, column=7).number_format == "0.000"
-    assert Decimal(str(sheet.cell(row=manufacturing, column=8).value)) == Decimal("0.0")
+    assert Decimal(str(sheet.cell(row=manufacturing, column=8).value)) == Decimal("0.001")
+    assert sheet.cell(row=manufacturing, column=8).number_format == "0.000"
+    assert Decimal(str(sheet.cell(row=manufacturing, column=9).value)) == Decimal("0.0")
 
 
 def test_item_sentences_use_every_item_cell_once() -> None:
@@ -195,6 +239,7 @@ def test_table_shows_the_form() -> None:
     text = console.export_text()
     assert "治理欠薪冬季行动情况" in text and "建筑业（工程建设领域）" in text
     assert "0.0385" in text and "其他情况：" in text
+    assert "填报单位名称（盖章）：常州市人力资源和社会保障局" in text
 
 
 def test_unknown_unit_is_a_clear_error() -> None:

@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from contracts.cells import CELLS
+from contracts.clock import CST
 from contracts.errors import ContractError
 from contracts.registry import Registry, Unit
 from warehouse.errors import WarehouseError
 
-__all__ = ["UnitForm", "build_forms"]
+__all__ = ["UnitForm", "build_forms", "today_cst"]
+
+
+def today_cst() -> dt.date:
+    """Today's date in China Standard Time (the default 填报时间)."""
+    return dt.datetime.now(CST).date()
 
 
 @dataclass(frozen=True)
 class UnitForm:
-    """What the form of `unit` shows: exact rolled-up values by cell id."""
+    """What the form of `unit` shows: exact rolled-up values by cell id.
+
+    `filer` is the 填报单位名称 (the unit's agency unless the user names another);
+    `filed_on` the 填报时间, the day the form is sent, not the snapshot's creation day.
+    """
 
     unit: Unit
     covers: tuple[Unit, ...]  # the unit and its whole subtree, parents first
     values: dict[str, int]
     meta: dict[str, Any]
+    filer: str = ""  # "": the unit's agency (or its name when the registry has none)
+    filed_on: dt.date = field(default_factory=today_cst)
+
+    def __post_init__(self) -> None:
+        if not self.filer:
+            object.__setattr__(self, "filer", self.unit.filer)
 
     @property
     def cutoff(self) -> str:
@@ -39,9 +56,22 @@ class UnitForm:
 
 
 def build_forms(
-    cells: pl.DataFrame, meta: dict[str, Any], registry: Registry, units: list[str]
+    cells: pl.DataFrame,
+    meta: dict[str, Any],
+    registry: Registry,
+    units: list[str],
+    *,
+    filer: str | None = None,
+    filed_on: dt.date | None = None,
 ) -> list[UnitForm]:
-    """The forms of `units` from a snapshot's cell table (the `rollup` scope)."""
+    """The forms of `units` from a snapshot's cell table (the `rollup` scope).
+
+    `filer` replaces every unit's agency on the 填报单位名称 line; `filed_on`
+    (default: today, +08:00) is the 填报时间.
+    """
+    if filer is not None and not filer.strip():
+        raise WarehouseError("--filer must name the filing agency, e.g. 常州市人力资源和社会保障局")
+    day = filed_on or today_cst()
     forms = []
     rolled = cells.filter(pl.col("scope") == "rollup")
     for code in units:
@@ -58,5 +88,6 @@ def build_forms(
                 f"({len(missing)} cells missing, e.g. {missing[0]}); was it cut "
                 "with another unit registry?"
             )
-        forms.append(UnitForm(unit, registry.subtree(code), values, meta))
+        name = filer.strip() if filer is not None else unit.filer
+        forms.append(UnitForm(unit, registry.subtree(code), values, meta, name, day))
     return forms

@@ -8,6 +8,7 @@ unit from the cell table.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
@@ -27,6 +28,9 @@ __all__ = [
     "NOTES",
     "row_label",
     "column_heading",
+    "filed_on_text",
+    "number_row",
+    "UNITLESS_COLUMNS",
     "header_groups",
     "render_item",
     "PLACEHOLDER",
@@ -77,13 +81,40 @@ NOTES = (
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 
 
+#: Columns whose heading the notice prints without a unit (解决欠薪问题数量; its unit is 件).
+UNITLESS_COLUMNS = frozenset({"resolved"})
+
+
+def filed_on_text(day: dt.date) -> str:
+    """ "2024年12月31日": the date as the form is filled in by hand.
+
+    >>> filed_on_text(dt.date(2025, 1, 3))
+    '2025年1月3日'
+    """
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def number_row() -> list[int]:
+    """The column-number row as the notice prints it: 1 over 序号, 2-12 over columns 1-11.
+
+    The notice's line "合计 1 2 … 12" is read as this row (twelve numbers for the twelve
+    numbered columns: 序号 and the eleven figures) printed on the 合计 line; see the README.
+    """
+    return [1] + [column.number + 1 for column in COLUMNS]
+
+
 def row_label(row: Row) -> str:
     """ "建筑业（工程建设领域）" for a row with a note, else its label."""
     return f"{row.label}（{row.note}）" if row.note else row.label
 
 
 def column_heading(column: Column) -> str:
-    """ "涉及职工人数(万人)": the heading with its unit, as the form prints it."""
+    """ "涉及职工人数(万人)": the heading with its unit, as the form prints it.
+
+    The notice prints 解决欠薪问题数量 without its unit (件); so does the form.
+    """
+    if column.key in UNITLESS_COLUMNS:
+        return column.heading
     return f"{column.heading}({column.measure.unit})"
 
 

@@ -90,6 +90,7 @@ def render_table(
 def _table(form: UnitForm, precision: Precision) -> Table:
     title = (
         f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}\n"
+        f"{L.FILER}{form.filer}    {L.FILED_AT}{L.filed_on_text(form.filed_on)}\n"
         f"{L.SCOPE}{form.covers_text()}"
     )
     table = Table(title=title, title_justify="left", show_lines=False)
