@@ -194,7 +194,7 @@ def _letters(letters: pl.DataFrame | None) -> str:
     if dismissed.height:
         cols = [
             c
-            for c in ("id", "reason", "file", "line", "dismissed_by", "dismissed_at", "note")
+            for c in ("id", "reason", "file", "line", "dismissed_by", "dismissed_at", "dismissal")
             if c in dismissed.columns
         ]
         recs = dismissed.select(cols).head(_LISTED).to_dicts()

@@ -1,8 +1,11 @@
-"""`arrears deadletters list | export | resubmit`: see, fix and re-submit rejected records."""
+"""`arrears deadletters list | export | resubmit | dismiss`: see, fix, re-submit or close
+rejected records."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.clock import CST
 from contracts.deadletter import record_json
 from contracts.errors import ContractError
 from contracts.registry import Registry
@@ -23,7 +27,14 @@ from infra.producer import make_producer
 from infra.settings import Settings
 from infra.topics import dead_letter_status_topic
 from pipeline.errors import CliError, ExitCode
-from pipeline.ingest.deadletters import STATUSES, DeadLetter, DeadLetterError, load, select
+from pipeline.ingest.deadletters import (
+    STATUSES,
+    DeadLetter,
+    DeadLetterError,
+    load,
+    plan_dismiss,
+    select,
+)
 from pipeline.ingest.resubmit import export_line, plan_resubmit
 from pipeline.ingest.sink import KafkaSink, ProduceError
 
@@ -85,6 +96,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     re.set_defaults(func=run_resubmit)
 
+    dis = actions.add_parser(
+        "dismiss",
+        help="close dead letters that can never be fixed, with a reason (never deleted)",
+        description=(
+            "Mark open dead letters dismissed on the status topic, with who, when and why "
+            "(the source system confirms the record was junk, ...). Dismissed letters stay "
+            "listed (`list --status dismissed`, the verdict page) and no longer count toward "
+            "the quality gate's thresholds. Resolved or dismissed ones are left as they are."
+        ),
+    )
+    dis.add_argument("ids", nargs="+", metavar="ID", help="dead-letter ids (from `list`)")
+    dis.add_argument("--reason", required=True, metavar="TEXT", help="why it cannot be fixed")
+    dis.add_argument("--by", metavar="WHO", help="who dismisses (default: the login name)")
+    dis.set_defaults(func=run_dismiss)
+
 
 def _positive(text: str) -> int:
     try:
@@ -128,7 +154,11 @@ def run_list(args: argparse.Namespace) -> int:
     table.add_column("message", overflow="fold", ratio=1)
     table.add_column("status", overflow="fold")
     for letter in chosen[: args.limit]:
-        status = letter.status if letter.status == "open" else f"resolved -> {letter.event_id}"
+        status = {
+            "open": "open",
+            "resolved": f"resolved -> {letter.event_id}",
+            "dismissed": f"dismissed by {letter.dismissed_by}: {letter.dismissal}",
+        }.get(letter.status, letter.status)
         table.add_row(letter.id, letter.where, letter.reason, letter.message, status)
     console.print(table)
     if len(chosen) > args.limit:
@@ -136,7 +166,7 @@ def run_list(args: argparse.Namespace) -> int:
     by_status = Counter(letter.status for letter in letters)
     console.print(
         f"{len(chosen)} match the filters; in all {by_status['open']} open, "
-        f"{by_status['resolved']} resolved"
+        f"{by_status['resolved']} resolved, {by_status['dismissed']} dismissed"
     )
     return 0
 
@@ -218,3 +248,36 @@ def run_resubmit(args: argparse.Namespace) -> int:
         f"{len(plan.still_bad)} still bad"
     )
     return plan.exit_code
+
+
+def run_dismiss(args: argparse.Namespace) -> int:
+    console = Console()
+    settings, bootstrap, letters = _load()
+    who = args.by or getpass.getuser()
+    now = dt.datetime.now(CST).isoformat(timespec="seconds")
+    try:
+        plan = plan_dismiss(
+            args.ids, {dl.id: dl for dl in letters}, by=who, why=args.reason, at=now
+        )
+    except ValueError as err:
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+    if plan.unknown:
+        raise CliError(
+            f"no dead letter with id {', '.join(plan.unknown)}; nothing was dismissed "
+            "(see `arrears deadletters list --status all`)",
+            exit_code=ExitCode.USAGE,
+        )
+    if plan.marks:
+        try:
+            sink = KafkaSink(make_producer(bootstrap, client_id="arrears-dismiss"))
+            for key, value in plan.marks:
+                sink.send(dead_letter_status_topic(settings), key, value, [])
+            sink.close()
+        except (KafkaError, ProduceError) as err:
+            raise CliError(f"cannot write the dismissal marks ({err}); run it again") from err
+    for dl_id in plan.dismissed:
+        console.print(f"dismissed {dl_id} by {who}: {args.reason.strip()}")
+    for dl_id, status in plan.skipped:
+        console.print(f"skipped {dl_id}: already {status}")
+    console.print(f"{len(plan.dismissed)} dismissed, {len(plan.skipped)} skipped")
+    return 0

@@ -169,6 +169,9 @@ _LETTER_SCHEMA = {
     "message": pl.Utf8,
     "rejected_at": pl.Utf8,
     "status": pl.Utf8,
+    "dismissed_by": pl.Utf8,
+    "dismissed_at": pl.Utf8,
+    "dismissal": pl.Utf8,
 }
 
 
@@ -245,6 +248,9 @@ def dead_letters_from_kafka() -> pl.DataFrame:
                 "message": letter.message,
                 "rejected_at": letter.rejected_at,
                 "status": letter.status,
+                "dismissed_by": letter.dismissed_by,
+                "dismissed_at": letter.dismissed_at,
+                "dismissal": letter.dismissal,
             }
         )
     return _letters_frame(rows)

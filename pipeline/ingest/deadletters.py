@@ -3,6 +3,9 @@
 A dead letter is never deleted. Resubmitting a fixed record (`pipeline.ingest.resubmit`)
 produces it to its source topic and then writes a mark `{"id", "status": "resolved",
 "event_id", "resolved_at"}` to the compacted status topic; the list merges the marks in.
+One that can never be fixed (the source confirms the record was junk) is dismissed: a
+mark `{"id", "status": "dismissed", "dismissed_by", "dismissed_at", "dismissal"}` (who,
+when, why); dismissed letters no longer count toward the quality gate's thresholds.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ __all__ = [
     "load",
     "select",
     "STATUSES",
+    "DismissPlan",
+    "plan_dismiss",
 ]
 
-STATUSES = ("open", "resolved", "all")
+STATUSES = ("open", "resolved", "dismissed", "all")
 #: A read that gets no records and makes no progress for this long is an error.
 STALL_SECONDS = 60.0
 
@@ -56,6 +61,9 @@ class DeadLetter:
     status: str = "open"
     event_id: str | None = None  # of the resubmitted event, once resolved
     resolved_at: str | None = None
+    dismissed_by: str | None = None  # who dismissed it, when and why (status dismissed)
+    dismissed_at: str | None = None
+    dismissal: str | None = None
 
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> DeadLetter:
@@ -174,7 +182,52 @@ def merge(
                 event_id=mark.get("event_id"),
                 resolved_at=mark.get("resolved_at"),
             )
+        elif mark is not None and dl_id in by_id and mark.get("status") == "dismissed":
+            by_id[dl_id] = replace(
+                by_id[dl_id],
+                status="dismissed",
+                dismissed_by=mark.get("dismissed_by"),
+                dismissed_at=mark.get("dismissed_at"),
+                dismissal=mark.get("dismissal"),
+            )
     return list(by_id.values()), unreadable
+
+
+@dataclass
+class DismissPlan:
+    """The status marks that dismiss dead letters, and what was left alone."""
+
+    marks: list[tuple[bytes, bytes]]
+    dismissed: list[str]
+    skipped: list[tuple[str, str]]  # (id, its status): resolved or dismissed already
+    unknown: list[str]
+
+
+def plan_dismiss(
+    ids: Iterable[str], letters: dict[str, DeadLetter], *, by: str, why: str, at: str
+) -> DismissPlan:
+    """Marks `{"id", "status": "dismissed", "dismissed_by", "dismissed_at", "dismissal"}`
+    for each open dead letter of `ids`; unknown ids and closed letters are reported."""
+    if not why.strip():
+        raise ValueError("a dismissal needs a reason (--reason TEXT): why can it never be fixed?")
+    plan = DismissPlan([], [], [], [])
+    for dl_id in dict.fromkeys(ids):
+        letter = letters.get(dl_id)
+        if letter is None:
+            plan.unknown.append(dl_id)
+        elif letter.status != "open":
+            plan.skipped.append((dl_id, letter.status))
+        else:
+            mark = {
+                "id": dl_id,
+                "status": "dismissed",
+                "dismissed_by": by,
+                "dismissed_at": at,
+                "dismissal": why.strip(),
+            }
+            plan.marks.append((dl_id.encode(), json.dumps(mark, ensure_ascii=False).encode()))
+            plan.dismissed.append(dl_id)
+    return plan
 
 
 def load(bootstrap: str, settings: Settings) -> tuple[list[DeadLetter], int]:
