@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "pipeline.commands.check",
     "pipeline.commands.submit",
     "pipeline.commands.report",
+    "pipeline.commands.units",
     "pipeline.commands.bench",
 )
 

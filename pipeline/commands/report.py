@@ -13,6 +13,7 @@ from pipeline.commands.snapshot import Context
 from pipeline.errors import CliError, ExitCode
 from warehouse.errors import WarehouseError
 from warehouse.report import build_forms, parse_precision
+from warehouse.report.form import SCOPES, with_children
 from warehouse.snapshot import resolve_snapshot
 
 _MIN_WIDTH = 180
@@ -45,6 +46,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         required=True,
         metavar="CODE",
         help="reporting unit code (repeat for more sheets), e.g. 320400",
+    )
+    parser.add_argument(
+        "--children",
+        action="store_true",
+        help="add a sheet for each direct child of every --unit (after its parent's)",
+    )
+    parser.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="rollup",
+        help="rollup: each unit with its whole subtree (default); own: its 本级 events alone",
     )
     parser.add_argument("--format", choices=("xlsx", "csv", "table"), default="table")
     parser.add_argument("--out", type=Path, metavar="FILE", help="output file")
@@ -90,14 +102,18 @@ def run(args: argparse.Namespace) -> int:
         snap = resolve_snapshot(args.snapshot, ctx.root)
     except WarehouseError as err:
         raise CliError(str(err), ExitCode.USAGE) from err
+    units = list(dict.fromkeys(args.unit))
     try:
+        if args.children:
+            units = with_children(units, ctx.registry)
         forms = build_forms(
             snap.cells(),
             snap.meta,
             ctx.registry,
-            list(dict.fromkeys(args.unit)),
+            units,
             filer=args.filer,
             filed_on=args.filed_on,
+            scope=args.scope,
         )
     except WarehouseError as err:
         raise CliError(str(err), ExitCode.USAGE) from err

@@ -14,7 +14,22 @@ from contracts.errors import ContractError
 from contracts.registry import Registry, Unit
 from warehouse.errors import WarehouseError
 
-__all__ = ["UnitForm", "build_forms", "today_cst"]
+__all__ = ["UnitForm", "build_forms", "today_cst", "SCOPES", "with_children"]
+
+#: What a sheet shows: the unit with its subtree (汇总), or its own events (本级).
+SCOPES = ("rollup", "own")
+
+
+def with_children(units: list[str], registry: Registry) -> list[str]:
+    """Each unit followed by its direct children, each code once, in that order."""
+    out: list[str] = []
+    for code in units:
+        try:
+            kids = [u.code for u in registry.children(code)]
+        except ContractError as err:
+            raise WarehouseError(str(err)) from err
+        out.extend([code, *kids])
+    return list(dict.fromkeys(out))
 
 
 def today_cst() -> dt.date:
@@ -36,6 +51,7 @@ class UnitForm:
     meta: dict[str, Any]
     filer: str = ""  # "": the unit's agency (or its name when the registry has none)
     filed_on: dt.date = field(default_factory=today_cst)
+    scope: str = "rollup"  # "own": the unit's 本级 figures alone
 
     def __post_init__(self) -> None:
         if not self.filer:
@@ -51,6 +67,8 @@ class UnitForm:
         below = self.covers[1:]
         if not below:
             return f"{own}本级"
+        if self.scope == "own":
+            return f"{own}本级（不含下级{len(below)}个单位）"
         names = "、".join(f"{u.name}（{u.code}）" for u in below)
         return f"{own}本级及下级{len(below)}个单位汇总：{names}"
 
@@ -63,17 +81,21 @@ def build_forms(
     *,
     filer: str | None = None,
     filed_on: dt.date | None = None,
+    scope: str = "rollup",
 ) -> list[UnitForm]:
-    """The forms of `units` from a snapshot's cell table (the `rollup` scope).
+    """The forms of `units` from a snapshot's cell table.
 
+    `scope` "rollup" (each unit and its subtree) or "own" (the unit's 本级 events alone);
     `filer` replaces every unit's agency on the 填报单位名称 line; `filed_on`
     (default: today, +08:00) is the 填报时间.
     """
+    if scope not in SCOPES:
+        raise WarehouseError(f"--scope {scope!r} is not one of {', '.join(SCOPES)}")
     if filer is not None and not filer.strip():
         raise WarehouseError("--filer must name the filing agency, e.g. 常州市人力资源和社会保障局")
     day = filed_on or today_cst()
     forms = []
-    rolled = cells.filter(pl.col("scope") == "rollup")
+    rolled = cells.filter(pl.col("scope") == scope)
     for code in units:
         try:
             unit = registry.unit(code, field="--unit")
@@ -84,10 +106,11 @@ def build_forms(
         missing = [c.id for c in CELLS if c.id not in values]
         if missing:
             raise WarehouseError(
-                f"the snapshot has no rolled-up figures for unit {code} "
+                f"the snapshot has no {scope} figures for unit {code} "
                 f"({len(missing)} cells missing, e.g. {missing[0]}); was it cut "
                 "with another unit registry?"
             )
         name = filer.strip() if filer is not None else unit.filer
-        forms.append(UnitForm(unit, registry.subtree(code), values, meta, name, day))
+        covers = registry.subtree(code)
+        forms.append(UnitForm(unit, covers, values, meta, name, day, scope))
     return forms
