@@ -62,7 +62,7 @@ def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> Non
     ).read_text(encoding="utf-8")
     # log names are plain; the summary says how to go on by hand, and that works from a
     # new shell with just the exports it prints (a snapshot names its own topics)
-    assert all(re.fullmatch(r"[a-z0-9-]+\.log", p.name) for p in (run / "logs").iterdir())
+    assert all(re.fullmatch(r"[a-z0-9-]+\.log", p.name) for p in (run / "logs").glob("*.log"))
     assert "Continue by hand" in out and "arrears infra down" not in out  # an external broker
     export = next(line.strip() for line in out.splitlines() if line.strip().startswith("export "))
     exported = dict(pair.split("=", 1) for pair in shlex.split(export)[1:])
