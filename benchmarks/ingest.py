@@ -32,7 +32,7 @@ from contracts.uscc import make_uscc
 from infra.admin import ensure_topics
 from infra.producer import make_producer
 from infra.settings import Settings
-from infra.topics import Role, TopicSpec, declared_topics
+from infra.topics import Role, TopicSpec, bench_topic, declared_topics, run_prefix
 from pipeline.ingest import Ingest, KafkaSink, default_validators
 
 __all__ = ["BenchResult", "write_events", "run_bench"]
@@ -248,8 +248,8 @@ def run_bench(
     the first).
     """
     validators = default_validators() if validators is None else validators
-    bench = settings.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
-    bare_topic = f"{bench.topic_prefix}bare"
+    bench = settings.with_overrides(topic_prefix=run_prefix("bench", uuid.uuid4().hex[:8]))
+    bare_topic = bench_topic(bench, "bare")
     specs = list(declared_topics(bench)) + [
         TopicSpec(
             name=bare_topic,

@@ -39,7 +39,7 @@ from contracts.registry import Registry
 from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
-from infra.topics import declared_topics, source_topic
+from infra.topics import declared_topics, run_prefix, source_topic
 from pipeline.errors import CliError
 from warehouse.archive import Archiver
 from warehouse.batch import BatchRebuild
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap = bootstrap_servers(base)
     except InfraError as err:
         raise CliError(str(err)) from err
-    bench = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    bench = base.with_overrides(topic_prefix=run_prefix("bench", uuid.uuid4().hex[:8]))
     specs = [s for s in declared_topics(bench) if s.name in set(source_topics(bench))]
     topics = source_topics(bench)
     started = datetime.now(CST).isoformat(timespec="seconds")

@@ -45,6 +45,7 @@ from rich.table import Table
 from infra.admin import admin_client, bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
+from infra.topics import run_prefix, source_topic
 from pipeline.errors import CliError
 
 _UNIT = re.compile(rb'"unit": ?"(\d{6})"')
@@ -253,7 +254,7 @@ def _throughput(
     logs: Path,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    settings = base.with_overrides(topic_prefix=run_prefix("bench", uuid.uuid4().hex[:8]))
     ensure_topics(settings.bootstrap_servers, settings)
     workers = [
         _Worker(settings, f"bench-{i}", logs / f"tp{n_workers}-{i}.log") for i in range(n_workers)
@@ -316,7 +317,7 @@ def _latency(
     logs: Path,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    settings = base.with_overrides(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    settings = base.with_overrides(topic_prefix=run_prefix("bench", uuid.uuid4().hex[:8]))
     ensure_topics(settings.bootstrap_servers, settings)
     worker = _Worker(settings, "bench-lat", logs / "latency.log")
     try:
@@ -348,7 +349,7 @@ def _latency(
             if ahead > 0:
                 time.sleep(ahead)
             sent_at = time.monotonic()
-            fut = producer.send(f"{settings.topic_prefix}{source.decode()}", key=unit, value=raw)
+            fut = producer.send(source_topic(settings, source.decode()), key=unit, value=raw)
             if i % 10 == 0:
 
                 def record(meta: Any, sent_at: float = sent_at) -> None:

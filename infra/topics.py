@@ -56,6 +56,32 @@ def dead_letter_status_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}deadletters.status"
 
 
+def tallies_group(settings: Settings) -> str:
+    """The stream workers' consumer group, which is also their Faust app id: Faust names
+    the table's changelog topic after it (`<group>-state-changelog`)."""
+    return f"{settings.topic_prefix}tallies"
+
+
+def archiver_group(settings: Settings) -> str:
+    """The archiver's consumer group (it commits only after a durable rename)."""
+    return f"{settings.topic_prefix}archiver"
+
+
+def run_prefix(kind: str, run_id: str) -> str:
+    """The topic prefix of one demo or benchmark run, so its topics, groups and
+    changelogs never mix with another run's.
+
+    >>> run_prefix("demo", "20261201-0630")
+    'demo-20261201-0630.'
+    """
+    return f"{kind}-{run_id}."
+
+
+def bench_topic(settings: Settings, name: str) -> str:
+    """A benchmark's own topic beside the declared ones (e.g. the bare producer's)."""
+    return f"{settings.topic_prefix}{name}"
+
+
 def declared_topics(settings: Settings) -> tuple[TopicSpec, ...]:
     """All topics of the pipeline for these settings (prefix, partition count)."""
     p = settings.partitions

@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.settings import Settings
+from infra.topics import tallies_group
 
 __all__ = ["app_id", "group_dir"]
 
 
 def app_id(settings: Settings) -> str:
-    """The consumer group and changelog prefix: one per topic prefix, so tests are isolated."""
-    return f"{settings.topic_prefix}tallies"
+    """The consumer group and changelog prefix (`infra.topics.tallies_group`)."""
+    return tallies_group(settings)
 
 
 def group_dir(settings: Settings) -> Path:

@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from contracts.registry import Registry
 from infra.settings import Settings
+from infra.topics import archiver_group
 from warehouse._durable import fsync_dir, hook
 from warehouse.archive_files import archive_files, event_row, group_of, write_part
 from warehouse.errors import ArchiveError
@@ -37,10 +38,6 @@ _POLL_RECORDS = 50_000
 #: A batch (one set of files, one offset commit) holds at most this many records or seconds.
 _BATCH_RECORDS = 250_000
 _BATCH_SECONDS = 5.0
-
-
-def archiver_group(settings: Settings) -> str:
-    return f"{settings.topic_prefix}archiver"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from infra.admin import ensure_topics
 from infra.broker import LocalBroker
 from infra.errors import InfraError
 from infra.settings import Settings
+from infra.topics import run_prefix
 from pipeline.flows.demo_run import Demo, StepFailed, last_lines, latest_snapshot, summary
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
@@ -45,7 +46,7 @@ def run_demo(
     run_id = run_dir.name
     settings = base.with_overrides(
         bootstrap_servers=bootstrap,
-        topic_prefix=f"demo-{run_id}.",
+        topic_prefix=run_prefix("demo", run_id),
         state_dir=run_dir / "state",
     )
     demo = Demo(run_dir, settings, events, seed, console, worker_count=workers)

@@ -72,3 +72,14 @@ def test_cluster_ids_never_look_like_options() -> None:
 
     ids = [kraft_cluster_id() for _ in range(2000)]  # ~1 in 64 raw ids start with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_every_derived_kafka_name_comes_from_infra_topics() -> None:
+    from infra.topics import archiver_group, run_prefix, tallies_group
+    from streams.group import app_id
+    from warehouse.archive import archiver_group as used_by_the_archiver
+
+    settings = Settings(topic_prefix="p.")
+    assert tallies_group(settings) == "p.tallies" == app_id(settings)
+    assert archiver_group(settings) == "p.archiver" == used_by_the_archiver(settings)
+    assert run_prefix("demo", "20261201-0630") == "demo-20261201-0630."
