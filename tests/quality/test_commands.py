@@ -125,6 +125,10 @@ def test_warnings_do_not_fail_the_check(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["check", str(snap), "--archive", str(archive), "--dead-letters", "none"]) == 0
     out = capsys.readouterr().out
     assert "1 warning(s)" in out and "C-320412" in out  # the open case, by its case id
+    # the same from the machine-readable result
+    result = json.loads((snap / "quality" / "check-result.json").read_text(encoding="utf-8"))
+    assert result["passed"] and result["warnings"] == ["snapshot.no_open_cases"]
+    assert "C-320412" in json.dumps(result["outcomes"], ensure_ascii=False)
 
 
 def test_gate_refuses_a_critical_failure_and_accepts_a_clean_snapshot(
