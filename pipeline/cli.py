@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.errors import CliError, ExitCode
+from pipeline.help import Parser
 
 # Each module in pipeline/commands registers one subcommand (or a group of them)
 # through `register(subparsers)` and sets `func` on its parser. Order is the
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     "pipeline.commands.form",
     "pipeline.commands.archive",
     "pipeline.commands.snapshot",
+    "pipeline.commands.snapshots",
     "pipeline.commands.replay",
     "pipeline.commands.diff",
     "pipeline.commands.check",
@@ -64,14 +66,15 @@ def _version() -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="arrears",
         description=(
             "Event-sourced pipeline for the wage-arrears winter campaign report "
             "(治理欠薪冬季行动情况): ingest source-system events into Kafka, keep running "
-            "tallies, cut and check snapshots, replay, and render the official form."
+            "tallies, cut and check snapshots, replay, and render the official form. "
+            "`arrears COMMAND --help` says more of each, and which exit codes it uses."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        codes=tuple(ExitCode),
     )
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument(
@@ -81,7 +84,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help="where the local state lives: broker data, archive, snapshots "
         "(default: $ARREARS_STATE_DIR, else ~/.local/state/arrears)",
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    # Every command's parser is a Parser: help wrapped by display width, exit codes at the end.
+    sub = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=Parser
+    )
     for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(name).register(sub)
     return parser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["CliError", "ExitCode"]
+__all__ = ["CliError", "ExitCode", "MEANINGS"]
 
 
 class ExitCode(IntEnum):
@@ -17,6 +17,19 @@ class ExitCode(IntEnum):
     MISMATCH = 4  # a replay differs from the snapshot it verifies
     CRITICAL = 6  # a critical data-quality expectation failed (check, submit)
     INTERRUPTED = 130  # Ctrl-C
+
+
+#: What each code means, as the README's table and every `--help` say it.
+MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "done",
+    ExitCode.FAILURE: "failure: the command could not do its work (the message says why)",
+    ExitCode.USAGE: "usage: bad arguments, or an unreadable input named on the command line",
+    ExitCode.REJECTED: "some records were refused and dead-lettered",
+    ExitCode.MISMATCH: "a replay differs from the snapshot it verifies",
+    ExitCode.CRITICAL: "a critical data-quality expectation failed",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+assert set(MEANINGS) == set(ExitCode), "every exit code needs its meaning"
 
 
 class CliError(Exception):

@@ -24,10 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "<first>-<last>.parquet (temp file, fsync, rename), committing offsets only after "
             "the files are durable. A killed run loses nothing and duplicates nothing when "
             "re-run. Invalid records are skipped (they are in the dead-letter topic). Run one "
-            "archiver per archive directory.\n\n"
-            "Exit status: 0 done, 1 failure, 2 bad arguments."
+            "archiver per archive directory."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--until-end",

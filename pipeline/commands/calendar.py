@@ -12,8 +12,11 @@ from rich.table import Table
 from contracts.calendar import CalendarError, Campaign, load_campaign, working_days_between
 from contracts.clock import CST
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, print_json, table_box
 
-_MIN_WIDTH = 112
+#: Below this width the table drops its "rule" column and prints due times without the day's
+#: seconds: every column stays whole at 80 columns.
+_WIDE = 112
 
 
 def register(sub: Any) -> None:
@@ -33,6 +36,7 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="campaign config TOML (default: the shipped campaign-2024.toml)",
     )
+    add_json(p, "the window and one object per report")
     p.set_defaults(func=run)
 
 
@@ -40,13 +44,22 @@ def run(args: argparse.Namespace) -> int:
     today = _parse_today(args.today)
     try:
         campaign = load_campaign(args.config)
-        rows = _rows(campaign, today)
+        reports = _reports(campaign, today)
     except CalendarError as err:
         raise CliError(str(err), exit_code=ExitCode.USAGE if args.config else 1) from err
+    if args.json:
+        print_json(
+            {
+                "campaign": campaign.name,
+                "window_start": campaign.window_start.isoformat(),
+                "window_end": campaign.window_end.isoformat(),
+                "today": today.isoformat(),
+                "reports": reports,
+            }
+        )
+        return 0
     console = Console()
-    if console.width < _MIN_WIDTH:  # piped output: keep the dates whole rather than elided
-        console = Console(width=_MIN_WIDTH)
-    console.print(_table(campaign, today, rows))
+    console.print(_table(campaign, today, reports, wide=console.width >= _WIDE, console=console))
     return 0
 
 
@@ -62,39 +75,67 @@ def _parse_today(raw: str | None) -> dt.date:
         ) from None
 
 
-def _rows(campaign: Campaign, today: dt.date) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
+def _reports(campaign: Campaign, today: dt.date) -> list[dict[str, Any]]:
+    """One report per reporting level and cutoff, as `calendar --json` prints it."""
+    reports: list[dict[str, Any]] = []
     for d in campaign.due_dates():
         due_day = d.due.date()
         left = working_days_between(today, due_day)
         if today > due_day:
-            status = f"overdue ({-left})"
+            status = "overdue"
         elif today == due_day:
             status = "due today"
         else:
-            status = str(left)
-        rows.append(
-            (
-                f"{d.level} → {d.to}",
-                d.cutoff,
-                d.cutoff_at.strftime("%Y-%m-%d %H:%M:%S"),
-                d.due.strftime("%Y-%m-%d %H:%M"),
-                "fixed" if d.rule.startswith("fixed") else f"+{d.rule.split()[0]} working days",
-                status,
-            )
+            status = "open"
+        reports.append(
+            {
+                "level": d.level,
+                "to": d.to,
+                "cutoff": d.cutoff,
+                "data_through": d.cutoff_at.isoformat(),
+                "due": d.due.isoformat(),
+                "rule": d.rule,
+                "working_days_left": left,
+                "status": status,
+            }
         )
-    return rows
+    return reports
 
 
-def _table(campaign: Campaign, today: dt.date, rows: list[tuple[str, ...]]) -> Table:
+def _left(report: dict[str, Any]) -> str:
+    left = int(report["working_days_left"])
+    if report["status"] == "overdue":
+        return f"overdue ({-left})"
+    return "due today" if report["status"] == "due today" else str(left)
+
+
+def _table(
+    campaign: Campaign,
+    today: dt.date,
+    reports: list[dict[str, Any]],
+    *,
+    wide: bool,
+    console: Console,
+) -> Table:
     title = (
         f"{campaign.name}  window {campaign.window_start:%Y-%m-%d %H:%M} .. "
         f"{campaign.window_end:%Y-%m-%d %H:%M:%S} (+08:00)  today {today.isoformat()}"
     )
-    table = Table(title=title, title_justify="left")
-    for col in ("report", "cutoff", "data through", "due", "rule"):
+    table = Table(title=title, title_justify="left", box=table_box(console))
+    through = "%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M:%S"
+    columns = ["report", "cutoff", "data through", "due"] + (["rule"] if wide else [])
+    for col in columns:
         table.add_column(col, no_wrap=True)
-    table.add_column("working days left", justify="right")
-    for row in rows:
-        table.add_row(*row)
+    table.add_column("working days left" if wide else "days left", justify="right")
+    for r in reports:
+        rule = str(r["rule"])
+        row = [
+            f"{r['level']} → {r['to']}",
+            str(r["cutoff"]),
+            dt.datetime.fromisoformat(r["data_through"]).strftime(through),
+            dt.datetime.fromisoformat(r["due"]).strftime("%Y-%m-%d %H:%M"),
+        ]
+        if wide:
+            row.append("fixed" if rule.startswith("fixed") else f"+{rule.split()[0]} working days")
+        table.add_row(*row, _left(r))
     return table

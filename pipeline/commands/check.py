@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from contracts.errors import ContractError
 from contracts.quality import CheckResult, Outcome, load_quality_config, run_check
@@ -36,6 +38,7 @@ from pipeline.flows.quality_inputs import (
     read_snapshot,
     scan_archive,
 )
+from pipeline.output import add_json, add_quiet, print_json, table_box
 
 __all__ = [
     "QUALITY_DIR",
@@ -44,6 +47,7 @@ __all__ = [
     "run",
     "check_snapshot",
     "print_summary",
+    "progress_console",
     "add_check_arguments",
     "check_inputs",
     "dead_letters_of",
@@ -63,17 +67,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check",
         help="run the data-quality contracts on a snapshot (Data Docs, graded verdict)",
         description=(
-            "Run the great-expectations suites of SPEC 7 on a snapshot and the archived events "
+            "Run the data-quality suites (great-expectations) on a snapshot and the archived "
+            "events "
             "behind it. Writes SNAPSHOT/quality/check-result.json and static Data Docs under "
             "SNAPSHOT/quality/data_docs/, and prints a summary table."
         ),
-        epilog=(
-            f"exit codes: 0 passed (warnings shown), {ExitCode.CRITICAL} a critical expectation "
-            "failed, 2 bad arguments, 1 an input could not be read"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        codes=(ExitCode.CRITICAL,),
     )
     add_check_arguments(parser)
+    add_json(parser, "check-result.json's content")
     parser.set_defaults(func=run)
 
 
@@ -119,19 +121,28 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         type=Path,
         metavar="TOML",
-        help="quality thresholds (default: contracts/quality/quality.toml)",
+        help="quality thresholds (default: the shipped quality.toml)",
     )
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    result = check_snapshot(args, console)
-    print_summary(result, console)
+    result = check_snapshot(args, progress_console(args))
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print_summary(result, Console())
     return ExitCode.OK if result.passed else ExitCode.CRITICAL
 
 
+def progress_console(args: argparse.Namespace) -> Console:
+    """Where a check says what it is doing: standard error, nothing with --quiet."""
+    return Console(stderr=True, quiet=bool(getattr(args, "quiet", False)))
+
+
 def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
-    """Read the inputs, run the suites, write check-result.json and the Data Docs."""
+    """Read the inputs, run the suites, write check-result.json and the Data Docs.
+    `console`: for progress (a spinner, asset downloads)."""
     registry = Registry.load()
     if args.unit is not None and args.unit not in registry:
         raise CliError(
@@ -243,26 +254,40 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: Narrower than this, the summary table keeps expectation, grade and result, and each
+#: finding's offending cells and events follow it as indented lines.
+_TABLE_WIDTH = 140
+
+
 def print_summary(result: CheckResult, console: Console) -> None:
-    if console.width < 140:  # piped: keep the table readable rather than squeezed
-        console = Console(width=140)
+    wide = console.width >= _TABLE_WIDTH
     table = Table(
         title=f"quality check: {result.snapshot}  cutoff {result.cutoff}  unit {result.unit}",
         title_justify="left",
+        box=table_box(console),
     )
-    table.add_column("expectation", no_wrap=True)
+    table.add_column("expectation", overflow="fold")
     table.add_column("grade")
     table.add_column("result")
-    table.add_column("offending units / cells", overflow="fold")
-    table.add_column("events behind them", overflow="fold")
+    if wide:
+        table.add_column("offending units / cells", overflow="fold")
+        table.add_column("events behind them", overflow="fold")
     style = {"passed": "green", "failed": "red", "error": "red", "skipped": "dim"}
     for o in result.outcomes:
         status = o.status if o.status != "failed" or o.grade == "critical" else "warning"
         colour = "yellow" if status == "warning" else style[o.status]
-        table.add_row(
-            o.check, o.grade, f"[{colour}]{status}[/{colour}]", _offending(o), _evidence(o)
-        )
+        found = (_offending(o), _evidence(o)) if wide else ()
+        table.add_row(o.check, o.grade, f"[{colour}]{status}[/{colour}]", *found)
     console.print(table)
+    if not wide:
+        for o in result.outcomes:
+            offending, evidence = _offending(o), _evidence(o)
+            if not (offending or evidence):
+                continue
+            console.print(f"{o.check}:", style="bold", overflow="fold")
+            for text in (offending, evidence):
+                if text:
+                    console.print(Padding(Text(text), (0, 0, 0, 4)), overflow="fold")
     fails, warns = result.critical_failures, result.warnings
     if not fails:
         tail = f" with {len(warns)} warning(s)" if warns else ""

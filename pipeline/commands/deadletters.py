@@ -15,7 +15,9 @@ from typing import IO
 
 from kafka.errors import KafkaError
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from contracts.clock import CST
 from contracts.deadletter import record_json
@@ -37,6 +39,7 @@ from pipeline.ingest.deadletters import (
 )
 from pipeline.ingest.resubmit import export_line, plan_resubmit
 from pipeline.ingest.sink import KafkaSink, ProduceError
+from pipeline.output import add_json, print_json, table_box
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,6 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="show at most N rows (default 50; the counts cover all)",
     )
+    add_json(ls, "the counts and the letters shown, every field")
     ls.set_defaults(func=run_list)
 
     ex = actions.add_parser("export", help="write dead letters as JSON Lines to fix and resubmit")
@@ -83,10 +87,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "validate each record again, produce the good ones to their source topic and mark "
             "their dead letters resolved. Records still bad are listed and stay open (no new "
             "dead letter). Dead letters already resolved are skipped, so running it twice "
-            f"counts each record once. Exit status: 0 all good, {ExitCode.REJECTED} some still "
-            "bad, "
-            "1 failure."
+            "counts each record once."
         ),
+        codes=(ExitCode.REJECTED,),
     )
     re.add_argument("file", metavar="FILE", help="the edited export file; `-` for standard input")
     re.add_argument(
@@ -143,32 +146,86 @@ def _select(args: argparse.Namespace, letters: list[DeadLetter]) -> list[DeadLet
     return select(letters, status=args.status, reason=args.reason, file=args.file)
 
 
+#: Narrower than this, each dead letter is a line (id, where, reason, status) with its
+#: message below it, instead of a table row whose message column would be a sliver.
+_TABLE_WIDTH = 140
+
+
+def _status_text(letter: DeadLetter) -> str:
+    return {
+        "open": "open",
+        "resolved": f"resolved -> {letter.event_id}",
+        "dismissed": f"dismissed by {letter.dismissed_by}: {letter.dismissal}",
+    }.get(letter.status, letter.status)
+
+
 def run_list(args: argparse.Namespace) -> int:
     console = Console()
     _, _, letters = _load()
     chosen = _select(args, letters)
-    table = Table(title=f"dead letters ({args.status})")
-    table.add_column("id", no_wrap=True)
-    table.add_column("file:line", overflow="fold")
-    table.add_column("reason", no_wrap=True)
-    table.add_column("message", overflow="fold", ratio=1)
-    table.add_column("status", overflow="fold")
-    for letter in chosen[: args.limit]:
-        status = {
-            "open": "open",
-            "resolved": f"resolved -> {letter.event_id}",
-            "dismissed": f"dismissed by {letter.dismissed_by}: {letter.dismissal}",
-        }.get(letter.status, letter.status)
-        table.add_row(letter.id, letter.where, letter.reason, letter.message, status)
-    console.print(table)
+    shown = chosen[: args.limit]
+    by_status = Counter(letter.status for letter in letters)
+    if args.json:
+        print_json(
+            {
+                "status": args.status,
+                "matched": len(chosen),
+                "shown": len(shown),
+                "counts": {s: by_status[s] for s in ("open", "resolved", "dismissed")},
+                "letters": [_as_json(letter) for letter in shown],
+            }
+        )
+        return 0
+    if console.width >= _TABLE_WIDTH:
+        table = Table(title=f"dead letters ({args.status})", box=table_box(console))
+        table.add_column("id", no_wrap=True)
+        table.add_column("file:line", overflow="fold")
+        table.add_column("reason", no_wrap=True)
+        table.add_column("message", overflow="fold", ratio=1)
+        table.add_column("status", overflow="fold")
+        for letter in shown:
+            table.add_row(
+                letter.id, letter.where, letter.reason, letter.message, _status_text(letter)
+            )
+        console.print(table)
+    else:
+        console.print(f"dead letters ({args.status})", style="italic")
+        for letter in shown:
+            head = Text.assemble(
+                (letter.id, "bold"), "  ", letter.where, "  ", (letter.reason, "cyan")
+            )
+            if letter.status != "open":
+                head.append(f"  {_status_text(letter)}")
+            console.print(head, overflow="fold")
+            console.print(Padding(Text(letter.message), (0, 0, 0, 4)), overflow="fold")
     if len(chosen) > args.limit:
         console.print(f"showing {args.limit} of {len(chosen)}; use --limit to see more")
-    by_status = Counter(letter.status for letter in letters)
     console.print(
         f"{len(chosen)} match the filters; in all {by_status['open']} open, "
         f"{by_status['resolved']} resolved, {by_status['dismissed']} dismissed"
     )
     return 0
+
+
+def _as_json(letter: DeadLetter) -> dict[str, object]:
+    """A dead letter as `deadletters list --json` prints it: every field but the original
+    record (`deadletters export` writes that)."""
+    return {
+        "id": letter.id,
+        "file": letter.file,
+        "line": letter.line,
+        "reason": letter.reason,
+        "message": letter.message,
+        "field": letter.field,
+        "rejected_at": letter.rejected_at,
+        "origin": letter.origin,
+        "status": letter.status,
+        "event_id": letter.event_id,
+        "resolved_at": letter.resolved_at,
+        "dismissed_by": letter.dismissed_by,
+        "dismissed_at": letter.dismissed_at,
+        "dismissal": letter.dismissal,
+    }
 
 
 @contextmanager

@@ -16,17 +16,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "demo",
         help="run the December story end to end on a local broker",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""\
-The December story, every step a real `arrears` command:
-
-  broker up, topics; generate a Changzhou campaign (with resends, conflicts,
-  corrections, retractions, late arrivals and bad records); ingest what was
-  known at 2024-12-31 17:30; two Faust workers keep the running tallies; archive;
-  snapshot the 12-31 figures at close of business (and check the live tallies
-  equal it); ingest January's late events and corrections; restated snapshot;
-  diff the two; quality check with Data Docs; render the form (xlsx, table);
-  replay both snapshots from Kafka and from the archive with --verify.
+The December story, every step a real `arrears` command: broker up, topics;
+generate a Changzhou campaign (with resends, conflicts, corrections,
+retractions, late arrivals and bad records); ingest what was known at
+2024-12-31 17:30; two Faust workers keep the running tallies; archive;
+snapshot the 12-31 figures at close of business (and check the live tallies
+equal it); ingest January's late events and corrections; restated snapshot;
+diff the two; quality check with Data Docs; render the form (xlsx, table);
+replay both snapshots from Kafka and from the archive with --verify.
 
 Each run has its own folder (default ./out/demo/<time>) and topic prefix, so a
 second run never mixes with the first. A failed step names itself and its log.""",

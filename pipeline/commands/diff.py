@@ -26,11 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "late arrivals (in B's part of the log but not A's), corrections (supersedes), "
             "superseded and retracted events.\n\n"
             "--scope own (default) lists each change once, at the unit whose events changed it; "
-            "--scope rollup lists the rolled-up cells (a city's figures), --scope all both.\n\n"
-            "Exit status: 0 compared (whether or not anything changed), 1 failure, "
-            "2 bad arguments."
+            "--scope rollup lists the rolled-up cells (a city's figures), --scope all both. "
+            "Changes found are not an error: the exit code is 0 either way."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "a", metavar="A", help="the earlier snapshot (dir, CUTOFF/ID, ID, CUTOFF@LABEL)"

@@ -13,6 +13,7 @@ from infra.broker import LocalBroker
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError
+from pipeline.output import add_json, print_json, table_box
 
 console = Console(stderr=False)
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="start, stop and inspect the local Kafka broker and the declared topics",
         description=(
             "Run a local Apache Kafka broker (KRaft, loopback, jars from Maven Central, "
-            "cached per user) and create the topics declared in infra/topics.py. "
+            "cached per user) and create the project's topics. "
             "Set ARREARS_BOOTSTRAP_SERVERS (or [kafka] bootstrap_servers in arrears.toml) "
             "to use an existing cluster instead: then nothing is started and `up` only "
             "creates and checks the topics."
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     down.add_argument("--purge", action="store_true", help="also delete the broker's data")
     down.set_defaults(func=run_down)
     status = actions.add_parser("status", help="broker version, topics with end offsets, group lag")
+    add_json(status, "the broker, every topic and consumer group")
     status.set_defaults(func=run_status)
 
 
@@ -99,10 +101,36 @@ def run_status(args: argparse.Namespace) -> int:
         status = cluster_status(bootstrap, settings, version)
     except InfraError as err:
         raise CliError(str(err)) from err
-    console.print(f"broker: {status.version} at {status.bootstrap}")
-    topics = Table(title="topics")
-    for col in ("topic", "declared", "partitions", "end offsets (per partition)", "messages"):
-        topics.add_column(col)
+    if args.json:
+        print_json(
+            {
+                "broker": {"version": status.version, "bootstrap": status.bootstrap},
+                "topics": [
+                    {
+                        "name": t.name,
+                        "declared": t.declared,
+                        "partitions": t.partitions,
+                        "end_offsets": {str(p): o for p, o in sorted(t.end_offsets.items())},
+                        "messages": t.messages,
+                    }
+                    for t in status.topics
+                ],
+                "missing": status.missing,
+                "groups": [
+                    {"group": g.group, "state": g.state, "lag": g.lag, "total_lag": g.total_lag}
+                    for g in status.groups
+                ],
+            }
+        )
+        return 0
+    console.print(f"broker: {status.version} at {status.bootstrap}", soft_wrap=False)
+    # Every cell folds rather than being cut: a topic name is never shortened to "…".
+    topics = Table(title="topics", box=table_box(console))
+    topics.add_column("topic", overflow="fold", ratio=3)
+    topics.add_column("declared", overflow="fold")
+    topics.add_column("partitions", overflow="fold", justify="right")
+    topics.add_column("end offsets (per partition)", overflow="fold", ratio=2)
+    topics.add_column("messages", overflow="fold", justify="right")
     for t in status.topics:
         offsets = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
         topics.add_row(
@@ -114,9 +142,11 @@ def run_status(args: argparse.Namespace) -> int:
             f"[yellow]declared but missing: {', '.join(status.missing)} "
             "(run `arrears infra up`)[/yellow]"
         )
-    groups = Table(title="consumer groups")
-    for col in ("group", "state", "lag by topic", "total lag"):
-        groups.add_column(col)
+    groups = Table(title="consumer groups", box=table_box(console))
+    groups.add_column("group", overflow="fold", ratio=2)
+    groups.add_column("state", overflow="fold")
+    groups.add_column("lag by topic", overflow="fold", ratio=3)
+    groups.add_column("total lag", overflow="fold", justify="right")
     for g in status.groups:
         lag = ", ".join(f"{t}={n}" for t, n in sorted(g.lag.items()))
         groups.add_row(g.group, g.state, lag, str(g.total_lag))

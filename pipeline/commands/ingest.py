@@ -45,18 +45,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="validate JSON Lines event files and produce them to the source topics",
         description=(
             "Read each FILE (or standard input for `-`) line by line, validate every line "
-            "against the event contracts (SPEC 5), produce good events to their source "
+            "against the event contracts, produce good events to their source "
             "topic keyed by unit, and send every rejected line to the dead-letter topic with "
             "its original bytes, file, line and reason. Duplicates in the input (same "
             "event_id, same content) are skipped; the same event_id with different content "
             "and no supersedes is dead-lettered as a conflict.\n\n"
             "Re-ingesting a file is safe: its events are sent again, and the streams drop "
-            "them by event_id; its dead letters get the same ids and show once.\n\n"
-            f"Exit status: 0 all accepted, {ExitCode.REJECTED} some lines rejected (see "
-            "`arrears deadletters list`), 1 failure (file missing, Kafka unreachable), "
-            "2 bad arguments."
+            "them by event_id; its dead letters get the same ids and show once. Rejected "
+            "lines are listed by `arrears deadletters list`."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        codes=(ExitCode.REJECTED,),
     )
     parser.add_argument(
         "files",

@@ -30,10 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--precision says otherwise; 合计 is rounded from its exact value.\n\n"
             "xlsx: one sheet per unit in the layout of 附件2 (default file "
             "report-<cutoff>-<units>.xlsx). csv: one line per figure with exact and rounded "
-            "values (standard output unless --out). table: the form in the terminal.\n\n"
-            "Exit status: 0 written, 1 failure, 2 bad arguments."
+            "values (standard output unless --out). table: the form in the terminal."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "snapshot",
@@ -58,7 +56,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="rollup",
         help="rollup: each unit with its whole subtree (default); own: its 本级 events alone",
     )
-    parser.add_argument("--format", choices=("xlsx", "csv", "table"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("xlsx", "csv", "table"),
+        default="table",
+        help="xlsx workbook, csv figures, or the form in the terminal",
+    )
     parser.add_argument("--out", type=Path, metavar="FILE", help="output file")
     parser.add_argument(
         "--precision",

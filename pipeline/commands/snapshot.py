@@ -44,10 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "and records the offset vector they reflect (where the workers are, so --as-of "
             "does not apply); they keep figures by event day, so --cutoff must be the end of "
             "a day. `arrears replay --verify SNAPSHOT` rebuilds it from the log.\n\n"
-            f"OFFSETS: {OFFSETS_HELP}.\n\n"
-            "Exit status: 0 written, 1 failure, 2 bad arguments."
+            f"OFFSETS: {OFFSETS_HELP}."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_cutoff(parser, required=True)
     parser.add_argument(

@@ -30,6 +30,7 @@ from pipeline.commands.check import (
     check_snapshot,
     dead_letters_of,
     print_summary,
+    progress_console,
     write_atomic,
 )
 from pipeline.errors import CliError, ExitCode
@@ -65,9 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "(replacing an earlier submission, which the entry names). Refuses, listing the "
             "failing critical expectations, otherwise."
         ),
-        epilog=f"exit codes: 0 submitted, {ExitCode.CRITICAL} refused (a critical expectation "
-        "failed), 2 bad arguments, 1 an input could not be read",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        codes=(ExitCode.CRITICAL,),
     )
     add_check_arguments(parser)
     parser.set_defaults(func=run)
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             f"{Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}"
         )
     else:
-        result = check_snapshot(args, console)
+        result = check_snapshot(args, progress_console(args))
     print_summary(result, console)
     if not result.passed:
         console.print(

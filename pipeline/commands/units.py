@@ -19,13 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "units",
         help="list the reporting units of the registry (code, name, parent, agency)",
         description=(
-            "List the reporting units (SPEC 3), parents before children: code, name, parent, "
+            "List the reporting units, parents before children: code, name, parent, "
             "whether the code is a GB/T 2260 one, and the agency that stamps the unit's form. "
             "--under CODE keeps the unit and everything below it; --search TEXT keeps units "
-            "whose code, name or agency contains TEXT.\n\n"
-            "Exit status: 0 listed (also when nothing matches), 1 failure, 2 bad arguments."
+            "whose code, name or agency contains TEXT. Nothing matching is not an error."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--under", metavar="CODE", help="only CODE and the units below it")
     parser.add_argument("--search", metavar="TEXT", help="code, name or agency containing TEXT")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,14 +21,11 @@ def run(argv: list[str]) -> int:
     return args.func(args)
 
 
-def lines(out: str) -> dict[str, str]:
-    """The table rows, keyed by 'level → to cutoff'."""
-    rows = {}
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip("│ ").split("│")]
-        if len(cells) == 6 and "→" in cells[0]:
-            rows[f"{cells[0]} {cells[1]}"] = line
-    return rows
+def reports(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, dict[str, Any]]:
+    """`calendar --json`'s reports, keyed by 'level → to cutoff'."""
+    assert run([*argv, "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    return {f"{r['level']} → {r['to']} {r['cutoff']}": r for r in body["reports"]}
 
 
 def test_registered_in_the_cli():
@@ -36,24 +35,28 @@ def test_registered_in_the_cli():
 
 
 def test_prints_due_dates_and_working_days_left(capsys):
-    assert run(["--today", "2024-12-31"]) == 0
-    rows = lines(capsys.readouterr().out)
+    rows = reports(capsys, ["--today", "2024-12-31"])
     assert len(rows) == 6
-    assert "2024-12-31 17:30" in rows["district → city progress"]
-    assert "due today" in rows["district → city progress"]
+    assert rows["district → city progress"]["due"].startswith("2024-12-31T17:30")
+    assert rows["district → city progress"]["status"] == "due today"
     # 12-31 -> 01-03: 01-01 is a holiday, so 2 working days
-    assert rows["city → province progress"].rstrip(" │").endswith(" 2")
-    assert "2025-02-06" in rows["city → province final"]
-    assert "2025-02-10" in rows["province → national final"]
+    assert rows["city → province progress"]["working_days_left"] == 2
+    assert rows["city → province final"]["due"].startswith("2025-02-06")
+    assert rows["province → national final"]["due"].startswith("2025-02-10")
+
+
+def test_the_table_shows_every_report(capsys):
+    assert run(["--today", "2024-12-31"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("→") == 6 and "due today" in out and "2025-02-10" in out
 
 
 def test_counts_make_up_days_after_the_festival(capsys):
-    assert run(["--today", "2025-02-06"]) == 0
-    rows = lines(capsys.readouterr().out)
-    assert "due today" in rows["city → province final"]
+    rows = reports(capsys, ["--today", "2025-02-06"])
+    assert rows["city → province final"]["status"] == "due today"
     # 02-07, 02-08 (make-up Saturday), 02-10
-    assert rows["province → national final"].rstrip(" │").endswith(" 3")
-    assert "overdue" in rows["district → city progress"]
+    assert rows["province → national final"]["working_days_left"] == 3
+    assert rows["district → city progress"]["status"] == "overdue"
 
 
 def test_bad_today_is_a_usage_error():
@@ -73,5 +76,5 @@ def test_config_override(tmp_path: Path, capsys):
     )
     path = tmp_path / "c.toml"
     path.write_text(text.replace("due = 2025-01-06", "due = 2025-01-07"), encoding="utf-8")
-    assert run(["--today", "2024-12-31", "--config", str(path)]) == 0
-    assert "2025-01-07" in lines(capsys.readouterr().out)["province → national progress"]
+    rows = reports(capsys, ["--today", "2024-12-31", "--config", str(path)])
+    assert rows["province → national progress"]["due"].startswith("2025-01-07")
