@@ -29,9 +29,6 @@ from warehouse.offsets import behind
 from warehouse.report import UnitForm, parse_precision
 from warehouse.report.text import render_table, write_csv
 
-#: The terminal width the table needs (as `arrears report` prints it).
-_MIN_WIDTH = 180
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -137,9 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exact or args.format == "csv":
         write_csv([form], sys.stdout, precision)
         return 0
-    console = Console()
-    if console.width < _MIN_WIDTH:  # piped or narrow: keep the headings whole rather than elided
-        console = Console(width=_MIN_WIDTH)
+    console = Console()  # the table fits it: transposed when narrow (warehouse.report.text)
     render_table([form], console, precision)
     console.print(
         f"[dim]live: {len(workers)} worker(s) ({', '.join(workers)}), "

@@ -16,8 +16,6 @@ from warehouse.report import build_forms, parse_precision
 from warehouse.report.form import SCOPES, with_children
 from warehouse.snapshot import resolve_snapshot
 
-_MIN_WIDTH = 180
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -130,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {out}: {err.strerror or err}") from err
         print(f"wrote {out} ({len(forms)} sheet(s), snapshot {snap.id})")
         return 0
-    from warehouse.report.text import render_table, write_csv
+    from warehouse.report.text import WIDE, render_table, write_csv
 
     if args.format == "csv":
         if args.out is None:
@@ -143,12 +141,10 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
         print(f"wrote {args.out}")
         return 0
-    console = Console()
-    if console.width < _MIN_WIDTH:
-        console = Console(width=_MIN_WIDTH)
+    console = Console()  # the table fits it: transposed when narrow (warehouse.report.text)
     if args.out is not None:
         with args.out.open("w", encoding="utf-8") as handle:
-            render_table(forms, Console(file=handle, width=_MIN_WIDTH), precision)
+            render_table(forms, Console(file=handle, width=WIDE), precision)
         print(f"wrote {args.out}")
         return 0
     render_table(forms, console, precision)

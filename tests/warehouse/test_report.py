@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from contracts.cells import CELL_BY_ID, COLUMNS, ITEMS, MONEY, PERSONS, ROWS, row_cell
@@ -24,7 +25,7 @@ from warehouse.rebuild import Rebuild
 from warehouse.report import build_forms, parse_precision, rounded
 from warehouse.report import layout as L
 from warehouse.report.text import CSV_HEADER, render_table, write_csv
-from warehouse.report.values import shown
+from warehouse.report.values import DEFAULT_PRECISION, shown
 from warehouse.report.xlsx import GEOMETRY as G
 from warehouse.report.xlsx import write_xlsx
 
@@ -240,6 +241,23 @@ def test_table_shows_the_form() -> None:
     assert "治理欠薪冬季行动情况" in text and "建筑业（工程建设领域）" in text
     assert "0.0385" in text and "其他情况：" in text
     assert "填报单位名称（盖章）：常州市人力资源和社会保障局" in text
+
+
+def test_a_narrow_table_is_the_form_transposed_with_every_figure() -> None:
+    console = Console(record=True, width=80)
+    forms = build_forms(_story_cells(), META, REGISTRY, ["320400"])
+    render_table(forms, console)
+    text = console.export_text()
+    assert all(cell_len(line) <= 80 for line in text.splitlines())
+    assert all(line == line.rstrip() for line in text.splitlines())  # off a terminal: plain
+    lines = text.splitlines()
+    for column in COLUMNS:  # one line per figure column, its five figures on it
+        line = next(x for x in lines if x.startswith(f"{column.number} {column.heading}"))
+        figures = [
+            shown(forms[0].values[row_cell(r.key, column.key)], column.measure, DEFAULT_PRECISION)
+            for r in ROWS
+        ]
+        assert line.split()[-5:] == figures
 
 
 def test_unknown_unit_is_a_clear_error() -> None:

@@ -6,6 +6,7 @@ import csv
 from collections.abc import Sequence
 from typing import IO
 
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +16,11 @@ from warehouse.report import layout as L
 from warehouse.report.form import UnitForm
 from warehouse.report.values import DEFAULT_PRECISION, Precision, shown
 
-__all__ = ["CSV_HEADER", "write_csv", "render_table"]
+__all__ = ["CSV_HEADER", "WIDE", "write_csv", "render_table"]
+
+#: The terminal width the form needs as printed (rows down, the 11 figure columns across);
+#: narrower, it is transposed: the figure columns down, the five rows across.
+WIDE = 180
 
 CSV_HEADER = (
     "unit",
@@ -81,19 +86,60 @@ def write_csv(
 def render_table(
     forms: Sequence[UnitForm], console: Console, precision: Precision = DEFAULT_PRECISION
 ) -> None:
+    """The form as a table that fits `console`: as printed when it is WIDE columns or more,
+    else transposed; box lines only on a terminal. The supplementary items follow."""
+    if not console.is_terminal:  # a file or a pipe: plain lines, no padding at their ends
+        with console.capture() as captured:
+            _render(forms, console, precision, None)
+        stripped = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+        console.out(stripped, highlight=False, end="")
+        return
+    _render(forms, console, precision, box.HEAVY_HEAD)
+
+
+def _render(
+    forms: Sequence[UnitForm], console: Console, precision: Precision, lines: box.Box | None
+) -> None:
     for form in forms:
-        console.print(_table(form, precision))
+        if console.width >= WIDE:
+            console.print(_table(form, precision, lines))
+        else:
+            console.print(_transposed(form, precision, lines))
         console.print(Group(*(Text(line) for line in _item_lines(form, precision))))
         console.print()
 
 
-def _table(form: UnitForm, precision: Precision) -> Table:
-    title = (
+def _title(form: UnitForm) -> str:
+    return (
         f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}\n"
         f"{L.FILER}{form.filer}    {L.FILED_AT}{L.filed_on_text(form.filed_on)}\n"
         f"{L.SCOPE}{form.covers_text()}"
     )
-    table = Table(title=title, title_justify="left", show_lines=False)
+
+
+def _transposed(form: UnitForm, precision: Precision, lines: box.Box | None) -> Table:
+    """The figure columns as rows ("2 涉及职工人数(万人)"), the form's rows as columns;
+    at 80 columns every heading stays on one line beside its five figures."""
+    table = Table(title=_title(form), title_justify="left", box=lines, pad_edge=False)
+    table.add_column(f"{L.HEAD_NUMBER} {L.HEAD_LABEL}", overflow="fold")
+    for row in ROWS:
+        note = f"\n（{row.note}）" if row.note else ""
+        table.add_column(
+            f"{row.number} {row.label}{note}", justify="right", overflow="fold", max_width=10
+        )
+    for column in COLUMNS:
+        table.add_row(
+            f"{column.number} {L.column_heading(column)}",
+            *(
+                shown(form.values[row_cell(row.key, column.key)], column.measure, precision)
+                for row in ROWS
+            ),
+        )
+    return table
+
+
+def _table(form: UnitForm, precision: Precision, lines: box.Box | None) -> Table:
+    table = Table(title=_title(form), title_justify="left", show_lines=False, box=lines)
     table.add_column(L.HEAD_LABEL, no_wrap=True)
     table.add_column(L.HEAD_NUMBER, justify="right")
     for column in COLUMNS:
