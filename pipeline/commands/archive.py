@@ -10,6 +10,7 @@ from rich.console import Console
 
 from pipeline.commands.snapshot import Context
 from pipeline.errors import CliError
+from pipeline.output import add_json, add_quiet, print_json
 from warehouse.archive import Archiver, ArchiveRun, archiver_group
 from warehouse.errors import WarehouseError
 
@@ -39,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="archive directory (default: <state dir>/archive)",
     )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_quiet(parser)
+    add_json(parser, "the counts of the run")
     parser.set_defaults(func=run)
 
 
@@ -64,6 +66,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except (WarehouseError, KafkaError) as err:
         raise CliError(str(err)) from err
+    if args.json:
+        print_json(
+            {
+                "archived": result.archived,
+                "files": result.files,
+                "invalid": result.invalid,
+                "skipped_already_archived": result.skipped_already_archived,
+                "archive": str(ctx.archive),
+                "group": archiver_group(ctx.settings),
+            }
+        )
+        return 0
     Console(soft_wrap=True, highlight=False).print(
         f"archived {result.archived:,} events into {result.files:,} files under {ctx.archive} "
         f"(group {archiver_group(ctx.settings)}); {result.invalid:,} invalid records skipped, "

@@ -297,10 +297,13 @@ def print_summary(result: CheckResult, console: Console) -> None:
             f"[red]FAILED[/red]: {len(fails)} critical expectation(s): "
             + ", ".join(o.check for o in fails)
         )
+    # Paths whole on their line (soft wrap: a terminal may wrap them, copying keeps them).
     if result.data_docs:
-        console.print(f"Data Docs: {result.data_docs}")
+        console.print(f"Data Docs: {result.data_docs}", soft_wrap=True, highlight=False)
     console.print(
-        f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  ({result.seconds:.1f}s)"
+        f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  ({result.seconds:.1f}s)",
+        soft_wrap=True,
+        highlight=False,
     )
 
 

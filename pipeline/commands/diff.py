@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, cast
 
 from pipeline.commands.snapshot import Context, topics_of
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, add_quiet, print_json
 from warehouse.diff import CellChange, attribute
 from warehouse.errors import WarehouseError
 from warehouse.rebuild import Rebuild
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="kafka",
         help="the log to replay for attribution",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(parser, "the notes and every changed cell with its causes")
     parser.add_argument(
         "--root", type=Path, metavar="DIR", help="snapshot root (default: <state dir>/snapshots)"
     )
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
@@ -105,12 +105,8 @@ def run(args: argparse.Namespace) -> int:
             ctx.registry,
         )
     if args.json:
-        print(
-            json.dumps(
-                {"a": a.id, "b": b.id, "notes": notes, "changes": [_as_json(c) for c in changes]},
-                ensure_ascii=False,
-                indent=2,
-            )
+        print_json(
+            {"a": a.id, "b": b.id, "notes": notes, "changes": [_as_json(c) for c in changes]}
         )
         return 0
     for line in notes:

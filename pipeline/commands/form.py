@@ -8,7 +8,6 @@ The figures come from the workers (`streams.live.gather`); the form around them 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -22,6 +21,7 @@ from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, print_json
 from streams.live import Incomplete, cutoff_and_day, gather, unit_form
 from warehouse.errors import WarehouseError
 from warehouse.kafka_log import log_end, source_topics
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
         help="last event day (2024-12-31, or 2024-12-31T23:59:59+08:00); "
         "default: the end of the campaign window",
     )
-    p.add_argument("--json", action="store_true", help="print exact values as JSON instead")
+    add_json(p, "exact values, whether complete, the workers")
     p.add_argument(
         "--format",
         choices=("table", "csv"),
@@ -109,20 +109,16 @@ def run(args: argparse.Namespace) -> int:
         ) from err
     lagging = behind(end, live.offsets)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "unit": unit.code,
-                    "name": unit.name,
-                    "cutoff": cutoff.isoformat(),
-                    "complete": lagging == 0,
-                    "records_behind_log_end": lagging,
-                    "workers": workers,
-                    "cells": cells,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        print_json(
+            {
+                "unit": unit.code,
+                "name": unit.name,
+                "cutoff": cutoff.isoformat(),
+                "complete": lagging == 0,
+                "records_behind_log_end": lagging,
+                "workers": workers,
+                "cells": cells,
+            }
         )
         return 0
     form = UnitForm(

@@ -35,6 +35,7 @@ from pipeline.ingest import (
     known_event,
 )
 from pipeline.ingest.deadletters import DeadLetterError, read_to_end
+from pipeline.output import add_json, add_quiet, print_json
 
 STDIN = "-"
 
@@ -82,7 +83,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="validate in N separate processes while this one produces "
         "(default: one per core beyond the first; 0 validates in-process)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
+    add_json(parser, "the summary, as --summary-json writes it")
     parser.add_argument(
         "--summary-json",
         metavar="FILE",
@@ -153,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
                 for name, handle, size in inputs:
                     where = f"in {name}"
                     ingest.feed(name, handle, progress.start(name, size))
-            stderr.print(f"[dim]waiting for Kafka to acknowledge {sink.sent} records...[/dim]")
+            if not args.quiet:
+                stderr.print(f"[dim]waiting for Kafka to acknowledge {sink.sent} records...[/dim]")
             sink.close()
         except (ProduceError, KafkaError) as err:
             sink.abort()
@@ -171,7 +174,10 @@ def run(args: argparse.Namespace) -> int:
                 "already sent are skipped by event_id, dead letters keep their ids"
             ) from err
     elapsed = time.monotonic() - started
-    _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))
+    if args.json:
+        print_json(ingest.summary.as_dict())
+    else:
+        _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))
     if args.summary_json is not None:
         args.summary_json.write_text(
             json.dumps(ingest.summary.as_dict(), indent=2), encoding="utf-8"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rich.console import Console
 
 from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg, topics_of
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, print_json
 from warehouse.errors import WarehouseError
-from warehouse.offsets import OFFSETS_HELP, format_offsets
+from warehouse.offsets import OFFSETS_HELP, format_offsets, offsets_to_json
 from warehouse.snapshot import Snapshot, compare, resolve_snapshot, write_snapshot
 
 
@@ -51,6 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--label", help="label of the saved snapshot (with --save)")
     add_common(parser)
+    add_json(parser, "the rebuild's counts and, with --verify, every differing cell")
     parser.set_defaults(func=run)
 
 
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             f"{stored.cutoff}; drop --cutoff to use the snapshot's",
             ExitCode.USAGE,
         )
-    console = Console(soft_wrap=True, highlight=False)
+    # With --json the notes go to standard error: standard output is the JSON alone.
+    console = Console(soft_wrap=True, highlight=False, stderr=args.json)
     if stored is not None:
         _use_registry_of(stored, ctx, console)
         ctx.topics = topics_of(stored, ctx.topics)
@@ -82,6 +86,19 @@ def run(args: argparse.Namespace) -> int:
     rebuilt = ctx.rebuild(args.source, upto)
     cells = rebuilt.cells(cutoff)
     r = rebuilt.rebuild
+    report: dict[str, Any] = {
+        "source": rebuilt.source,
+        "cutoff": cutoff.iso(),
+        "offsets": offsets_to_json(rebuilt.offsets),
+        "events": r.events,
+        "duplicates": r.outcomes["duplicate"],
+        "conflicts": r.outcomes["conflict"],
+        "invalid": r.invalid,
+        "saved": None,
+        "verified": None,
+        "equal": None,
+        "differences": [],
+    }
     console.print(
         f"rebuilt from {rebuilt.source} to {format_offsets(rebuilt.offsets) or '(empty)'}"
         f": {r.events:,} events, {r.outcomes['duplicate']:,} duplicates, "
@@ -104,12 +121,32 @@ def run(args: argparse.Namespace) -> int:
         except WarehouseError as err:
             raise CliError(str(err)) from err
         console.print(f"saved as snapshot {snap.id}: {snap.path}", highlight=False, soft_wrap=True)
+        report["saved"] = snap.id
     if stored is None:
+        if args.json:
+            print_json(report)
         return 0
     try:
         diffs = compare(stored.cells(), cells)
     except WarehouseError as err:
         raise CliError(str(err)) from err
+    if args.json:
+        report.update(
+            verified=stored.id,
+            equal=not diffs,
+            differences=[
+                {
+                    "unit": d.unit,
+                    "scope": d.scope,
+                    "cell": d.cell,
+                    "stored": d.stored,
+                    "rebuilt": d.rebuilt,
+                }
+                for d in diffs
+            ],
+        )
+        print_json(report)
+        return ExitCode.MISMATCH if diffs else ExitCode.OK
     if not diffs:
         console.print(
             f"verified: snapshot {stored.id} equals the rebuild row for row "

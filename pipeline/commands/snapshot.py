@@ -20,6 +20,7 @@ from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, add_quiet, print_json
 from streams.tallies import Window
 from warehouse.archive_files import archive_end
 from warehouse.cells_table import cells_frame
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="--from live: how long to wait for the workers to cover every partition (default 30)",
     )
     add_common(parser)
+    add_json(parser, "the snapshot written, as `arrears snapshots list --json` shows it")
     parser.set_defaults(func=run)
 
 
@@ -104,7 +106,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         "600 bytes a record, removed at the end (default: the system's "
         "temp dir, $TMPDIR)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(parser)
 
 
 class Context:
@@ -249,6 +251,8 @@ def run(args: argparse.Namespace) -> int:
     except WarehouseError as err:
         raise CliError(str(err)) from err
     r = rebuilt.rebuild
+    if getattr(args, "json", False):
+        return _print_written(snap)
     console = Console(soft_wrap=True, highlight=False)
     console.print(
         f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
@@ -318,6 +322,8 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
         )
     except WarehouseError as err:
         raise CliError(str(err)) from err
+    if args.json:
+        return _print_written(snap)
     console = Console(soft_wrap=True, highlight=False)
     counted = f"{events:,} events" if events is not None else "an unknown number of events"
     console.print(
@@ -334,6 +340,13 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
     else:
         console.print("the workers were at the log end")
     console.print(str(snap.path), highlight=False, soft_wrap=True)
+    return 0
+
+
+def _print_written(snap: Snapshot) -> int:
+    from pipeline.commands.snapshots import describe
+
+    print_json(describe(snap))
     return 0
 
 

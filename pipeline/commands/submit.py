@@ -40,6 +40,7 @@ from pipeline.flows.quality_inputs import (
     default_archive,
     read_snapshot,
 )
+from pipeline.output import add_json, print_json
 
 __all__ = [
     "SUBMITTED_FILE",
@@ -69,11 +70,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         codes=(ExitCode.CRITICAL,),
     )
     add_check_arguments(parser)
+    add_json(parser, "whether it was submitted, its entry or the failures")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console(quiet=args.json)  # with --json, standard output is the JSON alone
     result = reusable_check(args)
     if result is not None:
         console.print(
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         result = check_snapshot(args, progress_console(args))
     print_summary(result, console)
     if not result.passed:
+        if args.json:
+            print_json(_as_json(result, None))
         console.print(
             f"[red]refused[/red]: {result.snapshot} is not submitted; fix these critical "
             "expectations first:"
@@ -107,12 +111,28 @@ def run(args: argparse.Namespace) -> int:
         "warnings": [o.check for o in result.warnings],
     }
     replaced = _record(folder, result.unit, entry)
+    if args.json:
+        print_json(_as_json(result, entry))
     note = f" (replaces {replaced})" if replaced and replaced != snapshot.name else ""
     console.print(
         f"[green]submitted[/green]: {snapshot.name} for unit {result.unit}, cutoff "
-        f"{result.cutoff}{note} -> {folder / SUBMITTED_FILE}"
+        f"{result.cutoff}{note} -> {folder / SUBMITTED_FILE}",
+        soft_wrap=True,
     )
     return 0
+
+
+def _as_json(result: CheckResult, entry: dict[str, Any] | None) -> dict[str, Any]:
+    """What `submit --json` prints: the verdict and, when submitted, the entry written."""
+    return {
+        "submitted": entry is not None,
+        "snapshot_id": result.snapshot_id,
+        "unit": result.unit,
+        "cutoff": result.cutoff,
+        "critical_failures": [o.check for o in result.critical_failures],
+        "warnings": [o.check for o in result.warnings],
+        "entry": entry,
+    }
 
 
 def reusable_check(args: argparse.Namespace) -> CheckResult | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +11,7 @@ from rich.table import Table
 from contracts.errors import ContractError
 from contracts.registry import Registry, Unit
 from pipeline.errors import CliError, ExitCode
+from pipeline.output import add_json, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--under", metavar="CODE", help="only CODE and the units below it")
     parser.add_argument("--search", metavar="TEXT", help="code, name or agency containing TEXT")
-    parser.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    add_json(parser, "one array, a unit an object")
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.set_defaults(func=run)
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for u in units
         ]
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return 0
     table = Table(title=f"{len(units)} of {len(registry)} units ({registry.source})")
     for heading in ("code", "name", "parent", "official"):

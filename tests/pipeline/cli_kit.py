@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
+from typing import Any
 
 from contracts.calendar import load_campaign
 from contracts.cells import CELLS
@@ -12,7 +14,7 @@ from contracts.registry import Registry
 from warehouse.cells_table import cells_frame
 from warehouse.snapshot import Snapshot, write_snapshot
 
-__all__ = ["made_up_snapshot"]
+__all__ = ["made_up_snapshot", "documented_json", "assert_documented"]
 
 
 def made_up_snapshot(
@@ -37,3 +39,47 @@ def made_up_snapshot(
         label=label,
         registry=registry,
     )
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def documented_json() -> dict[str, dict[str, set[str]]]:
+    """The README's "JSON output" section: per command (`calendar`, `infra status`), each
+    documented level ("object", "list of", "reports[]", "broker") and its keys."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### JSON output", 1)[1].split("\n### ", 1)[0]
+    out: dict[str, dict[str, set[str]]] = {}
+    for block in re.split(r"^#### ", section, flags=re.M)[1:]:
+        head, _, body = block.partition("\n")
+        found = re.match(r"`arrears (.+?) --json`", head)
+        assert found, head
+        levels: dict[str, set[str]] = {}
+        for bullet in re.split(r"^- ", body, flags=re.M)[1:]:
+            label, _, rest = " ".join(bullet.split()).partition(": ")
+            rest = re.sub(r"\([^)]*\)", "", rest)  # explanations hold no field names
+            levels[label.strip("`")] = set(re.findall(r"`([a-z0-9_]+)`", rest))
+        out[found.group(1)] = levels
+    return out
+
+
+def assert_documented(command: str, body: Any) -> None:
+    """`body` (a command's parsed --json output) has exactly the README's keys, at every
+    documented level; a documented list must not be empty, so its items are checked."""
+    levels = documented_json()[command]
+    if "list of" in levels:
+        assert isinstance(body, list) and body, (command, body)
+        for item in body:
+            assert set(item) == levels["list of"], (command, sorted(item))
+        return
+    assert set(body) == levels["object"], (command, sorted(body))
+    for label, keys in levels.items():
+        if label == "object":
+            continue
+        if label.endswith("[]"):
+            items = body[label[:-2]]
+            assert isinstance(items, list) and items, (command, label)
+            for item in items:
+                assert set(item) == keys, (command, label, sorted(item))
+        else:
+            assert set(body[label]) == keys, (command, label, sorted(body[label]))

@@ -223,3 +223,23 @@ def test_submit_reuses_the_check_written_for_the_same_inputs_and_keeps_its_previ
     assert rerun["outcomes"] != checked["outcomes"]
     fall = next(o for o in rerun["outcomes"] if o["check"] == "snapshot.no_fall_against_previous")
     assert fall["status"] == "passed"
+
+
+def test_check_and_submit_json_and_the_snapshot_listing(
+    campaign: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.pipeline.cli_kit import assert_documented
+
+    assert main(["check", *args(campaign, "clean"), "--json", "--quiet"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert_documented("check", checked)
+    assert checked["passed"] is True
+    assert main(["submit", *args(campaign, "clean"), "--json", "--quiet"]) == 0
+    submitted = json.loads(capsys.readouterr().out)
+    assert_documented("submit", submitted)
+    assert submitted["submitted"] is True and submitted["entry"]["snapshot"] == "snap-clean"
+    root = campaign["clean"].parent.parent
+    assert main(["snapshots", "--root", str(root), "--json"]) == 0
+    listed = {s["path"]: s for s in json.loads(capsys.readouterr().out)}
+    clean = listed[str(campaign["clean"])]
+    assert (clean["checked"], clean["submitted_for"]) == ("passed", [submitted["unit"]])
