@@ -262,7 +262,8 @@ _TABLE_WIDTH = 140
 def print_summary(result: CheckResult, console: Console) -> None:
     wide = console.width >= _TABLE_WIDTH
     table = Table(
-        title=f"quality check: {result.snapshot}  cutoff {result.cutoff}  unit {result.unit}",
+        title=f"quality check: {Path(result.snapshot).name}  cutoff {result.cutoff}  "
+        f"unit {result.unit}",
         title_justify="left",
         box=table_box(console),
     )
@@ -297,13 +298,13 @@ def print_summary(result: CheckResult, console: Console) -> None:
             f"[red]FAILED[/red]: {len(fails)} critical expectation(s): "
             + ", ".join(o.check for o in fails)
         )
-    # Paths whole on their line (soft wrap: a terminal may wrap them, copying keeps them).
+    # Each path alone on its line, whole (a terminal may wrap it; copying keeps it whole).
     if result.data_docs:
-        console.print(f"Data Docs: {result.data_docs}", soft_wrap=True, highlight=False)
+        console.print("Data Docs:")
+        console.print(result.data_docs, soft_wrap=True, highlight=False)
+    console.print(f"result ({result.seconds:.1f}s):")
     console.print(
-        f"result: {Path(result.snapshot) / QUALITY_DIR / RESULT_FILE}  ({result.seconds:.1f}s)",
-        soft_wrap=True,
-        highlight=False,
+        str(Path(result.snapshot) / QUALITY_DIR / RESULT_FILE), soft_wrap=True, highlight=False
     )
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from contracts.calendar import load_campaign
 from contracts.cutoff import CutoffError, parse_cutoff
@@ -92,6 +94,34 @@ def _submitted_for(snap: Snapshot) -> list[str]:
         return []
 
 
+#: Narrower than this, each snapshot is its id on a line and what it is on the next.
+_TABLE_WIDTH = 130
+
+
+def _print_stacked(console: Console, root: Path, rows: list[dict[str, Any]]) -> None:
+    console.print(f"{len(rows)} snapshot(s) under", style="italic")
+    console.print(str(root), soft_wrap=True, highlight=False)
+    for row in rows:
+        events = "? events" if row["events"] is None else f"{row['events']:,} events"
+        checked = f"check {row['checked']}" if row["checked"] else "not checked"
+        submitted = (
+            f"submitted for {', '.join(row['submitted_for'])}"
+            if row["submitted_for"]
+            else "not submitted"
+        )
+        created = str(row["created_at"] or "?")[:16].replace("T", " ")
+        console.print(row["id"], style="bold", soft_wrap=True, highlight=False)
+        console.print(
+            Padding(
+                Text(
+                    f"cutoff {row['cutoff']}, from {row['source']}, cut {created}, {events}, "
+                    f"{checked}, {submitted}"
+                ),
+                (0, 0, 0, 4),
+            )
+        )
+
+
 def run_list(args: argparse.Namespace) -> int:
     root: Path = args.root or Settings.from_env().state_dir / "snapshots"
     folder = None
@@ -111,18 +141,21 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no snapshots under {root}; cut one with `arrears snapshot`")
         return 0
+    if console.width < _TABLE_WIDTH:
+        _print_stacked(console, root, rows)
+        return 0
     table = Table(
         title=f"{len(rows)} snapshot(s) under {root}",
         title_justify="left",
         box=table_box(console),
     )
-    table.add_column("id", overflow="fold", ratio=3)
-    table.add_column("cutoff", overflow="fold", ratio=2)
+    table.add_column("id", no_wrap=True)
+    table.add_column("cutoff", overflow="fold")
     table.add_column("source", no_wrap=True)
     table.add_column("created", no_wrap=True)
     table.add_column("events", justify="right", no_wrap=True)
     table.add_column("checked", no_wrap=True)
-    table.add_column("submitted", overflow="fold", ratio=1)
+    table.add_column("submitted", overflow="fold")
     for row in rows:
         created = str(row["created_at"] or "")[:16].replace("T", " ")
         events = "?" if row["events"] is None else f"{row['events']:,}"

@@ -103,8 +103,8 @@ def _render(
     for form in forms:
         if console.width >= WIDE:
             console.print(_table(form, precision, lines))
-        else:
-            console.print(_transposed(form, precision, lines))
+        else:  # no lines: at 80 columns each heading keeps its line beside its figures
+            console.print(_transposed(form, precision))
         console.print(Group(*(Text(line) for line in _item_lines(form, precision))))
         console.print()
 
@@ -117,10 +117,10 @@ def _title(form: UnitForm) -> str:
     )
 
 
-def _transposed(form: UnitForm, precision: Precision, lines: box.Box | None) -> Table:
+def _transposed(form: UnitForm, precision: Precision) -> Table:
     """The figure columns as rows ("2 涉及职工人数(万人)"), the form's rows as columns;
     at 80 columns every heading stays on one line beside its five figures."""
-    table = Table(title=_title(form), title_justify="left", box=lines, pad_edge=False)
+    table = Table(title=_title(form), title_justify="left", box=None, pad_edge=False)
     table.add_column(f"{L.HEAD_NUMBER} {L.HEAD_LABEL}", overflow="fold")
     for row in ROWS:
         note = f"\n（{row.note}）" if row.note else ""
