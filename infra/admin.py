@@ -185,3 +185,34 @@ def cluster_status(bootstrap: str, settings: Settings, version: str) -> ClusterS
         missing=sorted(declared - present),
         groups=sorted(groups, key=lambda g: g.group),
     )
+
+
+def prefixed(bootstrap: str, prefix: str) -> tuple[list[str], list[str]]:
+    """The topics and consumer groups whose names start with `prefix` (a demo's run)."""
+    if not prefix:
+        raise InfraError("an empty prefix would name every topic; give the run's prefix")
+    admin = admin_client(bootstrap)
+    try:
+        topics = sorted(t for t in admin.list_topics() if t.startswith(prefix))
+        groups = sorted(
+            g["group_id"] for g in admin.list_groups() if g["group_id"].startswith(prefix)
+        )
+    except KafkaError as err:
+        raise InfraError(f"cannot list the topics on {bootstrap}: {err}") from err
+    finally:
+        admin.close()
+    return topics, groups
+
+
+def delete_prefixed(bootstrap: str, topics: list[str], groups: list[str]) -> None:
+    """Delete `topics` and `groups` (as `prefixed` found them)."""
+    admin = admin_client(bootstrap)
+    try:
+        if groups:
+            admin.delete_consumer_groups(groups)
+        if topics:
+            admin.delete_topics(topics, timeout_ms=30_000)
+    except KafkaError as err:
+        raise InfraError(f"cannot delete them on {bootstrap}: {err}") from err
+    finally:
+        admin.close()

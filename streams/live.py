@@ -35,6 +35,7 @@ from streams.tallies import Window
 
 __all__ = [
     "Incomplete",
+    "NoWorker",
     "Live",
     "Offsets",
     "WorkerEntry",
@@ -53,6 +54,10 @@ __all__ = [
 
 class Incomplete(RuntimeError):
     """The running workers do not (yet) cover every partition: the form would be partial."""
+
+
+class NoWorker(Incomplete):
+    """No worker is running, or none of those registered answers: nothing to wait for."""
 
 
 @dataclass(frozen=True)
@@ -204,13 +209,23 @@ def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict
         return dict(json.load(response))
 
 
-def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> Live:
-    """Ask every live worker until their parts tile the partitions (or `timeout` passes)."""
+def gather(
+    settings: Settings, cutoff_day: int, *, timeout: float = 30.0, grace: float = 2.0
+) -> Live:
+    """Ask every live worker until their parts tile the partitions (or `timeout` passes).
+
+    Workers are found by the files they register under `workers_dir(settings)` (their pid
+    alive) and asked over HTTP. When none is registered for `grace` seconds, `NoWorker` is
+    raised then rather than after `timeout` (a starting worker registers before it
+    answers, so one that is registered is waited for).
+    """
     deadline = time.monotonic() + timeout
+    silent_until = time.monotonic() + min(grace, timeout)
     reason = "no worker is running (start one with `arrears worker`)"
     while True:
         answers = []
-        for entry in live_workers(settings):
+        entries = live_workers(settings)
+        for entry in entries:
             try:
                 answers.append(fetch_own(entry, cutoff_day))
             except (OSError, urllib.error.URLError, ValueError) as err:
@@ -228,9 +243,21 @@ def gather(settings: Settings, cutoff_day: int, *, timeout: float = 30.0) -> Liv
                 return merge(answers, settings.partitions)
             except Incomplete as err:
                 reason = str(err)
+        if entries:  # a registered worker may still be starting: wait for it as long
+            silent_until = float("inf")
+        elif time.monotonic() >= silent_until:
+            raise NoWorker(_no_worker(settings))
         if time.monotonic() >= deadline:
             raise Incomplete(f"the live form is not complete after {timeout:.0f}s: {reason}")
         time.sleep(0.2)
+
+
+def _no_worker(settings: Settings) -> str:
+    return (
+        f"no `arrears worker` is running: none is registered in {workers_dir(settings)} (a "
+        "running worker writes its web port there). Start one with `arrears worker`, with "
+        "the same ARREARS_STATE_DIR and ARREARS_TOPIC_PREFIX as this command"
+    )
 
 
 def form_figures(own: Figures, registry: Registry) -> Figures:

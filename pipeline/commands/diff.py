@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any, cast
 
-from pipeline.commands.snapshot import Context, topics_of
+from pipeline.commands.snapshot import Context
+from pipeline.commands.snapshots import topics_of
 from pipeline.errors import CliError, ExitCode
 from pipeline.output import add_json, add_quiet, print_json
 from warehouse.diff import CellChange, attribute

@@ -14,6 +14,7 @@ from contracts.calendar import CalendarError
 from contracts.errors import ContractError
 from pipeline.errors import CliError, ExitCode
 from pipeline.generate import GenerateOptions, generate, manifest_path
+from pipeline.output import add_quiet
 
 #: Below this many lines the run is too short for a progress bar to help.
 PROGRESS_FROM = 100_000
@@ -58,7 +59,7 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="unit registry TOML (default: contracts/units.toml)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from rich.console import Console
 from rich.table import Table
 
-from infra.admin import bootstrap_servers, cluster_status, ensure_topics
+from infra.admin import (
+    bootstrap_servers,
+    cluster_status,
+    delete_prefixed,
+    ensure_topics,
+    prefixed,
+)
 from infra.broker import LocalBroker
 from infra.errors import InfraError
 from infra.settings import Settings
-from pipeline.errors import CliError
+from pipeline.errors import CliError, ExitCode
 from pipeline.output import add_json, print_json, table_box
 
 console = Console(stderr=False)
@@ -39,6 +46,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = actions.add_parser("status", help="broker version, topics with end offsets, group lag")
     add_json(status, "the broker, every topic and consumer group")
     status.set_defaults(func=run_status)
+    clean = actions.add_parser(
+        "clean",
+        help="delete the topics and consumer groups of one run (a demo's), after asking",
+        description=(
+            "Delete every topic and consumer group whose name starts with PREFIX: what "
+            "`arrears demo` leaves on the broker (its summary names the prefix, e.g. "
+            "demo-20241231-1730-). Lists them and asks first; --yes does not ask (needed "
+            "off a terminal)."
+        ),
+    )
+    clean.add_argument("--prefix", required=True, metavar="PREFIX", help="the run's prefix")
+    clean.add_argument("--yes", action="store_true", help="delete without asking")
+    clean.set_defaults(func=run_clean)
 
 
 def _say(message: str) -> None:
@@ -151,4 +171,36 @@ def run_status(args: argparse.Namespace) -> int:
         lag = ", ".join(f"{t}={n}" for t, n in sorted(g.lag.items()))
         groups.add_row(g.group, g.state, lag, str(g.total_lag))
     console.print(groups if status.groups else "consumer groups: none")
+    return 0
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    try:
+        bootstrap = bootstrap_servers(settings)
+        topics, groups = prefixed(bootstrap, args.prefix)
+    except InfraError as err:
+        raise CliError(str(err), ExitCode.USAGE if not args.prefix else ExitCode.FAILURE) from err
+    if not topics and not groups:
+        console.print(f"nothing on {bootstrap} starts with {args.prefix!r}")
+        return 0
+    console.print(f"on {bootstrap}, starting with {args.prefix!r}:")
+    for name in topics:
+        console.print(f"  topic {name}", highlight=False)
+    for name in groups:
+        console.print(f"  consumer group {name}", highlight=False)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(
+                "not deleting without a yes: run it in a terminal, or add --yes", ExitCode.USAGE
+            )
+        answer = input(f"delete these {len(topics)} topics and {len(groups)} groups? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            console.print("nothing deleted")
+            return 0
+    try:
+        delete_prefixed(bootstrap, topics, groups)
+    except InfraError as err:
+        raise CliError(str(err)) from err
+    console.print(f"deleted {len(topics)} topics and {len(groups)} consumer groups")
     return 0

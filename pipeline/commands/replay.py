@@ -7,7 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg, topics_of
+from pipeline.commands.snapshot import Context, add_common, add_cutoff, offsets_arg
+from pipeline.commands.snapshots import topics_of
 from pipeline.errors import CliError, ExitCode
 from pipeline.output import add_json, print_json
 from warehouse.errors import WarehouseError

@@ -19,8 +19,9 @@ from contracts.registry import Registry
 from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
+from pipeline.commands.snapshots import print_snapshot
 from pipeline.errors import CliError, ExitCode
-from pipeline.output import add_json, add_quiet, print_json
+from pipeline.output import add_json, add_quiet
 from streams.tallies import Window
 from warehouse.archive_files import archive_end
 from warehouse.cells_table import cells_frame
@@ -28,7 +29,7 @@ from warehouse.errors import OffsetsError, WarehouseError
 from warehouse.kafka_log import log_end, source_topics
 from warehouse.offsets import OFFSETS_HELP, Offsets, behind, offsets_to_json, parse_offsets, total
 from warehouse.replay import Rebuilt, rebuild_from_archive, rebuild_from_kafka
-from warehouse.snapshot import Snapshot, write_snapshot
+from warehouse.snapshot import write_snapshot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -251,8 +252,8 @@ def run(args: argparse.Namespace) -> int:
     except WarehouseError as err:
         raise CliError(str(err)) from err
     r = rebuilt.rebuild
-    if getattr(args, "json", False):
-        return _print_written(snap)
+    if args.json:
+        return print_snapshot(snap)
     console = Console(soft_wrap=True, highlight=False)
     console.print(
         f"snapshot {snap.id} (cutoff {cutoff.iso()}, from {rebuilt.source}): "
@@ -323,7 +324,7 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
     except WarehouseError as err:
         raise CliError(str(err)) from err
     if args.json:
-        return _print_written(snap)
+        return print_snapshot(snap)
     console = Console(soft_wrap=True, highlight=False)
     counted = f"{events:,} events" if events is not None else "an unknown number of events"
     console.print(
@@ -341,18 +342,3 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
         console.print("the workers were at the log end")
     console.print(str(snap.path), highlight=False, soft_wrap=True)
     return 0
-
-
-def _print_written(snap: Snapshot) -> int:
-    from pipeline.commands.snapshots import describe
-
-    print_json(describe(snap))
-    return 0
-
-
-def topics_of(snapshot: Snapshot, default: list[str]) -> list[str]:
-    """The source topics a snapshot was cut from, as its offset vector names them (a demo's
-    carry its own prefix), so replaying or comparing it needs no ARREARS_TOPIC_PREFIX;
-    `default` (the configured topics) for a snapshot that names none."""
-    named = sorted(snapshot.offsets)
-    return named or default

@@ -73,6 +73,12 @@ def describe(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+def print_snapshot(snap: Snapshot) -> int:
+    """`snapshot --json`: the snapshot written, as `snapshots list --json` shows it."""
+    print_json(describe(snap))
+    return 0
+
+
 def _checked(path: Path) -> str | None:
     """ "passed", "failed" (a critical expectation), or None when never checked."""
     try:
@@ -170,3 +176,11 @@ def run_list(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
+
+
+def topics_of(snapshot: Snapshot, default: list[str]) -> list[str]:
+    """The source topics a snapshot was cut from, as its offset vector names them (a demo's
+    carry its own prefix), so replaying or comparing it needs no ARREARS_TOPIC_PREFIX;
+    `default` (the configured topics) for a snapshot that names none."""
+    named = sorted(snapshot.offsets)
+    return named or default

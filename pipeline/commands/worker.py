@@ -13,7 +13,10 @@ from typing import Any
 from infra.admin import bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
+from infra.topics import SOURCES, source_topic
 from pipeline.errors import CliError, ExitCode
+from pipeline.flows.worker_status import StatusLine
+from pipeline.output import add_quiet
 from streams.errors import StreamsError
 from streams.trace import trace_to
 
@@ -50,6 +53,15 @@ def register(sub: Any) -> None:
         help="append a diagnostics trace to FILE: one JSON line per chunk applied (its "
         "offsets and their status) and per rebalance step (logger arrears.streams.trace)",
     )
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="print a status line every S seconds on standard error: partitions owned, events "
+        "applied, lag per topic, last commit (0: only at the end)",
+    )
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -64,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--web-port {args.web_port}: expected a port number 1-65535", exit_code=ExitCode.USAGE
         )
+    if args.status_every < 0:
+        raise CliError("--status-every must be 0 or more seconds", exit_code=ExitCode.USAGE)
     import faust  # heavy: only when a worker really starts
 
     from streams.app import app_id, create_app
@@ -99,10 +113,36 @@ def run(args: argparse.Namespace) -> int:
     )
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
+    status = _status_line(args, settings, worker_id, port, bootstrap)
     try:
         worker.execute_from_commandline()
     except SystemExit as stop:
         return int(stop.code or 0)
     finally:
         unregister_worker(entry)
+        if status is not None:
+            status.stop()
     return 0
+
+
+def _status_line(
+    args: argparse.Namespace, settings: Settings, worker_id: str, port: int, bootstrap: str
+) -> StatusLine | None:
+    """The status line's thread (none with --quiet), started."""
+    from streams.app import app_id
+
+    if args.quiet:
+        return None
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return StatusLine(
+        worker_id,
+        f"http://127.0.0.1:{port}",
+        bootstrap,
+        app_id(settings),
+        {source_topic(settings, s): s for s in SOURCES},
+        every=args.status_every,
+        say=say,
+    ).start()

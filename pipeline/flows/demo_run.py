@@ -229,6 +229,13 @@ def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
         "arrears report 2024-12-31@restated --unit 320400 --format table",
     ):
         demo.console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
+    demo.console.print(
+        f"To delete this run's topics: arrears infra clean --prefix "
+        f"{shlex.quote(settings.topic_prefix)}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
     if local_broker:
         demo.console.print(
             "The local broker is still running (`arrears infra status`); stop it with "

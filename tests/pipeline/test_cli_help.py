@@ -88,3 +88,16 @@ def test_words_and_paths_wrap() -> None:
 def test_defaults_are_shown(at_80: None) -> None:
     helps = {p.prog: p.format_help() for p in walk(build_parser())}
     assert "(default: table)" in helps["arrears report"].replace("\n", " ").replace("  ", " ")
+
+
+def test_commands_with_progress_take_quiet_and_reporting_ones_json(at_80: None) -> None:
+    helps = {p.prog: p.format_help() for p in walk(build_parser())}
+    progress = ("ingest", "archive", "snapshot", "replay", "diff", "check", "submit")
+    for name in (*progress, "generate", "worker"):
+        assert "--quiet" in helps[f"arrears {name}"], name
+    reporting = (
+        "calendar", "units", "snapshots list", "snapshot", "replay", "diff", "check", "submit",
+        "form", "infra status", "deadletters list", "ingest", "archive",
+    )  # fmt: skip
+    for name in reporting:
+        assert "--json" in helps[f"arrears {name}"], name

@@ -49,3 +49,28 @@ def test_version_and_state_dir(tmp_path: Path) -> None:
 
     assert module_for(["--state-dir", "/x", "form", "--unit", "1"]) == "pipeline.commands.form"
     assert module_for(["--version"]) is None
+
+
+def test_the_form_and_listings_into_head_exit_0(tmp_path: Path) -> None:
+    from tests.pipeline.cli_kit import made_up_snapshot
+
+    snap = made_up_snapshot(tmp_path / "snapshots")
+    env = {**os.environ, "ARREARS_STATE_DIR": str(tmp_path)}
+    for argv in (
+        ["report", snap.id, "--unit", "320400", "--format", "table"],
+        ["report", snap.id, "--unit", "320400", "--format", "csv"],
+        ["snapshots"],
+        ["units"],
+        ["calendar", "--today", "2024-12-31", "--json"],
+    ):
+        done = subprocess.run(
+            f"set -o pipefail; {' '.join(CLI)} {' '.join(argv)} | head -1",
+            shell=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            executable="/bin/bash",
+        )
+        assert done.returncode == 0 and done.stdout.count("\n") == 1, (argv, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr

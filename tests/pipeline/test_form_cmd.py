@@ -11,6 +11,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.commands import form as form_cmd
 from streams.live import Live
+from tests.pipeline.cli_kit import assert_documented
 
 
 @pytest.mark.parametrize(("end", "behind"), [(5, 0), (8, 3)])
@@ -32,9 +33,23 @@ def test_form_reports_the_records_behind_the_log_end(
     monkeypatch.setattr(form_cmd, "log_end", lambda *_: {"t.inspection": {0: end}})
     assert main(["form", "--unit", "320400", "--json"]) == 0
     page = json.loads(capsys.readouterr().out)
+    assert_documented("form", page)
     assert page["complete"] is (behind == 0) and page["records_behind_log_end"] == behind
     assert main(["form", "--unit", "320400"]) == 0
     err = capsys.readouterr().err
     assert ("not complete" in err) is bool(behind) and (f"{behind:,} records" in err) is bool(
         behind
     )
+
+
+def test_no_worker_is_said_within_seconds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    import time
+
+    monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path))
+    started = time.monotonic()
+    assert main(["form", "--unit", "320400", "--timeout", "30"]) == 1
+    assert time.monotonic() - started < 5  # not the 30 s of --timeout
+    err = capsys.readouterr().err
+    assert "no `arrears worker` is running" in err and "registered in" in err
