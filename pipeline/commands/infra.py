@@ -145,7 +145,17 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     console.print(f"broker: {status.version} at {status.bootstrap}", soft_wrap=False)
     # Every cell folds rather than being cut: a topic name is never shortened to "…".
-    topics = Table(title="topics", box=table_box(console))
+    # When every name carries the run's prefix, say it once in the titles, not on every row.
+    prefix = settings.topic_prefix
+    names = [t.name for t in status.topics] + [g.group for g in status.groups]
+    if not (prefix and names and all(n.startswith(prefix) for n in names)):
+        prefix = ""
+    after = f" (names after {prefix})" if prefix else ""
+
+    def short(name: str) -> str:
+        return name[len(prefix) :]
+
+    topics = Table(title=f"topics{after}", box=table_box(console))
     topics.add_column("topic", overflow="fold", ratio=3)
     topics.add_column("declared", overflow="fold")
     topics.add_column("partitions", overflow="fold", justify="right")
@@ -154,7 +164,7 @@ def run_status(args: argparse.Namespace) -> int:
     for t in status.topics:
         offsets = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
         topics.add_row(
-            t.name, "yes" if t.declared else "", str(t.partitions), offsets, str(t.messages)
+            short(t.name), "yes" if t.declared else "", str(t.partitions), offsets, str(t.messages)
         )
     console.print(topics)
     if status.missing:
@@ -162,14 +172,16 @@ def run_status(args: argparse.Namespace) -> int:
             f"[yellow]declared but missing: {', '.join(status.missing)} "
             "(run `arrears infra up`)[/yellow]"
         )
-    groups = Table(title="consumer groups", box=table_box(console))
+    groups = Table(title=f"consumer groups{after}", box=table_box(console))
     groups.add_column("group", overflow="fold", ratio=2)
     groups.add_column("state", overflow="fold")
     groups.add_column("lag by topic", overflow="fold", ratio=3)
     groups.add_column("total lag", overflow="fold", justify="right")
     for g in status.groups:
-        lag = ", ".join(f"{t}={n}" for t, n in sorted(g.lag.items()))
-        groups.add_row(g.group, g.state, lag, str(g.total_lag))
+        lag = ", ".join(
+            f"{short(t) if t.startswith(prefix) else t}={n}" for t, n in sorted(g.lag.items())
+        )
+        groups.add_row(short(g.group), g.state, lag, str(g.total_lag))
     console.print(groups if status.groups else "consumer groups: none")
     return 0
 

@@ -133,7 +133,8 @@ def test_cli_up_status_down_leaves_no_process(tmp_path: Path) -> None:
         assert "broker Kafka" in run("up")
         assert "already running" in run("up")
         status = run("status")
-        assert KAFKA_VERSION in status and "arrears.inspection" in status
+        assert KAFKA_VERSION in status and "(names after arrears.)" in status
+        assert " inspection " in status  # every name has the prefix: said once, in the title
         info = LocalBroker(Settings.from_env(env)).info()
         assert info is not None
         assert "broker stopped" in run("down")
