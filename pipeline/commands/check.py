@@ -1,8 +1,8 @@
 """`arrears check SNAPSHOT`: run the data-quality contracts, write Data Docs and check-result.json.
 
 Exit codes: 0 every critical expectation passed (warnings are shown, they do not fail);
-6 (ExitCode.CRITICAL) a critical expectation failed; 2 bad arguments; 1 an input could not
-be read.
+6 (ExitCode.CRITICAL) a critical expectation failed; 2 bad arguments or a snapshot that
+cannot be read; 1 another input (archive, dead letters, Data Docs assets) could not be read.
 """
 
 from __future__ import annotations
@@ -149,10 +149,13 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
             f"--unit {args.unit} is not in the registry ({registry.source})",
             exit_code=ExitCode.USAGE,
         )
-    try:
-        config = load_quality_config(args.config)
+    try:  # a snapshot named on the command line that cannot be read: a usage error (2)
         path, snapshot = read_snapshot(args.snapshot, args.root)
         previous = read_snapshot(args.previous, args.root)[1] if args.previous else None
+    except QualityInputError as err:
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+    try:
+        config = load_quality_config(args.config)
         archive_dir = args.archive if args.archive is not None else default_archive()
         archive = scan_archive(archive_dir, dict(snapshot.meta)) if archive_dir else None
         letters = _dead_letters(args.dead_letters)

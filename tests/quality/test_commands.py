@@ -168,8 +168,10 @@ def test_previous_snapshot_and_bad_arguments(
     assert (
         main(["check", str(campaign["clean"]), "--previous", str(campaign["clean"]), *common]) == 0
     )
-    assert main(["check", str(tmp_path / "nope"), *common]) == 1
+    # an unreadable snapshot named on the command line: 2, as `arrears report` says it
+    assert main(["check", str(tmp_path / "nope"), *common]) == 2
     assert "no snapshot" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nope"), "--unit", "320400"]) == 2
     assert main(["check", str(campaign["clean"]), "--unit", "329999", *common]) == 2
     assert (
         main(
