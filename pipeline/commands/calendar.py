@@ -14,8 +14,7 @@ from contracts.clock import CST
 from pipeline.errors import CliError, ExitCode
 from pipeline.output import add_json, print_json, table_box
 
-#: Below this width the table drops its "rule" column and prints due times without the day's
-#: seconds: every column stays whole at 80 columns.
+#: Below this width the table drops its "rule" column and the years of its dates.
 _WIDE = 112
 
 
@@ -122,7 +121,9 @@ def _table(
         f"{campaign.window_end:%Y-%m-%d %H:%M:%S} (+08:00)  today {today.isoformat()}"
     )
     table = Table(title=title, title_justify="left", box=table_box(console))
+    # Narrow: no years (the title has them), so every column stays whole at 80 columns.
     through = "%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M:%S"
+    due = "%y-%m-%d %H:%M"
     columns = ["report", "cutoff", "data through", "due"] + (["rule"] if wide else [])
     for col in columns:
         table.add_column(col, no_wrap=True)
@@ -133,7 +134,7 @@ def _table(
             f"{r['level']} → {r['to']}",
             str(r["cutoff"]),
             dt.datetime.fromisoformat(r["data_through"]).strftime(through),
-            dt.datetime.fromisoformat(r["due"]).strftime("%Y-%m-%d %H:%M"),
+            dt.datetime.fromisoformat(r["due"]).strftime("%Y-%m-%d %H:%M" if wide else due),
         ]
         if wide:
             row.append("fixed" if rule.startswith("fixed") else f"+{rule.split()[0]} working days")
