@@ -23,6 +23,7 @@ from infra.admin import ensure_topics
 from infra.broker import BrokerInfo
 from infra.settings import Settings
 from streams.changelog import Fenced, PartitionWriter
+from streams.live import gather
 from streams.ownership import read_committed
 from tests.faults.verdict import Verdict, three_paths
 from tests.streams.kafka_kit import (
@@ -35,7 +36,7 @@ from tests.streams.kafka_kit import (
     source_log,
     wait_until,
 )
-from tests.streams.workload import workload
+from tests.streams.workload import FINAL, workload
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -86,6 +87,11 @@ def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
             60,
             "z2 to take every partition over",
         )
+        # the paused worker is still registered but cannot answer: the form does not wait
+        # for it once z2 owns every partition
+        asked = time.monotonic()
+        assert gather(settings, FINAL, timeout=20).workers == ["z2"]
+        assert time.monotonic() - asked < 15
         took_over = _counts(other).get("applied", 0)
         wait_until(
             lambda: _counts(other).get("applied", 0) > took_over + 150,
