@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,16 +19,15 @@ from contracts.cutoff import parse_cutoff
 from infra.admin import ensure_topics
 from infra.broker import BrokerInfo, LocalBroker, pid_alive
 from infra.settings import Settings
+from tests.faults.procs import arrears, generate, records_in_log
 from tests.faults.verdict import Verdict, three_paths
-from tests.streams.kafka_kit import Producer, WorkerProcess, log_ends, wait_caught_up, wait_until
+from tests.streams.kafka_kit import Producer, WorkerProcess, wait_caught_up, wait_until
 from tests.streams.workload import CAMPAIGN, REGISTRY, workload
 from warehouse.kafka_log import source_topics
 from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import rebuild_from_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class OwnBroker:
@@ -76,25 +73,6 @@ def _settings(broker: OwnBroker, tmp_path: Path) -> Settings:
     return settings
 
 
-def _arrears(settings: Settings, *argv: str) -> subprocess.Popen[str]:
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *argv],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _records_in_log(settings: Settings) -> int:
-    try:
-        return sum(sum(parts.values()) for parts in log_ends(settings).values())
-    except Exception:  # noqa: BLE001 - the broker may be starting; 0 until it answers
-        return 0
-
-
 def _from_file(lines: list[bytes]) -> Rebuild:
     """What the figures must be: the file folded directly, no Kafka in between."""
     rebuild = Rebuild(REGISTRY)
@@ -110,20 +88,11 @@ def test_broker_kill_9_during_ingest_loses_and_doubles_nothing(
 ) -> None:
     settings = _settings(own_broker, tmp_path)
     data = tmp_path / "december.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "generate", "--events", "20000", "--seed", "7"]
-        + ["--out", str(data), "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = data.read_bytes().splitlines()
+    lines = generate(data, 20_000, seed=7)
     worker = worker_factory(settings, "b1")
 
-    ingest = _arrears(settings, "ingest", "--quiet", str(data))
-    wait_until(lambda: _records_in_log(settings) > 3000, 120, "ingest to send a part")
+    ingest = arrears(settings, "ingest", "--quiet", str(data))
+    wait_until(lambda: records_in_log(settings) > 3000, 120, "ingest to send a part")
     assert ingest.poll() is None, "ingest was over before the broker could be killed"
     own_broker.kill9()
     time.sleep(2.0)
@@ -134,7 +103,7 @@ def test_broker_kill_9_during_ingest_loses_and_doubles_nothing(
     if ingest.returncode not in (0, 3):
         # gave up while the broker was away: it must say how to go on, and going on works
         assert "--skip-known" in err, err
-        again = _arrears(settings, "ingest", "--quiet", "--skip-known", str(data))
+        again = arrears(settings, "ingest", "--quiet", "--skip-known", str(data))
         out, err = again.communicate(timeout=300)
         assert again.returncode in (0, 3), err
     wait_caught_up(settings, timeout=180)
@@ -164,7 +133,7 @@ def test_broker_kill_9_while_streaming_workers_reconnect_and_stop_in_10_s(
     first = worker_factory(settings, "s1")
     second = worker_factory(settings, "s2")
     producer = Producer(settings, records, rate=200, allowed=1500).start()
-    wait_until(lambda: _records_in_log(settings) > 600, 60, "events to flow")
+    wait_until(lambda: records_in_log(settings) > 600, 60, "events to flow")
     own_broker.kill9()  # mid-stream: the producer and both workers lose the broker
     time.sleep(3.0)
     restarted = time.monotonic()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,24 +17,11 @@ import pytest
 from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import dead_letter_topic
+from tests.faults.procs import arrears, generate, records_in_log
 from tests.faults.verdict import Verdict, three_paths
-from tests.streams.kafka_kit import WorkerProcess, log_ends, read_log, wait_until
+from tests.streams.kafka_kit import WorkerProcess, read_log, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _arrears(settings: Settings, *argv: str) -> subprocess.Popen[str]:
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *argv],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _children(pid: int) -> list[int]:
@@ -47,22 +32,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _in_log(settings: Settings) -> int:
-    return sum(sum(parts.values()) for parts in log_ends(settings).values())
-
-
 def _dirty_file(path: Path) -> tuple[list[bytes], Counter[str]]:
     """A generated December with an oversized line and cross-unit targets put in."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "generate", "--events", "30000", "--seed", "11"]
-        + ["--out", str(path), "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = path.read_bytes().splitlines()
+    lines = generate(path, 30_000, seed=11)
     events = []
     for line in lines[:400]:
         try:
@@ -103,8 +75,8 @@ def test_a_killed_validator_an_oversized_line_and_cross_unit_targets(
     lines, planted = _dirty_file(data)
     worker = worker_factory(settings, "i1")
 
-    ingest = _arrears(settings, "ingest", "--quiet", "--validators", "2", str(data))
-    wait_until(lambda: _in_log(settings) > 3000, 120, "ingest to send a part")
+    ingest = arrears(settings, "ingest", "--quiet", "--validators", "2", str(data))
+    wait_until(lambda: records_in_log(settings) > 3000, 120, "ingest to send a part")
     victims = _children(ingest.pid)
     assert victims, "ingest runs no validator processes"
     killed = time.monotonic()
@@ -115,7 +87,7 @@ def test_a_killed_validator_an_oversized_line_and_cross_unit_targets(
     assert "--skip-known" in err, err
     assert noticed < 30, f"ingest took {noticed:.0f}s to notice its dead validator"
 
-    again = _arrears(settings, "ingest", "--quiet", "--skip-known", str(data))
+    again = arrears(settings, "ingest", "--quiet", "--skip-known", str(data))
     _, err = again.communicate(timeout=300)
     assert again.returncode == 3, err  # some records dead-lettered: the planted ones among them
     verdict = three_paths(
