@@ -11,7 +11,7 @@ it covers; the bytes are what Faust's `json` codec would read back.
 
 `PartitionWriter` is the only way records reach a changelog partition: a
 transactional aiokafka producer whose transactional id is the partition's
-(`streams.group.transactional_id`), whichever worker owns it. Starting it
+(`infra.topics.changelog_writer_id`), whichever worker owns it. Starting it
 (InitProducerId) bumps the id's epoch: the broker aborts the previous owner's open
 transaction and refuses whatever that owner sends or commits afterwards
 (ProducerFenced). A transaction holds whole chunks (the journal before the keys it

@@ -3,9 +3,8 @@
 `streams.app` builds the Faust app under this id, `streams.live` finds the running
 workers under it: both read it from here, so neither imports the other.
 
-The changelog's transactional ids are derived here too, for now: they name Kafka
-resources as `infra.topics` names the topics and groups, and belong there once infra
-takes them over.
+The changelog's name and its writers' transactional ids are Kafka names, so they come
+from `infra.topics` like every other topic and group name.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.settings import Settings
-from infra.topics import tallies_group
+from infra.topics import TALLIES_TABLE, tallies_group
 
-__all__ = ["TABLE", "app_id", "group_dir", "changelog_topic", "transactional_id"]
+__all__ = ["TABLE", "app_id", "group_dir"]
 
-#: The one table of the streams (`streams.engine`): its changelog is `changelog_topic`.
-TABLE = "state"
+#: The one table of the streams (`streams.engine`); `infra.topics.tallies_changelog`.
+TABLE = TALLIES_TABLE
 
 
 def app_id(settings: Settings) -> str:
@@ -29,18 +28,3 @@ def app_id(settings: Settings) -> str:
 def group_dir(settings: Settings) -> Path:
     """The group's folder under the state directory: workers' data dirs and registrations."""
     return Path(settings.state_dir) / "streams" / app_id(settings)
-
-
-def changelog_topic(settings: Settings) -> str:
-    """The table's changelog topic, as Faust names it (`<app id>-<table>-changelog`)."""
-    return f"{app_id(settings)}-{TABLE}-changelog"
-
-
-def transactional_id(settings: Settings, partition: int) -> str:
-    """The Kafka transactional id of one changelog partition's writer.
-
-    One id per partition, whichever worker owns it: a new owner starting its producer
-    with it bumps the id's epoch, which aborts the old owner's open transaction and
-    makes the broker refuse everything the old owner sends after (`streams.ownership`).
-    """
-    return f"{changelog_topic(settings)}-{partition}"

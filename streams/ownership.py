@@ -5,7 +5,7 @@ figures nor its changelog):
 
 1. Every changelog write goes through the partition's `PartitionWriter`, a
    transactional producer whose id belongs to the partition, not to the worker
-   (`streams.group.transactional_id`). Only a `ready` writer of the current
+   (`infra.topics.changelog_writer_id`). Only a `ready` writer of the current
    generation sends.
 2. `take_over` runs after every assignment, before the source partitions resume.
    It retires this worker's old writers (synchronously: from then on no chunk of
@@ -40,9 +40,9 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.settings import Settings
+from infra.topics import changelog_writer_id, tallies_changelog
 from streams.changelog import PartitionWriter, Record
 from streams.errors import StreamsError
-from streams.group import changelog_topic, transactional_id
 
 __all__ = ["Owners", "Writer", "Ownership", "RecoveryStalled", "read_committed"]
 
@@ -101,7 +101,7 @@ class Ownership:
         self.bootstrap = bootstrap
         self.worker_id = worker_id
         self.on_fatal = on_fatal
-        self.topic = changelog_topic(settings)
+        self.topic = tallies_changelog(settings)
         self._writers: dict[int, PartitionWriter] = {}
         #: Changelog records read back by the last take-over.
         self.recovered = 0
@@ -122,7 +122,7 @@ class Ownership:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.worker_id}-changelog-{partition}",
-            transactional_id=transactional_id(self.settings, partition),
+            transactional_id=changelog_writer_id(self.settings, partition),
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
             max_batch_size=CHANGELOG_BATCH,
             max_request_size=4 * 1024 * 1024,

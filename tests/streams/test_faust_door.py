@@ -26,6 +26,7 @@ from faust.assignor.client_assignment import ClientAssignment
 from faust.types import TP
 
 from infra.settings import Settings
+from infra.topics import tallies_changelog
 from pipeline.cli import main
 from streams._faust import (
     PINNED,
@@ -44,7 +45,6 @@ from streams._faust import (
 )
 from streams.app import create_app, create_runtime
 from streams.errors import StreamsError, UnsupportedVersion
-from streams.group import changelog_topic
 from streams.runtime import Runtime
 from tests.streams.harness import Harness, ListOwnership, run
 
@@ -361,7 +361,7 @@ def test_recover_outside_faust_keeps_fausts_recovery_off_the_table() -> None:
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         assert "add_active" not in vars(recovery)  # made lazily, replaced at a rebalance
         topic = table.changelog_topic.get_topic_name()
-        assert topic == changelog_topic(SETTINGS)
+        assert topic == tallies_changelog(SETTINGS)
         app.assignor._assignment = ClientAssignment(actives={topic: [0, 2]}, standbys={topic: [1]})
         # what TableManager.on_rebalance does: every table's on_rebalance, then the Recovery's
         await table.on_rebalance(set(), set(), set(), 0)

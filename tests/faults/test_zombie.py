@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from infra.admin import ensure_topics
 from infra.broker import BrokerInfo
 from infra.settings import Settings
 from streams.changelog import Fenced, PartitionWriter
+from streams.live import gather
 from streams.ownership import read_committed
+from tests.faults.verdict import Verdict, three_paths
 from tests.streams.kafka_kit import (
     Producer,
     WorkerProcess,
@@ -33,9 +36,9 @@ from tests.streams.kafka_kit import (
     source_log,
     wait_until,
 )
-from tests.streams.workload import workload
+from tests.streams.workload import FINAL, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 #: streams.app's broker_session_timeout (10 s), and a margin for the group to notice.
 SESSION_TIMEOUT = 10.0
@@ -61,7 +64,10 @@ def _split(*workers: WorkerProcess) -> bool:
 
 
 def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
-    settings_factory: Callable[..., Settings], worker_factory: Callable[..., WorkerProcess]
+    settings_factory: Callable[..., Settings],
+    worker_factory: Callable[..., WorkerProcess],
+    tmp_path: Path,
+    record_verdict: Callable[[Verdict], None],
 ) -> None:
     settings = settings_factory()
     ensure_topics(settings.bootstrap_servers, settings)
@@ -81,6 +87,11 @@ def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
             60,
             "z2 to take every partition over",
         )
+        # the paused worker is still registered but cannot answer: the form does not wait
+        # for it once z2 owns every partition
+        asked = time.monotonic()
+        assert gather(settings, FINAL, timeout=20).workers == ["z2"]
+        assert time.monotonic() - asked < 15
         took_over = _counts(other).get("applied", 0)
         wait_until(
             lambda: _counts(other).get("applied", 0) > took_over + 150,
@@ -91,8 +102,10 @@ def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
         assert producer.streaming(), "the second slice was over before z1 resumed"
     finally:
         zombie.resume()  # whatever happened: a stopped process cannot be stopped at teardown
+    resumed = time.monotonic()
     producer.allow()  # and more while z1 comes back and the group rebalances again
     wait_until(lambda: _split(zombie, other), 120, "z1 to rejoin and get partitions again")
+    rejoined = time.monotonic() - resumed
     producer.join()
     assert producer.sent == len(records)
     # Nothing z1 wrote after z2 took over reached the changelog a recovery reads...
@@ -108,6 +121,15 @@ def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
     other.start()
     wait_until(lambda: _split(zombie, other), 120, "z1 and z2 to recover and share again")
     assert assert_live_equals_replay(settings) == compared
+    record_verdict(
+        three_paths(
+            settings,
+            tmp_path,
+            "zombie (SIGSTOP past session)",
+            sent=len(records),
+            recovery_s=rejoined,
+        )
+    )
 
 
 def test_a_new_writer_fences_the_old_one_on_the_broker(
