@@ -24,11 +24,14 @@ from tests.streams.kafka_kit import WorkerProcess, read_log, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
-def _children(pid: int) -> list[int]:
+def _validators(pid: int) -> list[int]:
+    """The validator processes of ingest `pid` (not multiprocessing's resource tracker)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(c) for c in text]
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"resource_tracker" not in cmdline and b"forkserver" not in cmdline:
+                found.append(int(child))
     return found
 
 
@@ -77,7 +80,7 @@ def test_a_killed_validator_an_oversized_line_and_cross_unit_targets(
 
     ingest = arrears(settings, "ingest", "--quiet", "--validators", "2", str(data))
     wait_until(lambda: records_in_log(settings) > 3000, 120, "ingest to send a part")
-    victims = _children(ingest.pid)
+    victims = _validators(ingest.pid)
     assert victims, "ingest runs no validator processes"
     killed = time.monotonic()
     os.kill(victims[0], signal.SIGKILL)
