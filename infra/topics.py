@@ -58,8 +58,27 @@ def dead_letter_status_topic(settings: Settings) -> str:
 
 def tallies_group(settings: Settings) -> str:
     """The stream workers' consumer group, which is also their Faust app id: Faust names
-    the table's changelog topic after it (`<group>-state-changelog`)."""
+    the table's changelog topic after it (`tallies_changelog`)."""
     return f"{settings.topic_prefix}tallies"
+
+
+#: The stream workers' one table (`streams.engine`); Faust names its changelog after it.
+TALLIES_TABLE = "state"
+
+
+def tallies_changelog(settings: Settings) -> str:
+    """The workers' table changelog, as Faust names it (`<group>-<table>-changelog`)."""
+    return f"{tallies_group(settings)}-{TALLIES_TABLE}-changelog"
+
+
+def changelog_writer_id(settings: Settings, partition: int) -> str:
+    """The Kafka transactional id of one changelog partition's writer.
+
+    One id per partition, whichever worker owns it: a new owner starting its producer
+    with it bumps the id's epoch, which aborts the old owner's open transaction and
+    makes the broker refuse everything the old owner sends after (`streams.ownership`).
+    """
+    return f"{tallies_changelog(settings)}-{partition}"
 
 
 def archiver_group(settings: Settings) -> str:

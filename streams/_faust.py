@@ -2,10 +2,12 @@
 
 The exactly-once argument of `streams.app` leans on a few things faust-streaming and
 aiokafka do not offer as public API: committing offsets of our choosing, the consumer
-generation of a fetched record, the raw producer, a flush that waits, a hook after
-table recovery. Each is one small function here whose docstring names the internals it
-relies on; nothing else in the streams touches a private attribute of theirs or patches
-their objects (ruff's SLF001 is lifted for this file alone).
+generation of a fetched record, a flush that waits, a hook after table recovery,
+keeping Faust's own recovery away from a table we rebuild ourselves, and the failures a
+fenced aiokafka producer leaves behind. Each is one small
+function here whose docstring names the internals it relies on; nothing else in the
+streams touches a private attribute of theirs or patches their objects (ruff's SLF001
+is lifted for this file alone).
 
 They are read against faust-streaming 0.15.3 and aiokafka 0.14.0, the versions pinned
 in pyproject.toml. `check_versions` (called by `streams.app.create_app`) refuses any
@@ -34,9 +36,10 @@ __all__ = [
     "rebalancing",
     "commit_offsets",
     "seek",
-    "raw_producer",
     "make_flush_a_barrier",
     "after_recovery",
+    "recover_outside_faust",
+    "retrieve_failures",
 ]
 
 #: distribution -> the version this module is written against (pyproject.toml pins the same).
@@ -153,18 +156,7 @@ async def seek(app: faust.App, offsets: Mapping[TP, int]) -> None:
     await app.consumer.seek_wait(offsets)
 
 
-# -- the producer ----------------------------------------------------------------------
-
-
-def raw_producer(app: faust.App) -> Any:
-    """The `aiokafka.AIOKafkaProducer` behind Faust's producer (for `create_batch` and
-    `send_batch`, public aiokafka API that Faust does not wrap).
-
-    `Producer._ensure_producer()` of the aiokafka driver (faust/transport/drivers/
-    aiokafka.py): the instance Faust's producer service started; raises
-    `faust.exceptions.NotReady` before that service has started.
-    """
-    return cast(Any, app.producer)._ensure_producer()
+# -- the producer's flush ----------------------------------------------------------------
 
 
 def make_flush_a_barrier(app: faust.App, wait_for: Callable[[], Iterable[Awaitable[Any]]]) -> None:
@@ -212,3 +204,74 @@ def after_recovery(
         await hook(active_tps, standby_tps)
 
     table.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]
+
+
+def recover_outside_faust(table: TableT[Any, Any]) -> None:
+    """Keep Faust's own recovery away from `table`'s changelog: the caller rebuilds the table
+    itself, from committed records only (`streams.ownership`, run by `after_recovery`).
+
+    At every assignment `Recovery.on_rebalance` (faust/tables/recovery.py) registers each
+    assigned changelog partition of a table through the instance's `add_active(table, tp)`
+    (`add_standby` for standbys), then reads it from its start (an in-memory store persists
+    no offset) with the worker's read_uncommitted consumer until it has seen a record at
+    the offset before the partition's end. For a changelog written in transactions that
+    reads aborted records, and waits forever: the last offset is a commit marker, which no
+    consumer receives (Faust looks past markers only in its own exactly-once mode,
+    `detect_aborted_tx`). The Recovery's `add_active` and `add_standby` are replaced by
+    ones that leave this table out: Faust then reads none of its partitions, keeps them
+    paused, and calls `table.on_recovery_completed(set(), standbys)` (so `after_recovery`
+    hooks get no active partitions of it). `TableManager.recovery` makes the Recovery
+    lazily, in the worker's loop, so the replacement is made by the table's
+    `on_rebalance`, which `TableManager.on_rebalance` awaits for every table before
+    `recovery.on_rebalance`; it looks both methods up on the instance.
+    """
+    faust_on_rebalance = table.on_rebalance
+    done: list[Any] = []  # the Recovery instance already changed
+
+    def leave_out(register: Callable[[Any, TP], None]) -> Callable[[Any, TP], None]:
+        def add(of: Any, tp: TP) -> None:
+            if of is not table:
+                register(of, tp)
+
+        return add
+
+    async def on_rebalance(
+        assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        recovery = cast(Any, table.app.tables).recovery  # TableManagerT does not declare it
+        if not any(r is recovery for r in done):
+            recovery.add_active = leave_out(recovery.add_active)
+            recovery.add_standby = leave_out(recovery.add_standby)
+            done.append(recovery)
+        await faust_on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+    table.on_rebalance = on_rebalance  # type: ignore[method-assign]
+
+
+# -- aiokafka's transactional producer ----------------------------------------------------
+
+
+def retrieve_failures(producer: Any) -> None:
+    """Mark the failed futures a fenced (or otherwise failed) aiokafka producer leaves
+    behind as retrieved, so that asyncio does not log each as "exception was never
+    retrieved" when it is collected (the error is handled: `streams.changelog`).
+
+    When the broker refuses a transactional producer, its sender task dies and
+    `Sender._fail_all` (aiokafka/producer/sender.py) fails, through
+    `MessageAccumulator.fail_all`, every queued `MessageBatch`: its `future` (which the
+    caller holds) and its `_drain_waiter` (awaited only by a `send_batch` waiting for
+    room), and, through `TransactionManager.fatal_error`, the `_transaction_waiter`
+    (awaited only by a commit or abort in progress). Batches stay in the accumulator's
+    `_batches` (per partition) or `_pending_batches` (in flight).
+    """
+    futures = []
+    manager = producer._txn_manager
+    if manager is not None and manager._transaction_waiter is not None:
+        futures.append(manager._transaction_waiter)
+    accumulator = producer._message_accumulator
+    batches = [b for queued in accumulator._batches.values() for b in queued]
+    for batch in batches + list(accumulator._pending_batches):
+        futures += [batch.future, batch._drain_waiter]
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()

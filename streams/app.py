@@ -1,32 +1,49 @@
 """The Faust app: one agent over the four source topics, one changelogged table, the live form.
 
-See `streams.engine` for the state layout and why the effect is exactly once.
-What this module adds is the Faust side of that argument:
+See `streams.engine` for the state layout and why the effect is exactly once
+while one worker at a time writes a partition; `streams.ownership` for why that
+holds even when a worker that lost a partition still writes (a zombie: paused past
+its session timeout, then resumed); what this module adds is the Faust side:
 
 - the agent works in batches (`take_events`); Faust acks a batch only after
   the agent has handled it, so every acked event's table writes are already
-  queued in the producer (as whole record batches, `streams.changelog`);
+  queued in a changelog transaction of its partition (whole record batches,
+  `streams.changelog`), committed in the background;
 - Faust flushes the producer before it commits source offsets, but its buffer
   flush gives up after 0.1 s without progress (faust/transport/producer.py,
-  `flush_atmost`) and does not cover our batches, so a commit could overtake
-  changelog records. We make that flush wait for the last changelog batch of
-  every partition first (`_faust.make_flush_a_barrier`);
-- at every assignment, once the table is recovered, the group's offsets are
-  set to the journal's applied offsets + 1 and the consumer is moved there
-  (`Runtime.rewind_to_journal`, hooked in by `_faust.after_recovery`) while
-  the source partitions are still paused: Faust resumes them *before* its own
-  seek to the committed offsets has landed, and
-  its committed offset can be past records it acked without the agent seeing
-  them (skipped while a rebalance suspended the flow). So the position always
-  comes from the state itself: nothing applied is read again, nothing
-  unapplied is skipped, whatever Faust managed to commit before a crash;
+  `flush_atmost`) and does not cover our transactions, so a commit could overtake
+  changelog records. We make that flush commit the changelog records sent so far
+  and wait for that first (`_faust.make_flush_a_barrier`, `Ownership.flush`);
+- the changelog is fenced: each partition has one transactional id, whoever owns
+  it. At every assignment, once Faust's recovery is done, while the source
+  partitions are still paused (`_faust.after_recovery`), `Runtime.take_over` starts
+  a writer per assigned partition -- the broker then aborts the previous owner's
+  open transaction and refuses all it sends later -- and rebuilds the table from
+  the committed records up to the end found after that fence, which nobody else
+  can move. Faust's own recovery is kept off the table
+  (`_faust.recover_outside_faust`): it would read aborted records, and never end on
+  a log whose last offset is a commit marker. A zombie's transaction fails with
+  ProducerFenced: it abandons the chunk and stops applying that partition (keeping
+  its others), so its writes reach neither the changelog a recovery reads nor, past
+  that point, its figures; its next assignment rebuilds its table anyway;
+- then the group's offsets are set to the journal's applied offsets + 1 and the
+  consumer is moved there (`Runtime.rewind_to_journal`) while the source
+  partitions are still paused: Faust resumes them *before* its own seek to the
+  committed offsets has landed, and its committed offset can be past records it
+  acked without the agent seeing them (skipped while a rebalance suspended the
+  flow). So the position always comes from the state itself: nothing applied is
+  read again, nothing unapplied is skipped, whatever Faust managed to commit
+  before a crash;
 - should a record still arrive past an unapplied offset, the engine refuses
   it (`Engine.handle`, a gap) and the consumer is moved back (`Runtime._seek_back`);
 - dead letters are acknowledged by Kafka before the chunk that records the
-  rejected offset as applied is written, so a rejected record cannot be lost.
+  rejected offset as applied is written, so a rejected record cannot be lost (a
+  zombie may send some again: same ids, listed once).
 
 Events buffered before a rebalance (an old consumer generation) are not
-applied: whoever owns the partition now reads them again from its journal.
+applied: whoever owns the partition now reads them again from its journal. That
+check is a shortcut, not the fence: a paused worker resumes with its old
+generation and its old assignment, and only the broker can tell it otherwise.
 
 The agent's work is `streams.runtime.Runtime`; every Faust or aiokafka internal used
 here or there goes through `streams._faust`, which refuses unpinned versions.
@@ -47,8 +64,9 @@ from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from streams import _faust, web
-from streams.group import app_id, group_dir
+from streams.group import TABLE, app_id, group_dir
 from streams.live import live_workers
+from streams.ownership import CHANGELOG_BATCH, Ownership
 from streams.runtime import CHUNK_KEYS, Runtime
 
 __all__ = ["create_app", "create_runtime", "app_id", "Runtime", "BATCH", "CHUNK_KEYS", "TABLE"]
@@ -56,9 +74,6 @@ __all__ = ["create_app", "create_runtime", "app_id", "Runtime", "BATCH", "CHUNK_
 #: Events per batch the agent takes, and how long it waits to fill one.
 BATCH = 2000
 BATCH_WITHIN = 0.05
-TABLE = "state"
-#: Bytes per changelog record batch (Kafka's message.max.bytes default is 1 MiB + 12).
-CHANGELOG_BATCH = 900_000
 
 
 def _connect(signal: Any, receiver: Callable[..., Awaitable[None]]) -> None:
@@ -174,13 +189,17 @@ def create_runtime(
         partitions=settings.partitions,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
-    runtime = Runtime(app, settings, table, dead, registry, campaign, worker_id, on_fatal)
-    _faust.make_flush_a_barrier(app, lambda: runtime.last_sent.values())
+    ownership = Ownership(settings, bootstrap, worker_id, on_fatal)
+    runtime = Runtime(
+        app, settings, table, dead, registry, campaign, worker_id, on_fatal, ownership
+    )
+    _faust.make_flush_a_barrier(app, lambda: runtime.ownership.flush())
+    _faust.recover_outside_faust(table)
 
-    async def rewind(active_tps: set[TP], standby_tps: set[TP]) -> None:
-        await runtime.rewind_to_journal(active_tps)
+    async def take_over(active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await runtime.take_over()  # Faust recovered none of the table: see recover_outside_faust
 
-    _faust.after_recovery(table, rewind)
+    _faust.after_recovery(table, take_over)
 
     async def revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
         runtime.traced_rebalance("revoked", revoked)
@@ -190,6 +209,7 @@ def create_runtime(
 
     async def shutdown(sender: Any, **_: Any) -> None:
         runtime.traced_rebalance("shutdown")
+        await runtime.close()  # the agent is done (Faust waited for its streams to drain)
 
     _connect(app.on_partitions_revoked, revoked)
     _connect(app.on_partitions_assigned, assigned)

@@ -1,7 +1,10 @@
-"""The workers' consumer group, and the paths named after it (no Faust here).
+"""The workers' consumer group, and the names and paths derived from it (no Faust here).
 
 `streams.app` builds the Faust app under this id, `streams.live` finds the running
 workers under it: both read it from here, so neither imports the other.
+
+The changelog's name and its writers' transactional ids are Kafka names, so they come
+from `infra.topics` like every other topic and group name.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.settings import Settings
-from infra.topics import tallies_group
+from infra.topics import TALLIES_TABLE, tallies_group
 
-__all__ = ["app_id", "group_dir"]
+__all__ = ["TABLE", "app_id", "group_dir"]
+
+#: The one table of the streams (`streams.engine`); `infra.topics.tallies_changelog`.
+TABLE = TALLIES_TABLE
 
 
 def app_id(settings: Settings) -> str:

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,13 +136,24 @@ class Live:
     offsets: Offsets
     events: int | None
     workers: list[str]
+    #: Partitions no ready worker answered for: empty unless asked for a partial answer
+    #: (`allow_partial`); `offsets` and `own` then leave them out.
+    missing: tuple[int, ...] = ()
+    #: Workers that did not count (unreachable, recovering), with why.
+    absent: tuple[str, ...] = ()
 
 
-def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
+def merge(
+    answers: Iterable[Mapping[str, Any]], partitions: int, *, allow_partial: bool = False
+) -> Live:
     """Own figures of every unit from the workers' parts, with their offset vector.
 
     Incomplete unless the ready parts tile the partitions (each exactly once) and
-    each reports the offsets of all its partitions for the same source topics.
+    each reports the offsets of all its partitions for the same source topics. A worker
+    that is unreachable (paused, hung) or not ready does not block the answer once the
+    others cover every partition: the group has moved on without it. `allow_partial`:
+    partitions nobody ready owns are left out (`Live.missing`) instead of refused;
+    conflicting answers are refused all the same.
     """
     answers = list(answers)
     owner: dict[int, str] = {}
@@ -150,11 +162,15 @@ def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
     topics: dict[frozenset[str], str] = {}
     events: int | None = 0
     problems = []
+    absent = []
+    ready = []
     for answer in answers:
         worker = answer["worker_id"]
         if not answer.get("ready"):
-            problems.append(f"worker {worker} is recovering or rebalancing")
+            why = "unreachable" if answer.get("error") else "recovering or rebalancing"
+            absent.append(f"worker {worker} is {why}")
             continue
+        ready.append(str(worker))
         for p in answer["partitions"]:
             if p in owner:
                 problems.append(f"partition {p} claimed by {owner[p]} and {worker}")
@@ -165,8 +181,11 @@ def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
         count = answer.get("events")
         events = None if events is None or count is None else events + int(count)
     missing = sorted(set(range(partitions)) - set(owner))
-    if missing:
-        problems.append(f"no ready worker owns partition(s) {missing}")
+    if missing and not allow_partial:
+        problems.append(
+            f"no ready worker owns partition(s) {missing} (unowned or unreachable)"
+            + (f": {'; '.join(absent)}" if absent else "")
+        )
     if len(topics) > 1:
         problems.append(
             "workers report offsets of different source topics: "
@@ -174,7 +193,9 @@ def merge(answers: Iterable[Mapping[str, Any]], partitions: int) -> Live:
         )
     if problems:
         raise Incomplete("; ".join(problems))
-    return Live(with_totals(total), offsets, events, [str(a["worker_id"]) for a in answers])
+    if not ready:
+        raise Incomplete("no worker is ready" + (f": {'; '.join(absent)}" if absent else ""))
+    return Live(with_totals(total), offsets, events, ready, tuple(missing), tuple(absent))
 
 
 def _merge_offsets(
@@ -209,47 +230,59 @@ def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict
         return dict(json.load(response))
 
 
+def _ask(entry: WorkerEntry, cutoff_day: int, timeout: float) -> dict[str, Any]:
+    try:
+        return fetch_own(entry, cutoff_day, timeout=timeout)
+    except (OSError, urllib.error.URLError, ValueError) as err:
+        return {
+            "worker_id": entry.worker_id,
+            "ready": False,
+            "partitions": [],
+            "figures": [],
+            "error": str(err) or type(err).__name__,
+        }
+
+
 def gather(
-    settings: Settings, cutoff_day: int, *, timeout: float = 30.0, grace: float = 2.0
+    settings: Settings,
+    cutoff_day: int,
+    *,
+    timeout: float = 30.0,
+    allow_partial: bool = False,
+    grace: float = 2.0,
 ) -> Live:
-    """Ask every live worker until their parts tile the partitions (or `timeout` passes).
+    """Ask every live worker (all at once: a paused one costs one fetch timeout, not one per
+    worker) until their parts tile the partitions, or `timeout` passes. Then, with
+    `allow_partial`, the parts there are (`Live.missing` names the rest); else Incomplete.
 
     Workers are found by the files they register under `workers_dir(settings)` (their pid
-    alive) and asked over HTTP. When none is registered for `grace` seconds, `NoWorker` is
-    raised then rather than after `timeout` (a starting worker registers before it
-    answers, so one that is registered is waited for).
-    """
+    alive). When none is registered for `grace` seconds, `NoWorker` is raised then rather
+    than after `timeout` (a starting worker registers before it answers, so one that is
+    registered is waited for)."""
     deadline = time.monotonic() + timeout
     silent_until = time.monotonic() + min(grace, timeout)
     reason = "no worker is running (start one with `arrears worker`)"
-    while True:
-        answers = []
-        entries = live_workers(settings)
-        for entry in entries:
-            try:
-                answers.append(fetch_own(entry, cutoff_day))
-            except (OSError, urllib.error.URLError, ValueError) as err:
-                answers.append(
-                    {
-                        "worker_id": entry.worker_id,
-                        "ready": False,
-                        "partitions": [],
-                        "figures": [],
-                        "error": str(err),
-                    }
-                )
-        if answers:
-            try:
-                return merge(answers, settings.partitions)
-            except Incomplete as err:
-                reason = str(err)
-        if entries:  # a registered worker may still be starting: wait for it as long
-            silent_until = float("inf")
-        elif time.monotonic() >= silent_until:
-            raise NoWorker(_no_worker(settings))
-        if time.monotonic() >= deadline:
-            raise Incomplete(f"the live form is not complete after {timeout:.0f}s: {reason}")
-        time.sleep(0.2)
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="arrears-gather") as pool:
+        while True:
+            entries = live_workers(settings)
+            wait = max(1.0, min(5.0, deadline - time.monotonic()))
+            answers = list(
+                pool.map(_ask, entries, [cutoff_day] * len(entries), [wait] * len(entries))
+            )
+            if answers:
+                try:
+                    return merge(answers, settings.partitions)
+                except Incomplete as err:
+                    reason = str(err)
+            if entries:  # a registered worker may still be starting: wait for it as long
+                silent_until = float("inf")
+            elif time.monotonic() >= silent_until:
+                raise NoWorker(_no_worker(settings))
+            if time.monotonic() >= deadline:
+                if allow_partial and answers:
+                    return merge(answers, settings.partitions, allow_partial=True)
+                raise Incomplete(f"the live form is not complete after {timeout:.0f}s: {reason}")
+            time.sleep(0.2)
 
 
 def _no_worker(settings: Settings) -> str:

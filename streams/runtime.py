@@ -1,18 +1,30 @@
 """What the agent and the web pages share: the engine, the table, the counters.
 
 `Runtime.process` applies the agent's batches (per partition, in offset order, in
-journaled chunks; see `streams.engine`), `Runtime.own` answers a worker's part of the
-live form, and `Runtime.rewind_to_journal` moves the group's offsets to the journal
-after an assignment. Why this gives an exactly-once effect under Faust is the module
-docstring of `streams.app`; every Faust internal it needs goes through `streams._faust`.
+journaled chunks; see `streams.engine`), handing each chunk's changelog records to
+the partition's fenced writer (`streams.changelog.PartitionWriter`, which commits them
+in transactions) and applying nothing of a partition whose writer is fenced or
+retired; `Runtime.take_over` runs after every assignment: it fences the partitions'
+earlier writers and rebuilds the table from their committed records
+(`streams.ownership`), then moves the group's offsets to the journal.
+`Runtime.own` answers a worker's part of the live form. Why this gives an exactly-once
+effect under Faust, also with a worker that was paused while its partitions moved on,
+is the module docstring of `streams.app`; every Faust internal it needs goes through
+`streams._faust`.
+
+Size: the batch loop, the fencing checks around each change to the table and the
+rebalance steps (take-over, rewind, seek-back) all work on the same state (the table,
+the engine, the writers, the counters, the trace); apart, each would take all of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import faust
@@ -23,9 +35,10 @@ from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import SOURCES, source_topic
 from streams import _faust
-from streams.changelog import BatchSender, Record, encode
+from streams.changelog import Fenced, encode
 from streams.deadletter import dead_letter_message
 from streams.engine import Chunk, Engine, applied_events, journal_key, next_offsets, with_journal
+from streams.ownership import Owners, Writer
 from streams.tallies import Window, own_figures
 from streams.trace import Tracer, by_tp, tp_names
 
@@ -53,6 +66,7 @@ class Runtime:
         campaign: Campaign,
         worker_id: str,
         on_fatal: Callable[[BaseException], None],
+        ownership: Owners,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -71,12 +85,9 @@ class Runtime:
         #: "topic:partition" -> first and last offset this process handled.
         self.first_offsets: dict[str, int] = {}
         self.last_offsets: dict[str, int] = {}
-        #: partition -> future of the last changelog batch sent for it.
-        self.last_sent: dict[int, Any] = {}
-        #: (partition, records) -> future of the last one's delivery; tests swap in a list.
-        self.send_changelog: Callable[[int, list[Record]], Awaitable[Any]] = BatchSender(
-            app, table, on_fatal
-        )
+        #: Who may write which changelog partition; tests swap in one without Kafka.
+        self.ownership = ownership
+        self._taking_over = asyncio.Lock()
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
             self._send_to_topic
@@ -85,10 +96,14 @@ class Runtime:
         self.trace = Tracer(worker_id)
 
     # -- ownership -------------------------------------------------------
-    def owned(self) -> frozenset[int]:
-        """Source partitions this worker actively owns (tables are co-partitioned)."""
+    def assigned(self) -> frozenset[int]:
+        """Source partitions the group assigned to this worker (tables are co-partitioned)."""
         actives = _faust.assigned_partitions(self.app)
         return frozenset(tp.partition for tp in actives if tp.topic in self.sources)
+
+    def owned(self) -> frozenset[int]:
+        """The assigned partitions this worker still owns: not those a newer owner fenced."""
+        return self.assigned() - self.ownership.fenced()
 
     def ready(self) -> bool:
         return _faust.recovered(self.app) and not _faust.rebalancing(self.app)
@@ -105,12 +120,10 @@ class Runtime:
 
         return write
 
-    async def _send(self, partition: int, pending: list[tuple[str, Any]]) -> None:
+    async def _send(self, writer: Writer, pending: list[tuple[str, Any]]) -> None:
         """Send the changelog records of `pending` writes, in order, and forget them."""
         if pending:
-            sent = await self.send_changelog(partition, encode(pending))
-            if sent is not None:
-                self.last_sent[partition] = sent
+            await writer.send(encode(pending))
             self.counts["changelog_records"] += len(pending)
             pending.clear()
 
@@ -144,63 +157,87 @@ class Runtime:
             groups.setdefault(message.partition, []).append(event)
         seeks: dict[TP, int] = {}
         for partition, group in groups.items():
-            pending: list[tuple[str, Any]] = []
-            if self.engine.redo(self.table.data, partition, self._writer(pending)):
-                self.counts["redone"] += 1
+            writer = self.ownership.writer(partition)
+            if writer is None or writer.generation != generation or not writer.usable():
+                # Not ours (yet) in this generation, or fenced: its owner applies these.
+                self.counts["unowned"] += len(group)
                 trace(
-                    "redo",
+                    "unowned",
                     p=partition,
                     gen=generation,
-                    a=(self.table.data.get(journal_key(partition)) or {}).get("a"),
+                    writer=None if writer is None else [writer.generation, writer.state],
+                    n=len(group),
                 )
-                await self._send(partition, pending)
-            chunk = Chunk(self.table.data, partition)
-            seen: Seen | None = [] if trace.enabled else None
-            rejected: list[tuple[bytes, bytes]] = []
-            held: set[str] = set()  # topics with a gap: nothing more of them in this batch
-            if trace.enabled:
-                trace(
-                    "chunk-start",
-                    p=partition,
-                    gen=generation,
-                    cur=_faust.generation(app),
-                    owned=sorted(self.owned()),
-                    a=chunk.applied,
-                )
-            for event in group:
-                message = event.message
-                if message.topic in held:
-                    self.counts["held"] += 1
-                    continue
-                raw = message.value if message.value is not None else b""
-                verdict = self.engine.handle(chunk, message.topic, message.offset, raw, message.key)
-                self.counts[verdict.status] += 1
-                if seen is not None:
-                    seen.append((message.topic[-10:], message.offset, verdict.status[:3]))
-                if verdict.status == "gap":
-                    held.add(message.topic)
-                    seeks[TP(message.topic, partition)] = self.engine.next_offset(
-                        chunk, message.topic
-                    )
-                    continue
-                where = f"{message.topic}:{partition}"
-                self.first_offsets.setdefault(where, message.offset)
-                self.last_offsets[where] = message.offset
-                if verdict.error is not None:
-                    rejected.append(
-                        dead_letter_message(
-                            raw, message.topic, partition, message.offset, verdict.error
-                        )
-                    )
-                if len(chunk) >= CHUNK_KEYS:
-                    if not await self._close(chunk, rejected, generation, seen):
-                        break
-                    chunk, rejected = Chunk(self.table.data, partition), []
-                    seen = [] if seen is not None else None
-            else:
-                await self._close(chunk, rejected, generation, seen)
+                continue
+            try:
+                await self._apply(writer, group, generation, seeks)
+            except Fenced as exc:
+                self.counts["fenced"] += 1  # the chunk is abandoned; the new owner applies it
+                trace("fenced", p=partition, gen=generation, error=repr(exc.__cause__ or exc))
         if seeks:
             await self._seek_back(seeks, generation)
+
+    async def _apply(
+        self, writer: Writer, group: list[Any], generation: int, seeks: dict[TP, int]
+    ) -> None:
+        """One partition's events of a batch, in chunks; raises `Fenced` (and stops) once
+        the writer may no longer write. Checked right before every change to the table,
+        with no await in between: a retired or fenced writer changes nothing more."""
+        app, trace, partition = self.app, self.trace, writer.partition
+        pending: list[tuple[str, Any]] = []
+        if not writer.usable():
+            raise Fenced(f"changelog partition {partition}: writer {writer.state}")
+        if self.engine.redo(self.table.data, partition, self._writer(pending)):
+            self.counts["redone"] += 1
+            trace(
+                "redo",
+                p=partition,
+                gen=generation,
+                a=(self.table.data.get(journal_key(partition)) or {}).get("a"),
+            )
+            await self._send(writer, pending)
+        chunk = Chunk(self.table.data, partition)
+        seen: Seen | None = [] if trace.enabled else None
+        rejected: list[tuple[bytes, bytes]] = []
+        held: set[str] = set()  # topics with a gap: nothing more of them in this batch
+        if trace.enabled:
+            trace(
+                "chunk-start",
+                p=partition,
+                gen=generation,
+                cur=_faust.generation(app),
+                owned=sorted(self.owned()),
+                a=chunk.applied,
+            )
+        for event in group:
+            message = event.message
+            if message.topic in held:
+                self.counts["held"] += 1
+                continue
+            raw = message.value if message.value is not None else b""
+            verdict = self.engine.handle(chunk, message.topic, message.offset, raw, message.key)
+            self.counts[verdict.status] += 1
+            if seen is not None:
+                seen.append((message.topic[-10:], message.offset, verdict.status[:3]))
+            if verdict.status == "gap":
+                held.add(message.topic)
+                seeks[TP(message.topic, partition)] = self.engine.next_offset(chunk, message.topic)
+                continue
+            where = f"{message.topic}:{partition}"
+            self.first_offsets.setdefault(where, message.offset)
+            self.last_offsets[where] = message.offset
+            if verdict.error is not None:
+                rejected.append(
+                    dead_letter_message(
+                        raw, message.topic, partition, message.offset, verdict.error
+                    )
+                )
+            if len(chunk) >= CHUNK_KEYS:
+                if not await self._close(writer, chunk, rejected, generation, seen):
+                    return
+                chunk, rejected = Chunk(self.table.data, partition), []
+                seen = [] if seen is not None else None
+        await self._close(writer, chunk, rejected, generation, seen)
 
     async def _seek_back(self, seeks: dict[TP, int], generation: int) -> None:
         """Move the consumer back to the first unapplied offsets after a gap (`Engine.handle`)."""
@@ -221,12 +258,14 @@ class Runtime:
 
     async def _close(
         self,
+        writer: Writer,
         chunk: Chunk,
         rejected: list[tuple[bytes, bytes]],
         generation: int,
         seen: Seen | None = None,
     ) -> bool:
-        """Send the chunk's dead letters and wait for Kafka, then journal and write the chunk."""
+        """Send the chunk's dead letters and wait for Kafka, then journal and write the chunk
+        (False: abandoned, the partition may have moved). Raises `Fenced`."""
         if rejected:
             await self.send_dead_letters(rejected)
             self.counts["dead_lettered"] += len(rejected)
@@ -235,6 +274,8 @@ class Runtime:
                 # these events again (and sends the same dead letters, same ids).
                 self.counts["abandoned"] += 1
                 return False
+        if not writer.usable():  # no await from here to the table's change
+            raise Fenced(f"changelog partition {chunk.partition}: writer {writer.state}")
         pending: list[tuple[str, Any]] = []
         self.engine.finish(chunk, self._writer(pending))
         trace = self.trace
@@ -249,7 +290,7 @@ class Runtime:
                 n=len(pending),
                 ev=seen,
             )
-        await self._send(chunk.partition, pending)
+        await self._send(writer, pending)
         trace("chunk-sent", p=chunk.partition, gen=generation, cur=_faust.generation(self.app))
         return True
 
@@ -297,6 +338,8 @@ class Runtime:
             "ready": self.ready(),
             "partitions": sorted(self.owned()),
             "counts": dict(self.counts),
+            "generation": _faust.generation(self.app),
+            "fenced": sorted(self.ownership.fenced()),
             "first_offsets": self.first_offsets,
             "last_offsets": self.last_offsets,
         }
@@ -308,21 +351,60 @@ class Runtime:
             named = {} if tps is None else {"tps": tp_names(tps, 9)}
             self.trace(what, gen=_faust.generation(self.app), **named)
 
-    async def rewind_to_journal(self, active_tps: set[TP]) -> None:
-        """Set the group's offsets of the recovered partitions to the journal's position.
+    async def take_over(self) -> None:
+        """After every assignment, before the source partitions resume: fence the assigned
+        partitions' earlier writers, rebuild the table from their committed records, then
+        `rewind_to_journal` (`streams.ownership`; `create_app` hooks it after Faust's
+        recovery). One at a time: Faust does not cancel a hook when the next rebalance
+        starts, so a late one gives way to the next generation's (`current` turns False).
+        """
+        async with self._taking_over:
+            generation = _faust.generation(self.app)
+            partitions = self.assigned()
+            started = time.monotonic()
+            self.engine.forget()
+            try:
+                done = await self.ownership.take_over(
+                    partitions,
+                    generation,
+                    self.table.data,
+                    lambda: _faust.generation(self.app) == generation,
+                )
+            # The partitions cannot be written safely without their fence: stop, like a
+            # kill -9, and let the group move them (Faust would swallow a raise here).
+            except Exception as exc:
+                log.exception("streams: could not take partitions %s over", sorted(partitions))
+                self.on_fatal(exc)
+                return
+            self.trace(
+                "take-over",
+                gen=generation,
+                partitions=sorted(partitions),
+                done=done,
+                s=round(time.monotonic() - started, 3),
+            )
+            if done:
+                self.counts["take_overs"] += 1
+                await self.rewind_to_journal(partitions)
+
+    async def close(self) -> None:
+        """The worker stops: let the commits in flight end, stop the writers."""
+        await self.ownership.close()
+
+    async def rewind_to_journal(self, partitions: Iterable[int]) -> None:
+        """Set the group's offsets of `partitions` to the journal's position.
 
         Every source topic, also one the journal has no offset for yet (0: Faust may
         have committed past records of it that no agent ever saw).
         """
         self.engine.forget()
         offsets: dict[TP, int] = {}
-        for p in {tp.partition for tp in active_tps}:
+        for p in set(partitions):
             for topic, offset in next_offsets(self.table.data, p, self.sources).items():
                 offsets[TP(topic, p)] = offset
         self.trace(
             "rewind",
             gen=_faust.generation(self.app),
-            tps=tp_names(active_tps, 9),
             offsets=by_tp(offsets, 9),
         )
         if not offsets:

@@ -74,6 +74,13 @@ def register(sub: Any) -> None:
         metavar="S",
         help="how long to wait for the workers to cover every partition (default 30)",
     )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="when some partitions have no ready worker after --timeout (a worker paused, "
+        "unreachable or recovering), print the others' figures, marked partial, instead of "
+        "failing; the units on the missing partitions are then short",
+    )
     p.set_defaults(func=run)
 
 
@@ -95,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--cutoff: {err}", exit_code=ExitCode.USAGE) from err
     settings = Settings.from_env()
     try:
-        live = gather(settings, day, timeout=args.timeout)
+        live = gather(settings, day, timeout=args.timeout, allow_partial=args.allow_partial)
     except Incomplete as err:
         raise CliError(str(err)) from err
     workers = live.workers
@@ -107,15 +114,32 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"cannot read the log's end to tell whether the form is complete: {err}"
         ) from err
-    lagging = behind(end, live.offsets)
+    lagging = (
+        behind(end, live.offsets)
+        if not live.missing
+        else behind(
+            {
+                t: {p: o for p, o in parts.items() if p not in live.missing}
+                for t, parts in end.items()
+            },
+            live.offsets,
+        )
+    )
+    partial = (
+        f"partial: partition(s) {', '.join(map(str, live.missing))} unowned or unreachable"
+        + (f" ({'; '.join(live.absent)})" if live.absent else "")
+        if live.missing
+        else ""
+    )
     if args.json:
         print_json(
             {
                 "unit": unit.code,
                 "name": unit.name,
                 "cutoff": cutoff.isoformat(),
-                "complete": lagging == 0,
+                "complete": lagging == 0 and not live.missing,
                 "records_behind_log_end": lagging,
+                "missing_partitions": list(live.missing),
                 "workers": workers,
                 "cells": cells,
             }
@@ -136,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         f"[dim]live: {len(workers)} worker(s) ({', '.join(workers)}), "
         f"events through the end of {cutoff.date().isoformat()}[/dim]"
     )
+    if partial:
+        Console(stderr=True).print(f"[yellow]not complete: {partial}[/yellow]")
     if lagging:
         Console(stderr=True).print(
             f"[yellow]not complete: the workers are {lagging:,} records behind the log's end; "

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,89 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Set in the environment of a worker that started itself again (`_start_again`): the
+#: number of times in a row, for the back-off.
+RESTARTED = "ARREARS_WORKER_RESTARTED"
+#: Seconds between attempts to reach the broker, at most.
+MAX_BACKOFF_S = 10.0
+_STARTED = time.monotonic()
+
+
+def _exit_on_sigterm() -> None:
+    """While waiting (no events in hand, nothing to commit), SIGTERM or Ctrl-C stop at once."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: os._exit(0))
+
+
+def _start_again(exc: BaseException) -> None:
+    """What a worker does when its changelog or offsets can no longer be written (the broker
+    went away mid-transaction): start again as a new process, like a restart after kill -9
+    (the tested path: nothing is lost, nothing counted twice). Same pid, same arguments;
+    the new process waits for the broker and rebuilds its partitions from the changelog."""
+    _exit_on_sigterm()
+    # a worker that ran a while before losing the broker starts the back-off afresh
+    ran_a_while = time.monotonic() - _STARTED > 60
+    attempt = 1 if ran_a_while else int(os.environ.get(RESTARTED, "0")) + 1
+    pause = min(MAX_BACKOFF_S, 0.5 * 2 ** min(attempt, 5))
+    print(
+        f"worker: lost the broker ({exc!r}); starting again in {pause:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    logging.shutdown()
+    time.sleep(pause)
+    os.environ[RESTARTED] = str(attempt)
+    os.execv(sys.executable, [sys.executable, "-m", "pipeline.cli", *sys.argv[1:]])
+
+
+#: Seconds a graceful stop may take (committing the changelog, leaving the group) before
+#: the worker exits anyway: with the broker down it would wait for minutes, and an exit
+#: without a commit is a kill -9, which loses nothing.
+STOP_DEADLINE_S = 8.0
+
+
+def _force_exit() -> None:
+    print(
+        f"worker: the graceful stop took over {STOP_DEADLINE_S:.0f} s (is the broker down?); "
+        "exiting without it: the next start rebuilds from the changelog",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(0)
+
+
+def _worker_class(faust: Any) -> Any:
+    """faust.Worker whose stop has a deadline (`STOP_DEADLINE_S`)."""
+
+    class Worker(faust.Worker):  # type: ignore[misc]
+        async def on_stop(self) -> None:
+            timer = threading.Timer(STOP_DEADLINE_S, _force_exit)
+            timer.daemon = True
+            timer.start()
+            await super().on_stop()
+
+    return Worker
+
+
+def _wait_for_broker(settings: Settings) -> tuple[str, list[str]]:
+    """The bootstrap servers and the topics created; a restarted worker waits for the
+    broker instead of failing (a first start fails at once: the user is watching)."""
+    restarted = RESTARTED in os.environ
+    if restarted:
+        _exit_on_sigterm()
+    pause = 0.5
+    while True:
+        try:
+            bootstrap = bootstrap_servers(settings)
+            return bootstrap, ensure_topics(bootstrap, settings)
+        except InfraError as err:
+            if not restarted:
+                raise CliError(str(err)) from err
+            print(f"worker: waiting for the broker ({err})", file=sys.stderr, flush=True)
+            time.sleep(pause)
+            pause = min(MAX_BACKOFF_S, pause * 2)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.web_port is not None and not 0 < args.web_port < 65536:
         raise CliError(
@@ -84,15 +170,20 @@ def run(args: argparse.Namespace) -> int:
     from streams.live import register_worker, unregister_worker
 
     settings = Settings.from_env()
-    try:
-        bootstrap = bootstrap_servers(settings)
-        created = ensure_topics(bootstrap, settings)
-    except InfraError as err:
-        raise CliError(str(err)) from err
+    bootstrap, created = _wait_for_broker(settings)
+    if RESTARTED in os.environ:  # reached the broker: Faust takes the signals over again
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
     port = args.web_port or free_port()
     try:
-        app = create_app(settings, worker_id=worker_id, web_port=port, bootstrap=bootstrap)
+        app = create_app(
+            settings,
+            worker_id=worker_id,
+            web_port=port,
+            bootstrap=bootstrap,
+            on_fatal=_start_again,
+        )
     except StreamsError as err:  # e.g. an unpinned faust-streaming or aiokafka
         raise CliError(str(err)) from err
     if args.trace is not None:
@@ -111,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    worker = _worker_class(faust)(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
     status = _status_line(args, settings, worker_id, port, bootstrap)
     try:

@@ -5,15 +5,80 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from contracts.fold import rollup
 from infra.settings import Settings
+from streams._faust import generation
 from streams.app import create_runtime
+from streams.changelog import Fenced, Record
 from streams.engine import with_journal
 from streams.tallies import own_figures
 from tests.streams.workload import FINAL, TREE
+
+
+class ListWriter:
+    """A changelog partition's writer without Kafka: what it sends goes to a list.
+
+    Always of the app's current generation, ready until a test sets `state` (`fenced`,
+    `retired`); `fail_sends` makes the next sends raise `Fenced`, as a broker's refusal.
+    """
+
+    def __init__(self, partition: int, sink: list[Record], app: Any) -> None:
+        self.partition = partition
+        self.sink = sink
+        self.app = app
+        self.state = "ready"
+        self.fail_sends = 0
+
+    @property
+    def generation(self) -> int:
+        return generation(self.app)
+
+    def usable(self) -> bool:
+        return self.state == "ready"
+
+    async def send(self, records: list[Record]) -> None:
+        if not self.usable():
+            raise Fenced(f"writer {self.state}")
+        if self.fail_sends:
+            self.fail_sends -= 1
+            self.state = "fenced"
+            raise Fenced("refused by the broker")
+        self.sink.extend(records)
+
+
+class ListOwnership:
+    """`streams.ownership.Ownership` without Kafka: a `ListWriter` for every partition."""
+
+    def __init__(self, app: Any, changelog: dict[int, list[Record]]) -> None:
+        self.app = app
+        self.changelog = changelog
+        self.writers: dict[int, ListWriter] = {}
+        self.take_overs: list[tuple[list[int], int]] = []
+
+    def writer(self, partition: int) -> ListWriter:
+        if partition not in self.writers:
+            sink = self.changelog.setdefault(partition, [])
+            self.writers[partition] = ListWriter(partition, sink, self.app)
+        return self.writers[partition]
+
+    def fenced(self) -> frozenset[int]:
+        return frozenset(p for p, w in self.writers.items() if w.state == "fenced")
+
+    def flush(self) -> list[Awaitable[Any]]:
+        return []
+
+    async def take_over(
+        self, partitions: Iterable[int], generation: int, table: Any, current: Callable[[], bool]
+    ) -> bool:
+        self.take_overs.append((sorted(partitions), generation))
+        self.writers.clear()
+        return True
+
+    async def close(self) -> None:
+        self.writers.clear()
 
 
 class Harness:
@@ -87,10 +152,7 @@ def run(test: Callable[[Harness], Awaitable[None]]) -> None:
 
             runtime.send_dead_letters = sink
 
-            async def changelog(partition: int, records: list[tuple[bytes, bytes]]) -> None:
-                harness.changelog.setdefault(partition, []).extend(records)
-
-            runtime.send_changelog = changelog
+            runtime.ownership = ListOwnership(runtime.app, harness.changelog)
             await test(harness)
 
     asyncio.run(main())

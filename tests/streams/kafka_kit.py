@@ -16,16 +16,18 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from contracts.cutoff import parse_cutoff
 from contracts.errors import ValidationError
 from contracts.events import parse_event
 from contracts.ledger import Ledger
 from infra.admin import admin_client, end_offsets
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
-from streams.app import app_id
+from streams.app import TABLE, app_id
 from streams.deadletter import dead_letter_id
-from streams.live import form_figures, gather
-from tests.streams.workload import REGISTRY, Record, recompute
+from streams.live import Incomplete, Live, cutoff_and_day, form_figures, gather
+from tests.streams.workload import CAMPAIGN, FINAL, REGISTRY, Record, recompute
+from warehouse.rebuild import LogRecord, Rebuild
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +63,7 @@ class WorkerProcess:
         self.trace_path = trace
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.paused = False
 
     def start(self) -> WorkerProcess:
         env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
@@ -94,10 +97,23 @@ class WorkerProcess:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def pause(self) -> None:
+        """SIGSTOP: the whole process (its heartbeat thread too) stops until `resume`."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after `pause` (a no-op otherwise)."""
+        if self.proc is not None and self.paused and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.paused = False
+
     def stop(self, timeout: float = 40.0) -> int:
         """SIGTERM and wait (a graceful stop commits); SIGKILL if it hangs."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
+        self.resume()  # a stopped process would not see the SIGTERM
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=timeout)
@@ -322,3 +338,150 @@ def assert_live_form_equals_recompute(settings: Settings, days: Iterable[int]) -
 
 def _rolled(own: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
     return form_figures(own, REGISTRY)
+
+
+def source_records(settings: Settings) -> list[LogRecord]:
+    """Every record of the source topics with its key, in log order (a replay's input)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
+    try:
+        tps = source_partitions(settings)
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: list[LogRecord] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError("could not read the source topics to their end within 60s")
+            for messages in consumer.poll(timeout_ms=500).values():
+                out.extend(
+                    LogRecord(m.topic, m.partition, m.offset, m.value, m.key, keyed=True)
+                    for m in messages
+                )
+    finally:
+        consumer.close()
+    out.sort(key=lambda r: (r.topic, r.partition, r.offset))
+    return out
+
+
+def log_ends(settings: Settings) -> dict[str, dict[int, int]]:
+    """{topic: {partition: end offset}} of every source partition: caught-up workers report it."""
+    admin = admin_client(settings.bootstrap_servers)
+    try:
+        ends = end_offsets(admin, source_partitions(settings))
+    finally:
+        admin.close()
+    out: dict[str, dict[int, int]] = {}
+    for tp, end in ends.items():
+        out.setdefault(tp.topic, {})[tp.partition] = end
+    return out
+
+
+def wait_caught_up(settings: Settings, timeout: float = 90.0) -> Live:
+    """The workers' merged live answer once its offsets are the log's end, every partition."""
+
+    def caught_up() -> Live | None:
+        try:
+            live = gather(settings, FINAL, timeout=5)
+        except Incomplete:
+            return None
+        return live if live.offsets == log_ends(settings) else None
+
+    return wait_until(caught_up, timeout, "the live figures to reach the log's end", every=0.5)  # type: ignore[no-any-return]
+
+
+def assert_live_equals_replay(
+    settings: Settings, cutoffs: Iterable[str | None] = ("2024-12-31", None)
+) -> dict[str, int]:
+    """The workers' live answer, caught up with the log, against a replay of the log from Kafka.
+
+    Cell by cell (own figures of every unit, and the rolled-up form), at each cutoff (None:
+    the window's end), and the valid records counted: a lost event or one counted twice
+    shows in the count even where it would cancel out in the cells. Returns
+    {"cells": cells compared, "events": valid records}.
+    """
+    wait_caught_up(settings)
+    replay = Rebuild(REGISTRY)
+    replay.feed(source_records(settings))
+    cells = 0
+    for text in cutoffs:
+        cutoff = parse_cutoff(text, CAMPAIGN)
+        day = cutoff_and_day(text, CAMPAIGN)[1]
+        live = gather(settings, day, timeout=30)
+        assert live.offsets == log_ends(settings), "the workers moved on while being compared"
+        want = replay.own_figures(cutoff)
+        for name, got, expected in (
+            ("own", dict(live.own), dict(want)),
+            ("form", _rolled(live.own), _rolled(want)),
+        ):
+            diff = {
+                k: (got.get(k), expected.get(k))
+                for k in got.keys() | expected.keys()
+                if got.get(k, 0) != expected.get(k, 0)
+            }
+            assert not diff, (
+                f"live {name} figures != replay at {cutoff.iso()}: "
+                f"{len(diff)} cells differ, e.g. {sorted(diff.items())[:12]}"
+            )
+            cells += len(expected)
+        assert live.events == replay.events, (
+            f"live figures count {live.events} valid records, the log has {replay.events}: "
+            f"{replay.events - (live.events or 0)} lost (negative: counted twice)"
+        )
+    return {"cells": cells, "events": replay.events}
+
+
+def changelog_journals(settings: Settings) -> dict[int, list[dict[str, int]]]:
+    """Partition -> the applied offsets of each journal record in the table's changelog, in
+    log order, as a recovery reads them (committed records only)."""
+    topic = f"{app_id(settings)}-{TABLE}-changelog"
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        consumer_timeout_ms=2000,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: dict[int, list[dict[str, int]]] = {tp.partition: [] for tp in tps}
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end within 60s")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                for m in messages:
+                    if m.value is not None and json.loads(m.key).startswith("J|"):
+                        out[tp.partition].append(json.loads(m.value)["a"])
+    finally:
+        consumer.close()
+    return out
+
+
+def assert_journals_only_advance(settings: Settings) -> int:
+    """In every changelog partition, no journal record reflects less than one before it.
+
+    Each owner of a partition resumes from the last journal it recovered, so in a log
+    written by one owner at a time the applied offsets only grow; a write by a worker
+    that lost the partition (a zombie) lands after its successor's with older offsets,
+    and a recovery then takes keys from both. Returns the journal records checked.
+    """
+    checked = 0
+    for partition, journals in changelog_journals(settings).items():
+        seen: dict[str, int] = {}
+        for i, applied in enumerate(journals):
+            back = {t: (seen[t], o) for t, o in applied.items() if o < seen.get(t, -1)}
+            lost = {t: (o, None) for t, o in seen.items() if t not in applied}
+            assert not back and not lost, (
+                f"changelog partition {partition}, journal record {i} of {len(journals)} "
+                f"goes back (topic: (offset before, offset now)): {back or lost}"
+            )
+            seen.update(applied)
+            checked += 1
+    return checked

@@ -10,6 +10,7 @@ exercise them against the broker.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import re
 import tomllib
@@ -18,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerFenced
+from aiokafka.producer.message_accumulator import MessageBatch
 from faust.assignor.client_assignment import ClientAssignment
-from faust.exceptions import NotReady
 from faust.types import TP
 
 from infra.settings import Settings
+from infra.topics import tallies_changelog
 from pipeline.cli import main
 from streams._faust import (
     PINNED,
@@ -33,15 +37,16 @@ from streams._faust import (
     generation,
     make_flush_a_barrier,
     message_generation,
-    raw_producer,
     rebalancing,
+    recover_outside_faust,
     recovered,
+    retrieve_failures,
     seek,
 )
 from streams.app import create_app, create_runtime
 from streams.errors import StreamsError, UnsupportedVersion
 from streams.runtime import Runtime
-from tests.streams.harness import Harness, run
+from tests.streams.harness import Harness, ListOwnership, run
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(bootstrap_servers="localhost:1", topic_prefix="doortest.", partitions=3)
@@ -217,54 +222,88 @@ def test_seek_waits_on_the_consumers_seek_wait() -> None:
     with_runtime(body)
 
 
-def test_the_rewind_after_recovery_commits_and_seeks_the_journals_offsets() -> None:
-    """create_app's `after_recovery` hook: journal offsets + 1, every source topic."""
+def test_the_take_over_after_recovery_commits_and_seeks_the_journals_offsets() -> None:
+    """create_app's `after_recovery` hook: the take-over of the assigned partitions, then
+    their journal offsets + 1, every source topic."""
 
     async def body(runtime: Runtime) -> None:
-        consumer = runtime.app.consumer
+        app, consumer = runtime.app, runtime.app.consumer
         commits, seeks = Recorder(result=True), Recorder()
         consumer._commit = commits  # type: ignore[attr-defined]
         consumer.seek_wait = seeks  # type: ignore[method-assign]
+        ownership = runtime.ownership = ListOwnership(app, {})
         topics = sorted(runtime.sources)
+        app.assignor._assignment = ClientAssignment(actives={t: [1] for t in topics}, standbys={})
+        app.consumer_generation_id = 4
         runtime.table.data["J|1"] = {"a": {topics[0]: 41}, "n": 1, "w": {}}
-        await runtime.table.on_recovery_completed({TP(topics[0], 1)}, set())
+        # Faust recovered none of the table's partitions (recover_outside_faust):
+        await runtime.table.on_recovery_completed(set(), set())
+        assert ownership.take_overs == [([1], 4)]
         expected = {TP(t, 1): 42 if t == topics[0] else 0 for t in topics}
         assert commits.calls == [(expected,)] and seeks.calls == [(expected,)]
-        assert runtime.counts["rewinds"] == 1
+        assert runtime.counts["rewinds"] == 1 and runtime.counts["take_overs"] == 1
 
     with_runtime(body)
 
 
-# -- the producer ------------------------------------------------------------------------
-
-
-def test_raw_producer_is_the_started_aiokafka_producer() -> None:
+def test_a_take_over_superseded_by_a_newer_rebalance_does_not_rewind() -> None:
     async def body(runtime: Runtime) -> None:
         app = runtime.app
-        with pytest.raises(NotReady):
-            raw_producer(app)  # not started
-        started = object()
-        app.producer._producer = started  # type: ignore[attr-defined]  # what on_start sets
-        assert raw_producer(app) is started
+
+        class Superseded(ListOwnership):
+            async def take_over(self, *args: Any) -> bool:
+                app.consumer_generation_id += 1  # the next rebalance while it read
+                return await super().take_over(*args) and args[-1]()
+
+        runtime.ownership = Superseded(app, {})
+        runtime.rewind_to_journal = Recorder()  # type: ignore[method-assign]
+        await runtime.take_over()
+        assert runtime.rewind_to_journal.calls == []  # type: ignore[attr-defined]
 
     with_runtime(body)
+
+
+def test_a_failed_take_over_stops_the_worker() -> None:
+    async def body(runtime: Runtime) -> None:
+        fatal: list[BaseException] = []
+        runtime.on_fatal = fatal.append
+
+        class Broken(ListOwnership):
+            async def take_over(self, *args: Any) -> bool:
+                raise OSError("no broker")
+
+        runtime.ownership = Broken(runtime.app, {})
+        await runtime.take_over()
+        assert [repr(e) for e in fatal] == [repr(OSError("no broker"))]
+
+    with_runtime(body)
+
+
+# -- the producer's flush -----------------------------------------------------------------
 
 
 def test_the_flush_before_a_commit_waits_for_the_changelog() -> None:
     async def body(runtime: Runtime) -> None:
         buffer = runtime.app.producer.buffer
         loop = asyncio.get_running_loop()
-        last: asyncio.Future[None] = loop.create_future()
-        runtime.last_sent[0] = last  # create_app made the flush wait for these
+        commits: list[asyncio.Future[bool]] = []
+
+        class Committing(ListOwnership):
+            def flush(self) -> list[Any]:
+                return list(commits)
+
+        runtime.ownership = Committing(runtime.app, {})  # create_app's flush asks it
+        last: asyncio.Future[bool] = loop.create_future()
+        commits.append(last)
         flushing = asyncio.ensure_future(buffer.flush())
         await asyncio.sleep(0.3)  # Faust's own flush would have given up after 0.1 s
         assert not flushing.done()
-        last.set_result(None)
+        last.set_result(False)  # a fenced commit ends the wait without an error
         await asyncio.wait_for(flushing, 1)
-        # a batch that failed: the flush raises, so no commit follows it
-        failed: asyncio.Future[None] = loop.create_future()
+        # a commit that failed: the flush raises, so no offset commit follows it
+        failed: asyncio.Future[bool] = loop.create_future()
         failed.set_exception(OSError("lost"))
-        runtime.last_sent[1] = failed
+        commits[:] = [failed]
         with pytest.raises(OSError, match="lost"):
             await buffer.flush()
 
@@ -311,3 +350,93 @@ def test_after_recovery_runs_after_the_tables_own_callback() -> None:
         assert order == ["faust", ("hook", {TP("t", 0)}, {TP("t", 1)})]
 
     with_runtime(body)
+
+
+def test_recover_outside_faust_keeps_fausts_recovery_off_the_table() -> None:
+    """create_app's `recover_outside_faust`: Faust's Recovery registers none of the table's
+    changelog partitions, active or standby, and so reads none; other tables as before."""
+
+    async def body(runtime: Runtime) -> None:
+        app, table = runtime.app, runtime.table
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        assert "add_active" not in vars(recovery)  # made lazily, replaced at a rebalance
+        topic = table.changelog_topic.get_topic_name()
+        assert topic == tallies_changelog(SETTINGS)
+        app.assignor._assignment = ClientAssignment(actives={topic: [0, 2]}, standbys={topic: [1]})
+        # what TableManager.on_rebalance does: every table's on_rebalance, then the Recovery's
+        await table.on_rebalance(set(), set(), set(), 0)
+        await recovery.on_rebalance(set(), set(), set(), generation_id=0)
+        assert recovery.active_tps == set() and recovery.standby_tps == set()
+        assert not recovery.need_recovery()
+        other = app.Table("other", default=None, partitions=3)
+        recovery.add_active(other, TP("other-changelog", 0))
+        recovery.add_standby(other, TP("other-changelog", 1))
+        assert recovery.active_tps == {TP("other-changelog", 0)}
+        assert recovery.standby_tps == {TP("other-changelog", 1)}
+        # a later rebalance does not wrap the methods again
+        wrapped = recovery.add_active
+        await table.on_rebalance(set(), set(), set(), 0)
+        assert recovery.add_active is wrapped
+
+    with_runtime(body)
+
+
+def test_without_recover_outside_faust_faust_recovers_a_table() -> None:
+    """The control: the same rebalance registers a plain table's changelog partitions, until
+    `recover_outside_faust` is applied to it (a Faust that no longer registered them through
+    `add_active` would pass the test above for the wrong reason, and fail this one)."""
+
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        table = app.Table("plain", default=None, partitions=3)
+        topic = table.changelog_topic.get_topic_name()
+        app.assignor._assignment = ClientAssignment(actives={topic: [0, 2]}, standbys={})
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        await table.on_rebalance(set(), set(), set(), 0)
+        await recovery.on_rebalance(set(), set(), set(), generation_id=0)
+        assert recovery.active_tps == {TP(topic, 0), TP(topic, 2)}
+        recover_outside_faust(table)
+        await table.on_rebalance(set(), set(), set(), 0)
+        await recovery.on_rebalance(set(), set(), set(), generation_id=0)
+        assert recovery.active_tps == set()
+
+    with_runtime(body)
+
+
+# -- aiokafka's transactional producer ------------------------------------------------------
+
+
+def test_retrieve_failures_quiets_the_futures_a_fenced_producer_leaves() -> None:
+    """What `Sender._fail_all` does when the broker fences the producer, on a real (never
+    started) aiokafka producer; without the hook asyncio logs two futures when collected."""
+
+    async def body() -> None:
+        logged: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, c: logged.append(c))
+
+        def fenced(retrieve: bool) -> None:
+            producer = AIOKafkaProducer(bootstrap_servers="localhost:1", transactional_id="t")
+            manager, accumulator = producer._txn_manager, producer._message_accumulator
+            manager.set_pid_and_epoch(1, 0)
+            manager.begin_transaction()
+            builder = producer.create_batch()
+            builder.append(key=b"k", value=b"v", timestamp=None)
+            builder.close()
+            batch = MessageBatch(TopicPartition("t", 0), builder, 30, 0)
+            accumulator._batches[batch._tp].append(batch)
+            accumulator.fail_all(ProducerFenced())
+            manager.fatal_error(ProducerFenced())
+            batch.future.exception()  # the writer holds and reads the batch's own future
+            if retrieve:
+                retrieve_failures(producer)
+            producer._closed = True  # never started: nothing to stop
+
+        fenced(retrieve=False)
+        gc.collect()
+        assert len(logged) == 2  # the batch's drain waiter and the transaction's waiter
+        logged.clear()
+        fenced(retrieve=True)
+        gc.collect()
+        assert logged == []
+
+    asyncio.run(body())

@@ -85,3 +85,45 @@ def test_a_worker_without_offsets_runs_older_code() -> None:
 def test_an_unknown_event_count_stays_unknown() -> None:
     live = merge([part("w1", [0, 2], events=5), part("w2", [1], events=None)], 3)
     assert live.events is None and live.offsets["t.court"] == {0: 1, 1: 11, 2: 21}
+
+
+def test_an_unreachable_worker_does_not_block_once_the_others_cover_everything() -> None:
+    """A paused worker (its partitions moved on) answers nothing: the form is still whole."""
+    paused = {
+        "worker_id": "w3",
+        "ready": False,
+        "partitions": [],
+        "figures": [],
+        "error": "timed out",
+    }
+    live = merge([part("w1", [0, 2]), part("w2", [1]), paused], 3)
+    assert live.missing == () and live.workers == ["w1", "w2"]
+    assert live.absent == ("worker w3 is unreachable",)
+
+
+def test_a_partial_answer_names_the_partitions_it_leaves_out() -> None:
+    paused = {
+        "worker_id": "w2",
+        "ready": False,
+        "partitions": [],
+        "figures": [],
+        "error": "timed out",
+    }
+    with pytest.raises(
+        Incomplete, match=r"partition\(s\) \[1\] \(unowned or unreachable\).*w2 is unreachable"
+    ):
+        merge([part("w1", [0, 2]), paused], 3)
+    live = merge(
+        [part("w1", [0, 2], figures=[["320412", "manufacturing.resolved", 2]]), paused],
+        3,
+        allow_partial=True,
+    )
+    assert live.missing == (1,) and live.offsets == {t: {0: 1, 2: 21} for t in TOPICS}
+    assert live.own[("320412", "manufacturing.resolved")] == 2
+
+
+def test_a_partial_answer_still_refuses_conflicts_and_needs_one_ready_worker() -> None:
+    with pytest.raises(Incomplete, match="claimed by w1 and w2"):
+        merge([part("w1", [0]), part("w2", [0])], 3, allow_partial=True)
+    with pytest.raises(Incomplete, match="no worker is ready"):
+        merge([part("w1", [0], ready=False)], 3, allow_partial=True)

@@ -1,0 +1,122 @@
+"""How a fault scenario ends: live, Kafka replay and archive batch compared cell by cell.
+
+Every test of the fault tier ends with `three_paths`, which waits until the workers'
+live answer reaches the log's end, replays the source topics from Kafka, archives them
+and recomputes from the archive, and compares the three at each cutoff: every unit's
+own figures and the rolled-up form. Its `Verdict` is one row of the tier's table
+(`tests/faults/conftest.py` prints it at the end of the run).
+
+Lost and double are counted against the log: the Kafka replay's count of valid records
+is the truth; a live or archive count below it is that many events lost, above it that
+many counted twice. Counts can cancel out (one lost, another twice), the cells cannot:
+the row shows both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.cutoff import parse_cutoff
+from infra.settings import Settings
+from streams.live import cutoff_and_day, form_figures, gather
+from tests.streams.kafka_kit import log_ends, wait_caught_up
+from tests.streams.workload import CAMPAIGN, REGISTRY
+from warehouse.archive import Archiver
+from warehouse.kafka_log import source_topics
+from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
+
+__all__ = ["Verdict", "three_paths"]
+
+Figures = dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of the fault table."""
+
+    fault: str
+    sent: int  # records produced into the source topics, good and bad
+    events: int  # valid records in the log (the Kafka replay)
+    lost: int  # valid records the live figures or the archive batch miss
+    double: int  # valid records the live figures or the archive batch count twice
+    cells: int  # cells compared (own and form, every cutoff)
+    differing: int  # of those, cells where live, Kafka and archive do not all agree
+    recovery_s: float | None  # the scenario's recovery time, where it has one
+    refused: tuple[int, int] = (0, 0)  # records the Kafka replay and the archiver refused
+    examples: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == 0 and self.double == 0 and self.differing == 0 and self.events > 0
+
+    def explain(self) -> str:
+        return (
+            f"{self.fault}: {self.lost} lost, {self.double} double, {self.differing} of "
+            f"{self.cells} cells differ; e.g. {list(self.examples)}"
+        )
+
+
+def _differing(name: str, *paths: tuple[str, Figures]) -> tuple[int, list[str]]:
+    keys = set().union(*(figures.keys() for _, figures in paths))
+    bad = []
+    for key in sorted(keys):
+        values = [figures.get(key, 0) for _, figures in paths]
+        if len(set(values)) > 1:
+            shown = ", ".join(f"{p}={v}" for (p, _), v in zip(paths, values, strict=True))
+            bad.append(f"{name} {key}: {shown}")
+    return len(bad), bad
+
+
+def three_paths(
+    settings: Settings,
+    workdir: Path,
+    fault: str,
+    *,
+    sent: int,
+    recovery_s: float | None = None,
+    cutoffs: Iterable[str | None] = ("2024-12-31", None),
+) -> Verdict:
+    """Live (caught up with the log), Kafka replay and archive batch, cell by cell."""
+    wait_caught_up(settings, timeout=180)
+    topics = source_topics(settings)
+    kafka = rebuild_from_kafka(settings.bootstrap_servers, topics, None, REGISTRY)
+    archive_root = workdir / "fault-archive"
+    run = Archiver(settings.bootstrap_servers, settings, archive_root, REGISTRY).run(until_end=True)
+    archive = rebuild_from_archive(archive_root, topics, kafka.offsets, REGISTRY)
+    cells = differing = lost = double = 0
+    examples: list[str] = []
+    for text in cutoffs:
+        cutoff = parse_cutoff(text, CAMPAIGN)
+        live = gather(settings, cutoff_and_day(text, CAMPAIGN)[1], timeout=30)
+        assert live.offsets == log_ends(settings), "the workers moved on while being compared"
+        own: list[tuple[str, Figures]] = [
+            ("live", dict(live.own)),
+            ("kafka", dict(kafka.rebuild.own_figures(cutoff))),
+            ("archive", dict(archive.rebuild.own_figures(cutoff))),
+        ]
+        form = [(path, form_figures(figures, REGISTRY)) for path, figures in own]
+        for name, paths in (("own", own), ("form", form)):
+            n, bad = _differing(f"{name}@{cutoff.iso()}", *paths)
+            differing += n
+            examples.extend(bad[: 6 - len(examples)] if len(examples) < 6 else [])
+            cells += len(paths[1][1])
+        truth = kafka.rebuild.events
+        for path, count in (("live", live.events), ("archive", archive.rebuild.events)):
+            if count is None:
+                raise AssertionError(f"the {path} figures do not say how many events they count")
+            lost = max(lost, truth - count)
+            double = max(double, count - truth)
+    return Verdict(
+        fault=fault,
+        sent=sent,
+        events=kafka.rebuild.events,
+        lost=lost,
+        double=double,
+        cells=cells,
+        differing=differing,
+        recovery_s=recovery_s,
+        refused=(kafka.rebuild.invalid, run.invalid),
+        examples=tuple(examples),
+    )
