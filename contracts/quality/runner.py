@@ -28,9 +28,9 @@ from contracts.quality.frames import (
     SnapshotInput,
     cells_frame,
     changes_frame,
-    dead_letters_frame,
     prepare_events,
 )
+from contracts.quality.letters import campaign_cutoffs_ms, dead_letters_frame
 from contracts.quality.result import CheckResult, Outcome
 from contracts.quality.suites import SuiteContext
 from contracts.quality.validation import SuiteRunner
@@ -123,7 +123,8 @@ def run_check(
         runner.skip("dead_letters", "not run: no dead letters given")
     else:
         say("dead letters")
-        runner.run("dead_letters", dead_letters_frame(dead_letters, cutoff_ms), ctx)
+        frame = dead_letters_frame(dead_letters, cutoff_ms, campaign_cutoffs_ms(campaign))
+        runner.run("dead_letters", frame, ctx)
 
     if events is not None:
         _add_evidence(runner.outcomes, events, previous, since_ms, cutoff_ms, config.max_listed)
