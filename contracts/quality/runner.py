@@ -23,6 +23,7 @@ from contracts.events import SOURCES
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
 from contracts.quality.config import QualityConfig, load_quality_config
+from contracts.quality.docs_marks import describe_batches, mark_docs
 from contracts.quality.frames import (
     EventTables,
     SnapshotInput,
@@ -133,6 +134,9 @@ def run_check(
     if docs_dir is not None:
         say("writing Data Docs")
         context.build_data_docs(site_names=[DOCS_SITE])
+        # GX marks a failed warning like a critical failure and names no in-memory batch.
+        described = describe_batches(snapshot.meta, previous.meta if previous else None)
+        mark_docs(docs_dir, runner.outcomes.values(), described)
         index = str(docs_dir / "index.html")
 
     return CheckResult(
