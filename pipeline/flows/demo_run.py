@@ -215,6 +215,14 @@ def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
     for step, finding in demo.findings:
         findings.add_row(step, finding)
     demo.console.print(findings)
+    gate = [finding for step, finding in demo.findings if step == "submit"]
+    if gate:
+        demo.console.print("[bold]The gate[/]:")
+        for finding in gate:
+            demo.console.print(f"  {finding}", soft_wrap=True, highlight=False, markup=False)
+        for what, where in demo.outputs.items():
+            if what.startswith("verdict page"):
+                demo.console.print(f"  {what}: {where}", soft_wrap=True, highlight=False)
     settings = demo.settings
     demo.console.print("[bold]Continue by hand[/] with this run's settings:")
     exports = (
