@@ -184,6 +184,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None) -> None:
                 f"the corrected snapshot {submitted.name} was refused too; see its verdict "
                 f"page {submitted / 'quality' / 'index.html'}"
             )
+        demo.submitted_label = "corrected"
     demo.outputs["Data Docs (the submitted snapshot)"] = (
         submitted / "quality" / "data_docs" / "index.html"
     )

@@ -76,6 +76,7 @@ def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> Non
     # new shell with just the exports it prints (a snapshot names its own topics)
     assert all(re.fullmatch(r"[a-z0-9-]+\.log", p.name) for p in (run / "logs").glob("*.log"))
     assert "Continue by hand" in out and "arrears infra down" not in out  # an external broker
+    assert "arrears report 2024-12-31@corrected --unit 320400" in out  # the submitted one
     export = next(line.strip() for line in out.splitlines() if line.strip().startswith("export "))
     exported = dict(pair.split("=", 1) for pair in shlex.split(export)[1:])
     assert exported["ARREARS_STATE_DIR"] == str(run / "state")
