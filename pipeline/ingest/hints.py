@@ -3,9 +3,10 @@
 `arrears ingest` reads one event object per line. A pretty-printed JSON array or object
 read that way gives a dead letter per line (`json.invalid` for `[`, `{`, every field and
 every brace) with no word that the file itself is the wrong shape. So the beginning of
-each input is read first (`read_head`): a file whose first non-blank character is `[`, or
-whose first record spans lines, is refused with how to convert it; the lines read are
-fed to ingest afterwards, so a pipe loses nothing.
+each input is read first (`read_head`): a file whose first non-blank character is `[`
+(unless a one-line array is followed by more lines: then it is a JSON Lines file whose
+first record is not an object), or whose first record spans lines, is refused with how to
+convert it; the lines read are fed to ingest afterwards, so a pipe loses nothing.
 """
 
 from __future__ import annotations
@@ -38,23 +39,26 @@ class Head:
 
 def read_head(name: str, handle: IO[bytes]) -> Head:
     """Read the start of `handle` up to its first record (a pretty-printed one whole, at most
-    one record's limit past its first line) and judge it with `json_lines_problem`.
+    one record's limit past its first line; after a one-line array, up to the next line) and
+    judge it with `json_lines_problem`.
 
     Reads line by line and stops as soon as it can tell, so a pipe that is still being
     written is not waited on past its first record.
     """
     head = Head()
-    size = 0
+    past_first = -1  # bytes read after the first non-blank line (-1: none seen yet)
     while True:
         line = handle.readline()
         if not line:
             break
         head.lines.append(line)
-        size += len(line)
+        if past_first >= 0:
+            past_first += len(line)
         if not line.decode("utf-8", "replace").strip(_SPACE):
             continue  # blank so far
+        past_first = max(past_first, 0)
         verdict = _judge(name, head.lines, complete=False)
-        if verdict is not _UNDECIDED or size > MAX_RECORD_BYTES:
+        if verdict is not _UNDECIDED or past_first > MAX_RECORD_BYTES:
             head.problem = verdict if isinstance(verdict, str) else None
             return head
     verdict = _judge(name, head.lines, complete=True)
@@ -83,9 +87,16 @@ def _judge(name: str, lines: list[bytes], *, complete: bool) -> str | None | obj
     text = b"".join(lines).decode("utf-8", "replace").lstrip(_SPACE)
     if not text:
         return None  # empty: ingest warns about it
+    first, _, rest = text.partition("\n")
     if text[0] == "[":
+        # A whole array on the first line with more lines after it is JSON Lines whose first
+        # record is not an object: a dead letter like any other, not a JSON file.
+        if _is_json(first):
+            if rest.strip(_SPACE):
+                return None
+            if not complete:
+                return _UNDECIDED
         return _message(name, "it starts with `[`, a JSON array", "'.[]'")
-    first = text.partition("\n")[0]
     if text[0] != "{" or _is_json(first):
         return None
     try:

@@ -76,6 +76,8 @@ def test_the_array_hint_gives_the_array_command_and_the_object_hint_the_object_o
         b'{"event_id": "e1", "unit": "3204\n12"}\n' + GOOD,  # a string cannot span lines
         b'{"event_id": "e1"} trailing\n' + GOOD,
         b"{\n",  # a lone brace at the end: a bad line, not a record over lines
+        b'[{"event_id": "e1"}]\n' + GOOD,  # a first record that is no object, then records
+        b'[{"event_id": "e1"}]\n\n' + GOOD,
     ],
 )
 def test_json_lines_and_bad_lines_in_it_are_not_refused(data: bytes) -> None:
@@ -168,3 +170,15 @@ def test_ingest_of_json_lines_goes_on_to_kafka(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_bytes(b"")
     with pytest.raises(ReachedKafka):
         cli.main(["ingest", "--quiet", str(good), str(tmp_path / "empty.jsonl")])
+
+
+def test_a_large_array_on_one_line_is_refused_and_a_bad_first_record_is_not() -> None:
+    events = [dict(EVENTS[0], event_id=f"e{i}") for i in range(300)]
+    one_line = json.dumps(events).encode() + b"\n"
+    assert len(one_line) > 100_000  # over a record's limit: still judged whole
+    head = read_head("big.json", io.BytesIO(one_line))
+    assert head.problem is not None and "a JSON array" in head.problem
+    then = b'[{"event_id": "e1"}]\n\n' + GOOD
+    pipe = _Pipe(then, len(then) - len(GOOD) + len(GOOD.split(b"\n")[0]) + 1)
+    head = read_head("in.jsonl", pipe)
+    assert head.problem is None and len(head.lines) == 3  # read to the next record only
