@@ -121,11 +121,14 @@ class ExpectOpenDeadLettersToBeAtMost(OffendingExpectation):
         found: list[dict[str, Any]] = metrics[self.metric_dependencies[0]]
         n = len(found)
         over = n > self.max_open
+        observed = f"{n} unresolved (allowed {self.max_open})"
         if self.hand_over_above is not None and n > self.hand_over_above:
-            over = False  # the stricter grade reports it
-        return self._outcome(
-            found, success=not over, observed=f"{n} unresolved (allowed {self.max_open})"
-        )
+            over = False  # the stricter grade reports it, and this one says so
+            observed = (
+                f"{n} unresolved: more than {self.hand_over_above}, so the critical "
+                "expectation reports them"
+            )
+        return self._outcome(found, success=not over, observed=observed)
 
 
 # --- events: credit codes -------------------------------------------------------------------

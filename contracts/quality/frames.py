@@ -8,7 +8,6 @@ events are effective is the Ledger's answer, handed in by the caller (`prepare_e
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,6 @@ __all__ = [
     "cells_frame",
     "changes_frame",
     "prepare_events",
-    "dead_letters_frame",
     "parse_cutoff_ms",
     "offset_ends",
 ]
@@ -54,7 +52,6 @@ RETRACTED = "event.retracted"
 _EMPLOYER_ID = r'"employer"\s*:\s*\{[^{}]*?"id"\s*:\s*"([^"]*)"'
 _CASE_ID = r'"case_id"\s*:\s*"([^"]*)"'
 _RETRACTS = r'"retracts"\s*:\s*"([^"]*)"'
-_OCCURRED = re.compile(r'"occurred_at"\s*:\s*"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -296,47 +293,3 @@ def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         == "conflict"
     ]
     return later, pl.Series(conflicts, dtype=pl.UInt32)
-
-
-def dead_letters_frame(letters: pl.DataFrame, cutoff_ms: int) -> pd.DataFrame:
-    """Dead letters that concern the cutoff: their record's event time is at or before it,
-    or cannot be read (then nobody can tell, so it is listed)."""
-    if letters.is_empty():
-        return pd.DataFrame({"id": [], "where": [], "reason": [], "message": [], "status": []})
-    originals = (
-        letters["original"].to_list() if "original" in letters.columns else [None] * len(letters)
-    )
-    keep = [_concerns(o, cutoff_ms) for o in originals]
-    frame = letters.filter(pl.Series(keep))
-    if "where" not in frame.columns:
-        file = pl.col("file").cast(pl.Utf8) if "file" in frame.columns else pl.lit(None)
-        line = pl.col("line").cast(pl.Utf8) if "line" in frame.columns else pl.lit(None)
-        frame = frame.with_columns(
-            pl.when(file.is_null())
-            .then(pl.lit("-"))
-            .when(line.is_null())
-            .then(file)
-            .otherwise(pl.concat_str([file, pl.lit(":"), line]))
-            .alias("where")
-        )
-    cols = [
-        c
-        for c in ("id", "where", "reason", "message", "rejected_at", "status")
-        if c in frame.columns
-    ]
-    return frame.select(cols).to_pandas()
-
-
-def _concerns(original: object, cutoff_ms: int) -> bool:
-    if not isinstance(original, str):
-        return True
-    match = _OCCURRED.search(original)
-    if match is None:
-        return True
-    try:
-        moment = dt.datetime.fromisoformat(match.group(1))
-    except ValueError:
-        return True
-    if moment.utcoffset() is None:
-        return True
-    return second_end_ms(moment) <= cutoff_ms

@@ -23,14 +23,15 @@ from contracts.events import SOURCES
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
 from contracts.quality.config import QualityConfig, load_quality_config
+from contracts.quality.docs_marks import describe_batches, mark_docs
 from contracts.quality.frames import (
     EventTables,
     SnapshotInput,
     cells_frame,
     changes_frame,
-    dead_letters_frame,
     prepare_events,
 )
+from contracts.quality.letters import campaign_cutoffs_ms, dead_letters_frame
 from contracts.quality.result import CheckResult, Outcome
 from contracts.quality.suites import SuiteContext
 from contracts.quality.validation import SuiteRunner
@@ -123,7 +124,8 @@ def run_check(
         runner.skip("dead_letters", "not run: no dead letters given")
     else:
         say("dead letters")
-        runner.run("dead_letters", dead_letters_frame(dead_letters, cutoff_ms), ctx)
+        frame = dead_letters_frame(dead_letters, cutoff_ms, campaign_cutoffs_ms(campaign))
+        runner.run("dead_letters", frame, ctx)
 
     if events is not None:
         _add_evidence(runner.outcomes, events, previous, since_ms, cutoff_ms, config.max_listed)
@@ -132,6 +134,9 @@ def run_check(
     if docs_dir is not None:
         say("writing Data Docs")
         context.build_data_docs(site_names=[DOCS_SITE])
+        # GX marks a failed warning like a critical failure and names no in-memory batch.
+        described = describe_batches(snapshot.meta, previous.meta if previous else None)
+        mark_docs(docs_dir, runner.outcomes.values(), described)
         index = str(docs_dir / "index.html")
 
     return CheckResult(

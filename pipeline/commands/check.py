@@ -20,8 +20,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from contracts.calendar import load_campaign
 from contracts.errors import ContractError
 from contracts.quality import CheckResult, Outcome, load_quality_config, run_check
+from contracts.quality.letters import campaign_cutoffs_ms, letters_for_cutoff
 from contracts.quality.offline import OfflineDocsError, make_offline
 from contracts.quality.verdict import VERDICT_FILE, render_verdict
 from contracts.registry import Registry
@@ -200,7 +202,13 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     result.archive = str(archive_dir) if archive is not None and archive_dir else None
     result.inputs = check_inputs(args, config.source, letters)
     write_atomic(out / RESULT_FILE, result.dumps())
-    write_atomic(out / VERDICT_FILE, render_verdict(result, out / DOCS_DIR, letters))
+    # The page lists the dead letters the gate counted: those of this cutoff.
+    mine = (
+        None
+        if letters is None
+        else letters_for_cutoff(letters, snapshot.cutoff_ms, campaign_cutoffs_ms(load_campaign()))
+    )
+    write_atomic(out / VERDICT_FILE, render_verdict(result, out / DOCS_DIR, mine))
     return result
 
 

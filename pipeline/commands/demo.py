@@ -23,8 +23,10 @@ retractions, late arrivals and bad records); ingest what was known at
 2024-12-31 17:30; two Faust workers keep the running tallies; archive;
 snapshot the 12-31 figures at close of business (and check the live tallies
 equal it); ingest January's late events and corrections; restated snapshot;
-diff the two; quality check with Data Docs; render the form (xlsx, table);
-replay both snapshots from Kafka and from the archive with --verify.
+diff the two; the quality gate: check with --previous and submit, refused while
+dead letters are open; fix what can be fixed (resubmit), dismiss the rest with
+reasons, snapshot again, check again and submit; render the submitted form
+(xlsx, table); replay the snapshots from Kafka and from the archive with --verify.
 
 Each run has its own folder (default ./out/demo/<time>) and topic prefix, so a
 second run never mixes with the first. A failed step names itself and its log.""",
@@ -43,6 +45,13 @@ second run never mixes with the first. A failed step names itself and its log.""
         default=Path("out/demo"),
         help="folder for run folders (default ./out/demo)",
     )
+    parser.add_argument(
+        "--quality-config",
+        type=Path,
+        metavar="TOML",
+        help="quality thresholds for the gate's check and submit (default: the shipped "
+        "contracts/quality/quality.toml)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,4 +68,5 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         console=Console(),
         base=Settings.from_env(),
+        quality_config=None if args.quality_config is None else args.quality_config.resolve(),
     )

@@ -7,10 +7,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from kafka.errors import KafkaError
 from rich.console import Console
@@ -35,6 +35,7 @@ from pipeline.ingest import (
     known_event,
 )
 from pipeline.ingest.deadletters import DeadLetterError, read_to_end
+from pipeline.ingest.hints import read_head
 from pipeline.output import add_json, add_quiet, print_json
 
 STDIN = "-"
@@ -53,7 +54,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "and no supersedes is dead-lettered as a conflict.\n\n"
             "Re-ingesting a file is safe: its events are sent again, and the streams drop "
             "them by event_id; its dead letters get the same ids and show once. Rejected "
-            "lines are listed by `arrears deadletters list`."
+            "lines are listed by `arrears deadletters list`.\n\n"
+            "Before anything is sent, the start of every input is read: a JSON file (first "
+            "character `[`, or a first record over several lines) is refused with how to "
+            "convert it (`jq -c '.[]'`, exit 2); an empty input is a warning."
         ),
         codes=(ExitCode.REJECTED,),
     )
@@ -95,25 +99,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _open_all(files: list[str], stack: ExitStack) -> list[tuple[str, IO[bytes], int | None]]:
-    """Open every input before sending anything, so a typo fails the run up front."""
+Input = tuple[str, Iterable[bytes], int | None]
+
+
+def _open_all(files: list[str], stack: ExitStack) -> list[Input]:
+    """Open every input and read its start before sending anything, so a typo or a JSON
+    file fails the run up front (`pipeline.ingest.hints`)."""
     if files.count(STDIN) > 1:
         raise CliError("`-` (standard input) can be given once", 2)
-    opened: list[tuple[str, IO[bytes], int | None]] = []
+    opened: list[Input] = []
     problems: list[str] = []
+    not_lines: list[str] = []
     for name in files:
         if name == STDIN:
-            opened.append(("<stdin>", sys.stdin.buffer, None))
-            continue
+            name, handle, size = "<stdin>", sys.stdin.buffer, None
+        else:
+            try:
+                handle = stack.enter_context(open(name, "rb"))  # noqa: SIM115 - closed by the stack
+            except OSError as err:
+                problems.append(f"{name}: {err.strerror or err}")
+                continue
+            size = os.fstat(handle.fileno()).st_size or None
         try:
-            handle = stack.enter_context(open(name, "rb"))  # noqa: SIM115 - closed by the stack
+            head = read_head(name, handle)
         except OSError as err:
             problems.append(f"{name}: {err.strerror or err}")
             continue
-        size = os.fstat(handle.fileno()).st_size
-        opened.append((name, handle, size or None))
+        if head.problem is not None:
+            not_lines.append(head.problem)
+        opened.append((name, head.then(handle), size))
     if problems:
         raise CliError("cannot read " + "; ".join(problems) + " (nothing was sent)")
+    if not_lines:
+        raise CliError("\n".join(not_lines) + "\n(nothing was sent)", ExitCode.USAGE)
     return opened
 
 
@@ -178,6 +196,13 @@ def run(args: argparse.Namespace) -> int:
         print_json(ingest.summary.as_dict())
     else:
         _print_summary(out, ingest.summary, elapsed, dead_letter_topic(settings))
+    for name in ingest.summary.empty:
+        stderr.print(
+            f"[yellow]warning:[/yellow] {name} is empty (no records, only blank lines or "
+            "none): nothing was sent from it; was it the file you meant?",
+            highlight=False,
+            soft_wrap=True,
+        )
     if args.summary_json is not None:
         args.summary_json.write_text(
             json.dumps(ingest.summary.as_dict(), indent=2), encoding="utf-8"

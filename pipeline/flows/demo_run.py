@@ -49,6 +49,8 @@ class Demo:
     worker_count: int = 2
     timings: list[tuple[str, float]] = field(default_factory=list)
     step_no: int = 0
+    #: the label of the snapshot the gate accepted, for the commands to go on by hand
+    submitted_label: str = "restated"
 
     @property
     def logs(self) -> Path:
@@ -215,6 +217,14 @@ def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
     for step, finding in demo.findings:
         findings.add_row(step, finding)
     demo.console.print(findings)
+    gate = [finding for step, finding in demo.findings if step == "submit"]
+    if gate:
+        demo.console.print("[bold]The gate[/]:")
+        for finding in gate:
+            demo.console.print(f"  {finding}", soft_wrap=True, highlight=False, markup=False)
+        for what, where in demo.outputs.items():
+            if what.startswith("verdict page"):
+                demo.console.print(f"  {what}: {where}", soft_wrap=True, highlight=False)
     settings = demo.settings
     demo.console.print("[bold]Continue by hand[/] with this run's settings:")
     exports = (
@@ -226,7 +236,7 @@ def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
         f"export {exports}",
         "arrears replay --verify 2024-12-31@close-of-business",
         "arrears diff 2024-12-31@close-of-business 2024-12-31@restated",
-        "arrears report 2024-12-31@restated --unit 320400 --format table",
+        f"arrears report 2024-12-31@{demo.submitted_label} --unit 320400 --format table",
     ):
         demo.console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
     demo.console.print(

@@ -129,6 +129,8 @@ class Summary:
     duplicates: int = 0
     blank: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    #: Inputs with no record at all (no line, or blank lines only): a warning, not an error.
+    empty: list[str] = field(default_factory=list)
 
     @property
     def accepted_total(self) -> int:
@@ -147,6 +149,7 @@ class Summary:
             "blank": self.blank,
             "rejected": self.rejected_total,
             "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "empty_files": list(self.empty),
         }
 
     @property
@@ -313,7 +316,8 @@ class Ingest:
         """Route every line of one file (an open binary file iterates line by line).
 
         `progress(lines, bytes)` is called every few thousand lines with the
-        counts for this file so far, and once at the end.
+        counts for this file so far, and once at the end. A file with no record (empty,
+        or blank lines only) is listed in `summary.empty`.
         """
         file_header = display_name(file).encode()
         checked = (
@@ -323,6 +327,7 @@ class Ingest:
         )
         consumed = 0
         number = 0
+        blank = self.summary.blank
         for number, (data, result) in enumerate(checked, 1):
             consumed += len(data)
             self._route(file, file_header, number, data, result)
@@ -330,6 +335,8 @@ class Ingest:
                 progress(number, consumed)
         if progress is not None:
             progress(number, consumed)
+        if self.summary.blank - blank == number:
+            self.summary.empty.append(display_name(file))
 
     def _checked(self, lines: Iterable[bytes]) -> Iterable[tuple[bytes, Checked]]:
         """Each line with its validation, done by the validator processes, in input order."""

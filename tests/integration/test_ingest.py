@@ -160,3 +160,27 @@ def test_unreachable_broker_exits_1_with_a_clear_message(tmp_path: Path) -> None
     run = arrears(settings, "ingest", "--quiet", str(good))
     assert run.returncode == 1
     assert "arrears: error:" in run.stderr and "Kafka" in run.stderr
+
+
+def test_a_json_file_sends_nothing_and_an_empty_one_warns(topics: Settings, tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(b"\n".join(GOOD) + b"\n")
+    array = tmp_path / "cases.json"
+    array.write_text(json.dumps([json.loads(line) for line in GOOD], indent=2), encoding="utf-8")
+    refused = arrears(topics, "ingest", "--quiet", str(good), str(array))
+    assert refused.returncode == 2, refused.stderr
+    assert f"{array} is JSON, not JSON Lines" in refused.stderr
+    assert "jq -c '.[]'" in refused.stderr and "nothing was sent" in refused.stderr
+    assert sum(map(len, sources(topics).values())) == 0  # not even the good file's events
+    assert load(topics.bootstrap_servers, topics)[0] == []  # and no dead letter
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n\n")
+    summary = tmp_path / "summary.json"
+    run = arrears(
+        topics, "ingest", "--quiet", "--summary-json", str(summary), str(empty), str(good)
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"warning: {empty} is empty" in run.stderr
+    counts = json.loads(summary.read_text())
+    assert counts["empty_files"] == [str(empty)] and counts["accepted"] == len(GOOD)

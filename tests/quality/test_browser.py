@@ -93,3 +93,17 @@ def test_a_data_docs_validation_page_renders_offline_with_its_tables(quality: Pa
     assert shot.stat().st_size > 10_000
     index = browse(quality / "data_docs/index.html", "--dump-dom")
     assert 'class="bootstrap-table' in index and "arrears.cells" in index
+
+
+def test_a_warning_only_data_docs_page_shows_a_warning_and_names_its_snapshot(
+    quality: Path,
+) -> None:
+    page = next((quality / "data_docs/validations/arrears/dead_letters").rglob("*.html"))
+    dom = browse(page, "--dump-dom")
+    assert "arrears-warning" in dom and "Warnings only (may be submitted)" in dom
+    assert "Data asset: the dead letters for snapshot snap-checked" in dom
+    assert "Data asset: None" not in dom
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / "data-docs-dead-letters.png"
+    browse(page, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000

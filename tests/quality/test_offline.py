@@ -31,19 +31,23 @@ def write_campaign(root: Path, *, broken: bool = True, letters: int = 2) -> dict
     return {"snapshot": snap, "previous": clean, "archive": archive, "letters": dead}
 
 
+def check_args(c: dict[str, Path], letters: str | None = None) -> list[str]:
+    """`arrears check` of the campaign's snapshot against its previous one, with its archive
+    and dead letters (`letters`: the campaign's file unless named, e.g. "kafka")."""
+    return [
+        "check",
+        str(c["snapshot"]),
+        "--previous",
+        str(c["previous"]),
+        "--archive",
+        str(c["archive"]),
+        "--dead-letters",
+        letters or str(c["letters"]),
+    ]
+
+
 def run_check(c: dict[str, Path]) -> int:
-    return main(
-        [
-            "check",
-            str(c["snapshot"]),
-            "--previous",
-            str(c["previous"]),
-            "--archive",
-            str(c["archive"]),
-            "--dead-letters",
-            str(c["letters"]),
-        ]
-    )
+    return main(check_args(c))
 
 
 @pytest.fixture(scope="module")
