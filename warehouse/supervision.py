@@ -1,0 +1,176 @@
+"""Hotspots and the problem ledger in a batch (SPEC 10): the payloads of the events the
+archive batch's Ledger holds effective, read back at the log positions it kept
+(`BatchRebuild.positions`), folded by `contracts.casebook` and `contracts.supervision`.
+
+The tables are stored beside a snapshot's `cells.parquet` (`hotspots.parquet`, the lead
+counts per unit and subject; `ledger.parquet`, the problem ledger's lines), so `replay
+--verify` can rebuild and compare them like the cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from contracts.casebook import SUPERVISED_TYPES, Casebook, build_casebook
+from contracts.cutoff import Cutoff
+from contracts.errors import ValidationError
+from contracts.events import Event, parse_event
+from contracts.problems import LedgerLine, ledger_lines
+from contracts.registry import Registry
+from contracts.supervision import LeadCount, Rules, lead_counts
+from warehouse.archive_files import archive_files
+from warehouse.batch import BatchRebuild
+from warehouse.errors import ArchiveError
+
+__all__ = [
+    "Supervision",
+    "supervise",
+    "effective_events",
+    "counts_frame",
+    "counts_from_frame",
+    "ledger_frame",
+    "lines_from_frame",
+    "HOTSPOTS_FILE",
+    "LEDGER_FILE",
+    "COUNTS_SCHEMA",
+    "LEDGER_SCHEMA",
+]
+
+HOTSPOTS_FILE = "hotspots.parquet"
+LEDGER_FILE = "ledger.parquet"
+
+COUNTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "unit": pl.String,
+    "kind": pl.String,
+    "id": pl.String,
+    "name": pl.String,
+    "leads": pl.Int64,
+    "previous": pl.Int64,
+    "substantiated": pl.Int64,
+    "claimed_fen": pl.Int64,
+    "workers_claimed": pl.Int64,
+}
+LEDGER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "unit": pl.String,
+    "kind": pl.String,
+    "id": pl.String,
+    "name": pl.String,
+    "employer_id": pl.String,
+    "leads_received": pl.Int64,
+    "leads_substantiated": pl.Int64,
+    "leads_merged": pl.Int64,
+    "leads_open": pl.Int64,
+    "cases_open": pl.Int64,
+    "cases_closed": pl.Int64,
+    "verified_fen": pl.Int64,
+    "resolved_fen": pl.Int64,
+    "workers": pl.Int64,
+    "first_seen": pl.Date,
+    "last_action": pl.String,
+    "last_action_on": pl.Date,
+    "days_open": pl.Int64,
+    "working_days_left": pl.Int64,
+    "status": pl.String,
+    "open_cases": pl.List(pl.String),
+}
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """What a batch found at one cutoff: the casebook, the hotspots' lead counts (for the
+    rules' window) and the ledger's lines, for every unit."""
+
+    book: Casebook
+    rules: Rules
+    counts: list[LeadCount]
+    lines: list[LedgerLine]
+
+
+def supervise(events: Iterator[Event] | list[Event], cutoff: Cutoff, rules: Rules) -> Supervision:
+    """The supervision views of the effective `events` at `cutoff` (SPEC 4's window)."""
+    book = build_casebook(events, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
+    return Supervision(book, rules, lead_counts(book, rules.window_days), ledger_lines(book, rules))
+
+
+def effective_events(
+    rebuild: BatchRebuild, registry: Registry, *, archive: Path | None = None
+) -> Iterator[Event]:
+    """The supervised events (`contracts.casebook.SUPERVISED_TYPES`) the Ledger holds
+    effective, parsed again from their records: from the archive's `raw` column at the
+    positions the batch kept, or, for the Kafka replay's rows, from its record files."""
+    if rebuild.positions is None:
+        raise ArchiveError("this rebuild kept no effective positions (not a batch rebuild)")
+    positions = rebuild.positions.collect(engine="streaming")
+    if "raw_row" in positions.columns and rebuild.raws is not None:
+        records = rebuild.raws(positions["raw_row"].to_list())
+    else:
+        if archive is None:
+            raise ArchiveError("the effective events of an archive batch need its directory")
+        records = _archived_records(archive, positions)
+    for record in records:
+        try:
+            event = parse_event(record, registry)
+        except ValidationError:  # cannot happen for a row the batch folded; never counted
+            continue
+        if event.type in SUPERVISED_TYPES:
+            yield event
+
+
+def _archived_records(root: Path, positions: pl.DataFrame) -> list[bytes]:
+    wanted = {str(t) for t in positions["topic"].unique().to_list()}
+    paths = [f.path for f in archive_files(root) if f.topic in wanted]
+    if not paths:
+        return []
+    keys = positions.select(
+        "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
+    )
+    found = (
+        pl.scan_parquet(paths, hive_partitioning=False)
+        .select(
+            "topic",
+            pl.col("partition").cast(pl.Int64),
+            pl.col("offset").cast(pl.Int64),
+            "type",
+            "raw",
+        )
+        .filter(pl.col("type").is_in(sorted(SUPERVISED_TYPES)))
+        .join(keys.lazy(), on=["topic", "partition", "offset"], how="semi")
+        .sort("topic", "partition", "offset")
+        .collect(engine="streaming")
+    )
+    return [str(r).encode() for r in found["raw"].to_list()]
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def counts_frame(counts: list[LeadCount]) -> pl.DataFrame:
+    return pl.DataFrame([c._asdict() for c in counts], schema=COUNTS_SCHEMA, orient="row").sort(
+        "unit", "kind", "id"
+    )
+
+
+def counts_from_frame(frame: pl.DataFrame) -> list[LeadCount]:
+    return [LeadCount(*row) for row in frame.select(list(COUNTS_SCHEMA)).iter_rows()]
+
+
+def ledger_frame(lines: list[LedgerLine]) -> pl.DataFrame:
+    rows = [{k: getattr(line, k) for k in LEDGER_SCHEMA} for line in lines]
+    for row in rows:
+        row["open_cases"] = list(row["open_cases"])
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA, orient="row")
+
+
+def lines_from_frame(frame: pl.DataFrame) -> list[LedgerLine]:
+    out = []
+    for row in frame.select(list(LEDGER_SCHEMA)).iter_rows(named=True):
+        row["open_cases"] = tuple(row["open_cases"] or ())
+        for day in ("first_seen", "last_action_on"):
+            assert isinstance(row[day], dt.date)
+        out.append(LedgerLine(**row))
+    return out
