@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "pipeline.commands.check",
     "pipeline.commands.submit",
     "pipeline.commands.report",
+    "pipeline.commands.hotspots",
+    "pipeline.commands.ledger",
     "pipeline.commands.units",
     "pipeline.commands.bench",
 )

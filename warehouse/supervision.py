@@ -35,6 +35,10 @@ __all__ = [
     "counts_from_frame",
     "ledger_frame",
     "lines_from_frame",
+    "supervise_rebuild",
+    "snapshot_tables",
+    "snapshot_note",
+    "compare_tables",
     "HOTSPOTS_FILE",
     "LEDGER_FILE",
     "COUNTS_SCHEMA",
@@ -95,6 +99,18 @@ def supervise(events: Iterator[Event] | list[Event], cutoff: Cutoff, rules: Rule
     """The supervision views of the effective `events` at `cutoff` (SPEC 4's window)."""
     book = build_casebook(events, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
     return Supervision(book, rules, lead_counts(book, rules.window_days), ledger_lines(book, rules))
+
+
+def supervise_rebuild(
+    rebuild: BatchRebuild,
+    registry: Registry,
+    cutoff: Cutoff,
+    rules: Rules,
+    *,
+    archive: Path | None = None,
+) -> Supervision:
+    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows)."""
+    return supervise(list(effective_events(rebuild, registry, archive=archive)), cutoff, rules)
 
 
 def effective_events(
@@ -173,4 +189,47 @@ def lines_from_frame(frame: pl.DataFrame) -> list[LedgerLine]:
         for day in ("first_seen", "last_action_on"):
             assert isinstance(row[day], dt.date)
         out.append(LedgerLine(**row))
+    return out
+
+
+# --- beside a snapshot ------------------------------------------------------------------------
+
+
+def snapshot_tables(sup: Supervision) -> dict[str, pl.DataFrame]:
+    """The files a snapshot stores beside cells.parquet (`write_snapshot(tables=...)`)."""
+    return {HOTSPOTS_FILE: counts_frame(sup.counts), LEDGER_FILE: ledger_frame(sup.lines)}
+
+
+def snapshot_note(sup: Supervision) -> dict[str, object]:
+    """meta.json's `supervision`: the rules the stored tables were made with."""
+    return {
+        "supervision": {
+            "window_days": sup.rules.window_days,
+            "deadline": sup.rules.deadline.isoformat(),
+            "rules": str(sup.rules.source),
+            "files": [HOTSPOTS_FILE, LEDGER_FILE],
+        }
+    }
+
+
+def compare_tables(stored: dict[str, pl.DataFrame | None], sup: Supervision) -> list[str]:
+    """What differs between a snapshot's stored supervision tables and a rebuild's, one line
+    per file (empty: equal row for row). A file the snapshot lacks is not compared."""
+    out = []
+    for name, rebuilt in snapshot_tables(sup).items():
+        kept = stored.get(name)
+        if kept is None:
+            continue
+        keys = list(rebuilt.columns)
+        if list(kept.columns) != keys:
+            out.append(f"{name}: columns {kept.columns} in the snapshot, {keys} rebuilt")
+            continue
+        only_kept = kept.join(rebuilt, on=keys, how="anti", nulls_equal=True)
+        only_new = rebuilt.join(kept, on=keys, how="anti", nulls_equal=True)
+        if only_kept.height or only_new.height or kept.height != rebuilt.height:
+            first = (only_kept.head(1).to_dicts() or only_new.head(1).to_dicts() or [{}])[0]
+            out.append(
+                f"{name}: {only_kept.height} row(s) only in the snapshot, {only_new.height} "
+                f"only in the rebuild ({kept.height} vs {rebuilt.height} rows); first: {first}"
+            )
     return out

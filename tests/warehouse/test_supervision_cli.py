@@ -1,0 +1,165 @@
+"""`arrears hotspots` and `arrears ledger` on the hand-made log of test_supervision: from a
+snapshot that stores them (and `replay --verify` checking them), from --cutoff, as json,
+80-column tables, xlsx and csv; and the errors a user meets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from rich.cells import cell_len
+
+from tests.contracts.eventkit import BUILDER, FACTORY
+from tests.warehouse.logkit import Log
+from tests.warehouse.test_supervision import REGISTRY, RULES_TOML, story
+from warehouse.archive_files import archive_records
+from warehouse.snapshot import list_snapshots
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("ARREARS_TOPIC_PREFIX", "t.")
+    monkeypatch.delenv("ARREARS_CONFIG", raising=False)
+    log = Log("t.")
+    log.append(story())
+    archive_records(tmp_path / "state" / "archive", log.records, REGISTRY)
+    campaign = Path(__file__).parents[2] / "contracts" / "campaign-2024.toml"
+    path = tmp_path / "campaign.toml"
+    path.write_text(campaign.read_text("utf-8").split("[supervision]")[0] + RULES_TOML, "utf-8")
+    return {"campaign": str(path), "root": str(tmp_path / "state" / "snapshots")}
+
+
+def _snapshot(cli: Cli, env: dict[str, str]) -> str:
+    code, out, err = cli(
+        "snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--quiet",
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    (snap,) = list_snapshots(Path(env["root"]))
+    return str(snap.path)
+
+
+def test_a_snapshot_stores_its_hotspots_and_ledger_and_replay_verifies_them(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    path = Path(_snapshot(cli, env))
+    assert {p.name for p in path.iterdir()} >= {
+        "cells.parquet",
+        "hotspots.parquet",
+        "ledger.parquet",
+    }
+
+    def verify() -> tuple[int, str, str]:
+        argv = ("--verify", str(path), "--from", "archive", "--quiet")
+        return cli("replay", *argv, "--campaign", env["campaign"])
+
+    meta = json.loads((path / "meta.json").read_text("utf-8"))
+    assert meta["supervision"]["window_days"] == 7
+    code, out, err = verify()
+    assert code == 0, out + err
+    assert "its hotspots and ledger too" in out
+    ledger = pl.read_parquet(path / "ledger.parquet")
+    ledger.with_columns(pl.col("verified_fen") + 1).write_parquet(path / "ledger.parquet")
+    code, out, _ = verify()
+    assert code == 4
+    assert "MISMATCH: ledger.parquet: 2 row(s) only in the snapshot" in out
+
+
+def test_the_ledger_from_the_snapshot_as_json_with_owners(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    owners = tmp_path / "owners.csv"
+    owners.write_text(f"id,owner\nP-GOV-1,张三\n{FACTORY['id']},李四\n", "utf-8")
+    code, out, err = cli(
+        "ledger", snap, "--unit", "320400", "--json", "--owners", str(owners),
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["open_lines"], body["open_cases"]) == (1, 1)
+    assert "(stored)" in body["origin"]
+    first, second = body["lines"]
+    assert (first["id"], first["status"], first["owner"], first["hotspot"]) == (
+        "P-GOV-1", "open", "张三", True,
+    )  # fmt: skip
+    assert (first["verified_wan"], first["working_days_left"], first["open_cases"]) == (
+        "10.000000", 19, ["C-2"],
+    )  # fmt: skip
+    assert (second["id"], second["status"], second["owner"]) == (FACTORY["id"], "销号", "李四")
+    assert second["verified_wan"] == "3.000000" and second["employer_id"] == FACTORY["id"]
+    code, out, _ = cli("ledger", snap, "--unit", "320400", "--json", "--open")
+    assert [line["id"] for line in json.loads(out)["lines"]] == ["P-GOV-1"]
+
+
+def test_the_tables_fit_80_columns_and_the_cutoff_reads_the_archive(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    code, out, err = cli(
+        "hotspots", "--cutoff", "2024-12-31", "--unit", "320400", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    assert "武进区" in out and "量大 增幅快" in out and "新增" in out
+    code, out, err = cli(
+        "ledger", "--cutoff", "2024-12-31", "--unit", "320412", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    assert "销号" in out and "*某安置房项目" in out and "未结案件 1 件" in out
+
+
+def test_hotspots_as_json_xlsx_and_csv(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli(
+        "hotspots", snap, "--unit", "320412", "--json", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["thresholds"] == {
+        "many_leads": 3,
+        "fast_growth_pct": 100,
+        "fast_growth_min_leads": 2,
+    }
+    by_kind = {(r["kind"], r["rank"]): r for r in body["hotspots"]}
+    assert by_kind[("unit", 1)]["leads"] == 3 and by_kind[("unit", 1)]["hotspot"] is True
+    assert by_kind[("project", 1)]["claimed_wan"] == "0.700000"
+    assert by_kind[("employer", 1)]["id"] == BUILDER["id"]
+    out_xlsx = tmp_path / "hot.xlsx"
+    code, _, err = cli("hotspots", snap, "--unit", "320412", "--out", str(out_xlsx))
+    assert code == 0, err
+    sheet = openpyxl.load_workbook(out_xlsx).active
+    assert sheet is not None
+    assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A2:")
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
+    assert [c.value for c in sheet[2]][:4] == ["类别", "排名", "代码", "名称"]
+    out_csv = tmp_path / "ledger.csv"
+    code, _, err = cli("ledger", snap, "--unit", "320412", "--out", str(out_csv))
+    assert code == 0, err
+    lines = out_csv.read_text("utf-8").splitlines()
+    assert lines[0].startswith("unit,kind,id,name") and len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("ledger", "--unit", "320412"), "give a SNAPSHOT or --cutoff DATE"),
+        (("ledger", "--cutoff", "2024-12-31", "--unit", "329999"), "329999"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--window", "x"), "--window"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--top", "0"), "--top"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--out", "h.pdf"), ".xlsx"),
+        (("ledger", "--cutoff", "2024-12-31", "--unit", "320412", "--owners", "no.csv"), "no.csv"),
+        (("ledger", "nowhere", "--unit", "320412"), "no snapshot 'nowhere'"),
+    ],
+)
+def test_clear_errors(cli: Cli, env: dict[str, str], argv: tuple[str, ...], message: str) -> None:
+    code, _, err = cli(*argv)
+    assert code == 2 and message in err
