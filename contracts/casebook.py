@@ -21,11 +21,21 @@ from contracts.events import Event
 from contracts.fold import contributions, open_cases
 from contracts.objects import Employer, Project
 
-__all__ = ["SUPERVISED_TYPES", "Subject", "Action", "Lead", "Case", "Casebook", "build_casebook"]
+__all__ = [
+    "SUPERVISED_TYPES",
+    "Subject",
+    "Action",
+    "Inspection",
+    "Lead",
+    "Case",
+    "Casebook",
+    "build_casebook",
+]
 
 #: The event types the supervision views read; every other type is left out early.
 SUPERVISED_TYPES = frozenset(
     {
+        "employer.inspected",
         "lead.received",
         "lead.merged",
         "lead.verified",
@@ -70,6 +80,15 @@ class Action(NamedTuple):
     at: int
     event_id: str
     label: str
+
+
+class Inspection(NamedTuple):
+    """An employer inspected (the final report's 开展情况): by which method, on which project."""
+
+    unit: str
+    employer_id: str
+    method: str  # onsite | online | complaint
+    project_id: str | None
 
 
 @dataclass
@@ -128,6 +147,7 @@ class Casebook:
     cases: tuple[Case, ...]
     since_ms: int
     cutoff_ms: int
+    inspections: tuple[Inspection, ...] = ()
 
 
 def _employer(e: Employer) -> Subject:
@@ -164,9 +184,13 @@ def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) ->
     lead_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
     verified: dict[tuple[str, str], Event] = {}
     case_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    inspections = []
     for e in chosen:
         pl = e.payload
-        if isinstance(pl, p.LeadReceived):
+        if isinstance(pl, p.EmployerInspected):
+            project = None if pl.project is None else pl.project.id
+            inspections.append(Inspection(e.unit, pl.employer.id, pl.method, project))
+        elif isinstance(pl, p.LeadReceived):
             leads.setdefault(
                 (e.unit, pl.lead_id),
                 Lead(
@@ -228,4 +252,5 @@ def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) ->
         tuple(sorted(cases, key=lambda c: (c.unit, c.case_id))),
         since_ms,
         cutoff_ms,
+        tuple(inspections),
     )

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "pipeline.commands.report",
     "pipeline.commands.hotspots",
     "pipeline.commands.ledger",
+    "pipeline.commands.summary",
     "pipeline.commands.units",
     "pipeline.commands.bench",
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.casebook import Casebook
 from contracts.cutoff import Cutoff
 from contracts.errors import ContractError
 from contracts.problems import LedgerLine
@@ -50,6 +51,7 @@ class Views:
     rules: Rules
     origin: str
     snapshot: Snapshot | None = None
+    book: Casebook | None = None  # the leads, cases and inspections (None when read stored)
 
 
 def rules_of(ctx: Context, window_days: int | None = None) -> Rules:
@@ -91,10 +93,15 @@ def stored_views(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff) -> dict[str, An
 
 
 def views(
-    ctx: Context, snapshot: str | None, cutoff_text: str | None, window_days: int | None
+    ctx: Context,
+    snapshot: str | None,
+    cutoff_text: str | None,
+    window_days: int | None,
+    *,
+    need_book: bool = False,
 ) -> Views:
-    """A snapshot's views (stored ones when their window is the one asked for), or those at
-    `cutoff_text` from the whole archive."""
+    """A snapshot's views (stored ones when their window is the one asked for, unless
+    `need_book`: the casebook is not stored), or those at `cutoff_text` from the archive."""
     if (snapshot is None) == (cutoff_text is None):
         raise CliError("give a SNAPSHOT or --cutoff DATE (one of them)", ExitCode.USAGE)
     rules = rules_of(ctx, window_days)
@@ -103,7 +110,8 @@ def views(
         cutoff = ctx.cutoff(cutoff_text)
         rebuilt = ctx.rebuild("archive", None)
         sup = _supervise(ctx, rebuilt, cutoff, rules)
-        return Views(sup.counts, sup.lines, cutoff, rules, f"the archive {ctx.archive}, to its end")
+        origin = f"the archive {ctx.archive}, to its end"
+        return Views(sup.counts, sup.lines, cutoff, rules, origin, book=sup.book)
     try:
         snap = resolve_snapshot(snapshot, ctx.root)
     except WarehouseError as err:
@@ -114,7 +122,9 @@ def views(
         counts, ledger = snap.table(HOTSPOTS_FILE), snap.table(LEDGER_FILE)
     except WarehouseError as err:
         raise CliError(str(err)) from err
-    if counts is not None and ledger is not None and kept.get("window_days") == rules.window_days:
+    stored = counts is not None and ledger is not None
+    if stored and not need_book and kept.get("window_days") == rules.window_days:
+        assert counts is not None and ledger is not None
         return Views(
             counts_from_frame(counts),
             lines_from_frame(ledger),
@@ -127,7 +137,7 @@ def views(
     rebuilt = ctx.rebuild("archive", snap.offsets)
     sup = _supervise(ctx, rebuilt, cutoff, rules)
     origin = f"snapshot {snap.id} (the archive at its offsets)"
-    return Views(sup.counts, sup.lines, cutoff, rules, origin, snap)
+    return Views(sup.counts, sup.lines, cutoff, rules, origin, snap, sup.book)
 
 
 def _supervise(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules) -> Supervision:

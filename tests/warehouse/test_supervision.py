@@ -76,6 +76,15 @@ def _resolved(case: str, at: str, amount: str, workers: int, **kw: Any) -> dict[
     return raw("arrears.resolved", payload, unit="320412", at=at, **kw)
 
 
+def _inspected(
+    employer: dict[str, Any], workers: int, method: str, at: str, **project: Any
+) -> dict[str, Any]:
+    """Inspected with `workers` (a fifth of them not migrant workers)."""
+    payload = {"employer": employer, "workers": workers, "method": method, **project}
+    payload["migrant_workers"] = workers * 4 // 5
+    return raw("employer.inspected", payload, unit="320412", at=at)
+
+
 def story() -> list[dict[str, Any]]:
     on = "+08:00"
     l3 = _lead("L-3", f"2024-12-30T09:00:00{on}", "1800.00", employer=BUILDER, project=GOV_PROJECT)
@@ -137,6 +146,9 @@ def story() -> list[dict[str, Any]]:
             employer=BUILDER,
             project=GOV_PROJECT,
         ),
+        # inspections: on site at the factory, online on the project
+        _inspected(FACTORY, 100, "onsite", f"2024-12-05T10:00:00{on}"),
+        _inspected(BUILDER, 250, "online", f"2024-12-06T10:00:00{on}", project=GOV_PROJECT),
         # a verification entered by mistake, retracted
         _verified("C-3", "v-3", f"2024-12-16T10:00:00{on}", "5000.00", 3, employer=REPAIR),
         raw(

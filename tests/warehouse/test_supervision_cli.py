@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import docx
 import openpyxl
 import polars as pl
 import pytest
@@ -158,8 +159,58 @@ def test_hotspots_as_json_xlsx_and_csv(cli: Cli, env: dict[str, str], tmp_path: 
         (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--out", "h.pdf"), ".xlsx"),
         (("ledger", "--cutoff", "2024-12-31", "--unit", "320412", "--owners", "no.csv"), "no.csv"),
         (("ledger", "nowhere", "--unit", "320412"), "no snapshot 'nowhere'"),
+        (("summary", "nowhere", "--unit", "320412", "--out", "s.pdf"), ".docx or a .md"),
+        (("summary", "nowhere", "--unit", "320412", "--out", "s.md"), "no snapshot 'nowhere'"),
     ],
 )
 def test_clear_errors(cli: Cli, env: dict[str, str], argv: tuple[str, ...], message: str) -> None:
     code, _, err = cli(*argv)
     assert code == 2 and message in err
+
+
+def test_the_summary_docx_holds_the_snapshots_figures(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    out = tmp_path / "summary.docx"
+    code, _, err = cli(
+        "summary", snap, "--previous", snap, "--unit", "320400", "--out", str(out),
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    doc = docx.Document(str(out))
+    headings = [
+        p.text for p in doc.paragraphs if p.style is not None and p.style.name == "Heading 1"
+    ]
+    assert headings == ["一、开展情况", "二、取得成效", "三、存在问题", "四、意见建议"]
+    figures = {
+        row.cells[0].text: (row.cells[1].text, row.cells[2].text)
+        for table in doc.tables
+        for row in table.rows[1:]
+    }
+    cells = pl.read_parquet(Path(snap) / "cells.parquet").filter(
+        (pl.col("unit") == "320400") & (pl.col("scope") == "rollup")
+    )
+    value = dict(zip(cells["cell"].to_list(), cells["value"].to_list(), strict=True))
+    # the snapshot's exact values, rounded as on the form, and the same figures by hand
+    assert figures["检查用人单位"] == (str(value["total.employers"]), "户") == ("2", "户")
+    assert figures["涉及职工"] == ("0.0350", "万人") and value["total.workers"] == 350
+    assert figures["其中现场检查用人单位"] == ("1", "户")
+    assert figures["其中网络（书面）检查用人单位"] == ("1", "户")
+    assert figures["接收欠薪线索（重复线索合并计）"] == ("5", "件")  # L-2 merged into L-1
+    assert figures["其中12345热线"] == ("5", "件")
+    assert figures["检查工程建设项目"] == ("1", "个")
+    assert figures["解决欠薪问题"] == (str(value["total.resolved"]), "件") == ("1", "件")
+    assert figures["涉及金额"] == ("3.00", "万元") and value["total.resolved_amount"] == 3_000_000
+    assert figures["其中劳动保障监察解决"] == ("1", "件")
+    assert figures["责令改正"] == ("1", "件") == (str(value["total.rectification_orders"]), "件")
+    assert figures["查实未结欠薪案件"] == ("1", "件") and value["aux.open_cases"] == 1
+    assert figures["未结案件查实欠薪金额"] == ("10.00", "万元")
+    assert figures["较上次新增解决欠薪问题"] == ("0", "件")
+    notes = "\n".join(p.text for p in doc.paragraphs)
+    assert "重点：武进区" in notes and "尚未运行质量检查" in notes
+    md = tmp_path / "summary.md"
+    code, _, err = cli("summary", snap, "--unit", "320400", "--out", str(md))
+    assert code == 0, err
+    text = md.read_text("utf-8")
+    assert "| 查实未结欠薪案件 | 1 | 件 |" in text and "### （一）健全长效机制" in text
