@@ -20,6 +20,7 @@ from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import run_prefix
 from pipeline.flows.demo_run import Demo, StepFailed, last_lines, latest_snapshot, summary
+from pipeline.flows.demo_supervision import supervision_steps
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
 CUTOFF = "2024-12-31"
@@ -81,6 +82,8 @@ def _story(demo: Demo, bootstrap: str) -> None:
         str(demo.seed),
         "--split-at",
         CLOSE_OF_BUSINESS,
+        "--lead-waves",
+        "3",
         "--out",
         str(campaign),
         "--quiet",
@@ -198,6 +201,8 @@ def _story(demo: Demo, bootstrap: str) -> None:
         "report (table)", "report", str(second), "--unit", "320400", "--format", "table"
     )
     demo.console.print(table)
+
+    supervision_steps(demo, second, first, manifest.get("lead_waves", {}).get("waves", []))
 
     demo.arrears("replay --verify (Kafka)", "replay", "--verify", str(first), "--from", "kafka")
     demo.note(

@@ -214,3 +214,20 @@ def test_the_summary_docx_holds_the_snapshots_figures(
     assert code == 0, err
     text = md.read_text("utf-8")
     assert "| 查实未结欠薪案件 | 1 | 件 |" in text and "### （一）健全长效机制" in text
+
+
+def test_the_checks_open_cases_are_the_ledgers(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli("check", snap, "--dead-letters", "none")
+    assert code in (0, 6), out + err
+    result = json.loads((Path(snap) / "quality" / "check-result.json").read_text("utf-8"))
+    (outcome,) = [o for o in result["outcomes"] if o["check"] == "snapshot.no_open_cases"]
+    listed = {(e["unit"], e["case_id"]) for e in outcome["evidence"]}
+    code, out, _ = cli("ledger", snap, "--unit", "320000", "--json", "--open")
+    ledger = {(line["unit"], c) for line in json.loads(out)["lines"] for c in line["open_cases"]}
+    assert listed == ledger == {("320412", "C-2")}
+    md = tmp_path / "s.md"
+    assert cli("summary", snap, "--unit", "320400", "--out", str(md))[0] == 0
+    assert "snapshot.no_open_cases" in md.read_text("utf-8")  # the check's warnings, listed
