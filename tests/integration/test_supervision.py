@@ -4,13 +4,11 @@ rebuilds row for row (`replay --verify --from archive`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from infra.admin import ensure_topics
 from infra.settings import Settings
 from pipeline.cli import main
 from tests.contracts.eventkit import FACTORY
@@ -22,14 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_kafka_replay_and_the_archive_batch_give_one_ledger(
-    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: Settings, tmp_path: Path
 ) -> None:
-    settings = settings_factory()
-    ensure_topics(settings.bootstrap_servers, settings)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ARREARS_CONFIG", raising=False)
-    for key, value in settings.to_env().items():
-        monkeypatch.setenv(key, value)
+    settings = env
     shipped = Path(__file__).parents[2] / "contracts" / "campaign-2024.toml"
     campaign = tmp_path / "campaign.toml"
     campaign.write_text(shipped.read_text("utf-8").split("[supervision]")[0] + RULES_TOML, "utf-8")

@@ -228,6 +228,21 @@ def test_the_checks_open_cases_are_the_ledgers(
     code, out, _ = cli("ledger", snap, "--unit", "320000", "--json", "--open")
     ledger = {(line["unit"], c) for line in json.loads(out)["lines"] for c in line["open_cases"]}
     assert listed == ledger == {("320412", "C-2")}
+    verdict = (Path(snap) / "quality" / "index.html").read_text("utf-8")
+    assert "查实未结案件 open verified cases</dt><dd>1; 19 working days" in verdict
     md = tmp_path / "s.md"
     assert cli("summary", snap, "--unit", "320400", "--out", str(md))[0] == 0
     assert "snapshot.no_open_cases" in md.read_text("utf-8")  # the check's warnings, listed
+
+
+def test_the_calendar_counts_the_open_cases_against_the_working_days_left(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli(
+        "calendar", "--today", "2025-01-02", "--snapshot", snap, "--unit", "320400"
+    )
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "320400, cutoff 2024-12-31T23:59:59+08:00): 1 on 1 ledger lines" in text
+    assert "18 working days from 2025-01-02 to the deadline 2025-01-28" in text
