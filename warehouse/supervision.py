@@ -10,7 +10,7 @@ counts per unit and subject; `ledger.parquet`, the problem ledger's lines), so `
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def effective_events(
         raise ArchiveError("this rebuild kept no effective positions (not a batch rebuild)")
     positions = rebuild.positions.collect(engine="streaming")
     if "raw_row" in positions.columns and rebuild.raws is not None:
-        records = rebuild.raws(positions["raw_row"].to_list())
+        records = _replayed_records(rebuild.raws, positions["raw_row"].to_list())
     else:
         if archive is None:
             raise ArchiveError("the effective events of an archive batch need its directory")
@@ -137,29 +137,44 @@ def effective_events(
             yield event
 
 
-def _archived_records(root: Path, positions: pl.DataFrame) -> list[bytes]:
+#: Records read back at a time: memory stays a chunk's, not the log's.
+_CHUNK = 50_000
+#: A supervised record holds one of these (its "type" value); others are not parsed at all.
+_MARKS = tuple(f'"{t}"'.encode() for t in sorted(SUPERVISED_TYPES))
+
+
+def _replayed_records(
+    raws: Callable[[Iterable[int]], list[bytes]], rows: list[int]
+) -> Iterator[bytes]:
+    for start in range(0, len(rows), _CHUNK):
+        for record in raws(rows[start : start + _CHUNK]):
+            if any(mark in record for mark in _MARKS):
+                yield record
+
+
+def _archived_records(root: Path, positions: pl.DataFrame) -> Iterator[bytes]:
+    """The supervised rows' records at `positions`, a few hundred archive files at a time."""
     wanted = {str(t) for t in positions["topic"].unique().to_list()}
     paths = [f.path for f in archive_files(root) if f.topic in wanted]
-    if not paths:
-        return []
     keys = positions.select(
         "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
-    )
-    found = (
-        pl.scan_parquet(paths, hive_partitioning=False)
-        .select(
-            "topic",
-            pl.col("partition").cast(pl.Int64),
-            pl.col("offset").cast(pl.Int64),
-            "type",
-            "raw",
+    ).lazy()
+    for start in range(0, len(paths), 256):
+        found = (
+            pl.scan_parquet(paths[start : start + 256], hive_partitioning=False)
+            .select(
+                "topic",
+                pl.col("partition").cast(pl.Int64),
+                pl.col("offset").cast(pl.Int64),
+                "type",
+                "raw",
+            )
+            .filter(pl.col("type").is_in(sorted(SUPERVISED_TYPES)))
+            .join(keys, on=["topic", "partition", "offset"], how="semi")
+            .collect(engine="streaming")
         )
-        .filter(pl.col("type").is_in(sorted(SUPERVISED_TYPES)))
-        .join(keys.lazy(), on=["topic", "partition", "offset"], how="semi")
-        .sort("topic", "partition", "offset")
-        .collect(engine="streaming")
-    )
-    return [str(r).encode() for r in found["raw"].to_list()]
+        for raw in found["raw"].to_list():
+            yield str(raw).encode()
 
 
 # --- tables -----------------------------------------------------------------------------------
