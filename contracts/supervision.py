@@ -205,13 +205,15 @@ def hotspots(
     top: int | None = None,
     by: str = "leads",
 ) -> dict[str, list[Hotspot]]:
-    """kind -> the units (below `unit`; `unit` itself when it has none), projects and
+    """kind -> the units reporting to `unit` (`unit` itself when none do), projects and
     employers under `unit`, ranked by leads in the window (`by="growth"`: by growth first),
     the first `top` of each kind."""
     under = {u.code for u in registry.subtree(unit)}
     counts = [c for c in counts if c.unit in under]
     out: dict[str, list[Hotspot]] = {}
-    ranked_units = [u.code for u in registry.subtree(unit) if u.code != unit] or [unit]
+    # the units reporting to `unit` (a city's districts, a province's cities), each with its
+    # subtree: one level, so no lead is ranked twice
+    ranked_units = [u.code for u in registry.children(unit)] or [unit]
     unit_rows = [c for c in counts if c.kind == "unit"]
     out["unit"] = _rank(
         [
