@@ -108,13 +108,22 @@ def supervise_rebuild(
     rules: Rules,
     *,
     archive: Path | None = None,
+    inspections: bool = False,
 ) -> Supervision:
-    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows)."""
-    return supervise(list(effective_events(rebuild, registry, archive=archive)), cutoff, rules)
+    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows).
+    The inspections (a third of a campaign's events) are read only when asked for: the
+    hotspots and the ledger do not need them, the final report's 开展情况 does."""
+    types = SUPERVISED_TYPES if inspections else SUPERVISED_TYPES - {"employer.inspected"}
+    events = effective_events(rebuild, registry, archive=archive, types=types)
+    return supervise(list(events), cutoff, rules)
 
 
 def effective_events(
-    rebuild: BatchRebuild, registry: Registry, *, archive: Path | None = None
+    rebuild: BatchRebuild,
+    registry: Registry,
+    *,
+    archive: Path | None = None,
+    types: frozenset[str] = SUPERVISED_TYPES,
 ) -> Iterator[Event]:
     """The supervised events (`contracts.casebook.SUPERVISED_TYPES`) the Ledger holds
     effective, parsed again from their records: from the archive's `raw` column at the
@@ -123,36 +132,39 @@ def effective_events(
         raise ArchiveError("this rebuild kept no effective positions (not a batch rebuild)")
     positions = rebuild.positions.collect(engine="streaming")
     if "raw_row" in positions.columns and rebuild.raws is not None:
-        records = _replayed_records(rebuild.raws, positions["raw_row"].to_list())
+        records = _replayed_records(rebuild.raws, positions["raw_row"].to_list(), types)
     else:
         if archive is None:
             raise ArchiveError("the effective events of an archive batch need its directory")
-        records = _archived_records(archive, positions)
+        records = _archived_records(archive, positions, types)
     for record in records:
         try:
             event = parse_event(record, registry)
         except ValidationError:  # cannot happen for a row the batch folded; never counted
             continue
-        if event.type in SUPERVISED_TYPES:
+        if event.type in types:
             yield event
 
 
 #: Records read back at a time: memory stays a chunk's, not the log's.
 _CHUNK = 50_000
-#: A supervised record holds one of these (its "type" value); others are not parsed at all.
-_MARKS = tuple(f'"{t}"'.encode() for t in sorted(SUPERVISED_TYPES))
 
 
 def _replayed_records(
-    raws: Callable[[Iterable[int]], list[bytes]], rows: list[int]
+    raws: Callable[[Iterable[int]], list[bytes]], rows: list[int], types: frozenset[str]
 ) -> Iterator[bytes]:
+    """The Kafka replay's records by row number, a chunk at a time; a record that names
+    none of `types` (its "type" value) is not parsed at all."""
+    marks = tuple(f'"{t}"'.encode() for t in sorted(types))
     for start in range(0, len(rows), _CHUNK):
         for record in raws(rows[start : start + _CHUNK]):
-            if any(mark in record for mark in _MARKS):
+            if any(mark in record for mark in marks):
                 yield record
 
 
-def _archived_records(root: Path, positions: pl.DataFrame) -> Iterator[bytes]:
+def _archived_records(
+    root: Path, positions: pl.DataFrame, types: frozenset[str]
+) -> Iterator[bytes]:
     """The supervised rows' records at `positions`, a few hundred archive files at a time."""
     wanted = {str(t) for t in positions["topic"].unique().to_list()}
     paths = [f.path for f in archive_files(root) if f.topic in wanted]
@@ -169,7 +181,7 @@ def _archived_records(root: Path, positions: pl.DataFrame) -> Iterator[bytes]:
                 "type",
                 "raw",
             )
-            .filter(pl.col("type").is_in(sorted(SUPERVISED_TYPES)))
+            .filter(pl.col("type").is_in(sorted(types)))
             .join(keys, on=["topic", "partition", "offset"], how="semi")
             .collect(engine="streaming")
         )

@@ -109,7 +109,7 @@ def views(
         assert cutoff_text is not None
         cutoff = ctx.cutoff(cutoff_text)
         rebuilt = ctx.rebuild("archive", None)
-        sup = _supervise(ctx, rebuilt, cutoff, rules)
+        sup = _supervise(ctx, rebuilt, cutoff, rules, need_book)
         origin = f"the archive {ctx.archive}, to its end"
         return Views(sup.counts, sup.lines, cutoff, rules, origin, book=sup.book)
     try:
@@ -135,15 +135,24 @@ def views(
         )
     ctx.topics = topics_of(snap, ctx.topics)
     rebuilt = ctx.rebuild("archive", snap.offsets)
-    sup = _supervise(ctx, rebuilt, cutoff, rules)
+    sup = _supervise(ctx, rebuilt, cutoff, rules, need_book)
     origin = f"snapshot {snap.id} (the archive at its offsets)"
     return Views(sup.counts, sup.lines, cutoff, rules, origin, snap, sup.book)
 
 
-def _supervise(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules) -> Supervision:
+def _supervise(
+    ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules, inspections: bool
+) -> Supervision:
     assert isinstance(rebuilt.rebuild, BatchRebuild)
     try:
-        return supervise_rebuild(rebuilt.rebuild, ctx.registry, cutoff, rules, archive=ctx.archive)
+        return supervise_rebuild(
+            rebuilt.rebuild,
+            ctx.registry,
+            cutoff,
+            rules,
+            archive=ctx.archive,
+            inspections=inspections,
+        )
     except (WarehouseError, OSError) as err:
         raise CliError(f"cannot compute the hotspots and the ledger: {err}") from err
 

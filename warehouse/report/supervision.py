@@ -228,7 +228,7 @@ def render_hotspots(console: Console, found: Mapping[str, Sequence[Hotspot]], ti
     for kind, items in found.items():
         table = Table(title=f"{KIND_NAMES[kind]} (ranked)", title_justify="left", expand=False)
         table.add_column("#", justify="right")
-        table.add_column("名称", max_width=24, overflow="ellipsis", no_wrap=True)
+        table.add_column("名称", max_width=16, overflow="ellipsis", no_wrap=True)
         table.add_column("本期", justify="right")
         table.add_column("上期", justify="right")
         table.add_column("增幅%", justify="right")
