@@ -23,6 +23,7 @@ from contracts.objects import Employer, Project
 
 __all__ = [
     "SUPERVISED_TYPES",
+    "INSPECTED",
     "Subject",
     "Action",
     "Inspection",
@@ -32,10 +33,11 @@ __all__ = [
     "build_casebook",
 ]
 
+INSPECTED = "employer.inspected"
 #: The event types the supervision views read; every other type is left out early.
 SUPERVISED_TYPES = frozenset(
     {
-        "employer.inspected",
+        INSPECTED,
         "lead.received",
         "lead.merged",
         "lead.verified",

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from contracts.casebook import SUPERVISED_TYPES, Casebook, build_casebook
+from contracts.casebook import INSPECTED, SUPERVISED_TYPES, Casebook, Inspection, build_casebook
 from contracts.cutoff import Cutoff
 from contracts.errors import ValidationError
 from contracts.events import Event, parse_event
@@ -113,9 +113,57 @@ def supervise_rebuild(
     """`supervise` over the effective events of a batch rebuild (archive or Kafka rows).
     The inspections (a third of a campaign's events) are read only when asked for: the
     hotspots and the ledger do not need them, the final report's 开展情况 does."""
-    types = SUPERVISED_TYPES if inspections else SUPERVISED_TYPES - {"employer.inspected"}
+    fast = inspections and archive is not None and "raw_row" not in _columns(rebuild)
+    types = SUPERVISED_TYPES if inspections and not fast else SUPERVISED_TYPES - {INSPECTED}
     events = effective_events(rebuild, registry, archive=archive, types=types)
-    return supervise(list(events), cutoff, rules)
+    sup = supervise(list(events), cutoff, rules)
+    if fast:
+        assert archive is not None
+        book = replace(sup.book, inspections=_inspections(rebuild, archive, cutoff))
+        sup = Supervision(book, sup.rules, sup.counts, sup.lines)
+    return sup
+
+
+def _columns(rebuild: BatchRebuild) -> list[str]:
+    return [] if rebuild.positions is None else rebuild.positions.collect_schema().names()
+
+
+def _inspections(rebuild: BatchRebuild, archive: Path, cutoff: Cutoff) -> tuple[Inspection, ...]:
+    """The effective inspections' (unit, employer, method, project) read from the archive's
+    validated records by JSON path, not parsed one by one: the archived rows at the batch's
+    positions, in the window to the cutoff. What `build_casebook` takes from the same events."""
+    assert rebuild.positions is not None
+    keys = rebuild.positions.select(
+        "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
+    )
+    paths = [f.path for f in archive_files(archive) if f.path.parent.parent.name == _INSPECTION]
+    if not paths:
+        return ()
+    found = (
+        pl.scan_parquet(paths, hive_partitioning=False)
+        .filter(pl.col("type") == INSPECTED)
+        .select(
+            "topic",
+            pl.col("partition").cast(pl.Int64),
+            pl.col("offset").cast(pl.Int64),
+            "unit",
+            pl.col("occurred_at").dt.epoch("ms").alias("at"),
+            pl.col("raw").str.json_path_match("$.payload.employer.id").alias("employer"),
+            pl.col("raw").str.json_path_match("$.payload.method").alias("method"),
+            pl.col("raw").str.json_path_match("$.payload.project.id").alias("project"),
+        )
+        .filter(pl.col("at").is_between(cutoff.since_ms, cutoff.cutoff_ms))
+        .join(keys, on=["topic", "partition", "offset"], how="semi")
+        .sort("topic", "partition", "offset")
+        .collect(engine="streaming")
+    )
+    return tuple(
+        Inspection(*row) for row in found.select("unit", "employer", "method", "project").rows()
+    )
+
+
+#: The archive folder of the inspection source's events.
+_INSPECTION = "source=inspection"
 
 
 def effective_events(

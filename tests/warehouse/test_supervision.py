@@ -18,7 +18,7 @@ from tests.contracts.eventkit import BUILDER, FACTORY, GOV_PROJECT, REPAIR, raw
 from tests.warehouse.logkit import Log
 from warehouse.archive_files import archive_records
 from warehouse.replay import rebuild_from_archive
-from warehouse.supervision import Supervision, effective_events, supervise
+from warehouse.supervision import Supervision, effective_events, supervise, supervise_rebuild
 
 REGISTRY = Registry.load()
 TOPICS = [f"t.{s}" for s in ("inspection", "mediation", "court", "complaint")]
@@ -275,3 +275,26 @@ def test_the_shipped_rules_come_from_the_campaign_file() -> None:
     rules = load_rules()
     assert (rules.window_days, rules.many_leads, rules.fast_growth_pct) == (7, 10, 100)
     assert rules.deadline.isoformat() == "2025-01-28T23:59:59+08:00"
+
+
+def test_the_inspections_read_by_json_path_are_those_of_the_parsed_events(
+    tmp_path: Path, rules: Rules
+) -> None:
+    parsed = _supervise(tmp_path, rules, "2024-12-31").book.inspections
+    rebuilt = rebuild_from_archive(tmp_path / "archive", TOPICS, None, REGISTRY)
+    fast = supervise_rebuild(
+        rebuilt.rebuild,  # type: ignore[arg-type]
+        REGISTRY,
+        parse_cutoff("2024-12-31"),
+        rules,
+        archive=tmp_path / "archive",
+        inspections=True,
+    ).book.inspections
+    assert (
+        sorted(fast)
+        == sorted(parsed)
+        == [
+            ("320412", BUILDER["id"], "online", "P-GOV-1"),
+            ("320412", FACTORY["id"], "onsite", None),
+        ]
+    )
