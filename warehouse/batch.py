@@ -217,9 +217,11 @@ def fold_rows(
     positions = pl.concat(
         [
             hashed.filter(~is_involved).select(where),
-            tricky.with_row_index("_row")
+            # selected first and eagerly: only the position columns outlive this call
+            tricky.select(where)
+            .with_row_index("_row")
             .filter(pl.col("_row").is_in(pl.Series(rows_taken, dtype=pl.UInt32).implode()))
-            .select(where)
+            .drop("_row")
             .lazy(),
         ]
     )
