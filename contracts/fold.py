@@ -43,6 +43,8 @@ _ORDER_COLUMN = {
     "handling_decision": "handling_decisions",
     "penalty_decision": "penalty_decisions",
 }
+#: The cell of verified arrears cases not yet resolved (verified +1, resolved -1, by case_id).
+OPEN_CASES = "aux.open_cases"
 _CHANNEL_ITEM = {"mediation": 3, "arbitration": 3, "court": 4, "industry_regulator": 5}
 
 
@@ -77,7 +79,7 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
             if pl.project.soe:
                 add("item1.soe_projects", 1, pl.project.id)
     elif isinstance(pl, p.ArrearsVerified):
-        add("aux.open_cases", 1, pl.case_id)
+        add(OPEN_CASES, 1, pl.case_id)
         if pl.project is not None:
             for flag, prefix in (
                 (pl.project.government_investment, "gov"),
@@ -91,7 +93,7 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
                     add(f"item1.{prefix}_arrears_amount", pl.amount_fen)
                     add(f"item1.{prefix}_arrears_workers", pl.workers)
     elif isinstance(pl, p.ArrearsResolved):
-        add("aux.open_cases", -1, pl.case_id)
+        add(OPEN_CASES, -1, pl.case_id)
         _resolution(
             add,
             report_row(pl.employer, pl.project),
@@ -161,6 +163,26 @@ def _resolution(
 
 
 Figures = dict[tuple[str, str], int]  # (unit, cell id) -> exact value
+
+
+def open_cases(
+    items: Iterable[Contribution], *, since_ms: int, cutoff_ms: int
+) -> dict[tuple[str, str], int]:
+    """(unit, case_id) -> net count of every verified case still open at the cutoff.
+
+    The one rule for an open case: the DISTINCT aggregation of `OPEN_CASES` that `tally`
+    applies (a case is open while its contributions with since <= at <= cutoff sum to a
+    positive value), so the ledger's open cases and the snapshot cell the `no_open_cases`
+    expectation reads cannot disagree.
+
+    >>> open_cases(contributions(verified_c1), since_ms=0, cutoff_ms=2**62)  # doctest: +SKIP
+    {('320412', 'C-1'): 1}
+    """
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    for c in items:
+        if c.cell == OPEN_CASES and since_ms <= c.at <= cutoff_ms:
+            net[(c.unit, c.key)] += c.value
+    return {k: v for k, v in net.items() if v > 0}
 
 
 def tally(items: Iterable[Contribution], *, since_ms: int, cutoff_ms: int) -> Figures:

@@ -34,6 +34,9 @@ COMMAND_MODULES = (
     "pipeline.commands.check",
     "pipeline.commands.submit",
     "pipeline.commands.report",
+    "pipeline.commands.hotspots",
+    "pipeline.commands.ledger",
+    "pipeline.commands.summary",
     "pipeline.commands.units",
     "pipeline.commands.bench",
 )

@@ -59,6 +59,12 @@ class BatchRebuild:
     outcomes: Counter[str] = field(default_factory=Counter)
     #: One column, key: the Ledger keys of the events it holds active (lazily, like `effective`).
     active: pl.LazyFrame | None = None
+    #: The log positions (topic, partition, offset; and `raw_row` for the Kafka replay's rows)
+    #: of the rows whose content counts: one per active Ledger key, the row the Ledger took
+    #: its contributions from. What the supervision views read the events' payloads from.
+    positions: pl.LazyFrame | None = None
+    #: The records of rows that carry `raw_row` (the Kafka replay's), by row number.
+    raws: Callable[[Iterable[int]], list[bytes]] | None = None
     #: Scratch files `effective` reads (the Kafka replay's rows): removed with this object.
     scratch: tempfile.TemporaryDirectory[str] | None = None
 
@@ -165,17 +171,25 @@ def fold_rows(
 
     ledger = Ledger()
     outcomes: Counter[str] = Counter({"applied": events - tricky.height})
-    for eid, unit, source, digest, supersedes, retracts, items in tricky.select(
-        "event_id", "unit", "source", "content_hash", "supersedes", "retracts", "contributions"
-    ).iter_rows():
+    #: Ledger key -> the row whose content the Ledger last took in (first arrival, or a
+    #: correction of itself): the row an active key's figures come from.
+    taken: dict[str, int] = {}
+    for row, (eid, unit, source, digest, supersedes, retracts, items) in enumerate(
+        tricky.select(
+            "event_id", "unit", "source", "content_hash", "supersedes", "retracts", "contributions"
+        ).iter_rows()
+    ):
+        key = scoped(unit, source, eid)
         outcome = ledger.apply_record(
-            scoped(unit, source, eid),
+            key,
             digest,
             supersedes=None if supersedes is None else scoped(unit, source, supersedes),
             retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=functools.partial(_contributions, items, eid),
         )
         outcomes[outcome.status] += 1
+        if outcome.status == "applied":
+            taken[key] = row
     plain = _explode(hashed.filter(~is_involved).select("event_id", "contributions"))
     effective = pl.concat(
         [
@@ -198,8 +212,28 @@ def fold_rows(
             ),
         ]
     )
+    where = ["topic", "partition", "offset", *(["raw_row"] if numbered else [])]
+    rows_taken = sorted(r for k, r in taken.items() if ledger.entries[k]["s"] == ACTIVE)
+    positions = pl.concat(
+        [
+            hashed.filter(~is_involved).select(where),
+            # selected first and eagerly: only the position columns outlive this call
+            tricky.select(where)
+            .with_row_index("_row")
+            .filter(pl.col("_row").is_in(pl.Series(rows_taken, dtype=pl.UInt32).implode()))
+            .drop("_row")
+            .lazy(),
+        ]
+    )
     return BatchRebuild(
-        registry, effective, events=events, involved=tricky.height, outcomes=outcomes, active=active
+        registry,
+        effective,
+        events=events,
+        involved=tricky.height,
+        outcomes=outcomes,
+        active=active,
+        positions=positions,
+        raws=raws,
     )
 
 

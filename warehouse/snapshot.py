@@ -76,6 +76,16 @@ class Snapshot:
         except ContractError as err:
             raise SnapshotError(str(err)) from err
 
+    def table(self, name: str) -> pl.DataFrame | None:
+        """A Parquet file stored beside cells.parquet (None when the snapshot has none)."""
+        path = self.path / name
+        if not path.is_file():
+            return None
+        try:
+            return pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError) as err:
+            raise SnapshotError(f"cannot read {path}: {err}") from err
+
     def cells(self) -> pl.DataFrame:
         try:
             return pl.read_parquet(self.path / "cells.parquet")
@@ -127,13 +137,16 @@ def write_snapshot(
     created_at: dt.datetime | None = None,
     notes: dict[str, Any] | None = None,
     registry: Registry | None = None,
+    tables: dict[str, pl.DataFrame] | None = None,
 ) -> Snapshot:
     """Write a snapshot atomically and return it. Same-cutoff snapshots sit side by side.
 
     `event_count` None (JSON null): unknown, e.g. live workers whose state predates the count.
     `notes`: more facts for meta.json (a live snapshot's log end); they cannot replace the
     keys above. `registry`: the unit registry the cells were computed with; meta.json keeps
-    its units and fingerprint, so a replay can use the same registry later.
+    its units and fingerprint, so a replay can use the same registry later. `tables`: more
+    Parquet files written beside cells.parquet in the same atomic step (file name -> frame:
+    the supervision views, `warehouse.supervision`).
     """
     if source not in SOURCES:
         raise SnapshotError(f"snapshot source {source!r} is not one of {', '.join(SOURCES)}")
@@ -173,6 +186,9 @@ def write_snapshot(
         temp.mkdir()
         cells.write_parquet(temp / "cells.parquet", compression="zstd", statistics=True)
         fsync_file(temp / "cells.parquet")
+        for name, frame in (tables or {}).items():
+            frame.write_parquet(temp / name, compression="zstd", statistics=True)
+            fsync_file(temp / name)
         write_bytes_durably(
             temp / "meta.json", (json.dumps(meta, ensure_ascii=False, indent=2) + "\n").encode()
         )

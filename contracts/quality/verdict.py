@@ -10,6 +10,7 @@ by reason, the freshness of each source, and links into the Data Docs beside it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable
 from html import escape
@@ -18,9 +19,13 @@ from typing import Any
 
 import polars as pl
 
+from contracts.calendar import working_days_between
 from contracts.cells import CELL_BY_ID
+from contracts.clock import CST
+from contracts.errors import ContractError
 from contracts.quality.result import SKIPPED, CheckResult, Outcome
 from contracts.registry import Registry
+from contracts.supervision import load_rules
 
 __all__ = ["VERDICT_FILE", "render_verdict", "verdict_line"]
 
@@ -92,9 +97,31 @@ def _about(result: CheckResult, registry: Registry) -> str:
         ("上期快照 previous", result.previous or "none: the fall check was not run"),
         ("检查时间 checked at", result.checked_at),
         ("事件数 archived events", "" if result.event_rows is None else f"{result.event_rows:,}"),
+        ("查实未结案件 open verified cases", _open_cases(result)),
     ]
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
     return f'<dl id="about">{body}</dl>'
+
+
+def _open_cases(result: CheckResult) -> str:
+    """How many verified cases remain open (the no_open_cases outcome, per unit's own cell)
+    and the working days from the cutoff to the campaign's deadline (its [supervision])."""
+    try:
+        outcome = result.outcome("snapshot.no_open_cases")
+    except KeyError:
+        return "not checked"
+    still = sum(int(r.get("value", 0)) for r in outcome.offending) if outcome.failed else 0
+    more = " or more" if outcome.offending_count > len(outcome.offending) else ""
+    try:
+        deadline = load_rules().deadline
+        cutoff = dt.datetime.fromisoformat(result.cutoff).astimezone(CST).date()
+    except (ContractError, ValueError):
+        return f"{still}{more}"
+    left = working_days_between(cutoff, deadline.date())
+    return (
+        f"{still}{more}; {left} working days from the cutoff to the deadline "
+        f"{deadline.date().isoformat()} (all closed before the Spring Festival)"
+    )
 
 
 def _section(key: str, title: str, outcomes: list[Outcome], registry: Registry) -> str:

@@ -36,6 +36,15 @@ def register(sub: Any) -> None:
         help="campaign config TOML (default: the shipped campaign-2024.toml)",
     )
     add_json(p, "the window and one object per report")
+    p.add_argument(
+        "--snapshot",
+        metavar="SNAPSHOT",
+        help="also say how many verified cases the snapshot's problem ledger holds open, "
+        "against the working days left to the campaign's deadline ([supervision] deadline)",
+    )
+    p.add_argument(
+        "--unit", metavar="CODE", help="with --snapshot: count under this unit (default: all)"
+    )
     p.set_defaults(func=run)
 
 
@@ -59,7 +68,50 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     console.print(_table(campaign, today, reports, wide=console.width >= _WIDE, console=console))
+    if args.snapshot is not None:
+        console.print(_open_cases(args, today), highlight=False)
     return 0
+
+
+def _open_cases(args: argparse.Namespace, today: dt.date) -> str:
+    """The snapshot ledger's open verified cases and the working days left to the deadline."""
+    from contracts.errors import ContractError
+    from contracts.supervision import load_rules
+    from infra.settings import Settings
+    from warehouse.errors import WarehouseError
+    from warehouse.snapshot import resolve_snapshot
+    from warehouse.supervision import LEDGER_FILE
+
+    try:
+        rules = load_rules(args.config)
+        snap = resolve_snapshot(args.snapshot, Settings.from_env().state_dir / "snapshots")
+        ledger = snap.table(LEDGER_FILE)
+    except (ContractError, WarehouseError) as err:
+        raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+    if ledger is None:
+        raise CliError(
+            f"snapshot {snap.id} stores no problem ledger (cut before it existed, or from the "
+            "live workers); use `arrears ledger SNAPSHOT --unit CODE` instead",
+            exit_code=ExitCode.USAGE,
+        )
+    rows = ledger.to_dicts()
+    if args.unit is not None:
+        from contracts.registry import Registry
+
+        try:
+            under = {u.code for u in Registry.load().subtree(args.unit)}
+        except ContractError as err:
+            raise CliError(str(err), exit_code=ExitCode.USAGE) from err
+        rows = [r for r in rows if r["unit"] in under]
+    still = sum(int(r["cases_open"]) for r in rows)
+    deadline = rules.deadline.date()
+    left = working_days_between(today, deadline)
+    return (
+        f"open verified cases in snapshot {snap.id} ({args.unit or 'all units'}, cutoff "
+        f"{snap.cutoff}): {still} on {sum(r['cases_open'] > 0 for r in rows)} ledger lines; "
+        f"{left} working days from {today.isoformat()} to the deadline {deadline.isoformat()} "
+        "(every verified case closed before the Spring Festival)"
+    )
 
 
 def _parse_today(raw: str | None) -> dt.date:

@@ -59,6 +59,14 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="unit registry TOML (default: contracts/units.toml)",
     )
+    p.add_argument(
+        "--lead-waves",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N construction projects whose leads jump in the supervision window before "
+        "the progress cutoff (hotspots to find; named in the manifest). Default 0",
+    )
     add_quiet(p)
     p.set_defaults(func=run)
 
@@ -99,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace) -> GenerateOptions:
     if args.events < 0:
         raise CliError(f"--events must be >= 0, got {args.events}", exit_code=ExitCode.USAGE)
+    if args.lead_waves < 0:
+        raise CliError(
+            f"--lead-waves must be >= 0, got {args.lead_waves}", exit_code=ExitCode.USAGE
+        )
     split = None
     if args.split_at is not None:
         try:
@@ -124,4 +136,5 @@ def _options(args: argparse.Namespace) -> GenerateOptions:
         split_at=split,
         campaign_path=args.campaign,
         registry_path=args.registry,
+        lead_waves=args.lead_waves,
     )

@@ -238,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
     if args.source == "live":
         return _run_live(ctx, args, cutoff, upto)
     rebuilt = ctx.rebuild(args.source, upto)
+    from pipeline.flows.supervision import stored_views
+
     try:
         snap = write_snapshot(
             ctx.root,
@@ -248,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
             event_count=rebuilt.rebuild.events,
             label=args.label,
             registry=ctx.registry,
+            **stored_views(ctx, rebuilt, cutoff),
         )
     except WarehouseError as err:
         raise CliError(str(err)) from err

@@ -26,6 +26,7 @@ from pipeline.flows.demo_gate import (
     fix_dead_letters,
 )
 from pipeline.flows.demo_run import Demo, StepFailed, last_lines, latest_snapshot, summary
+from pipeline.flows.demo_supervision import supervision_steps
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
 CUTOFF = "2024-12-31"
@@ -95,6 +96,8 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None) -> None:
         str(demo.seed),
         "--split-at",
         CLOSE_OF_BUSINESS,
+        "--lead-waves",
+        "3",
         "--out",
         str(campaign),
         "--quiet",
@@ -207,6 +210,8 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None) -> None:
         "report (table)", "report", str(submitted), "--unit", "320400", "--format", "table"
     )
     demo.console.print(table)
+
+    supervision_steps(demo, second, first, manifest.get("lead_waves", {}).get("waves", []))
 
     demo.arrears("replay --verify (Kafka)", "replay", "--verify", str(first), "--from", "kafka")
     demo.note(

@@ -47,6 +47,9 @@ def generate(
     if progress is not None:
         progress(options.events)
     manifest = build_manifest(options, campaign, world.state, files)
+    waves = world.waves.manifest()
+    if waves is not None:  # only then: the manifest without waves is pinned byte for byte
+        manifest["lead_waves"] = waves
     path = manifest_path(options.out)
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest

@@ -51,12 +51,40 @@ class CleanEvents:
         else:
             source, type_ = TYPE_KEYS[bisect.bisect_left(TYPE_CUM, rng.random() * TYPE_CUM[-1])]
         obj, occurred = self.event(source, type_, t)
-        rec = recorded if recorded is not None else occurred + self.state.delay(type_)
+        # The delay is the drawn type's, also when `event` fell back to another type: the
+        # generator's output (pinned by tests/pipeline/test_generate.py) has always been so.
+        return self.stamp(obj, occurred, recorded, delay_of=type_)
+
+    def stamp(
+        self,
+        obj: dict[str, Any],
+        occurred: int,
+        recorded: int | None = None,
+        *,
+        delay_of: str | None = None,
+    ) -> Line:
+        """Record an event built by `event` or `envelope`: its recorded time (unless given, a
+        delay for its type, or for `delay_of`), envelope order, the history; the line."""
+        kind = delay_of or obj["type"]
+        rec = recorded if recorded is not None else occurred + self.state.delay(kind)
         obj["recorded_at"] = iso(rec)
         order_envelope(obj)
         self.history.remember(obj, occurred, rec)
         is_late = occurred <= self.state.cutoff < rec
         return encode(obj), rec, Kind("clean", obj["source"], obj["type"], is_late)
+
+    def envelope(
+        self, source: str, type_: str, unit: str, payload: dict[str, Any], occurred: int
+    ) -> dict[str, Any]:
+        """The event object (without recorded_at) of a payload built elsewhere."""
+        return {
+            "event_id": self.state.event_id(source, unit),
+            "source": source,
+            "type": type_,
+            "occurred_at": iso(occurred),
+            "unit": unit,
+            "payload": payload,
+        }
 
     def event(self, source: str, type_: str, t: int) -> tuple[dict[str, Any], int]:
         """Build one event of (source, type) at about time t, falling back when a pool is empty.
@@ -73,12 +101,4 @@ class CleanEvents:
             result = self.builders[type_](t)
         assert result is not None, f"{type_} needs no pool"
         unit, payload, occurred = result
-        obj = {
-            "event_id": self.state.event_id(source, unit),
-            "source": source,
-            "type": type_,
-            "occurred_at": iso(occurred),
-            "unit": unit,
-            "payload": payload,
-        }
-        return obj, occurred
+        return self.envelope(source, type_, unit, payload, occurred), occurred

@@ -18,6 +18,8 @@ class GenerateOptions:
     split_at: dt.datetime | None = None
     campaign_path: Path | None = None
     registry_path: Path | None = None
+    #: projects whose leads jump before the progress cutoff (pipeline/generate/waves.py)
+    lead_waves: int = 0
 
 
 def manifest_path(out: Path) -> Path:

@@ -66,13 +66,14 @@ class Pools:
         if pool and (len(pool) >= self.employer_cap or rng.random() > 0.3):
             if len(pool) < self.employer_cap or rng.random() > 0.02:
                 return rng.choice(pool)
-            pool[rng.randrange(len(pool))] = emp = self._new_employer(unit, row)
+            pool[rng.randrange(len(pool))] = emp = self.new_employer(unit, row)
             return emp
-        emp = self._new_employer(unit, row)
+        emp = self.new_employer(unit, row)
         pool.append(emp)
         return emp
 
-    def _new_employer(self, unit: str, row: str) -> Employer:
+    def new_employer(self, unit: str, row: str) -> Employer:
+        """A new employer of ``unit`` in report row ``row`` (not put in the pool)."""
         rng = self.rng
         state = self.state
         division = state.division[unit] if rng.random() > 0.12 else rng.choice(state.elsewhere)
@@ -109,10 +110,17 @@ class Pools:
     def project(self, unit: str) -> dict[str, Any]:
         """A construction project of ``unit``, as the JSON object events carry."""
         rng = self.rng
-        state = self.state
         pool = self.projects.setdefault(unit, [])
         if pool and (len(pool) >= self.project_cap or rng.random() > 0.3):
             return rng.choice(pool)
+        project = self.new_project(unit)
+        pool.append(project)
+        return project
+
+    def new_project(self, unit: str) -> dict[str, Any]:
+        """A new construction project of ``unit`` (not put in the pool)."""
+        rng = self.rng
+        state = self.state
         pattern, p_gov, p_soe = rng.choice(PROJECT_KINDS)
         name = pattern.format(p=rng.choice(PLACES), n=rng.randint(1, 6))
         unit_name = state.registry.unit(unit).name
@@ -122,5 +130,4 @@ class Pools:
             "government_investment": rng.random() < p_gov,
             "soe": rng.random() < p_soe,
         }
-        pool.append(project)
         return project

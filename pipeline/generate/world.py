@@ -24,6 +24,7 @@ from pipeline.generate.rates import (
 )
 from pipeline.generate.records import Kind, Line
 from pipeline.generate.state import State
+from pipeline.generate.waves import LeadWaves
 
 
 class World:
@@ -38,6 +39,7 @@ class World:
         self.history = History(self.state)
         self.events = CleanEvents(self.state, self.pools, self.history)
         self.dirt = Dirt(self.state, self.pools, self.history, self.events)
+        self.waves = LeadWaves(self.state, self.pools, self.events)
 
     def lines(self) -> Iterator[tuple[bytes, dt.datetime, Kind]]:
         """(line, recorded at, kind) for each of the ``options.events`` slots, in slot order."""
@@ -49,6 +51,11 @@ class World:
             t = int(timeline.at(i) + rng.uniform(-90, 90))
             t = min(max(t, start), end)
             state.now = max(state.now, t)
+            wave = self.waves.line(i, t) if self.waves.slots else None
+            if wave is not None:
+                line, recorded, kind = wave
+                yield line, dt.datetime.fromtimestamp(recorded, CST), kind
+                continue
             january = cutoff < t <= first_week_end
             boost = JANUARY_FIX_BOOST if january and december else 1
             r = rng.random()

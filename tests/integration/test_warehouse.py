@@ -4,7 +4,6 @@ two paths (Kafka replay, archive batch) giving one answer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from kafka import KafkaProducer
 
 from contracts.cutoff import parse_cutoff
 from contracts.registry import Registry
-from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import source_topic
 from pipeline.cli import main
@@ -49,19 +47,6 @@ def produce(settings: Settings, events: list[dict[str, Any] | str]) -> None:
         producer.flush(timeout=60)
     finally:
         producer.close()
-
-
-@pytest.fixture
-def env(
-    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    settings = settings_factory()
-    ensure_topics(settings.bootstrap_servers, settings)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ARREARS_CONFIG", raising=False)
-    for key, value in settings.to_env().items():
-        monkeypatch.setenv(key, value)
-    return settings
 
 
 def arrears(*argv: str) -> int:

@@ -1,0 +1,248 @@
+"""`arrears hotspots` and `arrears ledger` on the hand-made log of test_supervision: from a
+snapshot that stores them (and `replay --verify` checking them), from --cutoff, as json,
+80-column tables, xlsx and csv; and the errors a user meets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import openpyxl
+import polars as pl
+import pytest
+from rich.cells import cell_len
+
+from tests.contracts.eventkit import BUILDER, FACTORY
+from tests.warehouse.logkit import Log
+from tests.warehouse.test_supervision import REGISTRY, RULES_TOML, story
+from warehouse.archive_files import archive_records
+from warehouse.snapshot import list_snapshots
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("ARREARS_TOPIC_PREFIX", "t.")
+    monkeypatch.delenv("ARREARS_CONFIG", raising=False)
+    log = Log("t.")
+    log.append(story())
+    archive_records(tmp_path / "state" / "archive", log.records, REGISTRY)
+    campaign = Path(__file__).parents[2] / "contracts" / "campaign-2024.toml"
+    path = tmp_path / "campaign.toml"
+    path.write_text(campaign.read_text("utf-8").split("[supervision]")[0] + RULES_TOML, "utf-8")
+    return {"campaign": str(path), "root": str(tmp_path / "state" / "snapshots")}
+
+
+def _snapshot(cli: Cli, env: dict[str, str]) -> str:
+    code, out, err = cli(
+        "snapshot", "--cutoff", "2024-12-31", "--from", "archive", "--quiet",
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    (snap,) = list_snapshots(Path(env["root"]))
+    return str(snap.path)
+
+
+def test_a_snapshot_stores_its_hotspots_and_ledger_and_replay_verifies_them(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    path = Path(_snapshot(cli, env))
+    assert {p.name for p in path.iterdir()} >= {
+        "cells.parquet",
+        "hotspots.parquet",
+        "ledger.parquet",
+    }
+
+    def verify() -> tuple[int, str, str]:
+        argv = ("--verify", str(path), "--from", "archive", "--quiet")
+        return cli("replay", *argv, "--campaign", env["campaign"])
+
+    meta = json.loads((path / "meta.json").read_text("utf-8"))
+    assert meta["supervision"]["window_days"] == 7
+    code, out, err = verify()
+    assert code == 0, out + err
+    assert "its hotspots and ledger too" in out
+    ledger = pl.read_parquet(path / "ledger.parquet")
+    ledger.with_columns(pl.col("verified_fen") + 1).write_parquet(path / "ledger.parquet")
+    code, out, _ = verify()
+    assert code == 4
+    assert "MISMATCH: ledger.parquet: 2 row(s) only in the snapshot" in out
+
+
+def test_the_ledger_from_the_snapshot_as_json_with_owners(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    owners = tmp_path / "owners.csv"
+    owners.write_text(f"id,owner\nP-GOV-1,张三\n{FACTORY['id']},李四\n", "utf-8")
+    code, out, err = cli(
+        "ledger", snap, "--unit", "320400", "--json", "--owners", str(owners),
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["open_lines"], body["open_cases"]) == (1, 1)
+    assert "(stored)" in body["origin"]
+    first, second = body["lines"]
+    assert (first["id"], first["status"], first["owner"], first["hotspot"]) == (
+        "P-GOV-1", "open", "张三", True,
+    )  # fmt: skip
+    assert (first["verified_wan"], first["working_days_left"], first["open_cases"]) == (
+        "10.000000", 19, ["C-2"],
+    )  # fmt: skip
+    assert (second["id"], second["status"], second["owner"]) == (FACTORY["id"], "销号", "李四")
+    assert second["verified_wan"] == "3.000000" and second["employer_id"] == FACTORY["id"]
+    code, out, _ = cli("ledger", snap, "--unit", "320400", "--json", "--open")
+    assert [line["id"] for line in json.loads(out)["lines"]] == ["P-GOV-1"]
+
+
+def test_the_tables_fit_80_columns_and_the_cutoff_reads_the_archive(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    code, out, err = cli(
+        "hotspots", "--cutoff", "2024-12-31", "--unit", "320400", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    assert "武进区" in out and "量大 增幅快" in out and "新增" in out
+    code, out, err = cli(
+        "ledger", "--cutoff", "2024-12-31", "--unit", "320412", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+    assert "销号" in out and "*某安置房项目" in out and "未结案件 1 件" in out
+
+
+def test_hotspots_as_json_xlsx_and_csv(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli(
+        "hotspots", snap, "--unit", "320412", "--json", "--campaign", env["campaign"]
+    )
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["thresholds"] == {
+        "many_leads": 3,
+        "fast_growth_pct": 100,
+        "fast_growth_min_leads": 2,
+    }
+    by_kind = {(r["kind"], r["rank"]): r for r in body["hotspots"]}
+    assert by_kind[("unit", 1)]["leads"] == 3 and by_kind[("unit", 1)]["hotspot"] is True
+    assert by_kind[("project", 1)]["claimed_wan"] == "0.700000"
+    assert by_kind[("employer", 1)]["id"] == BUILDER["id"]
+    out_xlsx = tmp_path / "hot.xlsx"
+    code, _, err = cli("hotspots", snap, "--unit", "320412", "--out", str(out_xlsx))
+    assert code == 0, err
+    sheet = openpyxl.load_workbook(out_xlsx).active
+    assert sheet is not None
+    assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A2:")
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
+    assert [c.value for c in sheet[2]][:4] == ["类别", "排名", "代码", "名称"]
+    out_csv = tmp_path / "ledger.csv"
+    code, _, err = cli("ledger", snap, "--unit", "320412", "--out", str(out_csv))
+    assert code == 0, err
+    lines = out_csv.read_text("utf-8").splitlines()
+    assert lines[0].startswith("unit,kind,id,name") and len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("ledger", "--unit", "320412"), "give a SNAPSHOT or --cutoff DATE"),
+        (("ledger", "--cutoff", "2024-12-31", "--unit", "329999"), "329999"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--window", "x"), "--window"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--top", "0"), "--top"),
+        (("hotspots", "--cutoff", "2024-12-31", "--unit", "320412", "--out", "h.pdf"), ".xlsx"),
+        (("ledger", "--cutoff", "2024-12-31", "--unit", "320412", "--owners", "no.csv"), "no.csv"),
+        (("ledger", "nowhere", "--unit", "320412"), "no snapshot 'nowhere'"),
+        (("summary", "nowhere", "--unit", "320412", "--out", "s.pdf"), ".docx or a .md"),
+        (("summary", "nowhere", "--unit", "320412", "--out", "s.md"), "no snapshot 'nowhere'"),
+    ],
+)
+def test_clear_errors(cli: Cli, env: dict[str, str], argv: tuple[str, ...], message: str) -> None:
+    code, _, err = cli(*argv)
+    assert code == 2 and message in err
+
+
+def test_the_summary_docx_holds_the_snapshots_figures(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    out = tmp_path / "summary.docx"
+    code, _, err = cli(
+        "summary", snap, "--previous", snap, "--unit", "320400", "--out", str(out),
+        "--campaign", env["campaign"],
+    )  # fmt: skip
+    assert code == 0, err
+    doc = docx.Document(str(out))
+    headings = [
+        p.text for p in doc.paragraphs if p.style is not None and p.style.name == "Heading 1"
+    ]
+    assert headings == ["一、开展情况", "二、取得成效", "三、存在问题", "四、意见建议"]
+    figures = {
+        row.cells[0].text: (row.cells[1].text, row.cells[2].text)
+        for table in doc.tables
+        for row in table.rows[1:]
+    }
+    cells = pl.read_parquet(Path(snap) / "cells.parquet").filter(
+        (pl.col("unit") == "320400") & (pl.col("scope") == "rollup")
+    )
+    value = dict(zip(cells["cell"].to_list(), cells["value"].to_list(), strict=True))
+    # the snapshot's exact values, rounded as on the form, and the same figures by hand
+    assert figures["检查用人单位"] == (str(value["total.employers"]), "户") == ("2", "户")
+    assert figures["涉及职工"] == ("0.0350", "万人") and value["total.workers"] == 350
+    assert figures["其中现场检查用人单位"] == ("1", "户")
+    assert figures["其中网络（书面）检查用人单位"] == ("1", "户")
+    assert figures["接收欠薪线索（重复线索合并计）"] == ("5", "件")  # L-2 merged into L-1
+    assert figures["其中12345热线"] == ("5", "件")
+    assert figures["检查工程建设项目"] == ("1", "个")
+    assert figures["解决欠薪问题"] == (str(value["total.resolved"]), "件") == ("1", "件")
+    assert figures["涉及金额"] == ("3.00", "万元") and value["total.resolved_amount"] == 3_000_000
+    assert figures["其中劳动保障监察解决"] == ("1", "件")
+    assert figures["责令改正"] == ("1", "件") == (str(value["total.rectification_orders"]), "件")
+    assert figures["查实未结欠薪案件"] == ("1", "件") and value["aux.open_cases"] == 1
+    assert figures["未结案件查实欠薪金额"] == ("10.00", "万元")
+    assert figures["较上次新增解决欠薪问题"] == ("0", "件")
+    notes = "\n".join(p.text for p in doc.paragraphs)
+    assert "重点：武进区" in notes and "尚未运行质量检查" in notes
+    md = tmp_path / "summary.md"
+    code, _, err = cli("summary", snap, "--unit", "320400", "--out", str(md))
+    assert code == 0, err
+    text = md.read_text("utf-8")
+    assert "| 查实未结欠薪案件 | 1 | 件 |" in text and "### （一）健全长效机制" in text
+
+
+def test_the_checks_open_cases_are_the_ledgers(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli("check", snap, "--dead-letters", "none")
+    assert code in (0, 6), out + err
+    result = json.loads((Path(snap) / "quality" / "check-result.json").read_text("utf-8"))
+    (outcome,) = [o for o in result["outcomes"] if o["check"] == "snapshot.no_open_cases"]
+    listed = {(e["unit"], e["case_id"]) for e in outcome["evidence"]}
+    code, out, _ = cli("ledger", snap, "--unit", "320000", "--json", "--open")
+    ledger = {(line["unit"], c) for line in json.loads(out)["lines"] for c in line["open_cases"]}
+    assert listed == ledger == {("320412", "C-2")}
+    verdict = (Path(snap) / "quality" / "index.html").read_text("utf-8")
+    assert "查实未结案件 open verified cases</dt><dd>1; 19 working days" in verdict
+    md = tmp_path / "s.md"
+    assert cli("summary", snap, "--unit", "320400", "--out", str(md))[0] == 0
+    assert "snapshot.no_open_cases" in md.read_text("utf-8")  # the check's warnings, listed
+
+
+def test_the_calendar_counts_the_open_cases_against_the_working_days_left(
+    cli: Cli, env: dict[str, str]
+) -> None:
+    snap = _snapshot(cli, env)
+    code, out, err = cli(
+        "calendar", "--today", "2025-01-02", "--snapshot", snap, "--unit", "320400"
+    )
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "320400, cutoff 2024-12-31T23:59:59+08:00): 1 on 1 ledger lines" in text
+    assert "18 working days from 2025-01-02 to the deadline 2025-01-28" in text
