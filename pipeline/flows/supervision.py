@@ -13,7 +13,8 @@ from contracts.cutoff import Cutoff
 from contracts.errors import ContractError
 from contracts.problems import LedgerLine
 from contracts.supervision import LeadCount, Rules, load_rules
-from pipeline.commands.snapshot import Context, topics_of
+from pipeline.commands.snapshot import Context
+from pipeline.commands.snapshots import topics_of
 from pipeline.errors import CliError, ExitCode
 from warehouse.batch import BatchRebuild
 from warehouse.errors import WarehouseError
