@@ -8,8 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from infra.settings import Settings
+from pipeline.commands.report import filed_on_date
 from pipeline.flows.demo import run_demo
-from pipeline.flows.demo_run import default_run_dir
+from pipeline.flows.demo_run import default_filed_on, default_run_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +46,13 @@ second run never mixes with the first. A failed step names itself and its log.""
         default=Path("out/demo"),
         help="folder for run folders (default ./out/demo)",
     )
+    parser.add_argument(
+        "--filed-on",
+        metavar="DATE",
+        type=filed_on_date,
+        help="the workbook's 填报时间, YYYY-MM-DD (default: the day the city's progress "
+        "report is due to the province in the campaign calendar, 2025-01-03)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         events=args.events,
         seed=args.seed,
         workers=args.workers,
+        filed_on=args.filed_on or default_filed_on(),
         console=Console(),
         base=Settings.from_env(),
     )

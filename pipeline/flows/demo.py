@@ -7,6 +7,7 @@ own, with a topic prefix of its own, so running it again never mixes two stories
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -19,14 +20,29 @@ from infra.broker import LocalBroker
 from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import run_prefix
-from pipeline.flows.demo_run import Demo, StepFailed, last_lines, latest_snapshot, summary
+from pipeline.flows.demo_run import (
+    Demo,
+    StepFailed,
+    default_filed_on,
+    last_lines,
+    latest_snapshot,
+    summary,
+    workbook_argv,
+)
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
 CUTOFF = "2024-12-31"
 
 
 def run_demo(
-    run_dir: Path, *, events: int, seed: int, workers: int, console: Console, base: Settings
+    run_dir: Path,
+    *,
+    events: int,
+    seed: int,
+    workers: int,
+    console: Console,
+    base: Settings,
+    filed_on: dt.date | None = None,
 ) -> int:
     """Run the December story; return 0 when every step succeeded."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -55,14 +71,14 @@ def run_demo(
         "broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}"
     )
     try:
-        _story(demo, bootstrap)
+        _story(demo, bootstrap, filed_on or default_filed_on())
     finally:
         demo.stop_workers()
     summary(demo, time.monotonic() - started, local_broker=not base.external)
     return 0
 
 
-def _story(demo: Demo, bootstrap: str) -> None:
+def _story(demo: Demo, bootstrap: str, filed_on: dt.date) -> None:
     s = demo.settings
     created = ensure_topics(bootstrap, s)
     demo.note("topics", f"created {len(created)} declared topics")
@@ -183,16 +199,7 @@ def _story(demo: Demo, bootstrap: str) -> None:
 
     workbook = demo.run_dir / "report-2024-12-31.xlsx"
     units = ["320400", "320402", "320404", "320411", "320412", "320413", "320481", "320471"]
-    demo.arrears(
-        "report (xlsx)",
-        "report",
-        str(second),
-        *[a for u in units for a in ("--unit", u)],
-        "--format",
-        "xlsx",
-        "--out",
-        str(workbook),
-    )
+    demo.arrears("report (xlsx)", *workbook_argv(str(second), units, workbook, filed_on))
     demo.outputs["workbook (附件2, one sheet per unit)"] = workbook
     table = demo.arrears(
         "report (table)", "report", str(second), "--unit", "320400", "--format", "table"
