@@ -362,10 +362,12 @@ def test_schema_failure_skips_the_arithmetic() -> None:
 
 
 def test_silent_units_follow_the_named_unit() -> None:
-    # Naming the province makes every other Jiangsu city a silent leaf.
+    # Naming the province makes every county-level unit outside Changzhou a silent leaf (the
+    # registry lists all of Jiangsu); a city with units below it is not a leaf itself.
     result = Case().run(unit="320000")
     silent = result.outcome("snapshot.no_silent_units")
-    assert silent.failed and {"unit": "320100", "own_figures": "all zero"} in silent.offending
+    assert silent.failed and {"unit": "320102", "own_figures": "all zero"} in silent.offending
+    assert "320100" not in {r["unit"] for r in silent.offending}
 
 
 def test_result_serialises(tmp_path: Any) -> None:
