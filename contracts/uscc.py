@@ -8,7 +8,14 @@ from operator import mul
 
 from contracts.errors import ValidationError
 
-__all__ = ["CHARSET", "validate_uscc", "uscc_check_char", "org_check_digit", "make_uscc"]
+__all__ = [
+    "CHARSET",
+    "validate_uscc",
+    "uscc_check_char",
+    "org_check_digit",
+    "org_code_ok",
+    "make_uscc",
+]
 
 #: The 31 code characters, in value order: 0-9 then A-Z without I, O, Z, S, V.
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -74,11 +81,23 @@ def org_check_digit(body8: str) -> str:
     return "X" if check == 10 else "0" if check == 11 else str(check)
 
 
+def org_code_ok(code: str) -> bool:
+    """Whether the organisation code embedded in a valid `code` (characters 9-17) has its
+    GB 11714 check digit; False is a quality warning, not a rejection (`validate_uscc`).
+
+    >>> org_code_ok("91440300708461136T"), org_code_ok("91320412MA1N2J6P3P")
+    (True, False)
+    """
+    return code[16] == org_check_digit(code[8:16])
+
+
 def validate_uscc(code: object, *, field: str = "uscc") -> str:
     """Return `code` if it is a valid unified social credit code, else raise.
 
-    The error names what to fix: the length, the bad character and its position,
-    the embedded organisation-code check digit, or the check character.
+    A code is rejected only on its GB 32100 check character (and its form: length,
+    characters, authority, type, division). The error names what to fix: the length, the
+    bad character and its position, or the check character. The embedded organisation
+    code's own check digit is left to `org_code_ok` (a warning).
 
     >>> validate_uscc("91440300708461136T")
     '91440300708461136T'
@@ -122,12 +141,9 @@ def validate_uscc(code: object, *, field: str = "uscc") -> str:
             f"characters 3-8 {code[2:8]!r} must be a 6-digit administrative division code",
             "uscc.division",
         )
-    org_check = org_check_digit(code[8:16])
-    if code[16] != org_check:
-        raise fail(
-            f"organisation-code check digit (character 17) should be {org_check}, got {code[16]}",
-            "uscc.org_check",
-        )
+    # The embedded organisation code's GB 11714 digit (character 17) is not checked here:
+    # real codes issued before the standard's tightening may carry a wrong one, and the code
+    # as a whole is still the employer's. The quality suite warns of them (org_code_ok).
     check = uscc_check_char(code[:17])
     if code[17] != check:
         raise fail(f"check character should be {check}, got {code[17]}", "uscc.check_char")

@@ -160,6 +160,16 @@ CHECKS: tuple[Check, ...] = (
         "events",
         "every employer id is a valid unified social credit code",
     ),
+    # GB 32100 rejects a code only on its check character (ingest does); a wrong GB 11714
+    # digit of the organisation code inside it is found on real codes issued before the
+    # standard's tightening, so the employer's figures count and the events are named.
+    Check(
+        "events.org_code_check_digits",
+        WARNING,
+        "events",
+        "each credit code's embedded organisation code has its GB 11714 check digit "
+        "(events listed)",
+    ),
     Check("events.valid_unit_codes", CRITICAL, "events", "every event's unit is in the registry"),
     Check(
         "events.feeds_alive",

@@ -28,12 +28,13 @@ from great_expectations.render.renderer_configuration import (
 from contracts.errors import ValidationError
 from contracts.quality._gx import gx  # noqa: F401  (sets the GX environment before any import)
 from contracts.quality.offending import OffendingExpectation, as_records, declare_metric
-from contracts.uscc import validate_uscc
+from contracts.uscc import org_code_ok, validate_uscc
 
 __all__ = [
     "ExpectEverySourceToHaveRecentEvents",
     "ExpectOpenDeadLettersToBeAtMost",
     "ExpectColumnValuesToBeValidUscc",
+    "ExpectColumnValuesToHaveOrgCheckDigits",
 ]
 
 
@@ -134,6 +135,15 @@ class ExpectOpenDeadLettersToBeAtMost(OffendingExpectation):
 # --- events: credit codes -------------------------------------------------------------------
 
 
+def _column_template(
+    renderer_configuration: RendererConfiguration[Any], text: str
+) -> RendererConfiguration[Any]:
+    """The Data Docs' sentence for a column expectation ("$column" is the column's name)."""
+    renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
+    renderer_configuration.template_str = text
+    return renderer_configuration
+
+
 class _ValidUscc(ColumnMapMetricProvider):
     condition_metric_name = "column_values.arrears_valid_uscc"
 
@@ -163,8 +173,34 @@ class ExpectColumnValuesToBeValidUscc(ColumnMapExpectation):
     def _prescriptive_template(
         cls, renderer_configuration: RendererConfiguration[Any]
     ) -> RendererConfiguration[Any]:
-        renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
-        renderer_configuration.template_str = (
-            "$column values must be unified social credit codes with a valid check character."
+        return _column_template(
+            renderer_configuration,
+            "$column values must be unified social credit codes with a valid check character.",
         )
-        return renderer_configuration
+
+
+class _OrgCodeOk(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.arrears_org_code_ok"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        # Codes that fail validation are the critical check's (valid_credit_codes), not ours.
+        codes = pd.unique(column.dropna())
+        good = [c for c in codes if not _is_uscc(c) or org_code_ok(c)]
+        return column.isin(good)
+
+
+class ExpectColumnValuesToHaveOrgCheckDigits(ColumnMapExpectation):
+    """Each valid credit code's embedded organisation code has its GB 11714 check digit."""
+
+    map_metric = "column_values.arrears_org_code_ok"
+    success_keys = ("mostly",)
+
+    @classmethod
+    def _prescriptive_template(
+        cls, renderer_configuration: RendererConfiguration[Any]
+    ) -> RendererConfiguration[Any]:
+        return _column_template(
+            renderer_configuration,
+            "$column values should embed an organisation code with its GB 11714 check digit.",
+        )

@@ -269,7 +269,8 @@ def _add_evidence(
     if dups.failed:
         ids = [str(r["value"]) for r in dups.offending if "value" in r]
         dups.evidence = events.duplicates(ids).head(limit).to_dicts()
-    codes = outcomes["events.valid_credit_codes"]
-    if codes.failed:
-        bad = [str(r["value"]) for r in codes.offending if "value" in r]
-        codes.evidence = events.bad_codes(bad).head(limit).to_dicts()
+    for check in ("events.valid_credit_codes", "events.org_code_check_digits"):
+        codes = outcomes[check]
+        if codes.failed:
+            bad = [str(r["value"]) for r in codes.offending if "value" in r]
+            codes.evidence = events.bad_codes(bad).head(limit).to_dicts()

@@ -150,6 +150,9 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
         "events.valid_credit_codes": lambda: ev.ExpectColumnValuesToBeValidUscc(
             column="employer_id"
         ),
+        "events.org_code_check_digits": lambda: ev.ExpectColumnValuesToHaveOrgCheckDigits(
+            column="employer_id"
+        ),
         "events.valid_unit_codes": lambda: ExpectColumnValuesToBeInSet(
             column="unit", value_set=units
         ),

@@ -9,7 +9,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from contracts.calendar import CalendarError, Campaign, load_campaign, working_days_between
+from contracts.calendar import (
+    CalendarError,
+    Campaign,
+    Deadline,
+    is_working_day,
+    load_campaign,
+    working_days_between,
+)
 from contracts.clock import CST
 from pipeline.errors import CliError, ExitCode
 from pipeline.output import add_json, print_json, table_box
@@ -24,7 +31,9 @@ def register(sub: Any) -> None:
         help="show the campaign window, cutoffs and report due dates (working days left)",
         description=(
             "Print, per reporting level, each cutoff, its due time and the working days left "
-            "from today (chinesecalendar, make-up working days included)."
+            "from today (chinesecalendar, make-up working days included), then a note for "
+            "each due date that falls on a non-working day or before its own data cutoff, "
+            "and what that means."
         ),
     )
     p.add_argument(
@@ -68,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     console.print(_table(campaign, today, reports, wide=console.width >= _WIDE, console=console))
+    notes = [(d, text) for d in campaign.due_dates() for text in deadline_notes(d, campaign)]
+    if notes:
+        console.print("notes:")
+    for d, text in notes:
+        console.print(f"- {d.level} → {d.to} {d.cutoff}: {text}")
     if args.snapshot is not None:
         console.print(_open_cases(args, today), highlight=False)
     return 0
@@ -112,6 +126,31 @@ def _open_cases(args: argparse.Namespace, today: dt.date) -> str:
         f"{left} working days from {today.isoformat()} to the deadline {deadline.isoformat()} "
         "(every verified case closed before the Spring Festival)"
     )
+
+
+def deadline_notes(d: Deadline, campaign: Campaign) -> list[str]:
+    """What a person should know of a due date: a non-working day, or before its cutoff."""
+    out = []
+    if d.due < d.cutoff_at:
+        out.append(
+            f"due {d.due:%Y-%m-%d %H:%M}, before its data cutoff {d.cutoff_at:%H:%M:%S}: "
+            f"the form sent then cannot hold the events of "
+            f"{d.due:%H:%M}-{d.cutoff_at:%H:%M:%S}, nor those recorded late; cut it when it "
+            f"is sent (`snapshot --label close-of-business`), and what comes after reaches "
+            f"{campaign.level_names.get(d.to, d.to)} in a restated snapshot of the same "
+            f"cutoff (`arrears diff` names the changes)"
+        )
+    day = d.due.date()
+    if not is_working_day(day):
+        before = day - dt.timedelta(days=1)
+        while not is_working_day(before):
+            before -= dt.timedelta(days=1)
+        out.append(
+            f"due {day.isoformat()}, a non-working day (holiday or weekend; chinesecalendar): "
+            f"the bureaus are closed that day, so send by {before.isoformat()}, the last "
+            f"working day before it"
+        )
+    return out
 
 
 def _parse_today(raw: str | None) -> dt.date:

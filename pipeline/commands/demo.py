@@ -8,8 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from infra.settings import Settings
+from pipeline.commands.report import filed_on_date
 from pipeline.flows.demo import run_demo
-from pipeline.flows.demo_run import default_run_dir
+from pipeline.flows.demo_run import default_filed_on, default_run_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +53,13 @@ second run never mixes with the first. A failed step names itself and its log.""
         help="quality thresholds for the gate's check and submit (default: the shipped "
         "contracts/quality/quality.toml)",
     )
+    parser.add_argument(
+        "--filed-on",
+        metavar="DATE",
+        type=filed_on_date,
+        help="the workbook's 填报时间, YYYY-MM-DD (default: the day the city's progress "
+        "report is due to the province in the campaign calendar, 2025-01-03)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         events=args.events,
         seed=args.seed,
         workers=args.workers,
+        filed_on=args.filed_on or default_filed_on(),
         console=Console(),
         base=Settings.from_env(),
         quality_config=None if args.quality_config is None else args.quality_config.resolve(),

@@ -77,14 +77,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--filed-on",
         metavar="DATE",
-        type=_filed_on,
+        type=filed_on_date,
         help="填报时间, YYYY-MM-DD, printed as 2024年12月31日 (default: today, +08:00)",
     )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
     parser.set_defaults(func=run)
 
 
-def _filed_on(text: str) -> dt.date:
+def filed_on_date(text: str) -> dt.date:
+    """argparse type of `--filed-on`: a date YYYY-MM-DD (report and demo)."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError as err:

@@ -7,6 +7,7 @@ own, with a topic prefix of its own, so running it again never mixes two stories
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -25,7 +26,15 @@ from pipeline.flows.demo_gate import (
     dismiss_the_rest,
     fix_dead_letters,
 )
-from pipeline.flows.demo_run import Demo, StepFailed, last_lines, latest_snapshot, summary
+from pipeline.flows.demo_run import (
+    Demo,
+    StepFailed,
+    default_filed_on,
+    last_lines,
+    latest_snapshot,
+    summary,
+    workbook_argv,
+)
 from pipeline.flows.demo_supervision import supervision_steps
 
 CLOSE_OF_BUSINESS = "2024-12-31T17:30:00+08:00"  # districts report to the city (SPEC 2)
@@ -41,6 +50,7 @@ def run_demo(
     console: Console,
     base: Settings,
     quality_config: Path | None = None,
+    filed_on: dt.date | None = None,
 ) -> int:
     """Run the December story; return 0 when every step succeeded (the last snapshot
     submitted). `quality_config` is handed to `check` and `submit` (`--config`)."""
@@ -70,14 +80,14 @@ def run_demo(
         "broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}"
     )
     try:
-        _story(demo, bootstrap, quality_config)
+        _story(demo, bootstrap, quality_config, filed_on or default_filed_on())
     finally:
         demo.stop_workers()
     summary(demo, time.monotonic() - started, local_broker=not base.external)
     return 0
 
 
-def _story(demo: Demo, bootstrap: str, quality_config: Path | None) -> None:
+def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt.date) -> None:
     s = demo.settings
     created = ensure_topics(bootstrap, s)
     demo.note("topics", f"created {len(created)} declared topics")
@@ -195,16 +205,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None) -> None:
 
     workbook = demo.run_dir / "report-2024-12-31.xlsx"
     units = ["320400", "320402", "320404", "320411", "320412", "320413", "320481", "320471"]
-    demo.arrears(
-        "report (xlsx)",
-        "report",
-        str(submitted),
-        *[a for u in units for a in ("--unit", u)],
-        "--format",
-        "xlsx",
-        "--out",
-        str(workbook),
-    )
+    demo.arrears("report (xlsx)", *workbook_argv(str(submitted), units, workbook, filed_on))
     demo.outputs["workbook (附件2, one sheet per unit)"] = workbook
     table = demo.arrears(
         "report (table)", "report", str(submitted), "--unit", "320400", "--format", "table"

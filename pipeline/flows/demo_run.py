@@ -8,6 +8,7 @@ exactly what a user types.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -22,12 +23,47 @@ from pathlib import Path
 
 from rich.console import Console
 
+from contracts.calendar import load_campaign
+from contracts.clock import CST
 from infra.admin import cluster_status
 from infra.settings import Settings
 from infra.topics import SOURCES, source_topic
 from pipeline.errors import CliError
 
-__all__ = ["StepFailed", "Demo", "latest_snapshot", "last_lines", "summary", "default_run_dir"]
+__all__ = [
+    "StepFailed",
+    "Demo",
+    "latest_snapshot",
+    "last_lines",
+    "summary",
+    "default_run_dir",
+    "default_filed_on",
+    "workbook_argv",
+]
+
+
+def default_filed_on() -> dt.date:
+    """The demo's 填报时间: the day Changzhou's progress report (a city's, cutoff 12-31) is due
+    to the province in the shipped campaign calendar (2025-01-03), not the machine's date."""
+    due = next(
+        d.due for d in load_campaign().due_dates() if (d.level, d.cutoff) == ("city", "progress")
+    )
+    return due.astimezone(CST).date()
+
+
+def workbook_argv(snapshot: str, units: list[str], out: Path, filed_on: dt.date) -> list[str]:
+    """The `arrears report` arguments of the demo's workbook: one sheet per unit."""
+    return [
+        "report",
+        snapshot,
+        *[a for u in units for a in ("--unit", u)],
+        "--format",
+        "xlsx",
+        "--out",
+        str(out),
+        "--filed-on",
+        filed_on.isoformat(),
+    ]
 
 
 class StepFailed(CliError):

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from contracts.events import TYPES
-from contracts.uscc import CHARSET, org_check_digit, uscc_check_char
+from contracts.uscc import CHARSET
 from pipeline.generate.util import compact_json, copy_event
 
 #: Bad-record kinds: name -> (event types it applies to, or None for any; the reason code
@@ -27,7 +27,7 @@ BAD_KINDS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "unknown_unit": (None, "unit.unknown"),
     "supersedes_itself": (None, "supersedes.self"),
     "uscc_check_char": (None, "uscc.check_char"),
-    "uscc_org_check": (None, "uscc.org_check"),
+    "uscc_division": (None, "uscc.division"),
     "uscc_length": (None, "uscc.length"),
     "industry_wrong_section": (None, "industry.section"),
     "industry_unknown_division": (None, "industry.division"),
@@ -95,11 +95,12 @@ def spoil(kind: str, obj: dict[str, Any], rng: random.Random) -> bytes:
     elif kind == "uscc_check_char":
         code = employer["id"]
         employer["id"] = code[:17] + rng.choice(CHARSET.replace(code[17], ""))
-    elif kind == "uscc_org_check":
+    elif kind == "uscc_division":
+        # A letter in the division (characters 3-8). It replaced the kind `uscc_org_check`
+        # when a wrong embedded organisation digit became a warning (issue 14), drawing as
+        # it did (one choice among nine), so the lines around it are unchanged.
         code = employer["id"]
-        wrong = rng.choice([c for c in "0123456789" if c != org_check_digit(code[8:16])])
-        first17 = code[:16] + wrong
-        employer["id"] = first17 + uscc_check_char(first17)
+        employer["id"] = code[:2] + rng.choice("ABCDEFGHJ") + code[3:]
     elif kind == "uscc_length":
         employer["id"] = employer["id"][:17]
     elif kind == "industry_wrong_section":

@@ -15,6 +15,14 @@ from pipeline.generate.options import GenerateOptions
 from pipeline.generate.timeline import Timeline
 from pipeline.generate.util import cumulative
 
+#: The divisions an employer registered outside its unit may carry, in the order they are
+#: drawn from: the official units of the registry as shipped before it covered all of
+#: Jiangsu (issue 14). A list of its own, so a larger registry leaves the output unchanged.
+ELSEWHERE: tuple[str, ...] = (
+    *(f"32{n:02d}00" for n in range(1, 14)),
+    *("320402", "320404", "320411", "320412", "320413", "320481"),
+)
+
 
 class State:
     """What every part of the generator shares: one ``rng``, the units, times, ids, counters.
@@ -44,8 +52,8 @@ class State:
         self.division = {u.code: self._official(u) for u in self.units}
         #: per unit: the short name its document numbers begin with (常武 for 武进区 of 常州市)
         self.abbr = {u.code: self._abbr(u) for u in self.units}
-        #: divisions elsewhere in the country, for the employers registered there
-        self.elsewhere = [u.code for u in registry if u.official and u.code[2:] != "0000"]
+        #: divisions elsewhere, for the employers registered there (the generator's own list)
+        self.elsewhere = list(ELSEWHERE)
         self.seq = 0
         self.numbers: Counter[tuple[str, str, int]] = Counter()
         #: the latest slot time so far (epoch seconds)

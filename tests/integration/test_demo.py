@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from contracts.quality.config import DEFAULT_QUALITY_CONFIG
 from infra.broker import BrokerInfo
+from warehouse.report.xlsx import GEOMETRY as G
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,9 @@ def test_demo_runs_the_december_story(broker: BrokerInfo, tmp_path: Path) -> Non
     assert list(run.glob("state/snapshots/2024-12-31/*restated*/quality/data_docs/index.html"))
     workbook = load_workbook(run / "report-2024-12-31.xlsx")
     assert workbook.sheetnames[0] == "320400 常州市" and len(workbook.sheetnames) == 8
+    # 填报时间: the day the city's report is due to the province, not the machine's date
+    filed = workbook.worksheets[0].cell(row=G.filed_at, column=1).value
+    assert filed == "填报时间：2025年1月3日"
     out = done.stdout
     _the_gate_refused_then_accepted(run, out)
     assert "exactly the manifest's counts" in out

@@ -78,3 +78,45 @@ def test_config_override(tmp_path: Path, capsys):
     path.write_text(text.replace("due = 2025-01-06", "due = 2025-01-07"), encoding="utf-8")
     rows = reports(capsys, ["--today", "2024-12-31", "--config", str(path)])
     assert rows["province → national progress"]["due"].startswith("2025-01-07")
+
+
+def notes(out: str) -> dict[str, str]:
+    """The notes after the table, keyed by 'level → to cutoff' (wrapped lines joined)."""
+    text = " ".join(out.split("notes:", 1)[1].split())
+    found = {}
+    for part in text.split("- ")[1:]:
+        key, _, body = part.partition(": ")
+        found[key] = body
+    return found
+
+
+def test_notes_a_due_date_before_its_own_cutoff(capsys):
+    assert run(["--today", "2024-12-20"]) == 0
+    found = notes(capsys.readouterr().out)
+    note = found["district → city progress"]
+    assert note.startswith("due 2024-12-31 17:30, before its data cutoff 23:59:59")
+    assert "17:30-23:59:59" in note and "restated snapshot" in note
+
+
+def test_notes_a_due_date_on_a_non_working_day(capsys):
+    assert run(["--today", "2024-12-20"]) == 0
+    found = notes(capsys.readouterr().out)
+    # 2025-01-28 opens the Spring Festival holiday; 01-27 (Monday) is a working day
+    assert found["district → city final"].startswith("due 2025-01-28, a non-working day")
+    assert "send by 2025-01-27" in found["district → city final"]
+    # due on working days and at or after their cutoffs: no note
+    assert set(found) == {"district → city progress", "district → city final"}
+
+
+def test_a_due_date_after_a_weekend_names_the_last_working_day(tmp_path: Path):
+    from contracts.calendar import load_campaign
+
+    text = load_campaign().source.read_text(encoding="utf-8")
+    config = tmp_path / "campaign.toml"
+    # the city's progress report due on Sunday 2025-01-05: send by Friday 01-03
+    config.write_text(text.replace("due = 2025-01-03\n", "due = 2025-01-05\n", 1), "utf-8")
+    (city,) = [
+        d for d in load_campaign(config).due_dates() if (d.level, d.cutoff) == ("city", "progress")
+    ]
+    (note,) = calendar_cmd.deadline_notes(city, load_campaign(config))
+    assert note.startswith("due 2025-01-05, a non-working day") and "send by 2025-01-03" in note

@@ -13,6 +13,7 @@ import pytest
 from contracts.cells import TOTAL
 from contracts.events import Event
 from contracts.quality import CHECK_BY_ID, CHECKS, CRITICAL, WARNING, SnapshotInput, run_check
+from contracts.uscc import org_check_digit, uscc_check_char, validate_uscc
 from tests.contracts import eventkit as ek
 from tests.quality import kit
 
@@ -141,6 +142,19 @@ def _bad_code_case() -> Case:
     return Case(events=events, archive=kit.archive_frame([(events[0], bad), *events[1:]]))
 
 
+def _old_org_code() -> str:
+    """FACTORY's code with a wrong embedded GB 11714 digit, its check character right."""
+    code = ek.FACTORY["id"]
+    wrong = next(d for d in "0123456789" if d != org_check_digit(code[8:16]))
+    return code[:16] + wrong + uscc_check_char(code[:16] + wrong)
+
+
+def _old_org_code_case() -> Case:
+    events = kit.clean_events()
+    old = events[0].to_json().replace(ek.FACTORY["id"], _old_org_code())
+    return Case(events=events, archive=kit.archive_frame([(events[0], old), *events[1:]]))
+
+
 def _bad_unit_case() -> Case:
     events = kit.clean_events()
     archive = kit.archive_frame(events)
@@ -214,6 +228,7 @@ VIOLATIONS: dict[str, Callable[[], Case]] = {
     "events.event_id_one_unit": _id_under_two_units_case,
     "events.targets_in_own_unit": _cross_unit_target_case,
     "events.valid_credit_codes": _bad_code_case,
+    "events.org_code_check_digits": _old_org_code_case,
     "events.valid_unit_codes": _bad_unit_case,
     "events.feeds_alive": _dead_feed_case,
     "dead_letters.open_warning": lambda: Case(dead_letters=kit.dead_letters(3, 2)),
@@ -294,6 +309,18 @@ def test_duplicates_and_bad_codes_name_their_events() -> None:
     assert codes.evidence[0]["employer_id"].endswith("X")
 
 
+def test_a_wrong_embedded_org_digit_is_a_warning_naming_the_events() -> None:
+    code = _old_org_code()
+    assert validate_uscc(code) == code  # accepted at ingest: the figures count
+    case = _old_org_code_case()
+    result = case.run()
+    assert failed(result) == {"events.org_code_check_digits": WARNING} and result.passed
+    outcome = result.outcome("events.org_code_check_digits")
+    assert [(e["employer_id"], e["event_id"]) for e in outcome.evidence] == [
+        (code, case.events[0].event_id)
+    ]
+
+
 def test_dead_feed_names_the_source() -> None:
     outcome = _dead_feed_case().run().outcome("events.feeds_alive")
     assert [r["source"] for r in outcome.offending] == ["court"]
@@ -335,10 +362,12 @@ def test_schema_failure_skips_the_arithmetic() -> None:
 
 
 def test_silent_units_follow_the_named_unit() -> None:
-    # Naming the province makes every other Jiangsu city a silent leaf.
+    # Naming the province makes every county-level unit outside Changzhou a silent leaf (the
+    # registry lists all of Jiangsu); a city with units below it is not a leaf itself.
     result = Case().run(unit="320000")
     silent = result.outcome("snapshot.no_silent_units")
-    assert silent.failed and {"unit": "320100", "own_figures": "all zero"} in silent.offending
+    assert silent.failed and {"unit": "320102", "own_figures": "all zero"} in silent.offending
+    assert "320100" not in {r["unit"] for r in silent.offending}
 
 
 def test_result_serialises(tmp_path: Any) -> None:

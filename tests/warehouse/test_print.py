@@ -75,30 +75,28 @@ def _pdf_pages(pdf: Path) -> tuple[int, str]:
     return int(pages.group(1)), size.group(1)
 
 
-def test_the_workbook_renders_as_one_a4_landscape_page_per_sheet(
-    office: str, tmp_path: Path
-) -> None:
-    book = _workbook(tmp_path / "form.xlsx")
-    profile = tmp_path / "lo-profile"  # its own profile: no clash with a running office
+def assert_a4_pages(office: str, book: Path, sheets: int) -> Path:
+    """Convert `book` with LibreOffice (its own profile) and check one A4 landscape page per
+    sheet; the PDF's path."""
+    profile = book.parent / "lo-profile"  # its own profile: no clash with a running office
     done = subprocess.run(
-        [
-            office,
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(book),
-        ],
+        [office, f"-env:UserInstallation={profile.as_uri()}", "--headless"]
+        + ["--convert-to", "pdf", "--outdir", str(book.parent), str(book)],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
     )
-    pdf = tmp_path / "form.pdf"
+    pdf = book.with_suffix(".pdf")
     assert done.returncode == 0 and pdf.exists(), done.stdout + done.stderr
     pages, size = _pdf_pages(pdf)
-    assert pages == len(UNITS), f"{pages} pages for {len(UNITS)} sheets"
+    assert pages == sheets, f"{pages} pages for {sheets} sheets"
     width, height = (float(x) for x in re.findall(r"[\d.]+", size)[:2])
     assert (round(width), round(height)) == (842, 595), size  # A4 landscape, in points
     assert "A4" in size
+    return pdf
+
+
+def test_the_workbook_renders_as_one_a4_landscape_page_per_sheet(
+    office: str, tmp_path: Path
+) -> None:
+    assert_a4_pages(office, _workbook(tmp_path / "form.xlsx"), len(UNITS))

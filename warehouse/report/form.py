@@ -69,7 +69,22 @@ class UnitForm:
             return f"{own}本级"
         if self.scope == "own":
             return f"{own}本级（不含下级{len(below)}个单位）"
-        names = "、".join(f"{u.name}（{u.code}）" for u in below)
+        kids = [u for u in below if u.parent == self.unit.code]
+        if len(kids) == len(below):
+            names = "、".join(f"{u.name}（{u.code}）" for u in below)
+        else:  # a province: its cities, each with how many units it covers, not all 118
+            under = {u.code: 0 for u in kids}
+            by_code = {u.code: u for u in self.covers}
+            for unit in below:
+                top = unit
+                while top.code not in under and top.parent in by_code:
+                    top = by_code[top.parent]
+                under[top.code] += top.code != unit.code
+            names = "、".join(
+                f"{u.name}（{u.code}）"
+                + (f"及其下级{under[u.code]}个单位" if under[u.code] else "")
+                for u in kids
+            )
         return f"{own}本级及下级{len(below)}个单位汇总：{names}"
 
 

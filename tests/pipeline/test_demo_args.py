@@ -1,0 +1,53 @@
+"""`arrears demo --filed-on`: the workbook's 填报时间, by default the story's due day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline import cli
+from pipeline.commands import demo as demo_cmd
+from pipeline.flows.demo_run import default_filed_on, workbook_argv
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    """The keyword arguments each `arrears demo` passed to the story (which does not run)."""
+    seen: list[dict[str, Any]] = []
+
+    def fake(run_dir: Path, **kw: Any) -> int:
+        seen.append(kw)
+        return 0
+
+    monkeypatch.setattr(demo_cmd, "run_demo", fake)
+    monkeypatch.chdir(tmp_path)
+    return seen
+
+
+def test_default_is_the_citys_progress_report_due_day(calls: list[dict[str, Any]]) -> None:
+    assert default_filed_on() == dt.date(2025, 1, 3)  # campaign-2024.toml, city -> province
+    assert cli.main(["demo"]) == 0
+    assert calls[-1]["filed_on"] == dt.date(2025, 1, 3)
+
+
+def test_filed_on_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
+    assert cli.main(["demo", "--filed-on", "2025-01-02"]) == 0
+    assert calls[-1]["filed_on"] == dt.date(2025, 1, 2)
+
+
+def test_a_bad_filed_on_is_a_usage_error(
+    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["demo", "--filed-on", "2025年1月3日"])
+    assert exited.value.code == 2 and not calls
+    assert "is not a date YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_the_workbook_is_reported_with_the_filing_date(tmp_path: Path) -> None:
+    argv = workbook_argv("SNAP", ["320400", "320402"], tmp_path / "f.xlsx", dt.date(2025, 1, 3))
+    assert argv[:6] == ["report", "SNAP", "--unit", "320400", "--unit", "320402"]
+    assert argv[-2:] == ["--filed-on", "2025-01-03"]
