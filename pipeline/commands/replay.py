@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         "verified": None,
         "equal": None,
         "differences": [],
+        "views_differ": [],
     }
     console.print(
         f"rebuilt from {rebuilt.source} to {format_offsets(rebuilt.offsets) or '(empty)'}"
