@@ -13,6 +13,7 @@ them.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -233,7 +234,7 @@ def fetch_own(entry: WorkerEntry, cutoff_day: int, timeout: float = 5.0) -> dict
 def _ask(entry: WorkerEntry, cutoff_day: int, timeout: float) -> dict[str, Any]:
     try:
         return fetch_own(entry, cutoff_day, timeout=timeout)
-    except (OSError, urllib.error.URLError, ValueError) as err:
+    except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException) as err:
         return {
             "worker_id": entry.worker_id,
             "ready": False,

@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.exact or args.format == "csv":
         write_csv([form], sys.stdout, precision)
+        _warn_incomplete(partial, lagging)
         return 0
     console = Console()  # the table fits it: transposed when narrow (warehouse.report.text)
     render_table([form], console, precision)
@@ -160,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
         f"[dim]live: {len(workers)} worker(s) ({', '.join(workers)}), "
         f"events through the end of {cutoff.date().isoformat()}[/dim]"
     )
+    _warn_incomplete(partial, lagging)
+    return 0
+
+
+def _warn_incomplete(partial: str, lagging: int) -> None:
+    """On stderr, whatever the format: figures printed short or behind the log say so."""
     if partial:
         Console(stderr=True).print(f"[yellow]not complete: {partial}[/yellow]")
     if lagging:
@@ -167,4 +174,3 @@ def run(args: argparse.Namespace) -> int:
             f"[yellow]not complete: the workers are {lagging:,} records behind the log's end; "
             "wait for them, or cut a snapshot --from kafka[/yellow]"
         )
-    return 0

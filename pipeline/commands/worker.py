@@ -88,11 +88,31 @@ def _exit_on_sigterm() -> None:
         signal.signal(sig, lambda *_: os._exit(0))
 
 
+#: Set once the worker is asked to stop: a fatal error then ends it instead of a restart.
+_STOPPING = threading.Event()
+
+
+def _lost_the_broker(exc: BaseException) -> bool:
+    """Kafka's or the network's errors (and a recovery that made no progress): the broker
+    went away. Anything else is a bug, which a restart would only repeat."""
+    from aiokafka.errors import KafkaError
+
+    from streams.ownership import RecoveryStalled
+
+    return isinstance(exc, KafkaError | OSError | TimeoutError | RecoveryStalled)
+
+
 def _start_again(exc: BaseException) -> None:
     """What a worker does when its changelog or offsets can no longer be written (the broker
     went away mid-transaction): start again as a new process, like a restart after kill -9
     (the tested path: nothing is lost, nothing counted twice). Same pid, same arguments;
-    the new process waits for the broker and rebuilds its partitions from the changelog."""
+    the new process waits for the broker and rebuilds its partitions from the changelog.
+    Any other fatal error, or one while stopping, ends the worker (status 70, or 0 when
+    asked to stop), like kill -9."""
+    if _STOPPING.is_set() or not _lost_the_broker(exc):
+        print(f"worker: stopping on {exc!r}", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(0 if _STOPPING.is_set() else 70)
     _exit_on_sigterm()
     # a worker that ran a while before losing the broker starts the back-off afresh
     ran_a_while = time.monotonic() - _STARTED > 60
@@ -106,7 +126,11 @@ def _start_again(exc: BaseException) -> None:
     logging.shutdown()
     time.sleep(pause)
     os.environ[RESTARTED] = str(attempt)
-    os.execv(sys.executable, [sys.executable, "-m", "pipeline.cli", *sys.argv[1:]])
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", "pipeline.cli", *sys.argv[1:]])
+    except OSError as err:
+        print(f"worker: cannot start again ({err})", file=sys.stderr, flush=True)
+        os._exit(70)
 
 
 #: Seconds a graceful stop may take (committing the changelog, leaving the group) before
@@ -115,14 +139,15 @@ def _start_again(exc: BaseException) -> None:
 STOP_DEADLINE_S = 8.0
 
 
-def _force_exit() -> None:
+def _force_exit(worker: Any) -> None:
+    crashed = getattr(worker, "crash_reason", None) is not None
     print(
         f"worker: the graceful stop took over {STOP_DEADLINE_S:.0f} s (is the broker down?); "
         "exiting without it: the next start rebuilds from the changelog",
         file=sys.stderr,
         flush=True,
     )
-    os._exit(0)
+    os._exit(1 if crashed else 0)  # a stop after a crash stays a failure
 
 
 def _worker_class(faust: Any) -> Any:
@@ -130,7 +155,8 @@ def _worker_class(faust: Any) -> Any:
 
     class Worker(faust.Worker):  # type: ignore[misc]
         async def on_stop(self) -> None:
-            timer = threading.Timer(STOP_DEADLINE_S, _force_exit)
+            _STOPPING.set()
+            timer = threading.Timer(STOP_DEADLINE_S, _force_exit, args=(self,))
             timer.daemon = True
             timer.start()
             await super().on_stop()

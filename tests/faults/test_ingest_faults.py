@@ -18,7 +18,7 @@ from infra.admin import ensure_topics
 from infra.settings import Settings
 from infra.topics import dead_letter_topic
 from tests.faults.procs import arrears, generate, records_in_log
-from tests.faults.verdict import Verdict, three_paths
+from tests.faults.verdict import Verdict, assert_log_holds, three_paths
 from tests.streams.kafka_kit import WorkerProcess, read_log, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -36,7 +36,8 @@ def _validators(pid: int) -> list[int]:
 
 
 def _dirty_file(path: Path) -> tuple[list[bytes], Counter[str]]:
-    """A generated December with an oversized line and cross-unit targets put in."""
+    """A generated December with an oversized line and cross-unit targets put in; returns
+    the generated lines (without the three put in) and the dead letters those must give."""
     lines = generate(path, 30_000, seed=11)
     events = []
     for line in lines[:400]:
@@ -59,8 +60,7 @@ def _dirty_file(path: Path) -> tuple[list[bytes], Counter[str]]:
         "payload": {"retracts": first["event_id"], "reason": "filed under the wrong unit"},
     }
     extra = [json.dumps(o, ensure_ascii=False).encode() for o in (huge, fix, retract)]
-    lines = lines[:500] + extra + lines[500:]
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path.write_bytes(b"\n".join(lines[:500] + extra + lines[500:]) + b"\n")
     return lines, Counter(
         {"record.too_large": 1, "supersedes.other_unit": 1, "retracts.other_unit": 1}
     )
@@ -97,9 +97,10 @@ def test_a_killed_validator_an_oversized_line_and_cross_unit_targets(
         settings,
         tmp_path,
         "validator kill, huge line, cross-unit",
-        sent=len(lines),
+        sent=len(lines) + 3,
         recovery_s=noticed,
     )
+    assert_log_holds(settings, lines)  # the planted three refused, nothing else lost
     reasons = Counter(
         json.loads(v)["reason"] for *_, v in read_log(settings, [dead_letter_topic(settings)])
     )

@@ -25,9 +25,10 @@ from tests.streams.kafka_kit import log_ends, wait_caught_up
 from tests.streams.workload import CAMPAIGN, REGISTRY
 from warehouse.archive import Archiver
 from warehouse.kafka_log import source_topics
+from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 
-__all__ = ["Verdict", "three_paths"]
+__all__ = ["Verdict", "three_paths", "assert_log_holds"]
 
 Figures = dict[tuple[str, str], int]
 
@@ -120,3 +121,20 @@ def three_paths(
         refused=(kafka.rebuild.invalid, run.invalid),
         examples=tuple(examples),
     )
+
+
+def assert_log_holds(settings: Settings, lines: Iterable[bytes | str]) -> None:
+    """The Kafka replay's figures are those of `lines` folded directly, no Kafka between:
+    nothing the input holds was lost on the way in, nor sent twice with effect (the
+    three paths all read the log, so they cannot see a record that never reached it)."""
+    expected = Rebuild(REGISTRY)
+    expected.feed(LogRecord("input", 0, i, line) for i, line in enumerate(lines))
+    kafka = rebuild_from_kafka(settings.bootstrap_servers, source_topics(settings), None, REGISTRY)
+    for text in ("2024-12-31", None):
+        cutoff = parse_cutoff(text, CAMPAIGN)
+        want = {k: v for k, v in expected.own_figures(cutoff).items() if v}
+        got = {k: v for k, v in kafka.rebuild.own_figures(cutoff).items() if v}
+        assert got == want, (
+            f"the log's figures at {cutoff.iso()} are not the input's: "
+            f"{sorted(set(got.items()) ^ set(want.items()))[:12]}"
+        )

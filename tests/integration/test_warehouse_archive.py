@@ -15,7 +15,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from infra.settings import Settings
-from tests.integration.test_warehouse import env, produce  # noqa: F401 - the fixture
+from tests.integration.test_warehouse import produce
 from tests.warehouse.logkit import phase_one, phase_two
 from warehouse.archive import archiver_group
 from warehouse.archive_files import ARCHIVE_SCHEMA, archive_files
@@ -60,7 +60,7 @@ def committed(settings: Settings) -> dict[str, int]:
 
 
 def test_killed_between_write_and_commit_rerun_loses_and_duplicates_nothing(
-    env: Settings,  # noqa: F811 - the fixture imported above
+    env: Settings,
     tmp_path: Path,
 ) -> None:
     root = env.state_dir / "archive"
