@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_view_arguments(parser)
     parser.add_argument("--window", metavar="Nd", help="window length (default: the campaign's)")
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="N of each kind (10)")
+    parser.add_argument("--top", type=int, default=10, metavar="N", help="N of each kind")
     parser.add_argument(
         "--by", choices=("leads", "growth"), default="leads", help="rank by leads or growth"
     )
