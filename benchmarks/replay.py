@@ -60,7 +60,6 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
         help="December snapshot rebuild time from Kafka and from the archive, vs a bare "
         "consumer; peak memory",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--events",

@@ -58,7 +58,6 @@ def register_streams(actions: Any, count: Callable[[str], int]) -> None:
         "streams",
         help="stream workers: events/s for one and two, latency p50/p99, RSS",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--events",

@@ -67,10 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "From a SNAPSHOT the figures are those stored with it (or, for another --window, "
             "the archive at its offsets); with --cutoff they come from the whole archive. "
             "The events count as they do on the form: corrections, retractions and resends "
-            "resolved by the same Ledger.\n\n"
-            "Exit status: 0 done, 1 failure, 2 bad arguments."
+            "resolved by the same Ledger."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_view_arguments(parser)
     parser.add_argument("--window", metavar="Nd", help="window length (default: the campaign's)")

@@ -32,10 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "is resolved and every substantiated lead closed. A line's open cases are the "
             "verified cases the no_open_cases quality expectation lists (one rule).\n\n"
             "From a SNAPSHOT the lines are those stored with it; with --cutoff they come from "
-            "the whole archive.\n\n"
-            "Exit status: 0 done, 1 failure, 2 bad arguments."
+            "the whole archive."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_view_arguments(parser)
     parser.add_argument("--open", action="store_true", help="only the lines still open")

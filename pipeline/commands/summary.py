@@ -30,10 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "amounts, the lead hotspots, the quality warnings of `arrears check` when it has "
             "run on the snapshot) and 意见建议 as headings for people to write. Figures are "
             "the snapshot's, rounded as on the form (万人 4 places, 万元 2, half up); the "
-            "events behind them are read from the archive at the snapshot's offsets.\n\n"
-            "Exit status: 0 written, 1 failure, 2 bad arguments."
+            "events behind them are read from the archive at the snapshot's offsets."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("snapshot", metavar="SNAPSHOT", help="a snapshot directory, CUTOFF/ID, ...")
     parser.add_argument("--previous", metavar="SNAPSHOT", help="an earlier snapshot to compare")
