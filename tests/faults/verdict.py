@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contracts.cutoff import parse_cutoff
 from infra.settings import Settings
@@ -28,7 +29,7 @@ from warehouse.kafka_log import source_topics
 from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 
-__all__ = ["Verdict", "three_paths", "assert_log_holds"]
+__all__ = ["Verdict", "three_paths"]
 
 Figures = dict[tuple[str, str], int]
 
@@ -78,11 +79,18 @@ def three_paths(
     sent: int,
     recovery_s: float | None = None,
     cutoffs: Iterable[str | None] = ("2024-12-31", None),
+    input_lines: Iterable[bytes | str] | None = None,
 ) -> Verdict:
-    """Live (caught up with the log), Kafka replay and archive batch, cell by cell."""
+    """Live (caught up with the log), Kafka replay and archive batch, cell by cell; and,
+    given `input_lines`, the replay against those lines folded directly, no Kafka between:
+    nothing the input holds was lost on the way in, nor sent twice with effect (the three
+    paths all read the log, so they cannot see a record that never reached it)."""
+    cutoffs = tuple(cutoffs)
     wait_caught_up(settings, timeout=180)
     topics = source_topics(settings)
     kafka = rebuild_from_kafka(settings.bootstrap_servers, topics, None, REGISTRY)
+    if input_lines is not None:
+        _assert_log_holds(kafka.rebuild, input_lines, cutoffs)
     archive_root = workdir / "fault-archive"
     run = Archiver(settings.bootstrap_servers, settings, archive_root, REGISTRY).run(until_end=True)
     archive = rebuild_from_archive(archive_root, topics, kafka.offsets, REGISTRY)
@@ -123,17 +131,15 @@ def three_paths(
     )
 
 
-def assert_log_holds(settings: Settings, lines: Iterable[bytes | str]) -> None:
-    """The Kafka replay's figures are those of `lines` folded directly, no Kafka between:
-    nothing the input holds was lost on the way in, nor sent twice with effect (the
-    three paths all read the log, so they cannot see a record that never reached it)."""
+def _assert_log_holds(
+    log: Any, lines: Iterable[bytes | str], cutoffs: Iterable[str | None]
+) -> None:
     expected = Rebuild(REGISTRY)
     expected.feed(LogRecord("input", 0, i, line) for i, line in enumerate(lines))
-    kafka = rebuild_from_kafka(settings.bootstrap_servers, source_topics(settings), None, REGISTRY)
-    for text in ("2024-12-31", None):
+    for text in cutoffs:
         cutoff = parse_cutoff(text, CAMPAIGN)
         want = {k: v for k, v in expected.own_figures(cutoff).items() if v}
-        got = {k: v for k, v in kafka.rebuild.own_figures(cutoff).items() if v}
+        got = {k: v for k, v in log.own_figures(cutoff).items() if v}
         assert got == want, (
             f"the log's figures at {cutoff.iso()} are not the input's: "
             f"{sorted(set(got.items()) ^ set(want.items()))[:12]}"
