@@ -151,6 +151,15 @@ class _Worker:
             pass
         return out
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the worker so far (all its threads): unlike
+        events/s, it hardly moves when other processes share the cores."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -264,6 +273,7 @@ def _throughput(
         owned = {
             f"bench-{i}": (w.status() or {}).get("partitions", []) for i, w in enumerate(workers)
         }
+        cpu_before = sum(w.cpu_seconds() for w in workers)
         started = time.monotonic()
         per_partition = _produce_fast(
             settings.bootstrap_servers, settings.topic_prefix, records, settings.partitions
@@ -287,6 +297,7 @@ def _throughput(
             time.sleep(0.1)
         assert first is not None
         seconds = max(last - first, 1e-6)
+        cpu = sum(w.cpu_seconds() for w in workers) - cpu_before
         # Events are keyed by unit: the busiest worker's share bounds what more workers can do.
         shares = {name: sum(per_partition.get(p, 0) for p in ps) for name, ps in owned.items()}
         return {
@@ -295,6 +306,8 @@ def _throughput(
             "seconds": round(seconds, 2),
             "events_per_s": round(len(records) / seconds),
             "memory_mb": peak,
+            "cpu_seconds": round(cpu, 2),
+            "cpu_us_per_event": round(cpu * 1e6 / len(records), 1),
             "produce_seconds": round(produce_seconds, 2),
             "events_per_partition": dict(sorted(per_partition.items())),
             "partitions_per_worker": owned,
@@ -414,9 +427,9 @@ def run(args: argparse.Namespace) -> int:
         logs = args.out.parent / "streams-logs"
         logs.mkdir(parents=True, exist_ok=True)
         one = _throughput(base, records, 1, logs, say)
-        say(f"one worker: {one['events_per_s']:,} events/s")
+        say(f"one worker: {one['events_per_s']:,} events/s, {one['cpu_us_per_event']} us CPU each")
         two = _throughput(base, records, 2, logs, say)
-        say(f"two workers: {two['events_per_s']:,} events/s")
+        say(f"two workers: {two['events_per_s']:,} events/s, {two['cpu_us_per_event']} us CPU each")
         latency = _latency(base, records, args.rate, args.seconds, logs, say)
     figures = {
         "one_worker": one,
@@ -440,6 +453,10 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     table.add_row("one worker", f"{one['events_per_s']:,} events/s ({one['seconds']}s)")
     table.add_row("two workers", f"{two['events_per_s']:,} events/s ({two['seconds']}s)")
+    table.add_row(
+        "worker CPU per event (one / two)",
+        f"{one['cpu_us_per_event']} / {two['cpu_us_per_event']} us",
+    )
     table.add_row(
         "two / one",
         f"{figures['scaling']:.2f} (partition balance allows {two['balance_bound']:.2f})",

@@ -151,9 +151,15 @@ def _force_exit(worker: Any) -> None:
 
 
 def _worker_class(faust: Any) -> Any:
-    """faust.Worker whose stop has a deadline (`STOP_DEADLINE_S`)."""
+    """faust.Worker whose stop has a deadline (`STOP_DEADLINE_S`), without Faust's spinner."""
 
     class Worker(faust.Worker):  # type: ignore[misc]
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            # Faust's spinner turns the root logger to DEBUG so that every log record spins
+            # it: aiokafka's and Faust's debug records were then built for every fetch and
+            # produce (and the trace enabled). The status line tells the progress instead.
+            self.spinner = None
+
         async def on_stop(self) -> None:
             _STOPPING.set()
             timer = threading.Timer(STOP_DEADLINE_S, _force_exit, args=(self,))
