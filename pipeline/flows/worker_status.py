@@ -7,6 +7,7 @@ group's committed offsets and the log's end for the partitions the worker owns.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -14,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kafka import TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError
 
 from contracts.clock import CST
@@ -66,6 +67,7 @@ class StatusLine:
         self._committed: dict[TopicPartition, int] = {}
         self._last_commit: str | None = None
         self._last: tuple[dict[str, Any], dict[str, int] | None] | None = None
+        self._admin: KafkaAdminClient | None = None  # opened by the first line
 
     def start(self) -> StatusLine:
         self._thread.start()
@@ -75,10 +77,18 @@ class StatusLine:
         """Stop the thread and print the last line seen (the worker's pages are gone by now)."""
         self._stop.set()
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._close_admin()
         if self._last is None:
             self.say(f"worker {self.worker_id} stopped")
         else:
             self.say(describe(f"{self.worker_id} stopped", *self._last, self._last_commit))
+
+    def _close_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                admin.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every or None):  # 0: no line until the end
@@ -99,13 +109,13 @@ class StatusLine:
         when the broker does not answer); notes when the committed offsets last moved."""
         tps = [TopicPartition(t, p) for t in self.topics for p in owned]
         try:
-            admin = admin_client(self.bootstrap)
-            try:
-                ends = end_offsets(admin, tps)
-                committed = admin.list_group_offsets({self.group: None}).get(self.group, {})
-            finally:
-                admin.close()
+            # One client for every line: a new one's connections and metadata cost the
+            # worker, whose process this thread shares, more than the line itself.
+            self._admin = self._admin or admin_client(self.bootstrap)
+            ends = end_offsets(self._admin, tps)
+            committed = self._admin.list_group_offsets({self.group: None}).get(self.group, {})
         except (KafkaError, OSError):
+            self._close_admin()  # the next line connects again
             return None
         wanted = set(tps)
         now = {
