@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -154,8 +155,13 @@ def create_runtime(
         # A chunk's changelog records go out as record batches of up to this many bytes
         # (streams.changelog): a few per chunk, under the broker's 1 MiB message.max.bytes.
         producer_max_batch_size=CHANGELOG_BATCH,
+        # Offsets are committed by the timer only, in the background: a commit waits for
+        # every changelog transaction (the flush barrier below), and Faust's count-based
+        # commit (`broker_commit_every`) would wait for it inside the fetch loop, holding
+        # up every partition's records meanwhile. Where a worker resumes comes from the
+        # journal anyway (`Runtime.rewind_to_journal`), not from these offsets.
         broker_commit_interval=0.5,
-        broker_commit_every=2000,
+        broker_commit_every=sys.maxsize,
         table_standby_replicas=0,
         # A killed worker must leave the group quickly so its partitions move on
         # (Faust's default session timeout is 60 s; Kafka's minimum is 6 s).

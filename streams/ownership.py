@@ -7,16 +7,22 @@ figures nor its changelog):
    transactional producer whose id belongs to the partition, not to the worker
    (`infra.topics.changelog_writer_id`). Only a `ready` writer of the current
    generation sends.
-2. `take_over` runs after every assignment, before the source partitions resume.
-   It retires this worker's old writers (synchronously: from then on no chunk of
-   theirs touches the table; what they had sent is committed, or aborted by the
-   fences that follow), starts one writer per assigned partition -- each
+2. After every assignment, before the source partitions resume, the worker keeps
+   the partitions it still owns and takes the others over. `release` stops the
+   writers of partitions no longer assigned, and of those no longer usable
+   (synchronously: from then on no chunk of theirs touches the table; what they had
+   sent is committed, or aborted by the fences that follow). A partition assigned
+   again whose writer is still usable is kept, table and writer, once a write proves
+   that writer still holds the fence (`Runtime.take_over` journals it again: had
+   anyone fenced it meanwhile, the broker refuses that write and the partition is
+   taken over instead). `take_over` starts one writer per other partition -- each
    start bumps the id's epoch on the broker, which aborts the previous owner's open
    transaction and refuses everything that owner sends or commits from then on,
-   however long it was paused and whatever it still believes -- then empties the
-   table and reads every assigned partition back, committed records only, to the
-   end offset it finds *after* those fences. Nobody else can write there any more,
-   so that end is final: the state is exactly what every earlier owner committed.
+   however long it was paused and whatever it still believes -- then reads those
+   partitions back, committed records only, to the end offset it finds *after*
+   those fences, and only then replaces their keys in the table. Nobody else can
+   write there any more, so that end is final: the state is exactly what every
+   earlier owner committed.
 3. A zombie learns of its fence when the broker refuses its transaction
    (ProducerFenced): the writer turns `fenced`, the chunk is abandoned (its events
    are read again by the owner, from its journal), the worker stops applying and
@@ -44,7 +50,14 @@ from infra.topics import changelog_writer_id, tallies_changelog
 from streams.changelog import PartitionWriter, Record
 from streams.errors import StreamsError
 
-__all__ = ["Owners", "Writer", "Ownership", "RecoveryStalled", "read_committed"]
+__all__ = [
+    "Owners",
+    "Writer",
+    "Ownership",
+    "RecoveryStalled",
+    "read_committed",
+    "drop_partitions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +78,7 @@ class Writer(Protocol):
     def state(self) -> str: ...
     def usable(self) -> bool: ...
     async def send(self, records: list[Record]) -> None: ...
+    async def settled(self) -> bool: ...
 
 
 class Owners(Protocol):
@@ -73,6 +87,9 @@ class Owners(Protocol):
     def writer(self, partition: int) -> Writer | None: ...
     def fenced(self) -> frozenset[int]: ...
     def flush(self) -> Iterable[Awaitable[Any]]: ...
+    async def release(
+        self, partitions: Iterable[int], generation: int
+    ) -> tuple[frozenset[int], frozenset[int]]: ...
     async def take_over(
         self,
         partitions: Iterable[int],
@@ -129,6 +146,22 @@ class Ownership:
         )
         return PartitionWriter(producer, self.topic, partition, generation, self.on_fatal)
 
+    async def release(
+        self, partitions: Iterable[int], generation: int
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        """Stop the writers of partitions not in `partitions`, and of those no longer
+        usable; keep the others, now for `generation`. Returns (kept, released)."""
+        wanted = set(partitions)
+        kept = {p: w for p, w in self._writers.items() if p in wanted and w.usable()}
+        gone = [w for p, w in self._writers.items() if p not in kept]
+        for writer in gone:
+            writer.retire()
+        for writer in kept.values():
+            writer.generation = generation
+        self._writers = kept
+        await asyncio.gather(*(w.close() for w in gone))
+        return frozenset(kept), frozenset(w.partition for w in gone)
+
     async def take_over(
         self,
         partitions: Iterable[int],
@@ -136,31 +169,33 @@ class Ownership:
         table: MutableMapping[str, Any],
         current: Callable[[], bool],
     ) -> bool:
-        """Fence every other writer of `partitions`, rebuild `table` from their committed
-        records, and own them; False (owning nothing) if `current()` turns False meanwhile
-        (another rebalance: its own take-over follows)."""
-        old, self._writers = self._writers, {}
-        for writer in old.values():
-            writer.retire()
-        await asyncio.gather(*(w.close() for w in old.values()))
-        new = {p: self._writer_for(p, generation) for p in sorted(set(partitions))}
+        """Fence every other writer of `partitions`, replace their keys in `table` by their
+        committed records, and own them; False (owning none of them) if `current()` turns
+        False meanwhile (another rebalance: its own take-over follows). Other partitions'
+        keys and writers stay as they are."""
+        wanted = sorted(set(partitions))
+        await asyncio.gather(*(w.close() for p in wanted if (w := self._writers.pop(p, None))))
+        new = {p: self._writer_for(p, generation) for p in wanted}
         done = False
         try:
             await asyncio.gather(*(w.start() for w in new.values()))
             if current():
-                table.clear()
+                read: dict[str, Any] = {}
                 self.recovered = await read_committed(
                     self.bootstrap,
                     self.topic,
                     new,
-                    table,
+                    read,
                     client_id=f"{self.worker_id}-recovery",
                     current=current,
                 )
                 done = current()
+                if done:  # no await from here on: the agent never sees half of it
+                    drop_partitions(table, new)
+                    table.update(read)
         finally:
             if done:
-                self._writers = new
+                self._writers.update(new)
             else:
                 await asyncio.gather(*(w.close() for w in new.values()))
         return done
@@ -169,6 +204,15 @@ class Ownership:
         """Let the commits in flight end and stop every writer (the worker stops)."""
         old, self._writers = self._writers, {}
         await asyncio.gather(*(w.close() for w in old.values()))
+
+
+def drop_partitions(table: MutableMapping[str, Any], partitions: Iterable[int]) -> None:
+    """Remove every key of `partitions` from `table` (each key names its partition second:
+    `J|<p>`, `L|<p>|...`, `A|<p>|...`, `K|<p>|...`, see `streams.engine`)."""
+    names = {str(p) for p in partitions}
+    if names:
+        for key in [k for k in table if k.split("|", 2)[1] in names]:
+            del table[key]
 
 
 async def read_committed(

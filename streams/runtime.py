@@ -37,8 +37,15 @@ from infra.topics import SOURCES, source_topic
 from streams import _faust
 from streams.changelog import Fenced, encode
 from streams.deadletter import dead_letter_message
-from streams.engine import Chunk, Engine, applied_events, journal_key, next_offsets, with_journal
-from streams.ownership import Owners, Writer
+from streams.engine import (
+    Chunk,
+    Engine,
+    applied_events,
+    journal_key,
+    next_offsets,
+    with_journal,
+)
+from streams.ownership import Owners, Writer, drop_partitions
 from streams.tallies import Window, own_figures
 from streams.trace import Tracer, by_tp, tp_names
 
@@ -88,6 +95,9 @@ class Runtime:
         #: Who may write which changelog partition; tests swap in one without Kafka.
         self.ownership = ownership
         self._taking_over = asyncio.Lock()
+        #: Partitions being taken over in the background (`take_over`), and that task.
+        self.recovering: frozenset[int] = frozenset()
+        self.recovery: asyncio.Future[None] | None = None
         #: Where dead letters go; tests swap in a list. Must return only once they are durable.
         self.send_dead_letters: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]] = (
             self._send_to_topic
@@ -102,8 +112,16 @@ class Runtime:
         return frozenset(tp.partition for tp in actives if tp.topic in self.sources)
 
     def owned(self) -> frozenset[int]:
-        """The assigned partitions this worker still owns: not those a newer owner fenced."""
-        return self.assigned() - self.ownership.fenced()
+        """The assigned partitions this worker owns and has rebuilt: a usable writer of the
+        current generation (not fenced by a newer owner, not still being taken over)."""
+        generation = _faust.generation(self.app)
+        return frozenset(
+            p
+            for p in self.assigned()
+            if (w := self.ownership.writer(p)) is not None
+            and w.usable()
+            and w.generation == generation
+        )
 
     def ready(self) -> bool:
         return _faust.recovered(self.app) and not _faust.rebalancing(self.app)
@@ -352,11 +370,16 @@ class Runtime:
             self.trace(what, gen=_faust.generation(self.app), **named)
 
     async def take_over(self) -> None:
-        """After every assignment, before the source partitions resume: fence the assigned
-        partitions' earlier writers, rebuild the table from their committed records, then
-        `rewind_to_journal` (`streams.ownership`; `create_app` hooks it after Faust's
-        recovery). One at a time: Faust does not cancel a hook when the next rebalance
-        starts, so a late one gives way to the next generation's (`current` turns False).
+        """After every assignment, before the source partitions resume: keep the partitions
+        this worker still owns, take the others over (fence their earlier writers, rebuild
+        them from their committed records), and `rewind_to_journal` (`streams.ownership`;
+        `create_app` hooks it after Faust's recovery).
+
+        While some partitions are kept, the others are taken over in the background
+        (`recovery`): the kept ones go on meanwhile, and each taken-over partition is
+        applied and answered for once it is rebuilt. One take-over at a time: Faust does
+        not cancel a hook when the next rebalance starts, so a late one gives way to the
+        next generation's (`current` turns False).
         """
         async with self._taking_over:
             generation = _faust.generation(self.app)
@@ -364,31 +387,94 @@ class Runtime:
             started = time.monotonic()
             self.engine.forget()
             try:
-                done = await self.ownership.take_over(
-                    partitions,
-                    generation,
-                    self.table.data,
-                    lambda: _faust.generation(self.app) == generation,
-                )
-            # The partitions cannot be written safely without their fence: stop, like a
-            # kill -9, and let the group move them (Faust would swallow a raise here).
+                kept, released = await self.ownership.release(partitions, generation)
+                drop_partitions(self.table.data, released)
+                kept = await self._confirm(kept)
             except Exception as exc:
-                log.exception("streams: could not take partitions %s over", sorted(partitions))
+                log.exception("streams: could not keep partitions %s", sorted(partitions))
                 self.on_fatal(exc)
                 return
             self.trace(
-                "take-over",
+                "keep",
                 gen=generation,
-                partitions=sorted(partitions),
-                done=done,
+                kept=sorted(kept),
+                released=sorted(released),
                 s=round(time.monotonic() - started, 3),
             )
-            if done:
-                self.counts["take_overs"] += 1
-                await self.rewind_to_journal(partitions)
+            if kept and self._current(generation):
+                await self.rewind_to_journal(kept)
+            rest = partitions - kept
+            if not rest:
+                return
+            self.recovering = rest
+            if not kept:  # nothing to go on with meanwhile
+                await self._take_over(rest, generation)
+                return
+        self.recovery = asyncio.ensure_future(self._recover(rest, generation))
+
+    async def _recover(self, partitions: frozenset[int], generation: int) -> None:
+        async with self._taking_over:
+            await self._take_over(partitions, generation)
+
+    async def _take_over(self, partitions: frozenset[int], generation: int) -> None:
+        """Take `partitions` over (the take-over lock held); they are owned once rebuilt."""
+        started = time.monotonic()
+        try:
+            done = self._current(generation) and await self.ownership.take_over(
+                partitions, generation, self.table.data, lambda: self._current(generation)
+            )
+        # The partitions cannot be written safely without their fence: stop, like a
+        # kill -9, and let the group move them (Faust would swallow a raise here).
+        except Exception as exc:
+            log.exception("streams: could not take partitions %s over", sorted(partitions))
+            self.on_fatal(exc)
+            return
+        finally:
+            self.recovering = frozenset()
+        self.trace(
+            "take-over",
+            gen=generation,
+            partitions=sorted(partitions),
+            done=done,
+            s=round(time.monotonic() - started, 3),
+        )
+        if done:
+            self.counts["take_overs"] += 1
+            await self.rewind_to_journal(partitions)
+
+    async def _confirm(self, kept: frozenset[int]) -> frozenset[int]:
+        """The kept partitions whose writer still holds the fence: each journals its state
+        again (its applied offsets, no keys), which the broker refuses if anyone fenced the
+        writer since (a worker paused in an older generation's take-over); those are
+        taken over instead."""
+
+        async def confirm(partition: int) -> bool:
+            writer = self.ownership.writer(partition)
+            if writer is None or not writer.usable():
+                return False
+            journal = self.table.data.get(journal_key(partition)) or {"a": {}, "n": 0}
+            again = {**journal, "w": {}}
+            pending: list[tuple[str, Any]] = []
+            self._writer(pending)(journal_key(partition), again)
+            try:
+                await self._send(writer, pending)
+            except Fenced:
+                return False
+            return await writer.settled()
+
+        confirmed = await asyncio.gather(*(confirm(p) for p in sorted(kept)))
+        return frozenset(p for p, ok in zip(sorted(kept), confirmed, strict=True) if ok)
+
+    def _current(self, generation: int) -> bool:
+        return _faust.generation(self.app) == generation
 
     async def close(self) -> None:
-        """The worker stops: let the commits in flight end, stop the writers."""
+        """The worker stops: end a take-over in the background, let the commits in flight
+        end, stop the writers."""
+        recovery = self.recovery
+        if recovery is not None and not recovery.done():
+            recovery.cancel()
+            await asyncio.wait([recovery])
         await self.ownership.close()
 
     async def rewind_to_journal(self, partitions: Iterable[int]) -> None:

@@ -39,6 +39,9 @@ class ListWriter:
     def usable(self) -> bool:
         return self.state == "ready"
 
+    async def settled(self) -> bool:
+        return self.usable()
+
     async def send(self, records: list[Record]) -> None:
         if not self.usable():
             raise Fenced(f"writer {self.state}")
@@ -70,11 +73,21 @@ class ListOwnership:
     def flush(self) -> list[Awaitable[Any]]:
         return []
 
+    async def release(
+        self, partitions: Iterable[int], generation: int
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        wanted = set(partitions)
+        kept = {p: w for p, w in self.writers.items() if p in wanted and w.usable()}
+        released = frozenset(self.writers) - frozenset(kept)
+        self.writers = kept
+        return frozenset(kept), released
+
     async def take_over(
         self, partitions: Iterable[int], generation: int, table: Any, current: Callable[[], bool]
     ) -> bool:
         self.take_overs.append((sorted(partitions), generation))
-        self.writers.clear()
+        for p in partitions:
+            self.writers.pop(p, None)
         return True
 
     async def close(self) -> None:

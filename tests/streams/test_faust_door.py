@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import json
 import re
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -162,7 +163,8 @@ def test_assigned_partitions_are_the_assignors_actives() -> None:
             actives={topic: [0, 2], "other": [1]}, standbys={topic: [1]}
         )
         assert assigned_partitions(app) == {TP(topic, 0), TP(topic, 2), TP("other", 1)}
-        assert runtime.owned() == {0, 2}  # source topics only, standbys not
+        assert runtime.assigned() == {0, 2}  # source topics only, standbys not
+        assert runtime.owned() == frozenset()  # none taken over yet
 
     with_runtime(body)
 
@@ -263,6 +265,71 @@ def test_a_take_over_superseded_by_a_newer_rebalance_does_not_rewind() -> None:
     with_runtime(body)
 
 
+def test_kept_partitions_go_on_while_the_others_are_taken_over() -> None:
+    """A partition assigned again is kept (its state journaled again through its writer,
+    no rebuild); the newly assigned one is taken over in the background and owned only
+    once rebuilt, then rewound to its journal."""
+
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        reading = asyncio.Event()
+
+        class Slow(ListOwnership):
+            taking: set[int] = set()
+
+            def writer(self, partition: int) -> Any:
+                return None if partition in self.taking else super().writer(partition)
+
+            async def take_over(self, partitions: Any, *args: Any) -> bool:
+                self.taking.update(partitions)
+                await reading.wait()
+                self.taking.clear()
+                return await super().take_over(partitions, *args)
+
+        changelog: dict[int, list[Any]] = {}
+        ownership = runtime.ownership = Slow(app, changelog)
+        rewinds = runtime.rewind_to_journal = Recorder()  # type: ignore[method-assign]
+        topics = sorted(runtime.sources)
+        app.consumer_generation_id = 4
+        app.assignor._assignment = ClientAssignment(actives={t: [0] for t in topics}, standbys={})
+        ownership.writer(0)  # partition 0 owned in generation 4
+        runtime.table.data.update({"J|0": {"a": {topics[0]: 7}, "n": 8, "w": {"K|0|x": 1}}})
+        runtime.table.data.update({"K|0|x": 1, "K|1|stale": 1})
+        app.consumer_generation_id = 5
+        app.assignor._assignment = ClientAssignment(
+            actives={t: [0, 1] for t in topics}, standbys={}
+        )
+        await asyncio.wait_for(runtime.take_over(), 1)  # does not wait for partition 1
+        assert rewinds.calls == [(frozenset({0}),)] and runtime.recovering == {1}
+        assert runtime.owned() == {0} and ownership.take_overs == []
+        journal = [(json.loads(k), json.loads(v)) for k, v in changelog[0]]
+        assert journal == [("J|0", {"a": {topics[0]: 7}, "n": 8, "w": {}})]
+        reading.set()
+        assert runtime.recovery is not None
+        await asyncio.wait_for(runtime.recovery, 1)
+        assert ownership.take_overs == [([1], 5)] and runtime.recovering == frozenset()
+        assert rewinds.calls[-1] == (frozenset({1}),)
+        assert runtime.owned() == {0, 1} and runtime.counts["take_overs"] == 1
+
+    with_runtime(body)
+
+
+def test_a_kept_partition_whose_writer_was_fenced_meanwhile_is_taken_over() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        ownership = runtime.ownership = ListOwnership(app, {})
+        topics = sorted(runtime.sources)
+        app.assignor._assignment = ClientAssignment(actives={t: [0] for t in topics}, standbys={})
+        runtime.rewind_to_journal = Recorder()  # type: ignore[method-assign]
+        ownership.writer(0).fail_sends = 1  # a paused worker's late take-over fenced it
+        runtime.table.data["K|0|stale"] = 1
+        await runtime.take_over()  # nothing kept: the take-over is done before it returns
+        assert ownership.take_overs == [([0], app.consumer_generation_id)]
+        assert runtime.recovery is None and runtime.counts["take_overs"] == 1
+
+    with_runtime(body)
+
+
 def test_a_failed_take_over_stops_the_worker() -> None:
     async def body(runtime: Runtime) -> None:
         fatal: list[BaseException] = []
@@ -273,6 +340,10 @@ def test_a_failed_take_over_stops_the_worker() -> None:
                 raise OSError("no broker")
 
         runtime.ownership = Broken(runtime.app, {})
+        topics = sorted(runtime.sources)
+        runtime.app.assignor._assignment = ClientAssignment(
+            actives={t: [1] for t in topics}, standbys={}
+        )
         await runtime.take_over()
         assert [repr(e) for e in fatal] == [repr(OSError("no broker"))]
 

@@ -355,7 +355,7 @@ class Recorded(Ownership):
         return made
 
 
-def test_a_take_over_fences_before_it_reads_and_owns_only_what_it_read(
+def test_a_take_over_fences_before_it_reads_and_replaces_only_its_partitions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     steps: list[Any] = []
@@ -363,7 +363,7 @@ def test_a_take_over_fences_before_it_reads_and_owns_only_what_it_read(
     async def read(
         bootstrap: str, topic: str, partitions: Iterable[int], table: Any, **kw: Any
     ) -> int:
-        assert table == {}  # emptied after the fences, before reading back
+        assert table == {}  # read aside, after the fences; the table changes at the end
         steps.append(("read", sorted(partitions)))
         table["J|2"] = {"a": {}, "w": {}}
         return 1
@@ -372,25 +372,27 @@ def test_a_take_over_fences_before_it_reads_and_owns_only_what_it_read(
 
     async def body() -> None:
         ownership = Recorded(steps)
-        table: dict[str, Any] = {"K|0|x": 1}
+        table: dict[str, Any] = {"K|0|x": 1, "K|1|y": 2}
         assert await ownership.take_over([0, 2], 5, table, lambda: True)
         assert steps == [("fence", 0, 5), ("fence", 2, 5), ("read", [0, 2])]
         first = ownership.writer(0)
         assert first is not None and first.usable() and ownership.writer(1) is None
-        assert table == {"J|2": {"a": {}, "w": {}}} and ownership.recovered == 1
+        # partitions 0 and 2 are what their changelog holds; partition 1's keys untouched
+        assert table == {"K|1|y": 2, "J|2": {"a": {}, "w": {}}} and ownership.recovered == 1
         steps.clear()
-        # the next assignment: the old writers are retired (synchronously) and stopped
-        # before the new ones fence
-        assert await ownership.take_over([2], 6, table, lambda: True)
-        assert not first.usable()
-        assert set(steps[:2]) == {("stop", 0, 5), ("stop", 2, 5)}  # stopped together
-        assert steps[2:] == [("fence", 2, 6), ("read", [2])]
+        # the next assignment keeps 2 (its writer, now of generation 6) and stops 0's
+        assert await ownership.release([2, 1], 6) == ({2}, {0})
+        assert not first.usable() and steps == [("stop", 0, 5)]
+        kept = ownership.writer(2)
+        assert kept is not None and kept.usable() and kept.generation == 6
         steps.clear()
-        # superseded while reading: owns nothing, its new writers stopped
+        # superseded while reading: owns nothing of it, its new writers stopped, the
+        # kept partition and the table as they were
         generation = iter([True, False])
-        assert not await ownership.take_over([1], 7, table, lambda: next(generation, False))
-        assert ownership.writer(1) is None and ownership.writer(2) is None
-        assert ("stop", 1, 7) in steps
+        assert not await ownership.take_over([1], 6, table, lambda: next(generation, False))
+        assert ownership.writer(1) is None and ownership.writer(2) is kept
+        assert steps == [("fence", 1, 6), ("read", [1]), ("stop", 1, 6)]
+        assert table == {"K|1|y": 2, "J|2": {"a": {}, "w": {}}}
 
     go(body)
 
