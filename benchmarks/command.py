@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from benchmarks.streams import register_streams  # the stream workers' benchmark
 
     register_streams(actions, count)
+    from benchmarks.recovery import register_recovery  # a worker's death, the survivor's view
+
+    register_recovery(actions, count)
     from benchmarks.replay import register_replay  # the warehouse's benchmark
 
     register_replay(actions)

@@ -16,16 +16,20 @@ its session timeout, then resumed); what this module adds is the Faust side:
   and wait for that first (`_faust.make_flush_a_barrier`, `Ownership.flush`);
 - the changelog is fenced: each partition has one transactional id, whoever owns
   it. At every assignment, once Faust's recovery is done, while the source
-  partitions are still paused (`_faust.after_recovery`), `Runtime.take_over` starts
-  a writer per assigned partition -- the broker then aborts the previous owner's
-  open transaction and refuses all it sends later -- and rebuilds the table from
-  the committed records up to the end found after that fence, which nobody else
-  can move. Faust's own recovery is kept off the table
-  (`_faust.recover_outside_faust`): it would read aborted records, and never end on
-  a log whose last offset is a commit marker. A zombie's transaction fails with
-  ProducerFenced: it abandons the chunk and stops applying that partition (keeping
-  its others), so its writes reach neither the changelog a recovery reads nor, past
-  that point, its figures; its next assignment rebuilds its table anyway;
+  partitions are still paused (`_faust.after_recovery`), `Runtime.take_over` keeps
+  the partitions this worker still owns (their state and writer, once a journal
+  write proves the writer still holds the fence) and starts a writer for every
+  other assigned partition -- the broker then aborts the previous owner's open
+  transaction and refuses all it sends later -- and rebuilds those from the
+  committed records up to the end found after that fence, which nobody else can
+  move; in the background when some partitions are kept, which go on meanwhile (a
+  partition is applied and answered for once rebuilt). Faust's own recovery is kept
+  off the table (`_faust.recover_outside_faust`): it would read aborted records, and
+  never end on a log whose last offset is a commit marker. A zombie's transaction
+  fails with ProducerFenced: it abandons the chunk and stops applying that partition
+  (keeping its others), so its writes reach neither the changelog a recovery reads
+  nor, past that point, its figures; at its next assignment the confirming write of
+  a partition it believes it kept is refused too, and the partition is rebuilt;
 - then the group's offsets are set to the journal's applied offsets + 1 and the
   consumer is moved there (`Runtime.rewind_to_journal`) while the source
   partitions are still paused: Faust resumes them *before* its own seek to the

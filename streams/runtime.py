@@ -4,9 +4,10 @@
 journaled chunks; see `streams.engine`), handing each chunk's changelog records to
 the partition's fenced writer (`streams.changelog.PartitionWriter`, which commits them
 in transactions) and applying nothing of a partition whose writer is fenced or
-retired; `Runtime.take_over` runs after every assignment: it fences the partitions'
-earlier writers and rebuilds the table from their committed records
-(`streams.ownership`), then moves the group's offsets to the journal.
+retired; `Runtime.take_over` runs after every assignment: it keeps the partitions
+the worker still owns and takes the others over -- fences their earlier writers and
+rebuilds them from their committed records (`streams.ownership`), in the background
+while kept partitions go on -- then moves the group's offsets to the journal.
 `Runtime.own` answers a worker's part of the live form. Why this gives an exactly-once
 effect under Faust, also with a worker that was paused while its partitions moved on,
 is the module docstring of `streams.app`; every Faust internal it needs goes through
@@ -342,6 +343,7 @@ class Runtime:
             "worker_id": self.worker_id,
             "ready": self.ready(),
             "partitions": sorted(partitions),
+            "recovering": sorted(self.recovering),
             "of": self.partitions,
             "cutoff_day": cutoff_day,
             "figures": [[u, c, v] for (u, c), v in sorted(figures.items()) if v],
@@ -355,6 +357,7 @@ class Runtime:
             "pid": os.getpid(),
             "ready": self.ready(),
             "partitions": sorted(self.owned()),
+            "recovering": sorted(self.recovering),
             "counts": dict(self.counts),
             "generation": _faust.generation(self.app),
             "fenced": sorted(self.ownership.fenced()),
