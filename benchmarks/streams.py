@@ -6,7 +6,10 @@ deletes its topics afterwards:
 
 1. throughput: workers started and sharing the partitions, then N events
    produced as fast as possible; events/s from the first to the last event
-   the workers report handled (their /status/ counters);
+   the workers report handled (their /status/ counters), and the workers' CPU
+   time per event (which moves far less than events/s when other processes
+   share the cores); then, the worker stopped, a bare aiokafka consumer reads the
+   same partitions from the start: the floor of a worker on that client;
 2. the same with two workers;
    (the events are keyed by unit, so the busiest worker's share of the events
    bounds the scaling: `balance_bound`);
@@ -45,7 +48,7 @@ from rich.table import Table
 from infra.admin import admin_client, bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
-from infra.topics import run_prefix, source_topic
+from infra.topics import SOURCES, run_prefix, source_topic
 from pipeline.errors import CliError
 
 _UNIT = re.compile(rb'"unit": ?"(\d{6})"')
@@ -300,11 +303,15 @@ def _throughput(
         cpu = sum(w.cpu_seconds() for w in workers) - cpu_before
         # Events are keyed by unit: the busiest worker's share bounds what more workers can do.
         shares = {name: sum(per_partition.get(p, 0) for p in ps) for name, ps in owned.items()}
+        for w in workers:
+            w.stop()  # the floor runs alone
+        floor = _bare_consumer(settings, len(records)) if n_workers == 1 else None
         return {
             "workers": n_workers,
             "events": len(records),
             "seconds": round(seconds, 2),
             "events_per_s": round(len(records) / seconds),
+            **({"bare_aiokafka_events_per_s": floor} if floor is not None else {}),
             "memory_mb": peak,
             "cpu_seconds": round(cpu, 2),
             "cpu_us_per_event": round(cpu * 1e6 / len(records), 1),
@@ -319,6 +326,41 @@ def _throughput(
         for w in workers:
             w.stop()
         _delete_topics(settings)
+
+
+def _bare_consumer(settings: Settings, total: int) -> int:
+    """Events/s of a bare aiokafka consumer reading the same source partitions from the
+    start (no group, no decoding): the floor of what a worker on this client can do."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def main() -> float:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            tps = [
+                TopicPartition(source_topic(settings, s), p)
+                for s in SOURCES
+                for p in range(settings.partitions)
+            ]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            seen, started = 0, time.monotonic()
+            while seen < total:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+                for messages in batches.values():
+                    seen += sum(1 for m in messages if m.value is not None)
+            return time.monotonic() - started
+        finally:
+            await consumer.stop()
+
+    return round(total / max(asyncio.run(main()), 1e-6))
 
 
 def _latency(
@@ -452,6 +494,11 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("one worker", f"{one['events_per_s']:,} events/s ({one['seconds']}s)")
+    table.add_row(
+        "bare aiokafka consumer (floor)",
+        f"{one['bare_aiokafka_events_per_s']:,} events/s "
+        f"(worker {one['events_per_s'] / max(one['bare_aiokafka_events_per_s'], 1):.2f}x)",
+    )
     table.add_row("two workers", f"{two['events_per_s']:,} events/s ({two['seconds']}s)")
     table.add_row(
         "worker CPU per event (one / two)",
