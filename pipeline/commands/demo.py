@@ -11,6 +11,7 @@ from infra.settings import Settings
 from pipeline.commands.report import filed_on_date
 from pipeline.flows.demo import run_demo
 from pipeline.flows.demo_run import default_filed_on, default_run_dir
+from pipeline.output import add_quiet
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +61,7 @@ second run never mixes with the first. A failed step names itself and its log.""
         help="the workbook's 填报时间, YYYY-MM-DD (default: the day the city's progress "
         "report is due to the province in the campaign calendar, 2025-01-03)",
     )
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,4 +80,5 @@ def run(args: argparse.Namespace) -> int:
         console=Console(),
         base=Settings.from_env(),
         quality_config=None if args.quality_config is None else args.quality_config.resolve(),
+        quiet=args.quiet,
     )
