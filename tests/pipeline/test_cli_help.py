@@ -98,7 +98,8 @@ def test_commands_with_progress_take_quiet_and_reporting_ones_json(at_80: None) 
         assert "--quiet" in helps[f"arrears {name}"], name
     reporting = (
         "calendar", "units", "snapshots list", "snapshot", "replay", "diff", "check", "submit",
-        "form", "infra status", "deadletters list", "ingest", "archive", *benches,
+        "form", "infra status", "deadletters list", "ingest", "archive", "hotspots", "ledger",
+        *benches,
     )  # fmt: skip
     for name in reporting:
         assert "--json" in helps[f"arrears {name}"], name

@@ -41,6 +41,8 @@ def test_the_readme_documents_every_command_with_json() -> None:
         "deadletters list",
         "ingest",
         "archive",
+        "hotspots",
+        "ledger",
         "bench ingest",
         "bench streams",
         "bench replay",
