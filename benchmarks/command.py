@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "bench",
         help="benchmarks: measure throughput and memory, write JSON",
-        description="Performance benchmarks against the configured broker. "
-        "Each writes its figures as JSON and prints them.",
+        description="Performance benchmarks against the configured broker (bench check "
+        "needs none). Each writes its figures as JSON to --out and prints them: a table, or "
+        "with --json the same JSON. Progress goes to standard error.",
     )
     # A group: `bench streams`, `bench replay`, ... register here as further actions.
     actions = parser.add_subparsers(title="benchmarks", metavar="BENCH", required=True)

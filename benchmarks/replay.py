@@ -75,14 +75,19 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
         help="lines to generate (default 1,000,000)",
     )
     p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
-    p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the temp files go (default: the system's temp dir, $TMPDIR)",
+    )
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
     p.add_argument(
         "--archive-only",
         action="store_true",
         help="time the archive batch alone, on a synthetic archive written without "
         "Kafka (generate up to --base lines, archive them, copy the files up to "
-        "N events; see pipeline/bench_replay.py); for 10M events",
+        "N events); for 10M events",
     )
     p.add_argument(
         "--base",
@@ -426,7 +431,7 @@ def _run_archive_only(args: argparse.Namespace, say: Callable[[str], None]) -> i
     base = min(args.base, args.events)
     copies = -(-args.events // base)
     figures: dict[str, Any] = {
-        "mode": "archive-only (synthetic archive, see pipeline/bench_replay.py)",
+        "mode": "archive-only (a synthetic archive written without Kafka)",
         "events_asked": args.events,
         "base_lines": base,
         "cutoff": args.cutoff,

@@ -37,14 +37,20 @@ second run never mixes with the first. A failed step names itself and its log.""
         "--events",
         type=int,
         default=60_000,
+        metavar="N",
         help="lines of synthetic campaign to generate (default 60000)",
     )
-    parser.add_argument("--seed", type=int, default=2024, help="generator seed (default 2024)")
-    parser.add_argument("--workers", type=int, default=2, help="Faust workers to run (default 2)")
+    parser.add_argument(
+        "--seed", type=int, default=2024, metavar="S", help="generator seed (default 2024)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="Faust workers to run (default 2)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("out/demo"),
+        metavar="DIR",
         help="folder for run folders (default ./out/demo)",
     )
     parser.add_argument(

@@ -27,8 +27,8 @@ from warehouse.report.supervision import (
 WIDTH = 80
 
 
-def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """SNAPSHOT or --cutoff, --unit, --json, --out: what hotspots, ledger share."""
+def add_view_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """SNAPSHOT or --cutoff, --unit, --json (of `what`), --out: what hotspots, ledger share."""
     parser.add_argument(
         "snapshot",
         nargs="?",
@@ -42,7 +42,7 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
         "cutoff name, computed from the whole archive",
     )
     parser.add_argument("--unit", required=True, metavar="CODE", help="reporting unit, e.g. 320400")
-    add_json(parser, "the lines with every field, exact amounts")
+    add_json(parser, f"{what} with every field, exact amounts")
     parser.add_argument(
         "--out",
         type=Path,
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "resolved by the same Ledger."
         ),
     )
-    add_view_arguments(parser)
+    add_view_arguments(parser, "the hotspots")
     parser.add_argument("--window", metavar="Nd", help="window length (default: the campaign's)")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="N of each kind")
     parser.add_argument(
