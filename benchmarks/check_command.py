@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from pipeline.errors import CliError
+from benchmarks.common import add_output, progress, publish
 
 __all__ = ["register_action", "run"]
 
@@ -40,32 +38,19 @@ def register_action(actions: Any, count: Any) -> None:
         help="where the synthetic campaign is built and kept, several GB for 10M "
         "events (default: <state dir>/bench-check)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("benchmarks/results/check.json"),
-        metavar="FILE",
-        help="where to write the figures (default benchmarks/results/check.json)",
-    )
+    add_output(p, "check.json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmarks.check import run_bench  # polars-heavy: load on demand
 
-    console = Console()
     workdir = args.workdir
     if workdir is None:
         from infra.settings import Settings
 
         workdir = Path(Settings.from_env().state_dir) / "bench-check"
-    result = run_bench(workdir, args.events, say=lambda m: console.print(f"[dim]{m}[/dim]"))
-    figures = result.as_json()
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    except OSError as err:
-        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+    result = run_bench(workdir, args.events, say=progress(args))
     table = Table(
         title=f"bench check: {result.archive_rows:,} archived events "
         f"({result.archive_mb:,.0f} MB Parquet)"
@@ -82,6 +67,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_row(
         f"target (< {result.target_seconds:.0f} s)", "met" if result.meets_target else "NOT met"
     )
-    console.print(table)
-    console.print(f"figures written to {args.out}")
+    publish(args, result.as_json(), lambda console: console.print(table))
     return 0

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from kafka.errors import KafkaError
-from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import count
+from benchmarks.common import add_output, count, progress, publish
 from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
@@ -21,8 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "bench",
         help="benchmarks: measure throughput and memory, write JSON",
-        description="Performance benchmarks against the configured broker. "
-        "Each writes its figures as JSON and prints them.",
+        description="Performance benchmarks against the configured broker (bench check "
+        "needs none). Each writes its figures as JSON to --out and prints them: a table, or "
+        "with --json the same JSON. Progress goes to standard error.",
     )
     # A group: `bench streams`, `bench replay`, ... register here as further actions.
     actions = parser.add_subparsers(title="benchmarks", metavar="BENCH", required=True)
@@ -42,13 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="number of events (default 1,000,000)",
     )
-    ingest.add_argument(
-        "--out",
-        type=Path,
-        default=Path("benchmarks/results/ingest.json"),
-        metavar="FILE",
-        help="where to write the figures (default benchmarks/results/ingest.json)",
-    )
+    add_output(ingest, "ingest.json")
     ingest.add_argument(
         "--keep-topics", action="store_true", help="do not delete the bench topics afterwards"
     )
@@ -70,27 +62,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     from benchmarks.ingest import run_bench  # the generator and bench code load on demand
 
-    console = Console()
     try:
         settings = Settings.from_env()
         bootstrap = bootstrap_servers(settings)
         result = run_bench(
-            bootstrap,
-            settings,
-            args.events,
-            keep_topics=args.keep_topics,
-            say=lambda m: console.print(f"[dim]{m}[/dim]"),
+            bootstrap, settings, args.events, keep_topics=args.keep_topics, say=progress(args)
         )
     except InfraError as err:
         raise CliError(str(err)) from err
     except KafkaError as err:
         raise CliError(f"Kafka failed during the benchmark: {err!r}") from err
-    figures = result.as_json()
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    except OSError as err:
-        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
     table = Table(
         title=f"bench ingest: {result.events:,} events ({result.file_bytes / 1e6:,.0f} MB)"
     )
@@ -108,6 +89,5 @@ def run_ingest(args: argparse.Namespace) -> int:
     table.add_row(
         "targets (>= 20,000/s, >= 0.5 of bare)", "met" if result.meets_targets else "NOT met"
     )
-    console.print(table)
-    console.print(f"figures written to {args.out}")
+    publish(args, result.as_json(), lambda console: console.print(table))
     return 0

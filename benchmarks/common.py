@@ -1,10 +1,20 @@
-"""What every `arrears bench` shares: parsing counts like 1,000,000 and peak memory."""
+"""What every `arrears bench` shares: parsing counts like 1,000,000, peak memory, and how
+the figures come out (the --out file, then a table, or `--json`; progress on stderr)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pipeline.errors import CliError
+from pipeline.output import add_json, add_quiet, print_json
 
 
 def count(text: str) -> int:
@@ -32,3 +42,45 @@ def children_peak_rss_mb() -> float:
     """
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def add_output(parser: argparse.ArgumentParser, out: str) -> None:
+    """`--out FILE` (default `benchmarks/results/<out>`), `--json` and `--quiet`."""
+    default = Path("benchmarks/results") / out
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help=f"where to write the figures (default {default})",
+    )
+    add_json(parser, "the figures, as written to --out")
+    add_quiet(parser)
+
+
+def progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where a benchmark says what it is doing: standard error (standard output is the
+    figures), nothing with --quiet."""
+    if args.quiet:
+        return lambda _message: None
+    console = Console(stderr=True, highlight=False)
+    return lambda message: console.print(f"[dim]{message}[/dim]")
+
+
+def publish(
+    args: argparse.Namespace, figures: dict[str, Any], show: Callable[[Console], None]
+) -> None:
+    """Write `figures` to --out, then print them: as JSON with --json, else `show` them."""
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    except OSError as err:
+        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+    if args.json:
+        print_json(figures)
+        return
+    console = Console(highlight=False)
+    show(console)
+    console.print(f"figures written to {args.out}")

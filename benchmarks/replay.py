@@ -14,7 +14,6 @@ is judged on the median ratio, the rounds' cells checked equal.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -31,7 +30,14 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import children_peak_rss_mb, count, peak_rss_mb
+from benchmarks.common import (
+    add_output,
+    children_peak_rss_mb,
+    count,
+    peak_rss_mb,
+    progress,
+    publish,
+)
 from benchmarks.replay_data import archive_lines, replicate_archive
 from contracts.clock import CST
 from contracts.cutoff import parse_cutoff
@@ -70,20 +76,18 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument("--cutoff", default="2024-12-31", help="snapshot cutoff (default 2024-12-31)")
     p.add_argument(
-        "--out",
+        "--workdir",
         type=Path,
-        default=Path("benchmarks/results/replay.json"),
-        metavar="FILE",
-        help="where to write the figures (default benchmarks/results/replay.json)",
+        metavar="DIR",
+        help="where the temp files go (default: the system's temp dir, $TMPDIR)",
     )
-    p.add_argument("--workdir", type=Path, metavar="DIR", help="where the temp files go")
     p.add_argument("--keep-topics", action="store_true", help="do not delete the bench topics")
     p.add_argument(
         "--archive-only",
         action="store_true",
         help="time the archive batch alone, on a synthetic archive written without "
         "Kafka (generate up to --base lines, archive them, copy the files up to "
-        "N events; see pipeline/bench_replay.py); for 10M events",
+        "N events); for 10M events",
     )
     p.add_argument(
         "--base",
@@ -114,6 +118,7 @@ def register_replay(actions: argparse._SubParsersAction[argparse.ArgumentParser]
         help="also time the record-by-record archive path (parse, Ledger.apply) and "
         "check it gives the same cells",
     )
+    add_output(p, "replay.json")
     p.set_defaults(func=run)
 
 
@@ -241,15 +246,11 @@ def _produce(path: Path, bootstrap: str, settings: Settings) -> int:
 def run(args: argparse.Namespace) -> int:
     from pipeline.generate import GenerateOptions, generate
 
-    console = Console()
-
-    def say(m: str) -> None:
-        console.print(f"[dim]{m}[/dim]", highlight=False)
-
+    say = progress(args)
     if args.workdir is not None:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
     if args.archive_only:
-        return _run_archive_only(args, console, say)
+        return _run_archive_only(args, say)
     try:
         base = Settings.from_env()
         bootstrap = bootstrap_servers(base)
@@ -360,14 +361,20 @@ def run(args: argparse.Namespace) -> int:
         figures["targets"].update(
             archive_10m_seconds=TARGET_ARCHIVE_10M_S, archive_met=batch_10m <= TARGET_ARCHIVE_10M_S
         )
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    except OSError as err:
-        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
-    table = Table(title=f"bench replay: {n:,} records, cutoff {args.cutoff}")
+    publish(args, figures, lambda console: _show(console, figures, args.cutoff))
+    same = (
+        figures.get("kafka_equals_archive", True)
+        and figures.get("batch_equals_reference", True)
+        and figures["rounds_agree"]
+    )
+    return 0 if same else 1
+
+
+def _show(console: Console, figures: dict[str, Any], cutoff: str) -> None:
+    """The Kafka-and-archive run's figures as a table, its rounds and the targets."""
+    n = figures["produced"]
+    ratios = [r["ratio"] for r in figures["rounds"]]
+    table = Table(title=f"bench replay: {n:,} records, cutoff {cutoff}")
     for col in ("phase", "seconds", "records/s", "peak RSS MB"):
         table.add_column(col, justify="left" if col == "phase" else "right")
     for phase, name in (
@@ -409,18 +416,9 @@ def run(args: argparse.Namespace) -> int:
             f"{figures['kafka_equals_archive']}"
         )
     console.print(summary, highlight=False)
-    console.print(f"figures written to {args.out}")
-    same = (
-        figures.get("kafka_equals_archive", True)
-        and figures.get("batch_equals_reference", True)
-        and figures["rounds_agree"]
-    )
-    return 0 if same else 1
 
 
-def _run_archive_only(
-    args: argparse.Namespace, console: Console, say: Callable[[str], None]
-) -> int:
+def _run_archive_only(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     """The archive batch alone, on a synthetic archive of `--events` rows (no broker)."""
     import polars as pl
 
@@ -433,7 +431,7 @@ def _run_archive_only(
     base = min(args.base, args.events)
     copies = -(-args.events // base)
     figures: dict[str, Any] = {
-        "mode": "archive-only (synthetic archive, see pipeline/bench_replay.py)",
+        "mode": "archive-only (a synthetic archive written without Kafka)",
         "events_asked": args.events,
         "base_lines": base,
         "cutoff": args.cutoff,
@@ -477,13 +475,14 @@ def _run_archive_only(
         "archive_10m_seconds": TARGET_ARCHIVE_10M_S,
         "archive_met": scaled <= TARGET_ARCHIVE_10M_S,
     }
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    except OSError as err:
-        raise CliError(f"cannot write {args.out}: {err.strerror or err}") from err
+    publish(args, figures, lambda console: _show_archive_only(console, figures))
+    return 0 if figures.get("batch_equals_reference", True) else 1
+
+
+def _show_archive_only(console: Console, figures: dict[str, Any]) -> None:
+    rows = figures["archive_synthetic"]["rows"]
+    batch = figures["batch"]
+    scaled = figures["batch_seconds_scaled_to_10m"]
     console.print(
         f"archive batch: {rows:,} rows in {batch['seconds']:.1f}s "
         f"({batch['records_per_s']:,}/s), peak RSS {batch['peak_rss_mb']:,.0f} MB; "
@@ -498,5 +497,3 @@ def _run_archive_only(
             f"{figures['batch_equals_reference']}",
             highlight=False,
         )
-    console.print(f"figures written to {args.out}")
-    return 0 if figures.get("batch_equals_reference", True) else 1

@@ -42,9 +42,9 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import add_output, progress, publish
 from infra.admin import admin_client, bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
@@ -98,13 +98,7 @@ def register_streams(actions: Any, count: Callable[[str], int]) -> None:
         "Changzhou's 7 districts; 320000 gives Jiangsu's 20 units, which "
         "spread over the partitions more evenly)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("benchmarks/results/streams.json"),
-        metavar="FILE",
-        help="where to write the figures (default benchmarks/results/streams.json)",
-    )
+    add_output(p, "streams.json")
     p.set_defaults(func=run)
 
 
@@ -448,11 +442,7 @@ def _delete_topics(settings: Settings) -> None:
 def run(args: argparse.Namespace) -> int:
     from benchmarks.ingest import write_events
 
-    console = Console()
-
-    def say(message: str) -> None:
-        console.print(f"[dim]{message}[/dim]")
-
+    say = progress(args)
     try:
         env = Settings.from_env()
         base = env.with_overrides(
@@ -485,8 +475,6 @@ def run(args: argparse.Namespace) -> int:
         "cpus": os.cpu_count(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     table = Table(
         title=f"bench streams: {args.events:,} events, {args.partitions} partitions, "
         f"{os.cpu_count()} CPUs"
@@ -518,6 +506,5 @@ def run(args: argparse.Namespace) -> int:
                 f"RSS {run_name}-worker run, {name} (now / peak)",
                 f"{mem.get('VmRSS', '?')} / {mem.get('VmHWM', '?')} MB",
             )
-    console.print(table)
-    console.print(f"figures written to {args.out}")
+    publish(args, figures, lambda console: console.print(table))
     return 0

@@ -10,8 +10,9 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.text import Text
 
-__all__ = ["add_json", "add_quiet", "print_json", "table_box"]
+__all__ = ["add_json", "add_quiet", "print_json", "table_box", "warn"]
 
 
 def add_json(parser: argparse.ArgumentParser, what: str = "") -> None:
@@ -38,3 +39,9 @@ def print_json(body: Any) -> None:
 def table_box(console: Console) -> box.Box | None:
     """Box lines on a terminal; none off it (a file or a pipe gets plain columns)."""
     return box.HEAVY_HEAD if console.is_terminal else None
+
+
+def warn(text: str) -> None:
+    """A note on standard error, whatever the format and --quiet: why a command waits or
+    what its result lacks (standard output stays the result)."""
+    Console(stderr=True).print(Text(text, style="yellow"))  # Text: a "[...]" is not markup

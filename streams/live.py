@@ -19,7 +19,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,8 +168,9 @@ def merge(
     for answer in answers:
         worker = answer["worker_id"]
         if not answer.get("ready"):
-            why = "unreachable" if answer.get("error") else "recovering or rebalancing"
-            absent.append(f"worker {worker} is {why}")
+            error = answer.get("error")
+            why = f"does not answer ({error})" if error else "is recovering or rebalancing"
+            absent.append(f"worker {worker} {why}")
             continue
         ready.append(str(worker))
         for p in answer["partitions"]:
@@ -235,12 +236,13 @@ def _ask(entry: WorkerEntry, cutoff_day: int, timeout: float) -> dict[str, Any]:
     try:
         return fetch_own(entry, cutoff_day, timeout=timeout)
     except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException) as err:
+        why = getattr(err, "reason", None) or err  # URLError wraps the socket's error
         return {
             "worker_id": entry.worker_id,
             "ready": False,
             "partitions": [],
             "figures": [],
-            "error": str(err) or type(err).__name__,
+            "error": f"pid {entry.pid}, {entry.url}/own/: {str(why) or type(why).__name__}",
         }
 
 
@@ -251,6 +253,7 @@ def gather(
     timeout: float = 30.0,
     allow_partial: bool = False,
     grace: float = 2.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Live:
     """Ask every live worker (all at once: a paused one costs one fetch timeout, not one per
     worker) until their parts tile the partitions, or `timeout` passes. Then, with
@@ -259,14 +262,21 @@ def gather(
     Workers are found by the files they register under `workers_dir(settings)` (their pid
     alive). When none is registered for `grace` seconds, `NoWorker` is raised then rather
     than after `timeout` (a starting worker registers before it answers, so one that is
-    registered is waited for)."""
-    deadline = time.monotonic() + timeout
-    silent_until = time.monotonic() + min(grace, timeout)
+    registered is waited for). Until the form has been missing for a second, a question
+    waits `grace` seconds at most; then `on_wait` hears why (which workers do not answer,
+    and how they were found) instead of the caller waiting in silence, and later questions
+    give a slow worker up to 5 s."""
+    started = time.monotonic()
+    deadline = started + timeout
+    silent_until = started + min(grace, timeout)
     reason = "no worker is running (start one with `arrears worker`)"
+    # Told (or past telling) once the form has been missing for a second: a rebalance that
+    # settles within it is no news. Until then no worker is given more than `grace`.
+    tell_at, told = started + min(1.0, grace), False
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="arrears-gather") as pool:
         while True:
             entries = live_workers(settings)
-            wait = max(1.0, min(5.0, deadline - time.monotonic()))
+            wait = max(1.0, min(5.0 if told else grace, deadline - time.monotonic()))
             answers = list(
                 pool.map(_ask, entries, [cutoff_day] * len(entries), [wait] * len(entries))
             )
@@ -275,6 +285,10 @@ def gather(
                     return merge(answers, settings.partitions)
                 except Incomplete as err:
                     reason = str(err)
+                if not told and time.monotonic() >= tell_at:
+                    told = True
+                    if on_wait is not None:
+                        on_wait(_waiting(settings, entries, reason, wait, timeout))
             if entries:  # a registered worker may still be starting: wait for it as long
                 silent_until = float("inf")
             elif time.monotonic() >= silent_until:
@@ -284,6 +298,19 @@ def gather(
                     return merge(answers, settings.partitions, allow_partial=True)
                 raise Incomplete(f"the live form is not complete after {timeout:.0f}s: {reason}")
             time.sleep(0.2)
+
+
+def _waiting(
+    settings: Settings, entries: list[WorkerEntry], reason: str, wait: float, timeout: float
+) -> str:
+    """Why the form is not there yet, and how the workers were looked for."""
+    return (
+        f"the live form is not complete yet: {reason}. Looked for workers in "
+        f"{workers_dir(settings)} (a running worker registers its web port there) and found "
+        f"{len(entries)} with a live process; asked each for its part at once (GET /own/, "
+        f"{wait:.1f} s to answer). Waiting up to {timeout:.0f} s (--timeout) for them to "
+        "answer or for the group to move the partitions of a worker that is gone"
+    )
 
 
 def _no_worker(settings: Settings) -> str:

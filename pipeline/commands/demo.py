@@ -11,6 +11,7 @@ from infra.settings import Settings
 from pipeline.commands.report import filed_on_date
 from pipeline.flows.demo import run_demo
 from pipeline.flows.demo_run import default_filed_on, default_run_dir
+from pipeline.output import add_quiet
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,14 +37,20 @@ second run never mixes with the first. A failed step names itself and its log.""
         "--events",
         type=int,
         default=60_000,
+        metavar="N",
         help="lines of synthetic campaign to generate (default 60000)",
     )
-    parser.add_argument("--seed", type=int, default=2024, help="generator seed (default 2024)")
-    parser.add_argument("--workers", type=int, default=2, help="Faust workers to run (default 2)")
+    parser.add_argument(
+        "--seed", type=int, default=2024, metavar="S", help="generator seed (default 2024)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="Faust workers to run (default 2)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("out/demo"),
+        metavar="DIR",
         help="folder for run folders (default ./out/demo)",
     )
     parser.add_argument(
@@ -60,6 +67,7 @@ second run never mixes with the first. A failed step names itself and its log.""
         help="the workbook's 填报时间, YYYY-MM-DD (default: the day the city's progress "
         "report is due to the province in the campaign calendar, 2025-01-03)",
     )
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
         console=Console(),
         base=Settings.from_env(),
         quality_config=None if args.quality_config is None else args.quality_config.resolve(),
+        quiet=args.quiet,
     )

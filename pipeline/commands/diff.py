@@ -35,7 +35,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "a", metavar="A", help="the earlier snapshot (dir, CUTOFF/ID, ID, CUTOFF@LABEL)"
     )
     parser.add_argument("b", metavar="B", help="the later snapshot")
-    parser.add_argument("--scope", choices=("own", "rollup", "all"), default="own")
+    parser.add_argument(
+        "--scope",
+        choices=("own", "rollup", "all"),
+        default="own",
+        help="own: each change once, at the unit whose events changed it (default); rollup: "
+        "the rolled-up cells; all: both",
+    )
     parser.add_argument(
         "--unit", action="append", metavar="CODE", help="only these units (repeatable)"
     )
@@ -54,7 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--archive", type=Path, metavar="DIR", help="event archive (default: <state dir>/archive)"
     )
     parser.add_argument("--units", metavar="PATH", help="unit registry TOML (default: shipped)")
-    parser.add_argument("--campaign", metavar="PATH", help="campaign calendar TOML")
+    parser.add_argument(
+        "--campaign", metavar="PATH", help="campaign calendar TOML (default: shipped)"
+    )
     add_quiet(parser)
     parser.set_defaults(func=run)
 

@@ -21,7 +21,7 @@ from infra.admin import bootstrap_servers
 from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.errors import CliError, ExitCode
-from pipeline.output import add_json, print_json
+from pipeline.output import add_json, print_json, warn
 from streams.live import Incomplete, cutoff_and_day, gather, unit_form
 from warehouse.errors import WarehouseError
 from warehouse.kafka_log import log_end, source_topics
@@ -102,7 +102,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--cutoff: {err}", exit_code=ExitCode.USAGE) from err
     settings = Settings.from_env()
     try:
-        live = gather(settings, day, timeout=args.timeout, allow_partial=args.allow_partial)
+        live = gather(
+            settings,
+            day,
+            timeout=args.timeout,
+            allow_partial=args.allow_partial,
+            on_wait=warn,
+        )
     except Incomplete as err:
         raise CliError(str(err)) from err
     workers = live.workers
@@ -168,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
 def _warn_incomplete(partial: str, lagging: int) -> None:
     """On stderr, whatever the format: figures printed short or behind the log say so."""
     if partial:
-        Console(stderr=True).print(f"[yellow]not complete: {partial}[/yellow]")
+        warn(f"not complete: {partial}")
     if lagging:
-        Console(stderr=True).print(
-            f"[yellow]not complete: the workers are {lagging:,} records behind the log's end; "
-            "wait for them, or cut a snapshot --from kafka[/yellow]"
+        warn(
+            f"not complete: the workers are {lagging:,} records behind the log's end; "
+            "wait for them, or cut a snapshot --from kafka"
         )

@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
         default=0,
         metavar="N",
         help="N construction projects whose leads jump in the supervision window before "
-        "the progress cutoff (hotspots to find; named in the manifest). Default 0",
+        "the progress cutoff (hotspots to find; named in the manifest) (default 0)",
     )
     add_quiet(p)
     p.set_defaults(func=run)

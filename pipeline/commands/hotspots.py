@@ -4,8 +4,6 @@ fast (增幅快): units, projects and employers under U (the notice's §三)."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from contracts.supervision import Hotspot, Rules, hotspots
 from pipeline.commands.snapshot import Context, add_common
 from pipeline.errors import CliError, ExitCode
 from pipeline.flows.supervision import parse_window, views
+from pipeline.output import add_json, print_json
 from warehouse.report.supervision import (
     HOTSPOT_HEADINGS,
     hotspot_rows,
@@ -28,8 +27,8 @@ from warehouse.report.supervision import (
 WIDTH = 80
 
 
-def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """SNAPSHOT or --cutoff, --unit, --json, --out: what hotspots, ledger share."""
+def add_view_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """SNAPSHOT or --cutoff, --unit, --json (of `what`), --out: what hotspots, ledger share."""
     parser.add_argument(
         "snapshot",
         nargs="?",
@@ -43,7 +42,7 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
         "cutoff name, computed from the whole archive",
     )
     parser.add_argument("--unit", required=True, metavar="CODE", help="reporting unit, e.g. 320400")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json(parser, f"{what} with every field, exact amounts")
     parser.add_argument(
         "--out",
         type=Path,
@@ -70,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "resolved by the same Ledger."
         ),
     )
-    add_view_arguments(parser)
+    add_view_arguments(parser, "the hotspots")
     parser.add_argument("--window", metavar="Nd", help="window length (default: the campaign's)")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="N of each kind")
     parser.add_argument(
@@ -148,8 +147,7 @@ def emit(
     if args.out is not None:
         write_out(args.out, *sheet)
     elif args.json:
-        json.dump(body, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json(body)
     else:
         render(Console(width=WIDTH, highlight=False))
     return 0

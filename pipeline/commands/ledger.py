@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the whole archive."
         ),
     )
-    add_view_arguments(parser)
+    add_view_arguments(parser, "the lines")
     parser.add_argument("--open", action="store_true", help="only the lines still open")
     parser.add_argument(
         "--owners",

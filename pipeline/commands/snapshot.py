@@ -21,7 +21,7 @@ from infra.errors import InfraError
 from infra.settings import Settings
 from pipeline.commands.snapshots import print_snapshot
 from pipeline.errors import CliError, ExitCode
-from pipeline.output import add_json, add_quiet
+from pipeline.output import add_json, add_quiet, warn
 from streams.tallies import Window
 from warehouse.archive_files import archive_end
 from warehouse.cells_table import cells_frame
@@ -300,7 +300,7 @@ def _run_live(ctx: Context, args: argparse.Namespace, cutoff: Cutoff, upto: Offs
         )
     day = _live_day(cutoff)
     try:
-        live = gather(ctx.settings, day, timeout=args.timeout)
+        live = gather(ctx.settings, day, timeout=args.timeout, on_wait=warn)
     except Incomplete as err:
         raise CliError(f"cannot cut a live snapshot: {err}") from err
     if set(live.offsets) != set(ctx.topics):

@@ -51,20 +51,25 @@ def run_demo(
     base: Settings,
     quality_config: Path | None = None,
     filed_on: dt.date | None = None,
+    quiet: bool = False,
 ) -> int:
     """Run the December story; return 0 when every step succeeded (the last snapshot
-    submitted). `quality_config` is handed to `check` and `submit` (`--config`)."""
+    submitted). `quality_config` is handed to `check` and `submit` (`--config`); `quiet`
+    prints the summary alone."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
     started = time.monotonic()
-    console.print(f"[bold]The December story[/]: run folder {run_dir}")
+    if not quiet:
+        console.print(f"[bold]The December story[/]: run folder {run_dir}")
 
     # 1. The broker: the user's own local broker (or the configured cluster).
     try:
         if base.external:
             bootstrap = base.bootstrap_servers
         else:
-            info = LocalBroker(base).start(say=lambda m: console.print(f"    [dim]{m}[/]"))
+            info = LocalBroker(base).start(
+                say=lambda m: None if quiet else console.print(f"    [dim]{m}[/]")
+            )
             bootstrap = info.bootstrap
     except InfraError as err:
         raise StepFailed(f"step 0 (broker) failed: {err}") from err
@@ -74,7 +79,7 @@ def run_demo(
         topic_prefix=run_prefix("demo", run_id),
         state_dir=run_dir / "state",
     )
-    demo = Demo(run_dir, settings, events, seed, console, worker_count=workers)
+    demo = Demo(run_dir, settings, events, seed, console, worker_count=workers, quiet=quiet)
     demo.outputs["run folder"] = run_dir
     demo.note(
         "broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}"
@@ -210,7 +215,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
     table = demo.arrears(
         "report (table)", "report", str(submitted), "--unit", "320400", "--format", "table"
     )
-    demo.console.print(table)
+    demo.say(table)
 
     supervision_steps(demo, second, first, manifest.get("lead_waves", {}).get("waves", []))
 

@@ -85,6 +85,8 @@ class Demo:
     worker_count: int = 2
     timings: list[tuple[str, float]] = field(default_factory=list)
     step_no: int = 0
+    #: --quiet: no progress (the steps as they run, their findings); the summary stays
+    quiet: bool = False
     #: the label of the snapshot the gate accepted, for the commands to go on by hand
     submitted_label: str = "restated"
 
@@ -106,9 +108,7 @@ class Demo:
         self.step_no += 1
         log = self.logs / f"{self.step_no:02d}-{_plain(name)}.log"
         argv = [sys.executable, "-m", "pipeline.cli", *args]
-        self.console.print(
-            f"[bold cyan]{self.step_no:>2}. {name}[/]  [dim]arrears {' '.join(args)}[/]"
-        )
+        self.say(f"[bold cyan]{self.step_no:>2}. {name}[/]  [dim]arrears {' '.join(args)}[/]")
         started = time.monotonic()
         with log.open("w", encoding="utf-8") as out:
             out.write(f"$ arrears {' '.join(args)}\n")
@@ -131,21 +131,22 @@ class Demo:
                 f"its log is {log}\n{tail}"
             )
         self.timings.append((name, elapsed))
-        self.console.print(
-            f"    [green]done[/] in {elapsed:.1f}s (exit {done.returncode}, log {log})"
-        )
+        self.say(f"    [green]done[/] in {elapsed:.1f}s (exit {done.returncode}, log {log})")
         return stdout
 
     def note(self, step: str, finding: str) -> None:
         self.findings.append((step, finding))
-        self.console.print(f"    {finding}")
+        self.say(f"    {finding}")
+
+    def say(self, text: str) -> None:
+        """Progress, as the story goes (nothing with --quiet: the summary has the findings)."""
+        if not self.quiet:
+            self.console.print(text)
 
     # -- workers ----------------------------------------------------------------------
     def start_workers(self, count: int) -> None:
         self.step_no += 1
-        self.console.print(
-            f"[bold cyan]{self.step_no:>2}. workers[/]  [dim]{count} x arrears worker[/]"
-        )
+        self.say(f"[bold cyan]{self.step_no:>2}. workers[/]  [dim]{count} x arrears worker[/]")
         for i in range(count):
             log = (self.logs / f"worker-{i + 1}.log").open("wb")
             self.workers.append(
@@ -192,7 +193,7 @@ class Demo:
                 lag = sum(n for t, n in mine[0].lag.items() if t in topics)
                 covered = {t for t in mine[0].lag} >= topics
                 if covered and lag == 0:
-                    self.console.print("    workers caught up (consumer-group lag 0)")
+                    self.say("    workers caught up (consumer-group lag 0)")
                     return
             time.sleep(1.0)
         raise StepFailed(

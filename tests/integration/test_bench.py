@@ -15,38 +15,50 @@ import pytest
 from kafka import KafkaAdminClient
 
 from infra.settings import Settings
+from tests.pipeline.cli_kit import assert_documented
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
-    settings = settings_factory()
-    out = tmp_path / "replay.json"
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "bench",
-            "replay",
-            "--events",
-            "3000",
-            "--rounds",
-            "2",
-            "--out",
-            str(out),
-            "--workdir",
-            str(tmp_path / "work"),
-        ],
-        env=env,
+def _bench(settings: Settings, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "bench", *argv],
+        env={**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.parametrize(
+    ("bench", "argv"),
+    [
+        ("ingest", ["--events", "2000"]),
+        ("streams", ["--events", "2000", "--rate", "200", "--seconds", "2", "--partitions", "2"]),
+    ],
+)
+def test_bench_json_is_the_figures_file(
+    settings_factory: Callable[..., Settings], tmp_path: Path, bench: str, argv: list[str]
+) -> None:
+    """With --json the figures on stdout are the --out file's, with --quiet nothing else is
+    said; their fields are the README's."""
+    out = tmp_path / f"{bench}.json"
+    done = _bench(settings_factory(), bench, *argv, "--out", str(out), "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    figures = json.loads(done.stdout)
+    assert figures == json.loads(out.read_text(encoding="utf-8"))
+    assert_documented(f"bench {bench}", figures)
+
+
+def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = settings_factory()
+    out = tmp_path / "replay.json"
+    work = ("--out", str(out), "--workdir", str(tmp_path / "work"))
+    done = _bench(settings, "replay", "--events", "3000", "--rounds", "2", *work)
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert len(figures["rounds"]) == 2 and figures["rounds_agree"] is True
@@ -56,7 +68,8 @@ def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings], tmp_p
     # the median of two is the lower; the top-level phases are that round's
     assert abs(figures["kafka_ratio_to_bare"] - ratios[0]) < 0.01
     assert figures["kafka"]["events"] + figures["kafka"]["invalid"] == figures["produced"] == 3000
-    assert "round 2 of 2" in done.stdout + done.stderr and "median of the rounds" in done.stdout
+    assert "round 2 of 2" in done.stderr and "median of the rounds" in done.stdout
+    assert_documented("bench replay", figures)
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         assert figures["topics"] and not set(figures["topics"]) & set(admin.list_topics())

@@ -44,6 +44,7 @@ def test_form_dead_letters_and_status_fit_80_columns(
             assert "…" not in capture.text, capture.text
             if argv[0] == "form":
                 assert "11 公安机关立案(件)" in capture.text and "其他情况：" in capture.text
+                assert not capture.split_units("320400"), capture.text
             if argv[0] == "deadletters":
                 assert capture.text.count("\n    ") >= len(BAD)  # each message below its id
 

@@ -65,16 +65,19 @@ def documented_json() -> dict[str, dict[str, set[str]]]:
 
 def assert_documented(command: str, body: Any) -> None:
     """`body` (a command's parsed --json output) has exactly the README's keys, at every
-    documented level; a documented list must not be empty, so its items are checked."""
+    documented level (and at most the "with ..." lines' besides); a documented list must
+    not be empty, so its items are checked."""
     levels = documented_json()[command]
     if "list of" in levels:
         assert isinstance(body, list) and body, (command, body)
         for item in body:
             assert set(item) == levels["list of"], (command, sorted(item))
         return
-    assert set(body) == levels["object"], (command, sorted(body))
+    # "with --reference: ..." lines: fields the object may have besides its own.
+    optional = {key for label, keys in levels.items() if label.startswith("with ") for key in keys}
+    assert levels["object"] <= set(body) <= levels["object"] | optional, (command, sorted(body))
     for label, keys in levels.items():
-        if label == "object":
+        if label == "object" or label.startswith("with "):
             continue
         if label.endswith("[]"):
             items = body[label[:-2]]

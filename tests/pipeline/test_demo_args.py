@@ -51,3 +51,22 @@ def test_the_workbook_is_reported_with_the_filing_date(tmp_path: Path) -> None:
     argv = workbook_argv("SNAP", ["320400", "320402"], tmp_path / "f.xlsx", dt.date(2025, 1, 3))
     assert argv[:6] == ["report", "SNAP", "--unit", "320400", "--unit", "320402"]
     assert argv[-2:] == ["--filed-on", "2025-01-03"]
+
+
+def test_quiet_leaves_the_summary_alone(calls: list[dict[str, Any]], tmp_path: Path) -> None:
+    """`demo --quiet` reaches the story; there a note is kept for the summary, not printed."""
+    import io
+
+    from rich.console import Console
+
+    from infra.settings import Settings
+    from pipeline.flows.demo_run import Demo
+
+    assert cli.main(["demo", "--quiet"]) == 0 and calls[-1]["quiet"] is True
+    assert cli.main(["demo"]) == 0 and calls[-1]["quiet"] is False
+    for quiet in (True, False):
+        shown = io.StringIO()
+        demo = Demo(tmp_path, Settings(), 1000, 1, Console(file=shown), quiet=quiet)
+        demo.note("replay", "equal, cell for cell")
+        assert demo.findings == [("replay", "equal, cell for cell")]
+        assert ("equal, cell for cell" in shown.getvalue()) is not quiet

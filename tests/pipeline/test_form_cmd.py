@@ -53,3 +53,21 @@ def test_no_worker_is_said_within_seconds(
     assert time.monotonic() - started < 5  # not the 30 s of --timeout
     err = capsys.readouterr().err
     assert "no `arrears worker` is running" in err and "registered in" in err
+
+
+def test_a_worker_that_never_answers_is_named_before_the_timeout_ends(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """The form says on stderr which worker does not answer and where it looked, then after
+    --timeout fails naming it (the notice's timing is tests/streams/test_live_gather.py's)."""
+    from infra.settings import Settings
+    from tests.streams.worker_kit import silent_worker
+
+    monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path))
+    with silent_worker(Settings.from_env()) as port:
+        assert main(["form", "--unit", "320400", "--timeout", "3"]) == 1
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps it at 80 columns
+    waiting, _, failed = err.partition("arrears: error:")
+    assert "not complete yet" in waiting and "worker silent does not answer" in waiting
+    assert f":{port}/own/" in waiting and "registers its web port there" in waiting
+    assert "not complete after 3s" in failed and "worker silent does not answer" in failed

@@ -84,6 +84,7 @@ def test_the_form_fits_80_columns_with_every_figure(
         figure = shown(values[row_cell(row, column)], _measure(column), DEFAULT_PRECISION)
         line = next(x for x in capture.lines if x.lstrip("│┃ ").startswith(_heading(column)))
         assert figure in line, (row, column, figure, line)
+    assert not capture.split_units("320400"), capture.text
 
 
 def _measure(key: str):  # type: ignore[no-untyped-def]

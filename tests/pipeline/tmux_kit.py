@@ -50,6 +50,14 @@ class Capture:
             if cell_len(line) > COLUMNS and not re.fullmatch(r"[/~][^\s]*", line)
         ]
 
+    def split_units(self, under: str) -> list[str]:
+        """The units of `under`'s subtree whose name and code are not together on one line:
+        the form's 汇总范围 line must break between units only."""
+        from contracts.registry import Registry
+
+        entries = [f"{u.name}（{u.code}）" for u in Registry.load().subtree(under)]
+        return [e for e in entries if not any(e in line for line in self.lines)]
+
 
 class Pane:
     def __init__(self, socket: str, env: Mapping[str, str]) -> None:

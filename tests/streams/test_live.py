@@ -98,7 +98,7 @@ def test_an_unreachable_worker_does_not_block_once_the_others_cover_everything()
     }
     live = merge([part("w1", [0, 2]), part("w2", [1]), paused], 3)
     assert live.missing == () and live.workers == ["w1", "w2"]
-    assert live.absent == ("worker w3 is unreachable",)
+    assert live.absent == ("worker w3 does not answer (timed out)",)
 
 
 def test_a_partial_answer_names_the_partitions_it_leaves_out() -> None:
@@ -110,7 +110,7 @@ def test_a_partial_answer_names_the_partitions_it_leaves_out() -> None:
         "error": "timed out",
     }
     with pytest.raises(
-        Incomplete, match=r"partition\(s\) \[1\] \(unowned or unreachable\).*w2 is unreachable"
+        Incomplete, match=r"partition\(s\) \[1\] \(unowned or unreachable\).*w2 does not answer"
     ):
         merge([part("w1", [0, 2]), paused], 3)
     live = merge(

@@ -5,8 +5,14 @@ tests/integration/test_cli_json.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.pipeline.cli_kit import assert_documented, documented_json
 from tests.warehouse.conftest import Story
@@ -35,6 +41,13 @@ def test_the_readme_documents_every_command_with_json() -> None:
         "deadletters list",
         "ingest",
         "archive",
+        "hotspots",
+        "ledger",
+        "bench ingest",
+        "bench streams",
+        "bench replay",
+        "bench replay --archive-only",
+        "bench check",
     }
 
 
@@ -71,3 +84,37 @@ def test_offline_commands_print_their_documented_json(cli: Cli, story: Story) ->
     assert (refused["submitted"], refused["entry"]) == (False, None)
     after = {s["id"]: s for s in _json(cli, "snapshots")}
     assert (after[second["id"]]["checked"], after[second["id"]]["submitted_for"]) == ("failed", [])
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("bench", "argv"),
+    [
+        ("bench replay --archive-only", ["replay", "--archive-only", "--base", "1000"]),
+        ("bench check", ["check"]),
+    ],
+)
+def test_benchmarks_print_their_figures_as_documented(
+    tmp_path: Path, bench: str, argv: list[str]
+) -> None:
+    """The benchmarks that need no broker, small: with --json the figures on stdout are the
+    --out file's, with --quiet nothing else is said (ingest, streams and the Kafka replay:
+    tests/integration/test_bench.py)."""
+    out = tmp_path / "figures.json"
+    work = ("--workdir", str(tmp_path / "work"), "--out", str(out))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "bench", *argv, "--events", "2000", *work]
+        + ["--json", "--quiet"],
+        env={**os.environ, "ARREARS_STATE_DIR": str(tmp_path / "state")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    figures = json.loads(done.stdout)
+    assert figures == json.loads(out.read_text(encoding="utf-8"))
+    assert_documented(bench, figures)

@@ -260,6 +260,15 @@ def test_a_narrow_table_is_the_form_transposed_with_every_figure() -> None:
         assert line.split()[-5:] == figures
 
 
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_the_scope_line_breaks_between_units_only(width: int) -> None:
+    console = Console(record=True, width=width)
+    render_table(build_forms(_story_cells(), META, REGISTRY, ["320400"]), console)
+    lines = console.export_text().splitlines()  # the line is 140 columns: it must wrap
+    for unit in REGISTRY.subtree("320400"):
+        assert any(f"{unit.name}（{unit.code}）" in line for line in lines), (unit, lines)
+
+
 def test_unknown_unit_is_a_clear_error() -> None:
     with pytest.raises(WarehouseError, match="320499"):
         build_forms(_story_cells(), META, REGISTRY, ["320499"])

@@ -15,6 +15,7 @@ import pytest
 from rich.cells import cell_len
 
 from tests.contracts.eventkit import BUILDER, FACTORY
+from tests.pipeline.cli_kit import assert_documented
 from tests.warehouse.logkit import Log
 from tests.warehouse.test_supervision import REGISTRY, RULES_TOML, story
 from warehouse.archive_files import archive_records
@@ -86,6 +87,7 @@ def test_the_ledger_from_the_snapshot_as_json_with_owners(
     )  # fmt: skip
     assert code == 0, err
     body = json.loads(out)
+    assert_documented("ledger", body)
     assert (body["open_lines"], body["open_cases"]) == (1, 1)
     assert "(stored)" in body["origin"]
     first, second = body["lines"]
@@ -125,6 +127,7 @@ def test_hotspots_as_json_xlsx_and_csv(cli: Cli, env: dict[str, str], tmp_path: 
     )
     assert code == 0, err
     body = json.loads(out)
+    assert_documented("hotspots", body)
     assert body["thresholds"] == {
         "many_leads": 3,
         "fast_growth_pct": 100,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from typing import IO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -101,6 +103,7 @@ def _render(
     forms: Sequence[UnitForm], console: Console, precision: Precision, lines: box.Box | None
 ) -> None:
     for form in forms:
+        console.print(Text("\n".join(_title(form, console.width))))
         if console.width >= WIDE:
             console.print(_table(form, precision, lines))
         else:  # no lines: at 80 columns each heading keeps its line beside its figures
@@ -109,18 +112,32 @@ def _render(
         console.print()
 
 
-def _title(form: UnitForm) -> str:
-    return (
-        f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}\n"
-        f"{L.FILER}{form.filer}    {L.FILED_AT}{L.filed_on_text(form.filed_on)}\n"
-        f"{L.SCOPE}{form.covers_text()}"
-    )
+def _title(form: UnitForm, width: int) -> list[str]:
+    """The title lines, the 汇总范围 line broken between units only, never inside a code
+    or a name as rich's wrapping of unspaced Chinese would."""
+    return [
+        f"{L.TITLE}  {form.unit.name}（{form.unit.code}）  截至 {form.cutoff}",
+        f"{L.FILER}{form.filer}    {L.FILED_AT}{L.filed_on_text(form.filed_on)}",
+        *_between_units(f"{L.SCOPE}{form.covers_text()}", width),
+    ]
+
+
+def _between_units(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` cells, broken only after a 、 or a ：, the marks
+    that end a unit's entry ("天宁区（320402）、"). An entry wider than `width` keeps its
+    own line (the console folds it)."""
+    lines = [""]
+    for entry in re.split(r"(?<=[、：])", text):
+        if lines[-1] and cell_len(lines[-1] + entry) > width:
+            lines.append("")
+        lines[-1] += entry
+    return lines
 
 
 def _transposed(form: UnitForm, precision: Precision) -> Table:
     """The figure columns as rows ("2 涉及职工人数(万人)"), the form's rows as columns;
     at 80 columns every heading stays on one line beside its five figures."""
-    table = Table(title=_title(form), title_justify="left", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
     table.add_column(f"{L.HEAD_NUMBER} {L.HEAD_LABEL}", overflow="fold")
     for row in ROWS:
         note = f"\n（{row.note}）" if row.note else ""
@@ -139,7 +156,7 @@ def _transposed(form: UnitForm, precision: Precision) -> Table:
 
 
 def _table(form: UnitForm, precision: Precision, lines: box.Box | None) -> Table:
-    table = Table(title=_title(form), title_justify="left", show_lines=False, box=lines)
+    table = Table(show_lines=False, box=lines)
     table.add_column(L.HEAD_LABEL, no_wrap=True)
     table.add_column(L.HEAD_NUMBER, justify="right")
     for column in COLUMNS:
