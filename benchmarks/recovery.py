@@ -20,7 +20,6 @@ has ended. Written as JSON and printed.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from typing import Any
 from kafka import TopicPartition
 from rich.console import Console
 
+from benchmarks.common import add_output, progress, publish
 from benchmarks.streams import (
     _HANDLED,
     _delete_topics,
@@ -86,13 +86,7 @@ def register_recovery(actions: Any, count: Callable[[str], int]) -> None:
         help="spread the events over the units below CODE (default 320000: Jiangsu's "
         "20 units, which spread over the partitions evenly)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("benchmarks/results/recovery.json"),
-        metavar="FILE",
-        help="where to write the figures (default benchmarks/results/recovery.json)",
-    )
+    add_output(p, "recovery.json")
     p.set_defaults(func=run)
 
 
@@ -201,11 +195,7 @@ def _measure(
 def run(args: argparse.Namespace) -> int:
     from benchmarks.ingest import write_events
 
-    console = Console()
-
-    def say(message: str) -> None:
-        console.print(f"[dim]{message}[/dim]")
-
+    say = progress(args)
     try:
         env = Settings.from_env()
         base = env.with_overrides(bootstrap_servers=bootstrap_servers(env))
@@ -223,12 +213,13 @@ def run(args: argparse.Namespace) -> int:
         logs = args.out.parent / "recovery-logs"
         logs.mkdir(parents=True, exist_ok=True)
         figures = _measure(settings, records, args.events, args.rate, args.seconds, logs, say)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    console.print(
-        f"survivor stalled at most {figures['stalled_s']} s; owned every partition after "
-        f"{figures['owned_all_s']} s; caught up after {figures['caught_up_s']} s "
-        f"(events {figures['events']:,}, kill -9 of one of two workers)"
-    )
-    console.print(f"figures written to {args.out}")
+
+    def show(console: Console) -> None:
+        console.print(
+            f"survivor stalled at most {figures['stalled_s']} s; owned every partition "
+            f"after {figures['owned_all_s']} s; caught up after {figures['caught_up_s']} s "
+            f"(events {figures['events']:,}, kill -9 of one of two workers)"
+        )
+
+    publish(args, figures, show)
     return 0

@@ -92,7 +92,7 @@ def test_defaults_are_shown(at_80: None) -> None:
 
 def test_commands_with_progress_take_quiet_and_reporting_ones_json(at_80: None) -> None:
     helps = {p.prog: p.format_help() for p in walk(build_parser())}
-    benches = ("bench ingest", "bench streams", "bench replay", "bench check")
+    benches = ("bench ingest", "bench streams", "bench recovery", "bench replay", "bench check")
     progress = ("ingest", "archive", "snapshot", "replay", "diff", "check", "submit")
     for name in (*progress, "generate", "worker", "demo", *benches):
         assert "--quiet" in helps[f"arrears {name}"], name
