@@ -173,6 +173,9 @@ def merge(
             absent.append(f"worker {worker} {why}")
             continue
         ready.append(str(worker))
+        if answer.get("recovering"):  # assigned to it, still being read back
+            rebuilding = ", ".join(str(p) for p in answer["recovering"])
+            absent.append(f"worker {worker} is still taking partition(s) {rebuilding} over")
         for p in answer["partitions"]:
             if p in owner:
                 problems.append(f"partition {p} claimed by {owner[p]} and {worker}")

@@ -127,3 +127,14 @@ def test_a_partial_answer_still_refuses_conflicts_and_needs_one_ready_worker() -
         merge([part("w1", [0]), part("w2", [0])], 3, allow_partial=True)
     with pytest.raises(Incomplete, match="no worker is ready"):
         merge([part("w1", [0], ready=False)], 3, allow_partial=True)
+
+
+def test_partitions_a_worker_is_still_taking_over_are_named() -> None:
+    # after a rebalance a worker answers for the partitions it kept while it reads the
+    # others back: the form says which, instead of only "unowned or unreachable"
+    rebuilding = {**part("w1", [0, 2]), "recovering": [1]}
+    with pytest.raises(Incomplete, match=r"\[1\].*w1 is still taking partition\(s\) 1 over"):
+        merge([rebuilding], 3)
+    live = merge([rebuilding], 3, allow_partial=True)
+    assert live.missing == (1,)
+    assert live.absent == ("worker w1 is still taking partition(s) 1 over",)
