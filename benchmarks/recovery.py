@@ -1,20 +1,22 @@
-"""`arrears bench recovery`: what a worker's death costs the worker that survives it.
+"""`arrears bench recovery`: what a worker's death costs the one that survives.
 
-Not a test. In fresh bench topics (deleted afterwards), with real `arrears worker`
-subprocesses:
+Not a test. In fresh bench topics (deleted afterwards), with real
+`arrears worker` subprocesses:
 
-1. two workers share the partitions; N events are produced and applied, so the
-   changelog holds their state;
-2. a steady trickle of further events (--rate events/s) starts, and one worker is
-   killed (SIGKILL): after the session timeout (10 s) the group gives its partitions
-   to the survivor, which must take them over (fence, read their changelog back);
-3. the survivor's /status/ is read every 0.1 s until it has applied the log to its end.
+1. two workers share the partitions; N events are produced and applied, so
+   the changelog holds their state;
+2. a steady trickle of further events (--rate events/s) starts, and one
+   worker is killed (SIGKILL): after the session timeout (10 s) the group
+   gives its partitions to the survivor, which must take them over (fence,
+   read their changelog back);
+3. the survivor's /status/ is read every 0.1 s until it has applied the log
+   to its end.
 
-Figures: `stalled_s`, the longest time after the kill during which the survivor
-handled nothing although events kept coming (the stop-the-world pause of a
-rebalance); `owned_all_s`, from the kill until it answers for every partition;
-`caught_up_s`, until it has handled every partition to the log's end once the trickle
-has ended. Written as JSON and printed.
+Figures: `stalled_s`, the longest time after the kill during which the
+survivor handled nothing although events kept coming (the stop-the-world
+pause of a rebalance); `owned_all_s`, from the kill until it answers for
+every partition; `caught_up_s`, until it has handled every partition to the
+log's end once the trickle has ended. Written as JSON and printed.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ deletes its topics afterwards:
    produced as fast as possible; events/s from the first to the last event
    the workers report handled (their /status/ counters), and the workers' CPU
    time per event (which moves far less than events/s when other processes
-   share the cores); then, the worker stopped, a bare aiokafka consumer reads the
-   same partitions from the start: the floor of a worker on that client;
+   share the cores); then, the worker stopped, a bare aiokafka consumer reads
+   the same partitions from the start: the floor of a worker on that client;
 2. the same with two workers;
    (the events are keyed by unit, so the busiest worker's share of the events
    bounds the scaling: `balance_bound`);
