@@ -229,6 +229,11 @@ async def read_committed(
     the ends found now; returns the records applied. Values are Faust's json, a null value
     deletes its key. Stops early (the table partly read) when `current()` turns False.
 
+    Only each key's last value is decoded (JSON decoding was most of the time: a key is
+    written again by every chunk that changes it, and every chunk's journal repeats its
+    values), and the decoding yields to the event loop now and then, so the partitions a
+    worker kept go on meanwhile.
+
     The end offsets are read committed (the last stable offset); the caller fenced every
     writer first, so no transaction can be open below them nor commit after.
     """
@@ -245,6 +250,7 @@ async def read_committed(
     )
     await consumer.start()
     applied = 0
+    latest: dict[bytes, bytes | None] = {}  # key -> its last value, as the log holds them
     try:
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
@@ -257,11 +263,7 @@ async def read_committed(
             fetched = await consumer.getmany(*left, timeout_ms=500)
             for messages in fetched.values():
                 for m in messages:
-                    key = json.loads(m.key)
-                    if m.value is None:
-                        table.pop(key, None)
-                    else:
-                        table[key] = json.loads(m.value)
+                    latest[m.key] = m.value
                 applied += len(messages)
             for tp in list(left):
                 position = await consumer.position(tp)
@@ -276,4 +278,12 @@ async def read_committed(
                 )
     finally:
         await consumer.stop()
+    for done, (raw_key, raw_value) in enumerate(latest.items(), start=1):
+        key = json.loads(raw_key)
+        if raw_value is None:
+            table.pop(key, None)
+        else:
+            table[key] = json.loads(raw_value)
+        if done % 5000 == 0:
+            await asyncio.sleep(0)
     return applied
