@@ -3,9 +3,9 @@ events tell them (§三 问题清单台账 and the lead hotspots read these, `co
 
 The caller hands in the events the Ledger holds effective (corrections, retractions and
 resends already resolved, exactly as for the form); this module only reads them. Whether
-a verified case is still open is `contracts.fold.open_cases` over the fold's own
-contributions: the rule behind the `aux.open_cases` cell that the `no_open_cases`
-expectation checks, not a second copy of it.
+a verified case is still open is `contracts.fold.open_cases`, the one rule behind the
+`aux.open_cases` cell and the list the `no_open_cases` expectation prints; a batch hands
+in its answer (`still_open`), else it is asked here of the events' contributions.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import NamedTuple
 from contracts import payloads as p
 from contracts.clock import epoch_ms
 from contracts.events import Event
-from contracts.fold import contributions, open_cases
+from contracts.fold import OpenCase, contributions, open_cases
 from contracts.objects import Employer, Project
 
 __all__ = [
@@ -166,13 +166,20 @@ def _label(event: Event) -> str:
     return _ACTION[event.type]
 
 
-def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) -> Casebook:
+def build_casebook(
+    events: Iterable[Event],
+    *,
+    since_ms: int,
+    cutoff_ms: int,
+    still_open: Iterable[OpenCase] | None = None,
+) -> Casebook:
     """Leads and verified cases from the effective events (any order) in [since, cutoff].
 
     A lead's verdict is its latest `lead.verified` (by event time, then event_id); a case's
     figures are those of its latest effective `arrears.verified` (a correction replaced the
-    earlier one in the Ledger already), its resolutions summed; it is open by
-    `contracts.fold.open_cases`.
+    earlier one in the Ledger already), its resolutions summed; it is open if
+    `contracts.fold.open_cases` says so: `still_open` when the caller has it (a batch's
+    `BatchRebuild.open_cases`, over the same effective events), else over `events`.
     """
     chosen = sorted(
         (
@@ -225,11 +232,13 @@ def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) ->
             elif isinstance(e.payload, p.LeadClosed):
                 lead.closed = True
 
-    still_open = open_cases(
-        (c for es in case_events.values() for e in es for c in contributions(e)),
-        since_ms=since_ms,
-        cutoff_ms=cutoff_ms,
-    )
+    if still_open is None:
+        still_open = open_cases(
+            (c for es in case_events.values() for e in es for c in contributions(e)),
+            since_ms=since_ms,
+            cutoff_ms=cutoff_ms,
+        )
+    open_keys = {(c.unit, c.case_id) for c in still_open}
     cases = []
     for key, ve in verified.items():
         assert isinstance(ve.payload, p.ArrearsVerified)
@@ -241,7 +250,7 @@ def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) ->
             _project(ve.payload.project),
             ve.payload.workers,
             ve.payload.amount_fen,
-            open=key in still_open,
+            open=key in open_keys,
         )
         for e in case_events[key]:
             case.actions.append(Action(epoch_ms(e.occurred_at), e.event_id, _label(e)))

@@ -3,8 +3,9 @@ archive batch's Ledger holds effective, read back at the log positions it kept
 (`BatchRebuild.positions`), folded by `contracts.casebook` and `contracts.supervision`.
 
 The tables are stored beside a snapshot's `cells.parquet` (`hotspots.parquet`, the lead
-counts per unit and subject; `ledger.parquet`, the problem ledger's lines), so `replay
---verify` can rebuild and compare them like the cells.
+counts per unit and subject; `ledger.parquet`, the problem ledger's lines; `summary.parquet`,
+the final report's figures no cell holds), so `replay --verify` can rebuild and compare
+them like the cells, and the commands read them instead of the archive.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from contracts.casebook import INSPECTED, SUPERVISED_TYPES, Casebook, Inspection
 from contracts.cutoff import Cutoff
 from contracts.errors import ValidationError
 from contracts.events import Event, parse_event
+from contracts.fold import OpenCase
 from contracts.problems import LedgerLine, ledger_lines
 from contracts.registry import Registry
 from contracts.supervision import LeadCount, Rules, lead_counts
 from warehouse.archive_files import archive_files
 from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
+from warehouse.summary import event_figures
 
 __all__ = [
     "Supervision",
@@ -41,12 +44,14 @@ __all__ = [
     "compare_tables",
     "HOTSPOTS_FILE",
     "LEDGER_FILE",
+    "SUMMARY_FILE",
     "COUNTS_SCHEMA",
     "LEDGER_SCHEMA",
 ]
 
 HOTSPOTS_FILE = "hotspots.parquet"
 LEDGER_FILE = "ledger.parquet"
+SUMMARY_FILE = "summary.parquet"
 
 COUNTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "unit": pl.String,
@@ -87,18 +92,33 @@ LEDGER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 @dataclass(frozen=True)
 class Supervision:
     """What a batch found at one cutoff: the casebook, the hotspots' lead counts (for the
-    rules' window) and the ledger's lines, for every unit."""
+    rules' window), the ledger's lines and the final report's event figures, for every unit."""
 
     book: Casebook
     rules: Rules
     counts: list[LeadCount]
     lines: list[LedgerLine]
+    figures: pl.DataFrame  # warehouse.summary.EVENT_FIGURES_SCHEMA
 
 
-def supervise(events: Iterator[Event] | list[Event], cutoff: Cutoff, rules: Rules) -> Supervision:
-    """The supervision views of the effective `events` at `cutoff` (SPEC 4's window)."""
-    book = build_casebook(events, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
-    return Supervision(book, rules, lead_counts(book, rules.window_days), ledger_lines(book, rules))
+def supervise(
+    events: Iterator[Event] | list[Event],
+    cutoff: Cutoff,
+    rules: Rules,
+    still_open: list[OpenCase] | None = None,
+) -> Supervision:
+    """The supervision views of the effective `events` at `cutoff` (SPEC 4's window); the
+    cases open among them are `still_open` when the batch gave them (`build_casebook`)."""
+    book = build_casebook(
+        events, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms, still_open=still_open
+    )
+    return Supervision(
+        book,
+        rules,
+        lead_counts(book, rules.window_days),
+        ledger_lines(book, rules),
+        event_figures(book),
+    )
 
 
 def supervise_rebuild(
@@ -108,19 +128,18 @@ def supervise_rebuild(
     rules: Rules,
     *,
     archive: Path | None = None,
-    inspections: bool = False,
 ) -> Supervision:
-    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows).
-    The inspections (a third of a campaign's events) are read only when asked for: the
-    hotspots and the ledger do not need them, the final report's 开展情况 does."""
-    fast = inspections and archive is not None and "raw_row" not in _columns(rebuild)
-    types = SUPERVISED_TYPES if inspections and not fast else SUPERVISED_TYPES - {INSPECTED}
+    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows),
+    the open cases as the batch's `open_cases` says. The inspections (a third of a
+    campaign's events) are read from an archive by JSON path, not parsed one by one."""
+    fast = archive is not None and "raw_row" not in _columns(rebuild)
+    types = SUPERVISED_TYPES - {INSPECTED} if fast else SUPERVISED_TYPES
     events = effective_events(rebuild, registry, archive=archive, types=types)
-    sup = supervise(list(events), cutoff, rules)
+    sup = supervise(list(events), cutoff, rules, rebuild.open_cases(cutoff))
     if fast:
         assert archive is not None
         book = replace(sup.book, inspections=_inspections(rebuild, archive, cutoff))
-        sup = Supervision(book, sup.rules, sup.counts, sup.lines)
+        sup = replace(sup, book=book, figures=event_figures(book))
     return sup
 
 
@@ -272,7 +291,11 @@ def lines_from_frame(frame: pl.DataFrame) -> list[LedgerLine]:
 
 def snapshot_tables(sup: Supervision) -> dict[str, pl.DataFrame]:
     """The files a snapshot stores beside cells.parquet (`write_snapshot(tables=...)`)."""
-    return {HOTSPOTS_FILE: counts_frame(sup.counts), LEDGER_FILE: ledger_frame(sup.lines)}
+    return {
+        HOTSPOTS_FILE: counts_frame(sup.counts),
+        LEDGER_FILE: ledger_frame(sup.lines),
+        SUMMARY_FILE: sup.figures,
+    }
 
 
 def snapshot_note(sup: Supervision) -> dict[str, object]:
@@ -282,7 +305,7 @@ def snapshot_note(sup: Supervision) -> dict[str, object]:
             "window_days": sup.rules.window_days,
             "deadline": sup.rules.deadline.isoformat(),
             "rules": str(sup.rules.source),
-            "files": [HOTSPOTS_FILE, LEDGER_FILE],
+            "files": [HOTSPOTS_FILE, LEDGER_FILE, SUMMARY_FILE],
         }
     }
 

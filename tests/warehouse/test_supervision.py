@@ -288,7 +288,6 @@ def test_the_inspections_read_by_json_path_are_those_of_the_parsed_events(
         parse_cutoff("2024-12-31"),
         rules,
         archive=tmp_path / "archive",
-        inspections=True,
     ).book.inspections
     assert (
         sorted(fast)
