@@ -80,9 +80,7 @@ def cut_supervision(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff) -> Supervisi
         return None
     archive = ctx.archive if rebuilt.source == "archive" else None
     try:
-        return supervise_rebuild(
-            rebuilt.rebuild, ctx.registry, cutoff, rules_of(ctx), archive=archive
-        )
+        return supervise_rebuild(rebuilt.rebuild, cutoff, rules_of(ctx), archive=archive)
     except (WarehouseError, OSError) as err:
         raise CliError(f"cannot compute the hotspots and the ledger: {err}") from err
 
@@ -149,7 +147,7 @@ def views(
 def _supervise(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules) -> Supervision:
     assert isinstance(rebuilt.rebuild, BatchRebuild)
     try:
-        return supervise_rebuild(rebuilt.rebuild, ctx.registry, cutoff, rules, archive=ctx.archive)
+        return supervise_rebuild(rebuilt.rebuild, cutoff, rules, archive=ctx.archive)
     except (WarehouseError, OSError) as err:
         raise CliError(f"cannot compute the hotspots and the ledger: {err}") from err
 
