@@ -223,6 +223,19 @@ def test_the_summary_docx_holds_the_snapshots_figures(
     assert "| 查实未结欠薪案件 | 1 | 件 |" in text and "### （一）健全长效机制" in text
 
 
+def test_the_summary_reads_the_stored_figures_and_without_them_the_archive(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A snapshot cut before summary.parquet existed gets the same draft, from the archive."""
+    snap = Path(_snapshot(cli, env))
+    stored, rebuilt = tmp_path / "stored.md", tmp_path / "rebuilt.md"
+    assert cli("summary", str(snap), "--unit", "320400", "--out", str(stored))[0] == 0
+    (snap / "summary.parquet").unlink()
+    assert cli("summary", str(snap), "--unit", "320400", "--out", str(rebuilt))[0] == 0
+    assert rebuilt.read_text("utf-8") == stored.read_text("utf-8")
+    assert "| 其中现场检查用人单位 | 1 | 户 |" in stored.read_text("utf-8")
+
+
 def test_the_checks_open_cases_are_the_ledgers(
     cli: Cli, env: dict[str, str], tmp_path: Path
 ) -> None:
