@@ -40,7 +40,7 @@ from contracts.fold import with_totals
 from contracts.quality import run_check
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
-from pipeline.flows.quality_inputs import active_ids, read_snapshot, scan_archive
+from pipeline.flows.quality_inputs import ledger_answers, read_snapshot, scan_archive
 from warehouse.archive_files import FOLD_KEY, UNFOLDED_KEY, fold_fingerprint
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
@@ -450,12 +450,13 @@ def run_bench(folder: Path, n: int, *, say: Callable[[str], None] = lambda _m: N
     lazy = scan_archive(archive, dict(snapshot.meta))
     registry = Registry.load()
     mark("active event ids (warehouse batch, Ledger)")
-    active = active_ids(archive, snapshot.meta, registry)
+    active, still = ledger_answers(archive, snapshot.meta, registry)
     letters = pl.DataFrame(schema={"id": pl.Utf8, "original": pl.Utf8, "status": pl.Utf8})
     result = run_check(
         snapshot,
         archive=lazy,
         active=active,
+        open_cases=still,
         registry=registry,
         dead_letters=letters,
         docs_dir=snapshot_path / "quality" / "data_docs",

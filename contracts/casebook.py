@@ -2,28 +2,33 @@
 events tell them (§三 问题清单台账 and the lead hotspots read these, `contracts.supervision`).
 
 The caller hands in the events the Ledger holds effective (corrections, retractions and
-resends already resolved, exactly as for the form); this module only reads them. Whether
-a verified case is still open is `contracts.fold.open_cases` over the fold's own
-contributions: the rule behind the `aux.open_cases` cell that the `no_open_cases`
-expectation checks, not a second copy of it.
+resends already resolved, exactly as for the form), as `Fact`s: an event's type, unit, time,
+id and its payload as the contract's JSON. Every record read here validated when it was
+archived or replayed, so it is read back (`read_fact`), not validated again: that is a tenth
+of `parse_event`'s cost, which grew with the campaign. Whether a verified case is still open
+is `contracts.fold.open_cases`, the one rule behind the `aux.open_cases` cell and the list
+the `no_open_cases` expectation prints; the caller hands in its answer (`still_open`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from contracts import payloads as p
+from contracts import _parse as p
 from contracts.clock import epoch_ms
-from contracts.events import Event
-from contracts.fold import contributions, open_cases
-from contracts.objects import Employer, Project
+from contracts.events import Event, upcast
+from contracts.fold import OpenCase
+from contracts.records import quick_load, strict_load
 
 __all__ = [
     "SUPERVISED_TYPES",
     "INSPECTED",
+    "Fact",
+    "fact_of",
+    "read_fact",
     "Subject",
     "Action",
     "Inspection",
@@ -50,6 +55,8 @@ SUPERVISED_TYPES = frozenset(
     }
 )
 
+_LEAD_STEPS = frozenset({"lead.merged", "lead.verified", "lead.closed"})
+_CASE_STEPS = frozenset({"arrears.resolved", "order.issued", "case.transferred", "case.filed"})
 #: How a ledger line names an event as its last action.
 _ACTION = {
     "lead.received": "线索受理",
@@ -66,6 +73,32 @@ _ORDER_ACTION = {
     "handling_decision": "行政处理决定",
     "penalty_decision": "行政处罚决定",
 }
+
+
+class Fact(NamedTuple):
+    """An effective event as the casebook reads it: `payload` is its JSON payload (upcast)."""
+
+    type: str
+    unit: str
+    at: int  # occurred_at, epoch ms
+    event_id: str
+    payload: Mapping[str, Any]
+
+
+def fact_of(event: Event) -> Fact:
+    """The fact of a parsed event."""
+    payload = upcast(event.raw)["payload"]
+    return Fact(event.type, event.unit, epoch_ms(event.occurred_at), event.event_id, payload)
+
+
+def read_fact(record: bytes) -> Fact:
+    """The fact of a record known to be a valid event (archived, or read by a replay that
+    validated it), decoded as `parse_event` decodes it, without validating it again:
+    `fact_of(parse_event(record, registry)) == read_fact(record)`."""
+    loaded = quick_load(record)
+    data = upcast(loaded if loaded is not None else strict_load(record))
+    at = epoch_ms(p.timestamp(data["occurred_at"], "occurred_at"))
+    return Fact(data["type"], data["unit"], at, data["event_id"], data["payload"])
 
 
 class Subject(NamedTuple):
@@ -152,102 +185,109 @@ class Casebook:
     inspections: tuple[Inspection, ...] = ()
 
 
-def _employer(e: Employer) -> Subject:
-    return Subject("employer", e.id, e.name)
+def _employer(e: Mapping[str, Any]) -> Subject:
+    return Subject("employer", e["id"], e["name"])
 
 
-def _project(pr: Project | None) -> Subject | None:
-    return None if pr is None else Subject("project", pr.id, pr.name)
+def _project(pr: Mapping[str, Any] | None) -> Subject | None:
+    return None if pr is None else Subject("project", pr["id"], pr["name"])
 
 
-def _label(event: Event) -> str:
-    if isinstance(event.payload, p.OrderIssued):
-        return _ORDER_ACTION[event.payload.kind]
-    return _ACTION[event.type]
+def _label(fact: Fact) -> str:
+    if fact.type == "order.issued":
+        return _ORDER_ACTION[fact.payload["kind"]]
+    return _ACTION[fact.type]
 
 
-def build_casebook(events: Iterable[Event], *, since_ms: int, cutoff_ms: int) -> Casebook:
-    """Leads and verified cases from the effective events (any order) in [since, cutoff].
+def _action(fact: Fact) -> Action:
+    return Action(fact.at, fact.event_id, _label(fact))
+
+
+def build_casebook(
+    facts: Iterable[Fact],
+    *,
+    since_ms: int,
+    cutoff_ms: int,
+    still_open: Iterable[OpenCase],
+) -> Casebook:
+    """Leads and verified cases from the effective events' facts (any order) in [since,
+    cutoff].
 
     A lead's verdict is its latest `lead.verified` (by event time, then event_id); a case's
     figures are those of its latest effective `arrears.verified` (a correction replaced the
-    earlier one in the Ledger already), its resolutions summed; it is open by
-    `contracts.fold.open_cases`.
+    earlier one in the Ledger already), its resolutions summed; it is open if it is among
+    `still_open`: `contracts.fold.open_cases` over the same effective events (a batch's
+    `BatchRebuild.open_cases`).
     """
     chosen = sorted(
-        (
-            e
-            for e in events
-            if e.type in SUPERVISED_TYPES and since_ms <= epoch_ms(e.occurred_at) <= cutoff_ms
-        ),
-        key=lambda e: (epoch_ms(e.occurred_at), e.event_id),
+        (f for f in facts if f.type in SUPERVISED_TYPES and since_ms <= f.at <= cutoff_ms),
+        key=lambda f: (f.at, f.event_id),
     )
     leads: dict[tuple[str, str], Lead] = {}
-    lead_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    verified: dict[tuple[str, str], Event] = {}
-    case_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    lead_facts: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+    verified: dict[tuple[str, str], Fact] = {}
+    case_facts: dict[tuple[str, str], list[Fact]] = defaultdict(list)
     inspections = []
-    for e in chosen:
-        pl = e.payload
-        if isinstance(pl, p.EmployerInspected):
-            project = None if pl.project is None else pl.project.id
-            inspections.append(Inspection(e.unit, pl.employer.id, pl.method, project))
-        elif isinstance(pl, p.LeadReceived):
+    for f in chosen:
+        pl = f.payload
+        if f.type == INSPECTED:
+            project = pl.get("project")
+            project_id = None if project is None else project["id"]
+            inspections.append(Inspection(f.unit, pl["employer"]["id"], pl["method"], project_id))
+        elif f.type == "lead.received":
+            key = (f.unit, pl["lead_id"])
+            employer = pl.get("employer")
             leads.setdefault(
-                (e.unit, pl.lead_id),
+                key,
                 Lead(
-                    e.unit,
-                    pl.lead_id,
-                    epoch_ms(e.occurred_at),
-                    pl.intake,
-                    None if pl.employer is None else _employer(pl.employer),
-                    _project(pl.project),
-                    pl.workers_claimed,
-                    pl.amount_claimed_fen,
+                    f.unit,
+                    pl["lead_id"],
+                    f.at,
+                    pl["intake"],
+                    None if employer is None else _employer(employer),
+                    _project(pl.get("project")),
+                    pl["workers_claimed"],
+                    p.fen(pl["amount_claimed"], "amount_claimed"),
                 ),
             )
-            lead_events[(e.unit, pl.lead_id)].append(e)
-        elif isinstance(pl, p.LeadMerged | p.LeadVerified | p.LeadClosed):
-            lead_events[(e.unit, pl.lead_id)].append(e)
-        elif isinstance(pl, p.ArrearsVerified):
-            verified[(e.unit, pl.case_id)] = e  # sorted: the latest wins
-            case_events[(e.unit, pl.case_id)].append(e)
-        elif isinstance(pl, p.ArrearsResolved | p.OrderIssued | p.CaseTransferred | p.CaseFiled):
-            case_events[(e.unit, pl.case_id)].append(e)
+            lead_facts[key].append(f)
+        elif f.type in _LEAD_STEPS:
+            lead_facts[(f.unit, pl["lead_id"])].append(f)
+        elif f.type == "arrears.verified":
+            verified[(f.unit, pl["case_id"])] = f  # sorted: the latest wins
+            case_facts[(f.unit, pl["case_id"])].append(f)
+        elif f.type in _CASE_STEPS:
+            case_facts[(f.unit, pl["case_id"])].append(f)
 
     for key, lead in leads.items():
-        for e in lead_events[key]:
-            lead.actions.append(Action(epoch_ms(e.occurred_at), e.event_id, _label(e)))
-            if isinstance(e.payload, p.LeadMerged):
+        for f in lead_facts[key]:
+            lead.actions.append(_action(f))
+            if f.type == "lead.merged":
                 lead.merged = True
-            elif isinstance(e.payload, p.LeadVerified):
-                lead.verdict = e.payload.verdict
-            elif isinstance(e.payload, p.LeadClosed):
+            elif f.type == "lead.verified":
+                lead.verdict = f.payload["verdict"]
+            elif f.type == "lead.closed":
                 lead.closed = True
 
-    still_open = open_cases(
-        (c for es in case_events.values() for e in es for c in contributions(e)),
-        since_ms=since_ms,
-        cutoff_ms=cutoff_ms,
-    )
+    open_keys = {(c.unit, c.case_id) for c in still_open}
     cases = []
-    for key, ve in verified.items():
-        assert isinstance(ve.payload, p.ArrearsVerified)
+    for key, vf in verified.items():
+        pl = vf.payload
         case = Case(
-            ve.unit,
-            ve.payload.case_id,
-            epoch_ms(ve.occurred_at),
-            _employer(ve.payload.employer),
-            _project(ve.payload.project),
-            ve.payload.workers,
-            ve.payload.amount_fen,
-            open=key in still_open,
+            vf.unit,
+            pl["case_id"],
+            vf.at,
+            _employer(pl["employer"]),
+            _project(pl.get("project")),
+            pl["workers"],
+            p.fen(pl["amount"], "amount"),
+            open=key in open_keys,
         )
-        for e in case_events[key]:
-            case.actions.append(Action(epoch_ms(e.occurred_at), e.event_id, _label(e)))
-            if isinstance(e.payload, p.ArrearsResolved):
-                case.resolved_fen += e.payload.amount_fen
-                case.resolved_workers += e.payload.workers
+        for f in case_facts[key]:
+            case.actions.append(_action(f))
+            if f.type == "arrears.resolved":
+                case.resolved_fen += p.fen(f.payload["amount"], "amount")
+                case.resolved_workers += f.payload["workers"]
         cases.append(case)
     return Casebook(
         tuple(sorted(leads.values(), key=lambda lead: (lead.unit, lead.lead_id))),

@@ -165,24 +165,40 @@ def _resolution(
 Figures = dict[tuple[str, str], int]  # (unit, cell id) -> exact value
 
 
-def open_cases(
-    items: Iterable[Contribution], *, since_ms: int, cutoff_ms: int
-) -> dict[tuple[str, str], int]:
-    """(unit, case_id) -> net count of every verified case still open at the cutoff.
+class OpenCase(NamedTuple):
+    """A verified arrears case still open at a cutoff, and the verification that opened it."""
 
-    The one rule for an open case: the DISTINCT aggregation of `OPEN_CASES` that `tally`
-    applies (a case is open while its contributions with since <= at <= cutoff sum to a
-    positive value), so the ledger's open cases and the snapshot cell the `no_open_cases`
-    expectation reads cannot disagree.
+    unit: str
+    case_id: str
+    verified_by: str  # the event_id of its latest effective arrears.verified
+
+
+def open_cases(items: Iterable[Contribution], *, since_ms: int, cutoff_ms: int) -> list[OpenCase]:
+    """The verified cases still open at the cutoff, by unit and case_id.
+
+    The one rule for an open case, whoever asks (the problem ledger, the `no_open_cases`
+    expectation's list, the calendar and the verdict page through them): the DISTINCT
+    aggregation of `OPEN_CASES` that `tally` applies, so a case is open while its
+    contributions with since <= at <= cutoff sum to a positive value. Which events count
+    (corrections, retractions, resends) the Ledger has decided before: `items` are the
+    effective events' contributions, whichever path folded them.
 
     >>> open_cases(contributions(verified_c1), since_ms=0, cutoff_ms=2**62)  # doctest: +SKIP
-    {('320412', 'C-1'): 1}
+    [OpenCase(unit='320412', case_id='C-1', verified_by='v-1')]
     """
     net: dict[tuple[str, str], int] = defaultdict(int)
+    verified: dict[tuple[str, str], tuple[int, str]] = {}
     for c in items:
         if c.cell == OPEN_CASES and since_ms <= c.at <= cutoff_ms:
-            net[(c.unit, c.key)] += c.value
-    return {k: v for k, v in net.items() if v > 0}
+            case = (c.unit, c.key)
+            net[case] += c.value
+            if c.value > 0:
+                verified[case] = max(verified.get(case, (c.at, c.event_id)), (c.at, c.event_id))
+    return [
+        OpenCase(unit, case_id, verified[(unit, case_id)][1])
+        for (unit, case_id), value in sorted(net.items())
+        if value > 0
+    ]
 
 
 def tally(items: Iterable[Contribution], *, since_ms: int, cutoff_ms: int) -> Figures:

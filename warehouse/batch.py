@@ -30,7 +30,7 @@ import polars as pl
 
 from contracts.cutoff import Cutoff
 from contracts.events import content_hash_of
-from contracts.fold import Contribution, Figures
+from contracts.fold import OPEN_CASES, Contribution, Figures, OpenCase, open_cases
 from contracts.ledger import ACTIVE, Ledger, scoped
 from contracts.registry import Registry
 from warehouse.archive_rows import archive_rows
@@ -70,6 +70,22 @@ class BatchRebuild:
 
     def own_figures(self, cutoff: Cutoff) -> Figures:
         return tally_frame(self.effective, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
+
+    def open_cases(self, cutoff: Cutoff) -> list[OpenCase]:
+        """The verified cases open at `cutoff` among the events the Ledger holds effective:
+        `contracts.fold.open_cases` over this rebuild's effective contributions, the same
+        ones `own_figures` tallies into `aux.open_cases`. The problem ledger and the
+        `no_open_cases` expectation's list both take this answer."""
+        rows = (
+            self.effective.filter(pl.col("cell") == OPEN_CASES)
+            .select(list(CONTRIBUTION_SCHEMA))
+            .collect(engine="streaming")
+        )
+        return open_cases(
+            (Contribution(*row) for row in rows.iter_rows()),
+            since_ms=cutoff.since_ms,
+            cutoff_ms=cutoff.cutoff_ms,
+        )
 
     def active_ids(self) -> pl.Series:
         """The Ledger keys (`contracts.ledger.scoped`: unit|source|event_id) of the events the

@@ -4,7 +4,10 @@ left as headings; written as Markdown or as a Word document (python-docx).
 
 Every figure is the snapshot's exact value rounded as on the form (万人 to 4 places, 万元
 to 2, half up); each section lists its figures in a table (项目, 数值, 单位), so a reader
-and a test find them in one place.
+and a test find them in one place. The figures no cell holds (inspections by method,
+projects checked, leads by intake, what the open cases owe) are `event_figures`, counted
+from the casebook when the snapshot is cut and stored beside it (`summary.parquet`), so
+the draft reads the snapshot alone.
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ from contracts.registry import Registry, Unit
 from contracts.supervision import Hotspot
 from warehouse.report.values import shown
 
-__all__ = ["Figure", "Section", "Summary", "build_summary", "write_markdown", "write_docx"]
+__all__ = [
+    "Figure",
+    "Section",
+    "Summary",
+    "EVENT_FIGURES_SCHEMA",
+    "event_figures",
+    "build_summary",
+    "write_markdown",
+    "write_docx",
+]
 
 _METHODS = (("onsite", "现场检查"), ("online", "网络（书面）检查"), ("complaint", "投诉举报检查"))
 _INTAKES = (
@@ -61,6 +73,37 @@ class Summary:
     sections: list[Section]
 
 
+#: unit, figure, value: the draft's figures counted from the events, per unit (each one sums
+#: over a subtree: distinct within a unit, as the form's distinct cells are).
+EVENT_FIGURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "unit": pl.String,
+    "figure": pl.String,
+    "value": pl.Int64,
+}
+
+
+def event_figures(book: Casebook) -> pl.DataFrame:
+    """Per unit: employers inspected by method (`inspected.<method>`), projects inspected
+    (`projects_checked`), leads received with merged duplicates once (`leads`,
+    `leads.<intake>`), and the verified amount (fen) and workers of the cases still open
+    (`open_fen`, `open_workers`)."""
+    out: Counter[tuple[str, str]] = Counter()
+    for unit, method, _ in {(i.unit, i.method, i.employer_id) for i in book.inspections}:
+        out[(unit, f"inspected.{method}")] += 1
+    for unit, _ in {(i.unit, i.project_id) for i in book.inspections if i.project_id}:
+        out[(unit, "projects_checked")] += 1
+    for lead in book.leads:
+        if not lead.merged:
+            out[(lead.unit, "leads")] += 1
+            out[(lead.unit, f"leads.{lead.intake}")] += 1
+    for case in book.cases:
+        if case.open:
+            out[(case.unit, "open_fen")] += case.verified_fen
+            out[(case.unit, "open_workers")] += case.workers
+    rows = sorted((unit, figure, value) for (unit, figure), value in out.items())
+    return pl.DataFrame(rows, schema=EVENT_FIGURES_SCHEMA, orient="row")
+
+
 def _rollup(cells: pl.DataFrame, unit: str) -> dict[str, int]:
     rows = cells.filter((pl.col("unit") == unit) & (pl.col("scope") == "rollup"))
     return dict(zip(rows["cell"].to_list(), rows["value"].to_list(), strict=True))
@@ -72,17 +115,21 @@ def build_summary(
     cutoff: str,
     snapshot_id: str,
     cells: pl.DataFrame,
-    book: Casebook,
+    events: pl.DataFrame,
     found: Mapping[str, Sequence[Hotspot]],
     *,
     previous: pl.DataFrame | None = None,
     previous_id: str | None = None,
     quality: Mapping[str, Any] | None = None,
 ) -> Summary:
-    """The draft for `unit` (its whole subtree) from a snapshot's cells and the events'
-    casebook at the same cutoff and offsets."""
+    """The draft for `unit` (its whole subtree) from a snapshot's cells and its
+    `event_figures` (EVENT_FIGURES_SCHEMA) at the same cutoff and offsets."""
     v = _rollup(cells, unit.code)
     under = {u.code for u in registry.subtree(unit.code)}
+    mine = (
+        events.filter(pl.col("unit").is_in(sorted(under))).group_by("figure").agg(pl.sum("value"))
+    )
+    e: dict[str, int] = dict(zip(mine["figure"].to_list(), mine["value"].to_list(), strict=True))
 
     def fig(label: str, cell: str, measure: Measure) -> Figure:
         return Figure(label, shown(v.get(cell, 0), measure), measure.unit, cell)
@@ -97,17 +144,13 @@ def build_summary(
         fig("涉及职工", row_cell(total, "workers"), PERSONS),
         fig("其中：农民工", row_cell(total, "migrant_workers"), PERSONS),
     ]
-    inspections = [i for i in book.inspections if i.unit in under]
-    by_method = Counter(m for m in {(i.unit, i.method, i.employer_id) for i in inspections})
-    methods = Counter(method for (_, method, _) in by_method)
-    work.figures += [count(f"其中{name}用人单位", methods[k], HOUSEHOLDS) for k, name in _METHODS]
-    leads = [x for x in book.leads if x.unit in under and not x.merged]
-    intakes = Counter(x.intake for x in leads)
-    work.figures.append(count("接收欠薪线索（重复线索合并计）", len(leads)))
-    work.figures += [count(f"其中{name}", intakes[k]) for k, name in _INTAKES]
-    projects = {(i.unit, i.project_id) for i in inspections if i.project_id}
     work.figures += [
-        count("检查工程建设项目", len(projects), PROJECTS),
+        count(f"其中{name}用人单位", e.get(f"inspected.{k}", 0), HOUSEHOLDS) for k, name in _METHODS
+    ]
+    work.figures.append(count("接收欠薪线索（重复线索合并计）", e.get("leads", 0)))
+    work.figures += [count(f"其中{name}", e.get(f"leads.{k}", 0)) for k, name in _INTAKES]
+    work.figures += [
+        count("检查工程建设项目", e.get("projects_checked", 0), PROJECTS),
         fig("其中：政府投资项目", "item1.gov_projects", PROJECTS),
         fig("国企项目", "item1.soe_projects", PROJECTS),
     ]
@@ -155,11 +198,10 @@ def build_summary(
         done.notes.append(f"比较的上次快照：{previous_id}")
 
     issues = Section("三、存在问题")
-    still = [c for c in book.cases if c.unit in under and c.open]
     issues.figures += [
         fig("查实未结欠薪案件", "aux.open_cases", CASES),
-        count("未结案件查实欠薪金额", sum(c.verified_fen for c in still), MONEY),
-        count("未结案件涉及劳动者", sum(c.workers for c in still), PERSONS),
+        count("未结案件查实欠薪金额", e.get("open_fen", 0), MONEY),
+        count("未结案件涉及劳动者", e.get("open_workers", 0), PERSONS),
     ]
     flagged = [
         h for kind in ("unit", "project", "employer") for h in found.get(kind, ()) if h.flagged

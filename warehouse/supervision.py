@@ -1,36 +1,37 @@
 """Hotspots and the problem ledger in a batch (SPEC 10): the payloads of the events the
 archive batch's Ledger holds effective, read back at the log positions it kept
-(`BatchRebuild.positions`), folded by `contracts.casebook` and `contracts.supervision`.
+(`BatchRebuild.positions`) as `contracts.casebook.Fact`s, folded by `contracts.casebook` and
+`contracts.supervision`; the cases open among them are the batch's `open_cases`.
 
 The tables are stored beside a snapshot's `cells.parquet` (`hotspots.parquet`, the lead
-counts per unit and subject; `ledger.parquet`, the problem ledger's lines), so `replay
---verify` can rebuild and compare them like the cells.
+counts per unit and subject; `ledger.parquet`, the problem ledger's lines; `summary.parquet`,
+the final report's figures no cell holds), so `replay --verify` can rebuild and compare
+them like the cells, and the commands read them instead of the archive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from contracts.casebook import INSPECTED, SUPERVISED_TYPES, Casebook, Inspection, build_casebook
+from contracts.casebook import SUPERVISED_TYPES, Casebook, Fact, build_casebook, read_fact
 from contracts.cutoff import Cutoff
-from contracts.errors import ValidationError
-from contracts.events import Event, parse_event
+from contracts.fold import OpenCase
 from contracts.problems import LedgerLine, ledger_lines
-from contracts.registry import Registry
 from contracts.supervision import LeadCount, Rules, lead_counts
 from warehouse.archive_files import archive_files
 from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
+from warehouse.summary import event_figures
 
 __all__ = [
     "Supervision",
     "supervise",
-    "effective_events",
+    "effective_facts",
     "counts_frame",
     "counts_from_frame",
     "ledger_frame",
@@ -41,12 +42,14 @@ __all__ = [
     "compare_tables",
     "HOTSPOTS_FILE",
     "LEDGER_FILE",
+    "SUMMARY_FILE",
     "COUNTS_SCHEMA",
     "LEDGER_SCHEMA",
 ]
 
 HOTSPOTS_FILE = "hotspots.parquet"
 LEDGER_FILE = "ledger.parquet"
+SUMMARY_FILE = "summary.parquet"
 
 COUNTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "unit": pl.String,
@@ -87,132 +90,79 @@ LEDGER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 @dataclass(frozen=True)
 class Supervision:
     """What a batch found at one cutoff: the casebook, the hotspots' lead counts (for the
-    rules' window) and the ledger's lines, for every unit."""
+    rules' window), the ledger's lines and the final report's event figures, for every unit."""
 
     book: Casebook
     rules: Rules
     counts: list[LeadCount]
     lines: list[LedgerLine]
+    figures: pl.DataFrame  # warehouse.summary.EVENT_FIGURES_SCHEMA
 
 
-def supervise(events: Iterator[Event] | list[Event], cutoff: Cutoff, rules: Rules) -> Supervision:
-    """The supervision views of the effective `events` at `cutoff` (SPEC 4's window)."""
-    book = build_casebook(events, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms)
-    return Supervision(book, rules, lead_counts(book, rules.window_days), ledger_lines(book, rules))
+def supervise(
+    facts: Iterable[Fact], cutoff: Cutoff, rules: Rules, still_open: list[OpenCase]
+) -> Supervision:
+    """The supervision views of the effective events' `facts` at `cutoff` (SPEC 4's window),
+    the verified cases `still_open` among them (`contracts.fold.open_cases`)."""
+    book = build_casebook(
+        facts, since_ms=cutoff.since_ms, cutoff_ms=cutoff.cutoff_ms, still_open=still_open
+    )
+    return Supervision(
+        book,
+        rules,
+        lead_counts(book, rules.window_days),
+        ledger_lines(book, rules),
+        event_figures(book),
+    )
 
 
 def supervise_rebuild(
-    rebuild: BatchRebuild,
-    registry: Registry,
-    cutoff: Cutoff,
-    rules: Rules,
-    *,
-    archive: Path | None = None,
-    inspections: bool = False,
+    rebuild: BatchRebuild, cutoff: Cutoff, rules: Rules, *, archive: Path | None = None
 ) -> Supervision:
-    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows).
-    The inspections (a third of a campaign's events) are read only when asked for: the
-    hotspots and the ledger do not need them, the final report's 开展情况 does."""
-    fast = inspections and archive is not None and "raw_row" not in _columns(rebuild)
-    types = SUPERVISED_TYPES if inspections and not fast else SUPERVISED_TYPES - {INSPECTED}
-    events = effective_events(rebuild, registry, archive=archive, types=types)
-    sup = supervise(list(events), cutoff, rules)
-    if fast:
-        assert archive is not None
-        book = replace(sup.book, inspections=_inspections(rebuild, archive, cutoff))
-        sup = Supervision(book, sup.rules, sup.counts, sup.lines)
-    return sup
+    """`supervise` over the effective events of a batch rebuild (archive or Kafka rows), the
+    open cases as the batch's `open_cases` says."""
+    facts = effective_facts(rebuild, archive=archive)
+    return supervise(facts, cutoff, rules, rebuild.open_cases(cutoff))
 
 
-def _columns(rebuild: BatchRebuild) -> list[str]:
-    return [] if rebuild.positions is None else rebuild.positions.collect_schema().names()
-
-
-def _inspections(rebuild: BatchRebuild, archive: Path, cutoff: Cutoff) -> tuple[Inspection, ...]:
-    """The effective inspections' (unit, employer, method, project) read from the archive's
-    validated records by JSON path, not parsed one by one: the archived rows at the batch's
-    positions, in the window to the cutoff. What `build_casebook` takes from the same events."""
-    assert rebuild.positions is not None
-    keys = rebuild.positions.select(
-        "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
-    )
-    paths = [f.path for f in archive_files(archive) if f.path.parent.parent.name == _INSPECTION]
-    if not paths:
-        return ()
-    found = (
-        pl.scan_parquet(paths, hive_partitioning=False)
-        .filter(pl.col("type") == INSPECTED)
-        .select(
-            "topic",
-            pl.col("partition").cast(pl.Int64),
-            pl.col("offset").cast(pl.Int64),
-            "unit",
-            pl.col("occurred_at").dt.epoch("ms").alias("at"),
-            pl.col("raw").str.json_path_match("$.payload.employer.id").alias("employer"),
-            pl.col("raw").str.json_path_match("$.payload.method").alias("method"),
-            pl.col("raw").str.json_path_match("$.payload.project.id").alias("project"),
-        )
-        .filter(pl.col("at").is_between(cutoff.since_ms, cutoff.cutoff_ms))
-        .join(keys, on=["topic", "partition", "offset"], how="semi")
-        .sort("topic", "partition", "offset")
-        .collect(engine="streaming")
-    )
-    return tuple(
-        Inspection(*row) for row in found.select("unit", "employer", "method", "project").rows()
-    )
-
-
-#: The archive folder of the inspection source's events.
-_INSPECTION = "source=inspection"
-
-
-def effective_events(
-    rebuild: BatchRebuild,
-    registry: Registry,
-    *,
-    archive: Path | None = None,
-    types: frozenset[str] = SUPERVISED_TYPES,
-) -> Iterator[Event]:
-    """The supervised events (`contracts.casebook.SUPERVISED_TYPES`) the Ledger holds
-    effective, parsed again from their records: from the archive's `raw` column at the
-    positions the batch kept, or, for the Kafka replay's rows, from its record files."""
+def effective_facts(rebuild: BatchRebuild, *, archive: Path | None = None) -> Iterator[Fact]:
+    """The facts of the supervised events (`contracts.casebook.SUPERVISED_TYPES`) the Ledger
+    holds effective, read back from their records (`contracts.casebook.read_fact`): from the
+    archive's `raw` column at the positions the batch kept, or, for the Kafka replay's rows,
+    from its record files."""
     if rebuild.positions is None:
         raise ArchiveError("this rebuild kept no effective positions (not a batch rebuild)")
     positions = rebuild.positions.collect(engine="streaming")
     if "raw_row" in positions.columns and rebuild.raws is not None:
-        records = _replayed_records(rebuild.raws, positions["raw_row"].to_list(), types)
+        records = _replayed_records(rebuild.raws, positions["raw_row"].to_list())
     else:
         if archive is None:
             raise ArchiveError("the effective events of an archive batch need its directory")
-        records = _archived_records(archive, positions, types)
+        records = _archived_records(archive, positions)
     for record in records:
-        try:
-            event = parse_event(record, registry)
-        except ValidationError:  # cannot happen for a row the batch folded; never counted
-            continue
-        if event.type in types:
-            yield event
+        fact = read_fact(record)
+        if fact.type in SUPERVISED_TYPES:
+            yield fact
 
 
 #: Records read back at a time: memory stays a chunk's, not the log's.
 _CHUNK = 50_000
+#: How a supervised record shows its type before it is decoded.
+_MARKS = tuple(f'"{t}"'.encode() for t in sorted(SUPERVISED_TYPES))
 
 
 def _replayed_records(
-    raws: Callable[[Iterable[int]], list[bytes]], rows: list[int], types: frozenset[str]
+    raws: Callable[[Iterable[int]], list[bytes]], rows: list[int]
 ) -> Iterator[bytes]:
-    """The Kafka replay's records by row number, a chunk at a time; a record that names
-    none of `types` (its "type" value) is not parsed at all."""
-    marks = tuple(f'"{t}"'.encode() for t in sorted(types))
+    """The Kafka replay's records by row number, a chunk at a time; a record that names no
+    supervised type (its "type" value) is not decoded at all."""
     for start in range(0, len(rows), _CHUNK):
         for record in raws(rows[start : start + _CHUNK]):
-            if any(mark in record for mark in marks):
+            if any(mark in record for mark in _MARKS):
                 yield record
 
 
-def _archived_records(
-    root: Path, positions: pl.DataFrame, types: frozenset[str]
-) -> Iterator[bytes]:
+def _archived_records(root: Path, positions: pl.DataFrame) -> Iterator[bytes]:
     """The supervised rows' records at `positions`, a few hundred archive files at a time."""
     wanted = {str(t) for t in positions["topic"].unique().to_list()}
     paths = [f.path for f in archive_files(root) if f.topic in wanted]
@@ -229,7 +179,7 @@ def _archived_records(
                 "type",
                 "raw",
             )
-            .filter(pl.col("type").is_in(sorted(types)))
+            .filter(pl.col("type").is_in(sorted(SUPERVISED_TYPES)))
             .join(keys, on=["topic", "partition", "offset"], how="semi")
             .collect(engine="streaming")
         )
@@ -272,7 +222,11 @@ def lines_from_frame(frame: pl.DataFrame) -> list[LedgerLine]:
 
 def snapshot_tables(sup: Supervision) -> dict[str, pl.DataFrame]:
     """The files a snapshot stores beside cells.parquet (`write_snapshot(tables=...)`)."""
-    return {HOTSPOTS_FILE: counts_frame(sup.counts), LEDGER_FILE: ledger_frame(sup.lines)}
+    return {
+        HOTSPOTS_FILE: counts_frame(sup.counts),
+        LEDGER_FILE: ledger_frame(sup.lines),
+        SUMMARY_FILE: sup.figures,
+    }
 
 
 def snapshot_note(sup: Supervision) -> dict[str, object]:
@@ -282,7 +236,7 @@ def snapshot_note(sup: Supervision) -> dict[str, object]:
             "window_days": sup.rules.window_days,
             "deadline": sup.rules.deadline.isoformat(),
             "rules": str(sup.rules.source),
-            "files": [HOTSPOTS_FILE, LEDGER_FILE],
+            "files": [HOTSPOTS_FILE, LEDGER_FILE, SUMMARY_FILE],
         }
     }
 

@@ -1,7 +1,7 @@
 """The boundary: polars inputs become the pandas batches GX reads, each converted once.
 
-Event-level work (employer ids out of the raw JSON, open case ids, the retractions between
-two snapshots) is vectorised polars; GX then sees a few narrow columns per event. Which
+Event-level work (employer ids out of the raw JSON, the retractions between two snapshots)
+is vectorised polars; GX then sees a few narrow columns per event. Which
 events are effective is the Ledger's answer, handed in by the caller (`prepare_events`).
 """
 
@@ -50,7 +50,6 @@ RETRACTED = "event.retracted"
 # payload scalars) holds no nested object, so a regex is exact and ~4x faster than a JSON
 # path on ten million lines.
 _EMPLOYER_ID = r'"employer"\s*:\s*\{[^{}]*?"id"\s*:\s*"([^"]*)"'
-_CASE_ID = r'"case_id"\s*:\s*"([^"]*)"'
 _RETRACTS = r'"retracts"\s*:\s*"([^"]*)"'
 
 
@@ -139,27 +138,6 @@ class EventTables:
             "occurred_at_ms",
             pl.col("employer_id").cast(pl.Categorical),
         ).to_pandas(use_pyarrow_extension_array=False)
-
-    def open_cases(self, since_ms: int, cutoff_ms: int) -> pl.DataFrame:
-        """Verified arrears cases not resolved by the cutoff: unit, case_id, verified_by."""
-        cases = self.rows.filter(
-            pl.col("effective")
-            & pl.col("type").is_in(["arrears.verified", "arrears.resolved"])
-            & pl.col("occurred_at_ms").is_between(since_ms, cutoff_ms)
-        ).with_columns(
-            pl.col("raw").str.extract(_CASE_ID).alias("case_id"),
-            pl.when(pl.col("type") == "arrears.verified").then(1).otherwise(-1).alias("delta"),
-        )
-        return (
-            cases.group_by("unit", "case_id")
-            .agg(
-                pl.col("delta").sum(),
-                pl.col("event_id").filter(pl.col("delta") > 0).first().alias("verified_by"),
-            )
-            .filter(pl.col("delta") > 0)
-            .drop("delta")
-            .sort("unit", "case_id")
-        )
 
     def duplicates(self, keys: list[str]) -> pl.DataFrame:
         """The rows behind a non-unique `received_event_id` (Ledger keys): a first row, its

@@ -1,7 +1,7 @@
 """Run the suites on a snapshot and the events behind it; write Data Docs; grade the result.
 
 >>> result = run_check(snapshot, archive=pl.scan_parquet(...), active=active_ids,
-...                    docs_dir=Path("docs"))  # doctest: +SKIP
+...                    open_cases=still_open, docs_dir=Path("docs"))  # doctest: +SKIP
 >>> result.passed, [o.check for o in result.critical_failures]
 """
 
@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import polars as pl
 from contracts.calendar import Campaign, load_campaign
 from contracts.clock import CST
 from contracts.events import SOURCES
+from contracts.fold import OpenCase
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
 from contracts.quality.config import QualityConfig, load_quality_config
@@ -48,6 +49,7 @@ def run_check(
     previous: SnapshotInput | None = None,
     archive: pl.LazyFrame | None = None,
     active: pl.Series | None = None,
+    open_cases: Sequence[OpenCase] | None = None,
     dead_letters: pl.DataFrame | None = None,
     unit: str | None = None,
     registry: Registry | None = None,
@@ -61,13 +63,18 @@ def run_check(
     Batches without input are reported as skipped: no `previous` (the fall check), no
     `archive` (the event suite), no `dead_letters` (the dead-letter suite). With `archive`
     comes `active`: the event_ids the Ledger holds active after those rows in log order
-    (`prepare_events`; the command layer gets them from `warehouse.batch`).
+    (`prepare_events`), and `open_cases`: the verified cases open at the snapshot's cutoff
+    among those events (`contracts.fold.open_cases`, the problem ledger's rule), which the
+    `no_open_cases` expectation lists when it fails; the command layer gets both from
+    `warehouse.batch`.
     """
-    if archive is not None and active is None:
+    if archive is not None and (active is None or open_cases is None):
         raise ValueError(
             "run_check: an archive needs the event_ids the Ledger holds active after it "
-            "(active=...): which archived events are effective is the Ledger's answer, e.g. "
-            "warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry).active_ids()"
+            "(active=...) and the verified cases open among them (open_cases=...): which "
+            "archived events are effective is the Ledger's answer, e.g. "
+            "rebuild = warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry); "
+            "rebuild.active_ids(), rebuild.open_cases(cutoff)"
         )
     started = time.monotonic()
     registry = registry or Registry.load()
@@ -75,7 +82,6 @@ def run_check(
     campaign = campaign or load_campaign()
     cutoff_ms = snapshot.cutoff_ms
     final = campaign.cutoff("final").at
-    since_ms = int(campaign.window_start.timestamp() * 1000)
 
     context = _context(docs_dir)
     runner = SuiteRunner(context, config, _run_name(snapshot))
@@ -128,7 +134,8 @@ def run_check(
         runner.run("dead_letters", frame, ctx)
 
     if events is not None:
-        _add_evidence(runner.outcomes, events, previous, since_ms, cutoff_ms, config.max_listed)
+        assert open_cases is not None  # checked on entry
+        _add_evidence(runner.outcomes, events, open_cases, previous, config.max_listed)
 
     index = None
     if docs_dir is not None:
@@ -246,15 +253,15 @@ def _context(docs_dir: Path | None) -> Any:
 def _add_evidence(
     outcomes: dict[str, Outcome],
     events: EventTables,
+    open_cases: Sequence[OpenCase],
     previous: SnapshotInput | None,
-    since_ms: int,
-    cutoff_ms: int,
     limit: int,
 ) -> None:
     """Name the events behind a failure, where that helps the person fixing it."""
-    open_cases = outcomes["snapshot.no_open_cases"]
-    if open_cases.failed:
-        open_cases.evidence = events.open_cases(since_ms, cutoff_ms).head(limit).to_dicts()
+    still = outcomes["snapshot.no_open_cases"]
+    if still.failed:
+        still.evidence = [case._asdict() for case in open_cases[:limit]]
+        still.note = f"{len(open_cases)} verified case(s) open at the cutoff"
     falls = outcomes["snapshot.no_fall_against_previous"]
     if falls.failed and previous is not None:
         units = {r["unit"] for r in falls.offending}

@@ -32,11 +32,11 @@ from infra.errors import InfraError
 from pipeline.errors import CliError, ExitCode
 from pipeline.flows.quality_inputs import (
     QualityInputError,
-    active_ids,
     cells_sha256,
     dead_letters_from_file,
     dead_letters_from_kafka,
     default_archive,
+    ledger_answers,
     read_snapshot,
     scan_archive,
 )
@@ -171,12 +171,12 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     except InfraError as err:
         raise CliError(str(err)) from err
     with console.status("checking") as status:
-        active = None
+        active = still = None
         if archive is not None and archive_dir is not None:
             # Which archived events are effective is the Ledger's answer (warehouse.batch).
             status.update("checking: resolving the archived events with the ledger")
             try:
-                active = active_ids(archive_dir, snapshot.meta, registry)
+                active, still = ledger_answers(archive_dir, snapshot.meta, registry)
             except QualityInputError as err:
                 raise CliError(str(err)) from err
         try:
@@ -185,6 +185,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
                 previous=previous,
                 archive=archive,
                 active=active,
+                open_cases=still,
                 dead_letters=letters,
                 unit=args.unit,
                 registry=registry,

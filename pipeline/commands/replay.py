@@ -194,7 +194,7 @@ def _views_differ(ctx: Context, stored: Snapshot, rebuilt: Rebuilt, cutoff: Cuto
     window = (stored.meta.get("supervision") or {}).get("window_days")
     rules = rules_of(ctx, window if isinstance(window, int) else None)
     archive = ctx.archive if rebuilt.source == "archive" else None
-    sup = supervise_rebuild(rebuilt.rebuild, ctx.registry, cutoff, rules, archive=archive)
+    sup = supervise_rebuild(rebuilt.rebuild, cutoff, rules, archive=archive)
     return compare_tables(kept, sup)
 
 

@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "change since that snapshot), 存在问题 (verified cases still open and their "
             "amounts, the lead hotspots, the quality warnings of `arrears check` when it has "
             "run on the snapshot) and 意见建议 as headings for people to write. Figures are "
-            "the snapshot's, rounded as on the form (万人 4 places, 万元 2, half up); the "
-            "events behind them are read from the archive at the snapshot's offsets."
+            "the snapshot's, rounded as on the form (万人 4 places, 万元 2, half up), read "
+            "from the tables it stores (a snapshot cut without them: from the archive at "
+            "its offsets)."
         ),
     )
     parser.add_argument("snapshot", metavar="SNAPSHOT", help="a snapshot directory, CUTOFF/ID, ...")
@@ -54,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
             previous = resolve_snapshot(args.previous, ctx.root)
         except WarehouseError as err:
             raise CliError(f"--previous: {err}", ExitCode.USAGE) from err
-    v = views(ctx, args.snapshot, None, None, need_book=True)
-    assert v.snapshot is not None and v.book is not None
+    v = views(ctx, args.snapshot, None, None, need_figures=True)
+    assert v.snapshot is not None and v.figures is not None
     found = found_hotspots(ctx, v.counts, args.unit, v.rules, 10)
     try:
         summary = build_summary(
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             v.cutoff.iso(),
             v.snapshot.id,
             v.snapshot.cells(),
-            v.book,
+            v.figures,
             found,
             previous=None if previous is None else previous.cells(),
             previous_id=None if previous is None else previous.id,

@@ -19,7 +19,8 @@ def supervision_steps(
     demo: Demo, restated: Path, previous: Path, waves: list[dict[str, Any]]
 ) -> None:
     """hotspots, ledger --open and summary from the restated snapshot; each must agree with
-    the snapshot's own figures (the open cases of the form's aux.open_cases cell)."""
+    the snapshot's own figures (the open cases of the form's aux.open_cases cell, which the
+    ledger and the draft both show)."""
     hot = json.loads(
         demo.arrears("hotspots", "hotspots", str(restated), "--unit", UNIT, "--top", "5", "--json")
     )
@@ -75,3 +76,26 @@ def supervision_steps(
         str(draft),
     )
     demo.outputs["冬季行动总体工作情况 draft"] = draft
+    shown = _draft_figures(draft)
+    open_shown = shown.get("查实未结欠薪案件")
+    if open_shown != str(form_open):
+        raise StepFailed(
+            f"summary: the draft shows {open_shown} open verified cases, the ledger and the "
+            f"snapshot's aux.open_cases {form_open}"
+        )
+    demo.note(
+        "summary",
+        f"the draft's open verified cases ({open_shown}) are the ledger's; "
+        f"{shown.get('解决欠薪问题')} problems resolved, {shown.get('涉及金额')} 万元 "
+        "(the form's cells)",
+    )
+
+
+def _draft_figures(draft: Path) -> dict[str, str]:
+    """The draft's figure tables read back (项目 -> 数值)."""
+    import docx
+
+    document = docx.Document(str(draft))
+    return {
+        row.cells[0].text: row.cells[1].text for table in document.tables for row in table.rows[1:]
+    }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from contracts.fold import OpenCase
 from contracts.quality import ARCHIVE_COLUMNS, SnapshotInput
 from contracts.registry import Registry
 
@@ -27,7 +28,7 @@ __all__ = [
     "archive_offsets",
     "archive_files",
     "scan_archive",
-    "active_ids",
+    "ledger_answers",
     "default_archive",
     "dead_letters_from_file",
     "dead_letters_from_kafka",
@@ -85,7 +86,7 @@ def default_archive() -> Path | None:
 def archive_offsets(directory: Path, meta: Mapping[str, Any] | None = None) -> Offsets:
     """The offset vector of the archived rows behind the snapshot: meta.json's `offsets`
     (read with warehouse.offsets), or the whole archive's end when it records none. Both
-    `scan_archive` and `active_ids` read exactly the rows before it."""
+    `scan_archive` and `ledger_answers` read exactly the rows before it."""
     from warehouse.archive_files import archive_end
     from warehouse.errors import OffsetsError
     from warehouse.offsets import offsets_from_json
@@ -139,21 +140,30 @@ def scan_archive(directory: Path, meta: Mapping[str, Any] | None = None) -> pl.L
     return lazy
 
 
-def active_ids(directory: Path, meta: Mapping[str, Any] | None, registry: Registry) -> pl.Series:
-    """The event_ids the Ledger holds active after the archived rows behind the snapshot
-    (the rows `scan_archive` reads, to the same offsets), each once: the warehouse batch
-    resolves them with `contracts.ledger.Ledger.apply_record` in log order, reading the
-    archive's fold columns.
+def ledger_answers(
+    directory: Path, meta: Mapping[str, Any] | None, registry: Registry
+) -> tuple[pl.Series, list[OpenCase]]:
+    """What the Ledger decides of the archived rows behind the snapshot (the rows
+    `scan_archive` reads, to the same offsets), from one warehouse batch: the keys of the
+    events it holds active, each once (`contracts.ledger.Ledger.apply_record` in log
+    order), and the verified cases open at the snapshot's cutoff among them
+    (`BatchRebuild.open_cases`, the problem ledger's answer too).
 
-        >>> ids = active_ids(Path("archive"), snapshot.meta, Registry.load())  # doctest: +SKIP
-        >>> run_check(snapshot, archive=scan_archive(...), active=ids)  # doctest: +SKIP
+        >>> active, still = ledger_answers(archive, meta, Registry.load())  # doctest: +SKIP
+        >>> run_check(snapshot, archive=lazy, active=active, open_cases=still)  # doctest: +SKIP
     """
+    from contracts.cutoff import CutoffError, parse_cutoff
     from warehouse.batch import batch_rebuild
     from warehouse.errors import ArchiveError
 
     upto = archive_offsets(directory, meta)
     try:
-        return batch_rebuild(directory, upto, list(upto), registry).active_ids()
+        cutoff = parse_cutoff(str((meta or {}).get("cutoff") or ""))
+    except CutoffError as err:
+        raise QualityInputError(f"the snapshot's cutoff: {err}") from None
+    try:
+        rebuild = batch_rebuild(directory, upto, list(upto), registry)
+        return rebuild.active_ids(), rebuild.open_cases(cutoff)
     except (ArchiveError, OSError, pl.exceptions.PolarsError) as err:
         raise QualityInputError(
             f"archive {directory}: cannot resolve its events with the ledger: {err}"

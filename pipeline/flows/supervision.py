@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.casebook import Casebook
+import polars as pl
+
 from contracts.cutoff import Cutoff
 from contracts.errors import ContractError
 from contracts.problems import LedgerLine
@@ -23,6 +24,7 @@ from warehouse.snapshot import Snapshot, resolve_snapshot
 from warehouse.supervision import (
     HOTSPOTS_FILE,
     LEDGER_FILE,
+    SUMMARY_FILE,
     Supervision,
     counts_from_frame,
     lines_from_frame,
@@ -52,7 +54,8 @@ class Views:
     rules: Rules
     origin: str
     snapshot: Snapshot | None = None
-    book: Casebook | None = None  # the leads, cases and inspections (None when read stored)
+    #: the final report's event figures (warehouse.summary.EVENT_FIGURES_SCHEMA)
+    figures: pl.DataFrame | None = None
 
 
 def rules_of(ctx: Context, window_days: int | None = None) -> Rules:
@@ -77,9 +80,7 @@ def cut_supervision(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff) -> Supervisi
         return None
     archive = ctx.archive if rebuilt.source == "archive" else None
     try:
-        return supervise_rebuild(
-            rebuilt.rebuild, ctx.registry, cutoff, rules_of(ctx), archive=archive
-        )
+        return supervise_rebuild(rebuilt.rebuild, cutoff, rules_of(ctx), archive=archive)
     except (WarehouseError, OSError) as err:
         raise CliError(f"cannot compute the hotspots and the ledger: {err}") from err
 
@@ -99,20 +100,20 @@ def views(
     cutoff_text: str | None,
     window_days: int | None,
     *,
-    need_book: bool = False,
+    need_figures: bool = False,
 ) -> Views:
-    """A snapshot's views (stored ones when their window is the one asked for, unless
-    `need_book`: the casebook is not stored), or those at `cutoff_text` from the archive."""
+    """A snapshot's views: the tables it stores when they were made with the window asked
+    for (and hold the summary's figures, if `need_figures`), with no archive read at all;
+    else the archive at its offsets. Or the views at `cutoff_text` from the whole archive."""
     if (snapshot is None) == (cutoff_text is None):
         raise CliError("give a SNAPSHOT or --cutoff DATE (one of them)", ExitCode.USAGE)
     rules = rules_of(ctx, window_days)
     if snapshot is None:
         assert cutoff_text is not None
         cutoff = ctx.cutoff(cutoff_text)
-        rebuilt = ctx.rebuild("archive", None)
-        sup = _supervise(ctx, rebuilt, cutoff, rules, need_book)
+        sup = _supervise(ctx, ctx.rebuild("archive", None), cutoff, rules)
         origin = f"the archive {ctx.archive}, to its end"
-        return Views(sup.counts, sup.lines, cutoff, rules, origin, book=sup.book)
+        return Views(sup.counts, sup.lines, cutoff, rules, origin, figures=sup.figures)
     try:
         snap = resolve_snapshot(snapshot, ctx.root)
     except WarehouseError as err:
@@ -120,11 +121,13 @@ def views(
     cutoff = ctx.cutoff(snap.cutoff)
     kept = snap.meta.get("supervision") or {}
     try:
-        counts, ledger = snap.table(HOTSPOTS_FILE), snap.table(LEDGER_FILE)
+        counts, ledger, figures = (
+            snap.table(n) for n in (HOTSPOTS_FILE, LEDGER_FILE, SUMMARY_FILE)
+        )
     except WarehouseError as err:
         raise CliError(str(err)) from err
-    stored = counts is not None and ledger is not None
-    if stored and not need_book and kept.get("window_days") == rules.window_days:
+    stored = counts is not None and ledger is not None and (figures is not None or not need_figures)
+    if stored and kept.get("window_days") == rules.window_days:
         assert counts is not None and ledger is not None
         return Views(
             counts_from_frame(counts),
@@ -133,27 +136,18 @@ def views(
             rules,
             f"snapshot {snap.id} (stored)",
             snap,
+            figures,
         )
     ctx.topics = topics_of(snap, ctx.topics)
-    rebuilt = ctx.rebuild("archive", snap.offsets)
-    sup = _supervise(ctx, rebuilt, cutoff, rules, need_book)
+    sup = _supervise(ctx, ctx.rebuild("archive", snap.offsets), cutoff, rules)
     origin = f"snapshot {snap.id} (the archive at its offsets)"
-    return Views(sup.counts, sup.lines, cutoff, rules, origin, snap, sup.book)
+    return Views(sup.counts, sup.lines, cutoff, rules, origin, snap, sup.figures)
 
 
-def _supervise(
-    ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules, inspections: bool
-) -> Supervision:
+def _supervise(ctx: Context, rebuilt: Rebuilt, cutoff: Cutoff, rules: Rules) -> Supervision:
     assert isinstance(rebuilt.rebuild, BatchRebuild)
     try:
-        return supervise_rebuild(
-            rebuilt.rebuild,
-            ctx.registry,
-            cutoff,
-            rules,
-            archive=ctx.archive,
-            inspections=inspections,
-        )
+        return supervise_rebuild(rebuilt.rebuild, cutoff, rules, archive=ctx.archive)
     except (WarehouseError, OSError) as err:
         raise CliError(f"cannot compute the hotspots and the ledger: {err}") from err
 

@@ -17,7 +17,7 @@ from contracts.calendar import load_campaign
 from contracts.cells import CELLS
 from contracts.clock import epoch_ms
 from contracts.events import Event
-from contracts.fold import rollup, tally, with_totals
+from contracts.fold import OpenCase, open_cases, rollup, tally, with_totals
 from contracts.ledger import ACTIVE, Ledger
 from contracts.quality import SnapshotInput
 from tests.contracts import eventkit as ek
@@ -121,6 +121,13 @@ def _ledger(events: Iterable[Event]) -> Ledger:
 def own_figures(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> Figures:
     contributions = [c for cs in _ledger(events).effective().values() for c in cs]
     return tally(contributions, since_ms=SINCE_MS, cutoff_ms=cutoff_ms)
+
+
+def still_open(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> list[OpenCase]:
+    """The verified cases open among the events the Ledger holds effective: what `run_check`
+    takes as `open_cases` (the command layer gets it from warehouse.batch)."""
+    contributions = [c for cs in _ledger(events).effective().values() for c in cs]
+    return open_cases(contributions, since_ms=SINCE_MS, cutoff_ms=cutoff_ms)
 
 
 def active_ids(events: Iterable[Event]) -> pl.Series:

@@ -15,7 +15,7 @@ import pytest
 from contracts.events import Event
 from contracts.quality import run_check
 from contracts.quality.frames import prepare_events
-from pipeline.flows.quality_inputs import active_ids
+from pipeline.flows.quality_inputs import ledger_answers
 from tests.contracts import eventkit as ek
 from tests.quality import kit
 
@@ -116,7 +116,9 @@ def test_the_warehouse_batch_gives_the_same_active_events(tmp_path: Path) -> Non
     frame = kit.archive_frame(events)
     archive = kit.write_archive(tmp_path, frame)
     meta = kit.meta(offsets=kit.end_offsets(frame))
-    assert sorted(active_ids(archive, meta, kit.REGISTRY)) == sorted(kit.active_ids(events))
+    active, still = ledger_answers(archive, meta, kit.REGISTRY)
+    assert sorted(active) == sorted(kit.active_ids(events))
+    assert still == kit.still_open(events)
 
 
 def test_an_archive_without_active_ids_is_refused() -> None:
@@ -124,3 +126,5 @@ def test_an_archive_without_active_ids_is_refused() -> None:
     snapshot = kit.snapshot_input(kit.cells_from({}), kit.meta(offsets=kit.end_offsets(frame)))
     with pytest.raises(ValueError, match="active="):
         run_check(snapshot, archive=frame.lazy())
+    with pytest.raises(ValueError, match="open_cases="):
+        run_check(snapshot, archive=frame.lazy(), active=kit.active_ids(kit.clean_events()))

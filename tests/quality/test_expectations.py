@@ -40,6 +40,7 @@ class Case:
             previous=self.previous,
             archive=archive.lazy(),
             active=kit.active_ids(archived),
+            open_cases=kit.still_open(archived),
             dead_letters=self.dead_letters,
             **kw,
         )

@@ -5,20 +5,24 @@ verification and a case resolved after the cutoff; every expected figure written
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contracts.casebook import fact_of, read_fact
 from contracts.cutoff import parse_cutoff
+from contracts.events import parse_event
 from contracts.problems import CLOSED, OPEN
 from contracts.registry import Registry
 from contracts.supervision import Rules, hotspots, load_rules
 from tests.contracts.eventkit import BUILDER, FACTORY, GOV_PROJECT, REPAIR, raw
 from tests.warehouse.logkit import Log
 from warehouse.archive_files import archive_records
+from warehouse.batch import BatchRebuild
 from warehouse.replay import rebuild_from_archive
-from warehouse.supervision import Supervision, effective_events, supervise, supervise_rebuild
+from warehouse.supervision import Supervision, supervise_rebuild
 
 REGISTRY = Registry.load()
 TOPICS = [f"t.{s}" for s in ("inspection", "mediation", "court", "complaint")]
@@ -175,9 +179,8 @@ def _supervise(tmp_path: Path, rules: Rules, cutoff: str) -> Supervision:
     archive = tmp_path / "archive"
     archive_records(archive, log.records, REGISTRY)
     rebuilt = rebuild_from_archive(archive, TOPICS, None, REGISTRY)
-    assert not isinstance(rebuilt.rebuild, type(None))
-    events = effective_events(rebuilt.rebuild, REGISTRY, archive=archive)  # type: ignore[arg-type]
-    return supervise(list(events), parse_cutoff(cutoff), rules)
+    assert isinstance(rebuilt.rebuild, BatchRebuild)
+    return supervise_rebuild(rebuilt.rebuild, parse_cutoff(cutoff), rules, archive=archive)
 
 
 def test_the_ledger_at_the_december_cutoff(tmp_path: Path, rules: Rules) -> None:
@@ -277,24 +280,19 @@ def test_the_shipped_rules_come_from_the_campaign_file() -> None:
     assert rules.deadline.isoformat() == "2025-01-28T23:59:59+08:00"
 
 
-def test_the_inspections_read_by_json_path_are_those_of_the_parsed_events(
-    tmp_path: Path, rules: Rules
-) -> None:
-    parsed = _supervise(tmp_path, rules, "2024-12-31").book.inspections
-    rebuilt = rebuild_from_archive(tmp_path / "archive", TOPICS, None, REGISTRY)
-    fast = supervise_rebuild(
-        rebuilt.rebuild,  # type: ignore[arg-type]
-        REGISTRY,
-        parse_cutoff("2024-12-31"),
-        rules,
-        archive=tmp_path / "archive",
-        inspections=True,
-    ).book.inspections
-    assert (
-        sorted(fast)
-        == sorted(parsed)
-        == [
-            ("320412", BUILDER["id"], "online", "P-GOV-1"),
-            ("320412", FACTORY["id"], "onsite", None),
-        ]
-    )
+def test_the_facts_read_back_are_those_of_the_parsed_events(tmp_path: Path, rules: Rules) -> None:
+    """`read_fact` decodes a record as `parse_event` does (the casebook's input on both paths,
+    without validating the record again): compact, spaced, and with JSON escapes."""
+    records = [
+        json.dumps(e, ensure_ascii=ascii, separators=separators).encode()
+        for e in story()
+        for ascii in (False, True)
+        for separators in ((",", ":"), (", ", ": "))
+    ]
+    parsed = [parse_event(r, REGISTRY) for r in records]
+    assert [read_fact(r) for r in records] == [fact_of(e) for e in parsed]
+    found = _supervise(tmp_path, rules, "2024-12-31")
+    assert sorted(found.book.inspections) == [
+        ("320412", BUILDER["id"], "online", "P-GOV-1"),
+        ("320412", FACTORY["id"], "onsite", None),
+    ]

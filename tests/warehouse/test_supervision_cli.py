@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docx
 import openpyxl
@@ -14,7 +15,7 @@ import polars as pl
 import pytest
 from rich.cells import cell_len
 
-from tests.contracts.eventkit import BUILDER, FACTORY
+from tests.contracts.eventkit import BUILDER, FACTORY, REPAIR, raw
 from tests.pipeline.cli_kit import assert_documented
 from tests.warehouse.logkit import Log
 from tests.warehouse.test_supervision import REGISTRY, RULES_TOML, story
@@ -24,19 +25,25 @@ from warehouse.snapshot import list_snapshots
 Cli = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def _state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[Any]) -> dict[str, str]:
+    """A state dir whose archive holds `lines` (the events, or raw JSON text), and a campaign
+    file with the test's supervision rules."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ARREARS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ARREARS_TOPIC_PREFIX", "t.")
     monkeypatch.delenv("ARREARS_CONFIG", raising=False)
     log = Log("t.")
-    log.append(story())
+    log.append(lines)
     archive_records(tmp_path / "state" / "archive", log.records, REGISTRY)
     campaign = Path(__file__).parents[2] / "contracts" / "campaign-2024.toml"
     path = tmp_path / "campaign.toml"
     path.write_text(campaign.read_text("utf-8").split("[supervision]")[0] + RULES_TOML, "utf-8")
     return {"campaign": str(path), "root": str(tmp_path / "state" / "snapshots")}
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    return _state(tmp_path, monkeypatch, story())
 
 
 def _snapshot(cli: Cli, env: dict[str, str]) -> str:
@@ -219,6 +226,19 @@ def test_the_summary_docx_holds_the_snapshots_figures(
     assert "| 查实未结欠薪案件 | 1 | 件 |" in text and "### （一）健全长效机制" in text
 
 
+def test_the_summary_reads_the_stored_figures_and_without_them_the_archive(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A snapshot cut before summary.parquet existed gets the same draft, from the archive."""
+    snap = Path(_snapshot(cli, env))
+    stored, rebuilt = tmp_path / "stored.md", tmp_path / "rebuilt.md"
+    assert cli("summary", str(snap), "--unit", "320400", "--out", str(stored))[0] == 0
+    (snap / "summary.parquet").unlink()
+    assert cli("summary", str(snap), "--unit", "320400", "--out", str(rebuilt))[0] == 0
+    assert rebuilt.read_text("utf-8") == stored.read_text("utf-8")
+    assert "| 其中现场检查用人单位 | 1 | 户 |" in stored.read_text("utf-8")
+
+
 def test_the_checks_open_cases_are_the_ledgers(
     cli: Cli, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -236,6 +256,96 @@ def test_the_checks_open_cases_are_the_ledgers(
     md = tmp_path / "s.md"
     assert cli("summary", snap, "--unit", "320400", "--out", str(md))[0] == 0
     assert "snapshot.no_open_cases" in md.read_text("utf-8")  # the check's warnings, listed
+
+
+def _more_cases() -> list[Any]:
+    """Cases where a second reading of the raw records would part from the Ledger's: a case
+    id the record spells with JSON escapes; a resolution retracted (the case is open again);
+    a verification resent, identical (counted once); a case verified and resolved on the
+    same day; and one resolved only after the campaign window."""
+    on = "+08:00"
+    escaped = raw(
+        "arrears.verified",
+        {"case_id": "C-张", "employer": REPAIR, "workers": 2, "amount": "800.00"},
+        event_id="v-esc",
+        at=f"2024-12-21T10:00:00{on}",
+    )
+    again = raw(
+        "arrears.verified",
+        {"case_id": "C-5", "employer": REPAIR, "workers": 4, "amount": "4000.00"},
+        event_id="v-5",
+        at=f"2024-12-22T10:00:00{on}",
+    )
+
+    def resolved(case: str, eid: str, at: str, amount: str, workers: int) -> dict[str, Any]:
+        payload = {
+            "case_id": case,
+            "employer": REPAIR,
+            "workers": workers,
+            "amount": amount,
+            "channel": "inspection",
+            "new_employment_form": False,
+        }
+        return raw("arrears.resolved", payload, event_id=eid, at=at)
+
+    same_day = raw(
+        "arrears.verified",
+        {"case_id": "C-6", "employer": REPAIR, "workers": 1, "amount": "100.00"},
+        event_id="v-6",
+        at=f"2024-12-23T09:00:00{on}",
+    )
+    return [
+        json.dumps(escaped, ensure_ascii=True),  # "C-\u5f20" in the raw line
+        again,
+        dict(again),  # an identical resend
+        resolved("C-5", "r-5", f"2024-12-24T10:00:00{on}", "4000.00", 4),
+        raw(
+            "event.retracted",
+            {"retracts": "r-5", "reason": "paid to the wrong workers"},
+            at=f"2024-12-25T10:00:00{on}",
+        ),
+        same_day,
+        resolved("C-6", "r-6", f"2024-12-23T17:00:00{on}", "100.00", 1),
+        resolved("C-2", "r-2-late", f"2025-03-01T10:00:00{on}", "100000.00", 20),
+    ]
+
+
+def test_one_rule_for_open_cases_the_check_the_ledger_calendar_and_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The no_open_cases expectation's list is the ledger's open cases, case by case, on a
+    log with a corrected case (C-1), a retracted verification (C-3), a case resolved after
+    the cutoff (C-2) and the cases of `_more_cases`; the calendar, the verdict page and the
+    summary count the same."""
+    env = _state(tmp_path, monkeypatch, [*story(), *_more_cases()])
+    expected = {("320412", "C-2"), ("320412", "C-张"), ("320412", "C-5")}
+    for cutoff, still in (("2024-12-31", expected), ("final", expected - {("320412", "C-2")})):
+        code, _, err = cli(
+            "snapshot", "--cutoff", cutoff, "--from", "archive", "--quiet", "--label", cutoff,
+            "--campaign", env["campaign"],
+        )  # fmt: skip
+        assert code == 0, err
+        (snap,) = [s for s in list_snapshots(Path(env["root"])) if s.meta.get("label") == cutoff]
+        code, out, err = cli("check", str(snap.path), "--dead-letters", "none")
+        assert code in (0, 6), out + err
+        result = json.loads((snap.path / "quality" / "check-result.json").read_text("utf-8"))
+        (outcome,) = [o for o in result["outcomes"] if o["check"] == "snapshot.no_open_cases"]
+        listed = {(e["unit"], e["case_id"]) for e in outcome["evidence"]}
+        code, out, _ = cli("ledger", str(snap.path), "--unit", "320000", "--json", "--open")
+        lines = json.loads(out)["lines"]
+        ledger = {(line["unit"], c) for line in lines for c in line["open_cases"]}
+        assert listed == ledger == still, cutoff
+        cells = pl.read_parquet(snap.path / "cells.parquet").filter(
+            (pl.col("scope") == "own") & (pl.col("cell") == "aux.open_cases")
+        )
+        assert cells["value"].sum() == len(still)
+        verdict = (snap.path / "quality" / "index.html").read_text("utf-8")
+        assert f"open verified cases</dt><dd>{len(still)}; " in verdict
+        code, out, _ = cli("calendar", "--snapshot", str(snap.path), "--unit", "320400")
+        assert f"): {len(still)} on " in " ".join(out.split())
+        md = tmp_path / f"summary-{cutoff}.md"
+        assert cli("summary", str(snap.path), "--unit", "320400", "--out", str(md))[0] == 0
+        assert f"| 查实未结欠薪案件 | {len(still)} | 件 |" in md.read_text("utf-8")
 
 
 def test_the_calendar_counts_the_open_cases_against_the_working_days_left(

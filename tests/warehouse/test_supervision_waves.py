@@ -41,7 +41,6 @@ def test_the_generators_lead_waves_are_the_top_hotspots(tmp_path: Path) -> None:
     assert not isinstance(rebuilt.rebuild, type(None))
     sup = supervise_rebuild(
         rebuilt.rebuild,  # type: ignore[arg-type]
-        REGISTRY,
         parse_cutoff("progress"),
         rules,
         archive=tmp_path / "archive",
