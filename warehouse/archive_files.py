@@ -11,27 +11,29 @@ archive.Archiver` fills the archive from Kafka.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-import contracts
-from contracts.clock import CST
 from contracts.errors import ValidationError
 from contracts.events import check_key, parse_event
 from contracts.fold import contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
-from warehouse._durable import fsync_dir, fsync_file
+from warehouse.archive_write import (
+    FOLD_KEY,
+    UNFOLDED_KEY,
+    fold_fingerprint,
+    write_part,
+    write_table_part,
+)
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
+from warehouse.record_rows import archive_date
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
 __all__ = [
@@ -47,44 +49,8 @@ __all__ = [
     "archive_records",
     "event_row",
     "write_part",
+    "write_table_part",
 ]
-
-_CONTRACTS = Path(contracts.__file__).parent
-#: Parquet key-value metadata naming the fold the `contributions` column was made with.
-FOLD_KEY = b"arrears.fold"
-#: Parquet key-value metadata: how many rows of the file have no `contributions` (rows a
-#: caller handed in unfolded). "0" lets the batch trust the column without scanning it.
-UNFOLDED_KEY = b"arrears.unfolded"
-#: The contracts code that turns a raw line into contributions; an edit to any of it makes
-#: older files' `contributions` stale, and they are folded again on read.
-_FOLD_SOURCES = (
-    "_parse.py",
-    "calendar.py",
-    "cells.py",
-    "clock.py",
-    "events.py",
-    "fields.py",
-    "fold.py",
-    "industry.py",
-    "objects.py",
-    "payloads.py",
-    "records.py",
-    "registry.py",
-    "units.toml",
-    "uscc.py",
-)
-
-
-def fold_fingerprint() -> str:
-    """sha256 of the contracts sources the fold depends on (see `_FOLD_SOURCES`).
-
-    Stored in each archive file; `warehouse.batch` trusts a file's `contributions` only
-    when its fingerprint is the running code's, so stale folds are never read.
-    """
-    digest = hashlib.sha256()
-    for name in _FOLD_SOURCES:
-        digest.update(name.encode() + b"\0" + (_CONTRACTS / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:32]
 
 
 class ArchiveFile(NamedTuple):
@@ -194,46 +160,7 @@ def event_row(
 
 
 def group_of(row: dict[str, Any]) -> tuple[str, str, str, int]:
-    date = row["occurred_at"].astimezone(CST).date().isoformat()
-    return (row["source"], date, row["topic"], row["partition"])
-
-
-def write_part(
-    root: Path,
-    source: str,
-    date: str,
-    topic: str,
-    partition: int,
-    rows: list[dict[str, Any]],
-    *,
-    sync_dir: bool = True,
-) -> Path:
-    """One archive file (rows of one topic-partition, in offset order): temp, fsync, rename."""
-    directory = root / f"source={source}" / f"date={date}"
-    directory.mkdir(parents=True, exist_ok=True)
-    first, last = rows[0]["offset"], rows[-1]["offset"]
-    final = directory / f"part-{topic}-{partition}-{first}-{last}.parquet"
-    if final.exists():
-        raise ArchiveError(
-            f"{final} already exists; the archive and the committed offsets "
-            "disagree (two archivers on one directory?)"
-        )
-    temp = directory / f".{final.name}.tmp"
-    # By column, not from_pylist: half its time (4 µs a row instead of 6-10). A key a row
-    # lacks is null, as from_pylist has it.
-    table = pa.Table.from_pydict(
-        {c: [row.get(c) for row in rows] for c in ARCHIVE_SCHEMA.names}, schema=ARCHIVE_SCHEMA
-    )
-    unfolded = sum(1 for row in rows if row.get("contributions") is None)
-    table = table.replace_schema_metadata(
-        {FOLD_KEY: fold_fingerprint(), UNFOLDED_KEY: str(unfolded)}
-    )
-    pq.write_table(table, temp, compression="zstd")
-    fsync_file(temp)
-    temp.rename(final)
-    if sync_dir:
-        fsync_dir(directory)
-    return final
+    return (row["source"], archive_date(row["occurred_at"]), row["topic"], row["partition"])
 
 
 def archive_records(root: Path, records: Iterable[LogRecord], registry: Registry) -> int:
