@@ -44,6 +44,7 @@ __all__ = [
     "fold_fingerprint",
     "ArchiveFile",
     "archive_files",
+    "archive_paths",
     "archive_end",
     "read_archive",
     "archive_records",
@@ -75,6 +76,11 @@ def archive_files(root: Path) -> list[ArchiveFile]:
     """Every archive file, by (topic, partition, first offset); temp files excluded."""
     found = [f for p in root.glob("source=*/date=*/part-*.parquet") if (f := _parse_name(p))]
     return sorted(found, key=lambda f: (f.topic, f.partition, f.first, f.path.name))
+
+
+def archive_paths(files: Iterable[ArchiveFile]) -> list[Path]:
+    """The files' paths, each once, in order."""
+    return list(dict.fromkeys(f.path for f in files))
 
 
 def archive_end(root: Path) -> Offsets:
