@@ -215,9 +215,10 @@ class Archiver:
             if begin is None or f.last < begin:
                 continue
             # Every archived row has its offset: the column holds no nulls.
-            column = cast(
-                list[int], pq.read_table(f.path, columns=["offset"]).column("offset").to_pylist()
+            table = pq.read_table(
+                f.path, columns=["offset"], filters=[("partition", "=", f.partition)]
             )
+            column = cast(list[int], table.column("offset").to_pylist())
             skip[TopicPartition(f.topic, f.partition)].update(o for o in column if o >= begin)
         return skip
 

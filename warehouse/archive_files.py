@@ -11,12 +11,14 @@ archive.Archiver` fills the archive from Kafka.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from contracts.errors import ValidationError
 from contracts.events import check_key, parse_event
@@ -43,6 +45,10 @@ __all__ = [
     "UNFOLDED_KEY",
     "fold_fingerprint",
     "ArchiveFile",
+    "CompactedFile",
+    "REPLACES_KEY",
+    "SPANS_KEY",
+    "compacted_files",
     "archive_files",
     "archive_paths",
     "archive_end",
@@ -54,12 +60,31 @@ __all__ = [
 ]
 
 
+#: Parquet key-value metadata of a compacted file (`warehouse.compaction`): its partitions'
+#: offset spans, `{"<partition>": [first, last]}`, and the files it replaces (paths
+#: relative to the archive root), which are then not counted.
+SPANS_KEY = b"arrears.spans"
+REPLACES_KEY = b"arrears.replaces"
+
+
 class ArchiveFile(NamedTuple):
+    """A counted archive file's rows of one topic-partition, offsets `first` to `last`.
+    A compacted file holds several partitions (`shared`): one ArchiveFile each, the same
+    path, so a reader of one partition filters on `partition`."""
+
     path: Path
     topic: str
     partition: int
     first: int
     last: int
+    shared: bool = False
+
+
+class CompactedFile(NamedTuple):
+    path: Path
+    topic: str
+    spans: dict[int, tuple[int, int]]
+    replaces: tuple[str, ...]
 
 
 def _parse_name(path: Path) -> ArchiveFile | None:
@@ -72,9 +97,45 @@ def _parse_name(path: Path) -> ArchiveFile | None:
     return ArchiveFile(path, parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
 
 
+def compacted_files(root: Path) -> list[CompactedFile]:
+    """Every compacted file, counted or replaced by a later one; temp files excluded."""
+    out = []
+    for path in sorted(root.glob("source=*/compacted/compact-*.parquet")):
+        meta = pq.read_schema(path).metadata or {}
+        if SPANS_KEY not in meta:
+            raise ArchiveError(
+                f"{path} has no {SPANS_KEY.decode()} metadata; it was not written by "
+                "`arrears archive --compact`: move it out of the archive"
+            )
+        spans = json.loads(meta[SPANS_KEY])
+        topic = path.name[len("compact-") : -len(".parquet")].rsplit("-", 1)[0]
+        out.append(
+            CompactedFile(
+                path,
+                topic,
+                {int(p): (first, last) for p, (first, last) in spans.items()},
+                tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
+            )
+        )
+    return out
+
+
 def archive_files(root: Path) -> list[ArchiveFile]:
-    """Every archive file, by (topic, partition, first offset); temp files excluded."""
-    found = [f for p in root.glob("source=*/date=*/part-*.parquet") if (f := _parse_name(p))]
+    """Every counted archive file, by (topic, partition, first offset): the parts and the
+    compacted files that no compacted file replaces; temp files excluded."""
+    compacted = compacted_files(root)
+    replaced = {root / name for c in compacted for name in c.replaces}
+    found = [
+        f
+        for p in root.glob("source=*/date=*/part-*.parquet")
+        if p not in replaced and (f := _parse_name(p))
+    ]
+    found += [
+        ArchiveFile(c.path, c.topic, partition, first, last, shared=True)
+        for c in compacted
+        if c.path not in replaced
+        for partition, (first, last) in c.spans.items()
+    ]
     return sorted(found, key=lambda f: (f.topic, f.partition, f.first, f.path.name))
 
 
@@ -106,10 +167,13 @@ def read_archive(
             by_tp[(f.topic, f.partition)].append(f)
     for (topic, partition), files in sorted(by_tp.items()):
         end = None if upto is None else upto.get(topic, {}).get(partition, 0)
-        chosen = [f.path for f in files if end is None or f.first < end]
+        chosen = archive_paths(f for f in files if end is None or f.first < end)
         if not chosen:
             continue
-        frame = pl.scan_parquet(chosen, hive_partitioning=False).select("offset", "raw")
+        frame = pl.scan_parquet(chosen, hive_partitioning=False)
+        if any(f.shared for f in files):  # a compacted file holds other partitions too
+            frame = frame.filter(pl.col("partition") == partition)
+        frame = frame.select("offset", "raw")
         if end is not None:
             frame = frame.filter(pl.col("offset") < end)
         table = frame.sort("offset").collect()

@@ -23,7 +23,7 @@ from contracts.events import Event, parse_event
 from contracts.problems import LedgerLine, ledger_lines
 from contracts.registry import Registry
 from contracts.supervision import LeadCount, Rules, lead_counts
-from warehouse.archive_files import archive_files
+from warehouse.archive_files import archive_files, archive_paths
 from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
 
@@ -136,7 +136,9 @@ def _inspections(rebuild: BatchRebuild, archive: Path, cutoff: Cutoff) -> tuple[
     keys = rebuild.positions.select(
         "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
     )
-    paths = [f.path for f in archive_files(archive) if f.path.parent.parent.name == _INSPECTION]
+    paths = archive_paths(
+        f for f in archive_files(archive) if f.path.parent.parent.name == _INSPECTION
+    )
     if not paths:
         return ()
     found = (
@@ -215,7 +217,7 @@ def _archived_records(
 ) -> Iterator[bytes]:
     """The supervised rows' records at `positions`, a few hundred archive files at a time."""
     wanted = {str(t) for t in positions["topic"].unique().to_list()}
-    paths = [f.path for f in archive_files(root) if f.topic in wanted]
+    paths = archive_paths(f for f in archive_files(root) if f.topic in wanted)
     keys = positions.select(
         "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
     ).lazy()
