@@ -3,10 +3,12 @@ compaction killed at each step leaves either the old files counted or the new, n
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,4 +120,14 @@ def test_a_compaction_killed_at_each_step_counts_old_or_new(story: Story, step: 
     assert not list(story.archive.glob("source=*/compacted/.*.tmp"))
     replaced = [story.archive / n for c in compacted_files(story.archive) for n in c.replaces]
     assert not any(p.exists() for p in replaced)
+    assert_same(before, state(story.archive, story.o1))
+
+
+def test_archive_compact_command(story: Story, cli: Callable[..., tuple[int, str, str]]) -> None:
+    before = state(story.archive, story.o1)
+    code, out, err = cli("archive", "--compact", "--settle-days", "0", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["written"] >= 1 and found["files_after"] < found["files_before"]
+    assert found["archive"] == str(story.archive)
     assert_same(before, state(story.archive, story.o1))
