@@ -227,6 +227,16 @@ def _bare_fold(root: str, topics: list[str], cutoff_text: str) -> dict[str, Any]
     return {"cells": len(figures)}
 
 
+def _compact(root: str) -> dict[str, Any]:
+    """Compaction of the whole archive: a backfill's days are all settled."""
+    from dataclasses import asdict
+
+    from warehouse.compaction import compact
+
+    run = compact(Path(root), settle_days=0)
+    return {**asdict(run), "rows_per_file": round(run.rows_per_file)}
+
+
 def _batch_reference(root: str, topics: list[str], cutoff_text: str, out: str) -> dict[str, Any]:
     return _batch(root, topics, cutoff_text, out, vectorised=False)
 
@@ -345,6 +355,19 @@ def run(args: argparse.Namespace) -> int:
                 figures["bare_fold"] = _in_child(
                     _bare_fold, str(work / "archive"), topics, args.cutoff
                 )
+                say("compaction ...")
+                figures["compaction"] = _in_child(_compact, str(work / "archive"))
+                say("batch and bare fold of the compacted archive ...")
+                figures["batch_compacted"] = _in_child(
+                    _batch,
+                    str(work / "archive"),
+                    topics,
+                    args.cutoff,
+                    str(work / "compacted.parquet"),
+                )
+                figures["bare_fold_compacted"] = _in_child(
+                    _bare_fold, str(work / "archive"), topics, args.cutoff
+                )
             if args.reference and not args.kafka_only:
                 say("record-by-record batch from the archive (reference) ...")
                 figures["batch_reference"] = _in_child(
@@ -366,6 +389,10 @@ def run(args: argparse.Namespace) -> int:
             if not args.kafka_only:
                 diffs = compare(first, pl.read_parquet(work / "batch.parquet"))
                 figures["kafka_equals_archive"] = not diffs
+                figures["compacted_equals_archive"] = not compare(
+                    pl.read_parquet(work / "batch.parquet"),
+                    pl.read_parquet(work / "compacted.parquet"),
+                )
             if "batch_reference" in figures:
                 figures["batch_equals_reference"] = not compare(
                     pl.read_parquet(work / "reference.parquet"),
@@ -379,7 +406,17 @@ def run(args: argparse.Namespace) -> int:
                 finally:
                     admin.close()
     n = figures["produced"]
-    phases = ("bare", "kafka", "archive_write", "batch", "bare_fold", "batch_reference")
+    phases = (
+        "bare",
+        "kafka",
+        "archive_write",
+        "batch",
+        "bare_fold",
+        "compaction",
+        "batch_compacted",
+        "bare_fold_compacted",
+        "batch_reference",
+    )
     for phase in (p for p in phases if p in figures):
         figures[phase]["records_per_s"] = round(n / figures[phase]["seconds"])
     ratios = [r["ratio"] for r in figures["rounds"]]
@@ -399,6 +436,10 @@ def run(args: argparse.Namespace) -> int:
     if "bare_fold" in figures:
         figures["batch_over_bare_fold"] = round(
             figures["batch"]["seconds"] / figures["bare_fold"]["seconds"], 3
+        )
+    if "bare_fold_compacted" in figures:
+        figures["compacted_batch_over_bare_fold"] = round(
+            figures["batch_compacted"]["seconds"] / figures["bare_fold_compacted"]["seconds"], 3
         )
     if "batch" in figures:
         batch_10m = figures["batch"]["seconds"] * 10_000_000 / n
@@ -422,6 +463,9 @@ def run(args: argparse.Namespace) -> int:
         ("archive_write", "archive (write)"),
         ("batch", "batch from archive"),
         ("bare_fold", "bare polars fold (floor)"),
+        ("compaction", "compaction"),
+        ("batch_compacted", "batch, compacted archive"),
+        ("bare_fold_compacted", "bare fold, compacted archive"),
         ("batch_reference", "batch, record by record"),
     ):
         if phase not in figures:
@@ -455,6 +499,14 @@ def run(args: argparse.Namespace) -> int:
         )
     if "bare_fold" in figures:
         summary += f"; batch / bare fold = {figures['batch_over_bare_fold']:.2f}x"
+    if "compaction" in figures:
+        c = figures["compaction"]
+        summary += (
+            f"; compaction: {c['files_before']:,} files -> {c['files_after']:,} "
+            f"({c['rows_per_file']:,} rows a file), batch / bare fold then "
+            f"{figures['compacted_batch_over_bare_fold']:.2f}x, same cells: "
+            f"{figures['compacted_equals_archive']}"
+        )
     if "batch" in figures:
         summary += (
             f"; archive batch scaled to 10M = {figures['batch_seconds_scaled_to_10m']:,.0f}s"
@@ -466,6 +518,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"figures written to {args.out}")
     same = (
         figures.get("kafka_equals_archive", True)
+        and figures.get("compacted_equals_archive", True)
         and figures.get("batch_equals_reference", True)
         and figures["rounds_agree"]
     )
