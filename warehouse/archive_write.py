@@ -17,7 +17,25 @@ from warehouse._durable import fsync_dir, fsync_file
 from warehouse.errors import ArchiveError
 from warehouse.schema import ARCHIVE_SCHEMA
 
-__all__ = ["FOLD_KEY", "UNFOLDED_KEY", "fold_fingerprint", "write_part", "write_table_part"]
+__all__ = [
+    "FOLD_KEY",
+    "PARQUET_OPTIONS",
+    "UNFOLDED_KEY",
+    "fold_fingerprint",
+    "write_part",
+    "write_table_part",
+]
+
+_FEW_VALUES = ["topic", "source", "type", "unit"]
+#: How every archive file is written (parts and compacted files). Dictionaries only for the
+#: columns of few values, and statistics only for the columns readers filter on: building
+#: a dictionary of `raw` or the content hashes until it overflows, or min/max of `raw`,
+#: is work no reader uses.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": _FEW_VALUES,
+    "write_statistics": ["partition", "offset", "occurred_at", *_FEW_VALUES],
+}
 
 _CONTRACTS = Path(contracts.__file__).parent
 #: Parquet key-value metadata naming the fold the `contributions` column was made with.
@@ -98,7 +116,7 @@ def write_table_part(
     table = table.replace_schema_metadata(
         {FOLD_KEY: fold_fingerprint(), UNFOLDED_KEY: str(unfolded)}
     )
-    pq.write_table(table, temp, compression="zstd")
+    pq.write_table(table, temp, **PARQUET_OPTIONS)
     fsync_file(temp)
     temp.rename(final)
     if sync_dir:

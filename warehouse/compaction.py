@@ -39,7 +39,7 @@ from warehouse.archive_files import (
     archive_files,
     compacted_files,
 )
-from warehouse.archive_write import FOLD_KEY, UNFOLDED_KEY
+from warehouse.archive_write import FOLD_KEY, PARQUET_OPTIONS, UNFOLDED_KEY
 from warehouse.schema import ARCHIVE_SCHEMA
 
 __all__ = ["CompactRun", "compact"]
@@ -168,7 +168,7 @@ def _merge(root: Path, paths: list[Path]) -> Path:
     final = directory / f"compact-{topic}-{digest}.parquet"
     temp = directory / f".{final.name}.tmp"
     pq.write_table(
-        table.replace_schema_metadata(meta), temp, compression="zstd", row_group_size=_ROW_GROUP
+        table.replace_schema_metadata(meta), temp, row_group_size=_ROW_GROUP, **PARQUET_OPTIONS
     )
     fsync_file(temp)
     hook("compact.temp-written")
