@@ -135,12 +135,15 @@ def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
             out = {"error": f"{type(err).__name__}: {err}"}
         queue.put(out)
 
+    load_before = os.getloadavg()[0]
     child = ctx.Process(target=body)
     child.start()
     result = queue.get()
     child.join()
     if "error" in result:
         raise CliError(f"{fn.__name__} failed: {result['error']}")
+    # The machine is shared: its 1-minute load average beside each phase's figures.
+    result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return dict(result)
 
 
