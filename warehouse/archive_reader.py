@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
@@ -25,6 +28,25 @@ from warehouse.kafka_log import consumer_for, partition_batches
 from warehouse.record_rows import RecordRows, archive_date, valid_event
 
 __all__ = ["ArchiveJob", "Span"]
+
+
+class _Writer:
+    """One writing thread with at most one batch waiting: `submit` waits for the batch
+    before, so the parts (and the offsets reported) follow the order of the batches."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        self.pending: Future[None] | None = None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        """Wait for the batch being written; its failure is raised here."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
 
 
 @dataclass(frozen=True)
@@ -56,17 +78,28 @@ class ArchiveJob:
         gc.disable()
         totals = {"read": 0, "archived": 0, "invalid": 0, "skipped": 0, "files": 0}
         by_source: dict[str, int] = {}
+        lock = threading.Lock()
+
+        def tell(line: str) -> None:  # from both threads
+            with lock:
+                say(line)
+
+        # Parts are written (Arrow, Parquet, fsync: mostly outside the GIL) by a thread while
+        # the next records are parsed; one batch waits at most, so memory stays two batches.
+        writer = _Writer()
         try:
             consumer = consumer_for(self.bootstrap, self.client_id)
             try:
                 for span in self.spans:
-                    self._span(consumer, span, totals, by_source, say)
+                    self._span(consumer, span, totals, by_source, tell, writer)
+                writer.wait()
             finally:
                 consumer.close()
+                writer.pool.shutdown(wait=False, cancel_futures=True)
         except (WarehouseError, KafkaError, OSError, pa.ArrowException) as err:
-            say("error archiving failed: " + " ".join(str(err).split()))
+            tell("error archiving failed: " + " ".join(str(err).split()))
             return
-        say("done " + json.dumps({**totals, "by_source": by_source}))
+        tell("done " + json.dumps({**totals, "by_source": by_source}))
 
     def _span(
         self,
@@ -75,6 +108,7 @@ class ArchiveJob:
         totals: dict[str, int],
         by_source: dict[str, int],
         say: Callable[[str], None],
+        writer: _Writer,
     ) -> None:
         buckets: dict[tuple[str, str], RecordRows] = {}
         buffered = 0
@@ -98,9 +132,9 @@ class ArchiveJob:
             totals["read"] += len(values)
             say(f"progress {len(values)}")
             if values and buffered >= self.flush_records:
-                self._write(span, buckets, values[-1][0] + 1, totals, by_source, say)
+                writer.submit(self._write, span, buckets, values[-1][0] + 1, totals, by_source, say)
                 buckets, buffered = {}, 0
-        self._write(span, buckets, span.end, totals, by_source, say)
+        writer.submit(self._write, span, buckets, span.end, totals, by_source, say)
 
     def _write(
         self,

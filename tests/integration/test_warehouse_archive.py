@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from kafka import KafkaAdminClient
 from infra.settings import Settings
 from tests.integration.test_warehouse import produce
 from tests.warehouse.logkit import phase_one, phase_two
-from warehouse.archive import archiver_group
+from warehouse.archive import Archiver, ArchiveRun, archiver_group
 from warehouse.archive_files import ARCHIVE_SCHEMA, archive_files
 
 pytestmark = pytest.mark.integration
@@ -143,3 +144,26 @@ def test_killed_archiver_takes_its_readers_with_it(env: Settings, tmp_path: Path
     assert table.select("topic", "partition", "offset").is_duplicated().sum() == 0
     assert table.height == len(phase_one()) - 1
     assert sum(committed(env).values()) == len(phase_one())
+
+
+def test_following_the_log_archives_what_arrives_later(env: Settings) -> None:
+    root = env.state_dir / "archive"
+    produce(env, phase_one())
+    archiver = Archiver(env.bootstrap_servers, env, root)
+    result: list[ArchiveRun] = []
+    follower = threading.Thread(
+        target=lambda: result.append(archiver.run(until_end=False, idle_exit_s=8.0))
+    )
+    follower.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not archive_files(root) or archived(root).height < len(phase_one()) - 1
+    ):
+        time.sleep(0.1)
+    produce(env, phase_two())  # while it follows the log
+    follower.join(timeout=180)
+    assert not follower.is_alive() and result
+    table = archived(root)
+    assert table.select("topic", "partition", "offset").is_duplicated().sum() == 0
+    assert table.height == result[0].archived == len(phase_one()) + len(phase_two()) - 1
+    assert sum(committed(env).values()) == len(phase_one()) + len(phase_two())
