@@ -93,13 +93,13 @@ def _day(path: Path) -> dt.date | None:
 def _groups(
     root: Path, files: list[ArchiveFile], settle_days: int, max_rows: int
 ) -> list[list[tuple[Path, int]]]:
-    """(path, rows) to merge, per (topic, fold fingerprint, unfolded known): settled parts
+    """(path, rows) to merge, per (source, topic, fold fingerprint, unfolded known): settled parts
     and small compacted files whose schema is the archive's."""
     days = [d for f in files if (d := _day(f.path)) is not None]
     if not days:
         return []
     settled = max(days) - dt.timedelta(days=settle_days)
-    groups: dict[tuple[str, bytes, bool], list[tuple[Path, int]]] = defaultdict(list)
+    groups: dict[tuple[str, str, bytes, bool], list[tuple[Path, int]]] = defaultdict(list)
     seen: set[Path] = set()
     for f in files:
         if f.path in seen:
@@ -116,7 +116,9 @@ def _groups(
             continue  # an older layout: left as it is, read as it is
         kv = schema.metadata or {}
         fold = kv.get(FOLD_KEY, b"")
-        groups[(f.topic, fold, kv.get(UNFOLDED_KEY, b"").isdigit())].append((f.path, meta.num_rows))
+        source = f.path.parent.parent.name  # source=<source>: a compacted file stays there
+        known = kv.get(UNFOLDED_KEY, b"").isdigit()
+        groups[(source, f.topic, fold, known)].append((f.path, meta.num_rows))
     return [sorted(g) for _, g in sorted(groups.items())]
 
 
