@@ -71,8 +71,9 @@ def _replay(d: dict[str, Any]) -> tuple[str, str, str]:
         a = d["archive_write"]
         parts.append(
             f"archiving {a['seconds']:.1f} s, {_n(a['records_per_s'])} events/s = "
-            f"**{d['archive_ratio_to_bare']}** of the bare consumer ({a.get('readers', 1)} "
-            f"processes, {_n(a['files'])} files{_load(a)})"
+            f"**{d['archive_ratio_to_bare']}** of the bare consumer and "
+            f"{d['kafka']['seconds'] / a['seconds']:.2f} of the Kafka replay's rate "
+            f"({a.get('readers', 1)} processes, {_n(a['files'])} files{_load(a)})"
         )
     if "compaction" in d:
         c = d["compaction"]
