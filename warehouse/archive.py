@@ -1,23 +1,29 @@
 """The archiver: every accepted event of the source topics into the archive
 (`warehouse.archive_files`: its layout, parts and fold).
 
-The archiver reads the four source topics as consumer group `<prefix>archiver`
-(auto-commit off). Each poll's events are written per (source, date) to a hidden
-temp file, fsynced and renamed; only then are the offsets committed. A crash
-before the commit re-reads those records on the next run, and the offsets the
+The archiver keeps its offsets as consumer group `<prefix>archiver` (no auto-commit). It
+works in rounds: each reads every partition from its committed offset to the log end seen
+when the round starts, the partitions dealt out to one process per core like the Kafka
+replay's readers (`warehouse.readers`, `warehouse.archive_reader`). A process writes a
+partition's events per (source, date) to hidden temp files, fsyncs and renames them and
+fsyncs their directories; only then does it tell this process, which commits the offset.
+A crash before the commit re-reads those records on the next run, and the offsets the
 archive already holds for that partition are skipped: nothing lost, nothing twice.
+A reader process dies with this one (it could otherwise write beside the next run).
 Invalid records are skipped (the dead-letter path reports them).
 One archiver runs at a time per archive directory.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pyarrow.parquet as pq
 from kafka import KafkaConsumer, TopicPartition
@@ -27,17 +33,21 @@ from kafka.structs import OffsetAndMetadata
 from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import archiver_group
-from warehouse._durable import fsync_dir, hook
-from warehouse.archive_files import archive_files, event_row, group_of, write_part
-from warehouse.errors import ArchiveError
+from warehouse.archive_files import archive_files
+from warehouse.archive_reader import ArchiveJob, Span
+from warehouse.errors import ArchiveError, WarehouseError
 from warehouse.kafka_log import source_topics
+from warehouse.readers import deal, run_readers
 
 __all__ = ["ArchiveRun", "Archiver", "archiver_group"]
 
-_POLL_RECORDS = 50_000
-#: A batch (one set of files, one offset commit) holds at most this many records or seconds.
-_BATCH_RECORDS = 250_000
-_BATCH_SECONDS = 5.0
+#: A reader process writes its partition's files (and the offset is committed) every this
+#: many events: its memory is about that many events' rows.
+FLUSH_RECORDS = 200_000
+#: A round of fewer records than this a core reads in one process: starting one costs
+#: about a second.
+_RECORDS_PER_READER = 20_000
+_IDLE_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -68,8 +78,10 @@ class Archiver:
         until_end: bool = True,
         idle_exit_s: float | None = None,
         progress: Callable[[ArchiveRun], None] | None = None,
+        readers: int | None = None,
     ) -> ArchiveRun:
-        """Archive until the log end seen at start (`until_end`) or until interrupted."""
+        """Archive until the log end seen at start (`until_end`) or until interrupted (or
+        idle for `idle_exit_s`). `readers` defaults to the number of cores."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_temps()
         try:
@@ -79,29 +91,25 @@ class Archiver:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 client_id="arrears-archiver",
-                fetch_max_bytes=64 * 1024 * 1024,
-                max_partition_fetch_bytes=16 * 1024 * 1024,
             )
         except KafkaError as err:
             raise ArchiveError(f"cannot reach Kafka at {self.bootstrap}: {err}") from err
         run = ArchiveRun()
         try:
             tps = self._assign(consumer)
-            ends = consumer.end_offsets(tps) if until_end else {}
-            skip = self._already_archived(consumer, tps)
             idle_since = time.monotonic()
             while True:
-                if until_end and all(consumer.position(tp) >= ends[tp] for tp in tps):
+                ends = consumer.end_offsets(tps)
+                spans = self._spans(consumer, tps, ends)
+                if spans:
+                    self._round(consumer, spans, run, progress, readers or os.cpu_count() or 1)
+                    idle_since = time.monotonic()
+                if until_end:
                     break
-                polled = self._gather(consumer)
-                if not polled:
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
-                        break
-                    continue
-                idle_since = time.monotonic()
-                self._archive_batch(consumer, polled, ends, skip, run)
-                if progress is not None:
-                    progress(run)
+                if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    break
+                if not spans:
+                    time.sleep(_IDLE_POLL_SECONDS)
         except KafkaError as err:
             raise ArchiveError(
                 f"Kafka failed while archiving: {err!r}; offsets are committed "
@@ -111,19 +119,71 @@ class Archiver:
             consumer.close(autocommit=False)
         return run
 
-    def _gather(self, consumer: KafkaConsumer) -> dict[TopicPartition, list[Any]]:
-        """Polls merged into one batch of up to _BATCH_RECORDS or _BATCH_SECONDS: fewer,
-        larger files and one commit per batch."""
-        merged: dict[TopicPartition, list[Any]] = defaultdict(list)
-        n, began = 0, time.monotonic()
-        while n < _BATCH_RECORDS and time.monotonic() - began < _BATCH_SECONDS:
-            polled = consumer.poll(timeout_ms=200, max_records=_POLL_RECORDS)
-            if not polled:
-                break  # caught up: write what we have
-            for tp, records in polled.items():
-                merged[tp].extend(records)
-                n += len(records)
-        return dict(merged)
+    def _spans(
+        self, consumer: KafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
+    ) -> list[Span]:
+        """Each partition's work of a round: its position to `ends`, less what the archive
+        already holds past the position."""
+        starts = {tp: consumer.position(tp) for tp in tps}
+        skip = self._already_archived(starts)
+        return [
+            Span(tp.topic, tp.partition, starts[tp], ends[tp], frozenset(skip.get(tp, ())))
+            for tp in tps
+            if ends[tp] > starts[tp]
+        ]
+
+    def _round(
+        self,
+        consumer: KafkaConsumer,
+        spans: list[Span],
+        run: ArchiveRun,
+        progress: Callable[[ArchiveRun], None] | None,
+        cores: int,
+    ) -> None:
+        """Archive the spans in reader processes, committing each offset they report written."""
+        records = sum(s.end - s.start for s in spans)
+        readers = max(1, min(cores, records // _RECORDS_PER_READER))
+        plans = deal([(s, s.end - s.start) for s in spans], readers)
+        jobs = [
+            ArchiveJob(
+                self.bootstrap,
+                self.root,
+                sorted(plan, key=lambda s: (s.topic, s.partition)),
+                self.registry,
+                f"arrears-archiver-{k}",
+                FLUSH_RECORDS,
+            )
+            for k, plan in enumerate(plans)
+        ]
+
+        def read(n: int) -> None:
+            run.read += n
+            if progress is not None:
+                progress(run)
+
+        def written(kind: str, body: str) -> None:
+            if kind != "written":
+                return
+            topic, partition, offset = body.split()
+            tp = TopicPartition(topic, int(partition))
+            consumer.commit({tp: OffsetAndMetadata(int(offset), "", -1)})
+            consumer.seek(tp, int(offset))
+
+        try:
+            done = run_readers(jobs, progress=read, on_line=written)
+        except WarehouseError as err:
+            raise ArchiveError(
+                f"{err}; offsets are committed only after files are durable, so re-run to continue"
+            ) from err
+        for body in done:
+            totals = json.loads(body)
+            run.archived += totals["archived"]
+            run.invalid += totals["invalid"]
+            run.skipped_already_archived += totals["skipped"]
+            run.files += totals["files"]
+            run.by_source.update(totals["by_source"])
+        if progress is not None:
+            progress(run)
 
     def _assign(self, consumer: KafkaConsumer) -> list[TopicPartition]:
         tps: list[TopicPartition] = []
@@ -145,68 +205,22 @@ class Archiver:
         return tps
 
     def _already_archived(
-        self, consumer: KafkaConsumer, tps: list[TopicPartition]
+        self, starts: dict[TopicPartition, int]
     ) -> dict[TopicPartition, set[int]]:
         """Offsets at or past the committed position that a crashed run already wrote."""
-        start = {(tp.topic, tp.partition): consumer.position(tp) for tp in tps}
+        start = {(tp.topic, tp.partition): at for tp, at in starts.items()}
         skip: dict[TopicPartition, set[int]] = defaultdict(set)
         for f in archive_files(self.root):
             begin = start.get((f.topic, f.partition))
             if begin is None or f.last < begin:
                 continue
             # Every archived row has its offset: the column holds no nulls.
-            column = cast(
-                list[int], pq.read_table(f.path, columns=["offset"]).column("offset").to_pylist()
+            table = pq.read_table(
+                f.path, columns=["offset"], filters=[("partition", "=", f.partition)]
             )
+            column = cast(list[int], table.column("offset").to_pylist())
             skip[TopicPartition(f.topic, f.partition)].update(o for o in column if o >= begin)
         return skip
-
-    def _archive_batch(
-        self,
-        consumer: KafkaConsumer,
-        polled: dict[TopicPartition, list[Any]],
-        ends: dict[TopicPartition, int],
-        skip: dict[TopicPartition, set[int]],
-        run: ArchiveRun,
-    ) -> None:
-        groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = defaultdict(list)
-        commit: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, records in polled.items():
-            end = ends.get(tp)
-            last = None
-            for r in records:
-                if end is not None and r.offset >= end:
-                    break
-                last = r.offset
-                run.read += 1
-                if r.offset in skip.get(tp, ()):
-                    run.skipped_already_archived += 1
-                    continue
-                row = event_row(
-                    tp.topic, tp.partition, r.offset, r.value, self.registry, key=r.key, keyed=True
-                )
-                if row is None:
-                    run.invalid += 1
-                    continue
-                groups[group_of(row)].append(row)
-            if last is not None:
-                commit[tp] = OffsetAndMetadata(last + 1, "", -1)
-        directories: set[Path] = set()
-        for (source, date, topic, partition), rows in sorted(groups.items()):
-            directories.add(
-                write_part(self.root, source, date, topic, partition, rows, sync_dir=False).parent
-            )
-            run.files += 1
-            run.archived += len(rows)
-            run.by_source[source] += len(rows)
-        for directory in sorted(directories):  # the renames are durable before the commit
-            fsync_dir(directory)
-        hook("archive.files-written")
-        if commit:
-            consumer.commit(commit)
-            for tp, mark in commit.items():  # committed: the skip set below is no longer needed
-                if tp in skip:
-                    skip[tp] = {o for o in skip[tp] if o >= mark.offset}
 
     def _remove_temps(self) -> None:
         for temp in self.root.glob("source=*/date=*/.part-*.tmp"):

@@ -11,27 +11,31 @@ archive.Archiver` fills the archive from Kafka.
 
 from __future__ import annotations
 
-import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-import contracts
-from contracts.clock import CST
 from contracts.errors import ValidationError
 from contracts.events import check_key, parse_event
 from contracts.fold import contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
-from warehouse._durable import fsync_dir, fsync_file
+from warehouse.archive_write import (
+    FOLD_KEY,
+    UNFOLDED_KEY,
+    fold_fingerprint,
+    write_part,
+    write_table_part,
+)
 from warehouse.errors import ArchiveError
 from warehouse.offsets import Offsets
 from warehouse.rebuild import LogRecord
+from warehouse.record_rows import archive_date
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE
 
 __all__ = [
@@ -41,58 +45,46 @@ __all__ = [
     "UNFOLDED_KEY",
     "fold_fingerprint",
     "ArchiveFile",
+    "CompactedFile",
+    "REPLACES_KEY",
+    "SPANS_KEY",
+    "compacted_files",
     "archive_files",
+    "archive_paths",
     "archive_end",
     "read_archive",
     "archive_records",
     "event_row",
     "write_part",
+    "write_table_part",
 ]
 
-_CONTRACTS = Path(contracts.__file__).parent
-#: Parquet key-value metadata naming the fold the `contributions` column was made with.
-FOLD_KEY = b"arrears.fold"
-#: Parquet key-value metadata: how many rows of the file have no `contributions` (rows a
-#: caller handed in unfolded). "0" lets the batch trust the column without scanning it.
-UNFOLDED_KEY = b"arrears.unfolded"
-#: The contracts code that turns a raw line into contributions; an edit to any of it makes
-#: older files' `contributions` stale, and they are folded again on read.
-_FOLD_SOURCES = (
-    "_parse.py",
-    "calendar.py",
-    "cells.py",
-    "clock.py",
-    "events.py",
-    "fields.py",
-    "fold.py",
-    "industry.py",
-    "objects.py",
-    "payloads.py",
-    "records.py",
-    "registry.py",
-    "units.toml",
-    "uscc.py",
-)
 
-
-def fold_fingerprint() -> str:
-    """sha256 of the contracts sources the fold depends on (see `_FOLD_SOURCES`).
-
-    Stored in each archive file; `warehouse.batch` trusts a file's `contributions` only
-    when its fingerprint is the running code's, so stale folds are never read.
-    """
-    digest = hashlib.sha256()
-    for name in _FOLD_SOURCES:
-        digest.update(name.encode() + b"\0" + (_CONTRACTS / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:32]
+#: Parquet key-value metadata of a compacted file (`warehouse.compaction`): its partitions'
+#: offset spans, `{"<partition>": [first, last]}`, and the files it replaces (paths
+#: relative to the archive root), which are then not counted.
+SPANS_KEY = b"arrears.spans"
+REPLACES_KEY = b"arrears.replaces"
 
 
 class ArchiveFile(NamedTuple):
+    """A counted archive file's rows of one topic-partition, offsets `first` to `last`.
+    A compacted file holds several partitions (`shared`): one ArchiveFile each, the same
+    path, so a reader of one partition filters on `partition`."""
+
     path: Path
     topic: str
     partition: int
     first: int
     last: int
+    shared: bool = False
+
+
+class CompactedFile(NamedTuple):
+    path: Path
+    topic: str
+    spans: dict[int, tuple[int, int]]
+    replaces: tuple[str, ...]
 
 
 def _parse_name(path: Path) -> ArchiveFile | None:
@@ -105,10 +97,51 @@ def _parse_name(path: Path) -> ArchiveFile | None:
     return ArchiveFile(path, parts[0], int(parts[1]), int(parts[2]), int(parts[3]))
 
 
+def compacted_files(root: Path) -> list[CompactedFile]:
+    """Every compacted file, counted or replaced by a later one; temp files excluded."""
+    out = []
+    for path in sorted(root.glob("source=*/compacted/compact-*.parquet")):
+        meta = pq.read_schema(path).metadata or {}
+        if SPANS_KEY not in meta:
+            raise ArchiveError(
+                f"{path} has no {SPANS_KEY.decode()} metadata; it was not written by "
+                "`arrears archive --compact`: move it out of the archive"
+            )
+        spans = json.loads(meta[SPANS_KEY])
+        topic = path.name[len("compact-") : -len(".parquet")].rsplit("-", 1)[0]
+        out.append(
+            CompactedFile(
+                path,
+                topic,
+                {int(p): (first, last) for p, (first, last) in spans.items()},
+                tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
+            )
+        )
+    return out
+
+
 def archive_files(root: Path) -> list[ArchiveFile]:
-    """Every archive file, by (topic, partition, first offset); temp files excluded."""
-    found = [f for p in root.glob("source=*/date=*/part-*.parquet") if (f := _parse_name(p))]
+    """Every counted archive file, by (topic, partition, first offset): the parts and the
+    compacted files that no compacted file replaces; temp files excluded."""
+    compacted = compacted_files(root)
+    replaced = {root / name for c in compacted for name in c.replaces}
+    found = [
+        f
+        for p in root.glob("source=*/date=*/part-*.parquet")
+        if p not in replaced and (f := _parse_name(p))
+    ]
+    found += [
+        ArchiveFile(c.path, c.topic, partition, first, last, shared=True)
+        for c in compacted
+        if c.path not in replaced
+        for partition, (first, last) in c.spans.items()
+    ]
     return sorted(found, key=lambda f: (f.topic, f.partition, f.first, f.path.name))
+
+
+def archive_paths(files: Iterable[ArchiveFile]) -> list[Path]:
+    """The files' paths, each once, in order."""
+    return list(dict.fromkeys(f.path for f in files))
 
 
 def archive_end(root: Path) -> Offsets:
@@ -134,10 +167,13 @@ def read_archive(
             by_tp[(f.topic, f.partition)].append(f)
     for (topic, partition), files in sorted(by_tp.items()):
         end = None if upto is None else upto.get(topic, {}).get(partition, 0)
-        chosen = [f.path for f in files if end is None or f.first < end]
+        chosen = archive_paths(f for f in files if end is None or f.first < end)
         if not chosen:
             continue
-        frame = pl.scan_parquet(chosen, hive_partitioning=False).select("offset", "raw")
+        frame = pl.scan_parquet(chosen, hive_partitioning=False)
+        if any(f.shared for f in files):  # a compacted file holds other partitions too
+            frame = frame.filter(pl.col("partition") == partition)
+        frame = frame.select("offset", "raw")
         if end is not None:
             frame = frame.filter(pl.col("offset") < end)
         table = frame.sort("offset").collect()
@@ -194,46 +230,7 @@ def event_row(
 
 
 def group_of(row: dict[str, Any]) -> tuple[str, str, str, int]:
-    date = row["occurred_at"].astimezone(CST).date().isoformat()
-    return (row["source"], date, row["topic"], row["partition"])
-
-
-def write_part(
-    root: Path,
-    source: str,
-    date: str,
-    topic: str,
-    partition: int,
-    rows: list[dict[str, Any]],
-    *,
-    sync_dir: bool = True,
-) -> Path:
-    """One archive file (rows of one topic-partition, in offset order): temp, fsync, rename."""
-    directory = root / f"source={source}" / f"date={date}"
-    directory.mkdir(parents=True, exist_ok=True)
-    first, last = rows[0]["offset"], rows[-1]["offset"]
-    final = directory / f"part-{topic}-{partition}-{first}-{last}.parquet"
-    if final.exists():
-        raise ArchiveError(
-            f"{final} already exists; the archive and the committed offsets "
-            "disagree (two archivers on one directory?)"
-        )
-    temp = directory / f".{final.name}.tmp"
-    # By column, not from_pylist: half its time (4 µs a row instead of 6-10). A key a row
-    # lacks is null, as from_pylist has it.
-    table = pa.Table.from_pydict(
-        {c: [row.get(c) for row in rows] for c in ARCHIVE_SCHEMA.names}, schema=ARCHIVE_SCHEMA
-    )
-    unfolded = sum(1 for row in rows if row.get("contributions") is None)
-    table = table.replace_schema_metadata(
-        {FOLD_KEY: fold_fingerprint(), UNFOLDED_KEY: str(unfolded)}
-    )
-    pq.write_table(table, temp, compression="zstd")
-    fsync_file(temp)
-    temp.rename(final)
-    if sync_dir:
-        fsync_dir(directory)
-    return final
+    return (row["source"], archive_date(row["occurred_at"]), row["topic"], row["partition"])
 
 
 def archive_records(root: Path, records: Iterable[LogRecord], registry: Registry) -> int:

@@ -82,17 +82,20 @@ def archive_rows(
 def _scan(
     files: list[tuple[ArchiveFile, int | None]], columns: list[str] | None = None
 ) -> pl.LazyFrame:
-    """One lazy scan of whole files, plus one per file cut by `upto`."""
+    """One lazy scan of whole files, plus one per file cut by `upto` or shared with other
+    partitions (a compacted file: read by partition)."""
     columns = columns or ROW_COLUMNS
-    whole = [f.path for f, cut in files if cut is None]
+    whole = [f.path for f, cut in files if cut is None and not f.shared]
     scans = [pl.scan_parquet(whole, hive_partitioning=False).select(columns)] if whole else []
-    scans += [
-        pl.scan_parquet(f.path, hive_partitioning=False)
-        .select(columns)
-        .filter(pl.col("offset") < cut)
-        for f, cut in files
-        if cut is not None
-    ]
+    for f, cut in files:
+        if cut is None and not f.shared:
+            continue
+        rows = pl.scan_parquet(f.path, hive_partitioning=False)
+        if f.shared:
+            rows = rows.filter(pl.col("partition") == f.partition)
+        if cut is not None:
+            rows = rows.filter(pl.col("offset") < cut)
+        scans.append(rows.select(columns))
     return pl.concat(scans, how="vertical_relaxed")
 
 

@@ -118,16 +118,19 @@ def consumer_for(bootstrap: str, client_id: str) -> KafkaConsumer:
 
 
 def partition_batches(
-    consumer: KafkaConsumer, tp: TopicPartition, end: int
+    consumer: KafkaConsumer, tp: TopicPartition, end: int, start: int | None = None
 ) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
-    """(offset, value, key) of `tp` from its beginning up to `end` (exclusive), a fetch at a
-    time.
+    """(offset, value, key) of `tp` from `start` (its beginning when None) up to `end`
+    (exclusive), a fetch at a time.
 
     Offsets the log no longer has (transaction markers, compaction) are skipped; a read
     that makes no progress for STALL_SECONDS fails.
     """
     consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
+    if start is None:
+        consumer.seek_to_beginning(tp)
+    else:
+        consumer.seek(tp, start)
     last_progress = time.monotonic()
     while consumer.position(tp) < end:
         batch = consumer.poll(timeout_ms=500, max_records=50_000).get(tp, [])

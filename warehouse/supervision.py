@@ -23,7 +23,7 @@ from contracts.cutoff import Cutoff
 from contracts.fold import OpenCase
 from contracts.problems import LedgerLine, ledger_lines
 from contracts.supervision import LeadCount, Rules, lead_counts
-from warehouse.archive_files import archive_files
+from warehouse.archive_files import archive_files, archive_paths
 from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
 from warehouse.summary import event_figures
@@ -165,7 +165,7 @@ def _replayed_records(
 def _archived_records(root: Path, positions: pl.DataFrame) -> Iterator[bytes]:
     """The supervised rows' records at `positions`, a few hundred archive files at a time."""
     wanted = {str(t) for t in positions["topic"].unique().to_list()}
-    paths = [f.path for f in archive_files(root) if f.topic in wanted]
+    paths = archive_paths(f for f in archive_files(root) if f.topic in wanted)
     keys = positions.select(
         "topic", pl.col("partition").cast(pl.Int64), pl.col("offset").cast(pl.Int64)
     ).lazy()

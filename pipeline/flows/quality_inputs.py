@@ -111,13 +111,13 @@ def archive_files(directory: Path, meta: Mapping[str, Any] | None = None) -> lis
     from warehouse.archive_files import archive_files as list_parts
 
     upto = archive_offsets(directory, meta)
-    files = []
+    files: dict[Path, None] = {}  # a compacted file holds several partitions: once
     for part in list_parts(directory):
         end = upto.get(part.topic, {}).get(part.partition)
         if end is None or part.first >= end:
             continue  # a partition the snapshot did not read, or written after it
-        files.append(part.path)
-    return files
+        files[part.path] = None
+    return list(files)
 
 
 def scan_archive(directory: Path, meta: Mapping[str, Any] | None = None) -> pl.LazyFrame:

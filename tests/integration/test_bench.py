@@ -63,6 +63,14 @@ def test_bench_replay_in_rounds(settings_factory: Callable[..., Settings], tmp_p
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert len(figures["rounds"]) == 2 and figures["rounds_agree"] is True
     assert figures["kafka_equals_archive"] is True
+    # archiving is measured against the same run's bare consumer; the compacted archive
+    # (fewer files) gives the batch the same cells, beside its floor, a bare polars fold
+    assert figures["archive_ratio_to_bare"] > 0 and figures["archive_write"]["readers"] >= 1
+    assert figures["compacted_equals_archive"] is True
+    compaction = figures["compaction"]
+    assert compaction["files_after"] < compaction["files_before"]
+    assert compaction["rows"] == figures["archive_write"]["archived"]
+    assert figures["compacted_batch_over_bare_fold"] > 0
     ratios = sorted(r["ratio"] for r in figures["rounds"])
     assert figures["kafka_ratio_range"] == ratios
     # the median of two is the lower; the top-level phases are that round's

@@ -34,8 +34,7 @@ from contracts.ledger import ACTIVE
 from contracts.registry import Registry
 from pipeline.generate import GenerateOptions, generate
 from tests.warehouse.conftest import Story
-from warehouse import archive as archive_mod
-from warehouse.archive_files import archive_files, archive_records
+from warehouse.archive_files import archive_files, archive_records, write_part
 from warehouse.batch import BatchRebuild
 from warehouse.errors import ArchiveError
 from warehouse.rebuild import LogRecord, Rebuild
@@ -240,7 +239,7 @@ def test_rows_left_unfolded_are_folded_on_read(story: Story) -> None:
     table = table.with_columns(
         pl.lit(None).alias("contributions").cast(table["contributions"].dtype)
     )
-    archive_mod.write_part(
+    write_part(
         story.root / "other", "x", "2024-12-01", first.topic, first.partition, table.to_dicts()
     )
     written = next((story.root / "other").rglob("*.parquet"))

@@ -1,0 +1,160 @@
+"""One archiver process (`warehouse.readers` runs it): its topic-partitions, from the
+committed offset to the round's end, parsed and folded (`warehouse.record_rows`, as the
+Kafka replay's readers do) and written as archive parts, durably, a partition's batch at a
+time. After each batch's files are renamed and their directories fsynced it says
+`written <topic> <partition> <next offset>`; the parent commits that offset, never before.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from contracts.registry import Registry
+from warehouse._durable import fsync_dir, hook
+from warehouse.archive_write import write_table_part
+from warehouse.errors import WarehouseError
+from warehouse.kafka_log import consumer_for, partition_batches
+from warehouse.record_rows import RecordRows, archive_date, valid_event
+
+__all__ = ["ArchiveJob", "Span"]
+
+
+class _Writer:
+    """One writing thread with at most one batch waiting: `submit` waits for the batch
+    before, so the parts (and the offsets reported) follow the order of the batches."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        self.pending: Future[None] | None = None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        """Wait for the batch being written; its failure is raised here."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A topic-partition to archive: offsets [start, end), less those already archived
+    (`skip`: a crashed run's files past the committed offset)."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+    skip: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class ArchiveJob:
+    """What one archiver process is asked to do."""
+
+    bootstrap: str
+    root: Path
+    spans: list[Span]
+    registry: Registry
+    client_id: str
+    flush_records: int
+
+    def __call__(self, say: Callable[[str], None]) -> None:
+        # Short-lived objects only: the collector runs once per written batch (see kafka_rows).
+        gc.freeze()
+        gc.disable()
+        totals = {"read": 0, "archived": 0, "invalid": 0, "skipped": 0, "files": 0}
+        by_source: dict[str, int] = {}
+        lock = threading.Lock()
+
+        def tell(line: str) -> None:  # from both threads
+            with lock:
+                say(line)
+
+        # Parts are written (Arrow, Parquet, fsync: mostly outside the GIL) by a thread while
+        # the next records are parsed; one batch waits at most, so memory stays two batches.
+        writer = _Writer()
+        try:
+            consumer = consumer_for(self.bootstrap, self.client_id)
+            try:
+                for span in self.spans:
+                    self._span(consumer, span, totals, by_source, tell, writer)
+                writer.wait()
+            finally:
+                consumer.close()
+                writer.pool.shutdown(wait=False, cancel_futures=True)
+        except (WarehouseError, KafkaError, OSError, pa.ArrowException) as err:
+            tell("error archiving failed: " + " ".join(str(err).split()))
+            return
+        tell("done " + json.dumps({**totals, "by_source": by_source}))
+
+    def _span(
+        self,
+        consumer: KafkaConsumer,
+        span: Span,
+        totals: dict[str, int],
+        by_source: dict[str, int],
+        say: Callable[[str], None],
+        writer: _Writer,
+    ) -> None:
+        buckets: dict[tuple[str, str], RecordRows] = {}
+        buffered = 0
+        tp = TopicPartition(span.topic, span.partition)
+        batches = partition_batches(consumer, tp, span.end, span.start)
+        for values in batches:
+            for offset, value, key in values:
+                if offset in span.skip:
+                    totals["skipped"] += 1
+                    continue
+                event = valid_event(value, key, self.registry)
+                if event is None:
+                    totals["invalid"] += 1
+                    continue
+                where = (event.source, archive_date(event.occurred_at))
+                rows = buckets.get(where)
+                if rows is None:
+                    rows = buckets[where] = RecordRows(span.topic, span.partition, archive=True)
+                rows.append(offset, value, event)
+                buffered += 1
+            totals["read"] += len(values)
+            say(f"progress {len(values)}")
+            if values and buffered >= self.flush_records:
+                writer.submit(self._write, span, buckets, values[-1][0] + 1, totals, by_source, say)
+                buckets, buffered = {}, 0
+        writer.submit(self._write, span, buckets, span.end, totals, by_source, say)
+
+    def _write(
+        self,
+        span: Span,
+        buckets: dict[tuple[str, str], RecordRows],
+        next_offset: int,
+        totals: dict[str, int],
+        by_source: dict[str, int],
+        say: Callable[[str], None],
+    ) -> None:
+        """The buckets' parts, durably; then `written` (the offset the parent may commit)."""
+        directories = set()
+        for (source, date), rows in sorted(buckets.items()):
+            table = rows.archive_table()
+            directories.add(write_table_part(self.root, source, date, table, sync_dir=False).parent)
+            totals["files"] += 1
+            totals["archived"] += len(rows)
+            by_source[source] = by_source.get(source, 0) + len(rows)
+        for directory in sorted(directories):  # the renames are durable before the commit
+            fsync_dir(directory)
+        hook("archive.files-written")
+        say(f"written {span.topic} {span.partition} {next_offset}")
+        gc.collect(0)
