@@ -22,6 +22,7 @@ log's end once the trickle has ended. Written as JSON and printed.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import tempfile
 import threading
@@ -149,6 +150,7 @@ def _measure(
             producer.flush()
             producer.close()
 
+        load_before = os.getloadavg()[0]
         thread = threading.Thread(target=produce, daemon=True)
         thread.start()
         time.sleep(2)  # the trickle reaches both workers
@@ -183,6 +185,7 @@ def _measure(
             "rate": rate,
             "seconds": seconds,
             "partitions": settings.partitions,
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "stalled_s": round(stalled, 1),
             "owned_all_s": None if owned_all is None else round(owned_all, 1),
             "caught_up_s": None if caught_up is None else round(caught_up, 1),

@@ -271,6 +271,7 @@ def _throughput(
             f"bench-{i}": (w.status() or {}).get("partitions", []) for i, w in enumerate(workers)
         }
         cpu_before = sum(w.cpu_seconds() for w in workers)
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         per_partition = _produce_fast(
             settings.bootstrap_servers, settings.topic_prefix, records, settings.partitions
@@ -307,6 +308,7 @@ def _throughput(
             "events_per_s": round(len(records) / seconds),
             **({"bare_aiokafka_events_per_s": floor} if floor is not None else {}),
             "memory_mb": peak,
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "cpu_seconds": round(cpu, 2),
             "cpu_us_per_event": round(cpu * 1e6 / len(records), 1),
             "produce_seconds": round(produce_seconds, 2),

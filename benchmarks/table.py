@@ -44,10 +44,18 @@ def _ingest(d: dict[str, Any]) -> tuple[str, str, str]:
 
 def _streams(d: dict[str, Any]) -> tuple[str, str, str]:
     one, two, lat = d["one_worker"], d["two_workers"], d["latency"]
+    cpu = f", {one['cpu_us_per_event']} us CPU an event" if "cpu_us_per_event" in one else ""
+    floor = (
+        f" = {one['events_per_s'] / one['bare_aiokafka_events_per_s']:.2f} of a bare aiokafka "
+        f"consumer ({_n(one['bare_aiokafka_events_per_s'])}/s)"
+        if one.get("bare_aiokafka_events_per_s")
+        else ""
+    )
     return (
         f"`arrears bench streams --events {one['events']:,}`",
-        f"one worker {_n(one['events_per_s'])} events/s; two {_n(two['events_per_s'])} "
-        f"({d['scaling']}x); p99 {lat['p99_ms']} ms at {_n(lat['rate'])}/s",
+        f"one worker {_n(one['events_per_s'])} events/s{cpu}{floor}{_load(one)}; two "
+        f"{_n(two['events_per_s'])} ({d['scaling']}x){_load(two)}; p99 {lat['p99_ms']} ms at "
+        f"{_n(lat['rate'])}/s",
         ", ".join(
             f"{k.replace('_', ' ')} {v}"
             for k, v in d.get("targets", {}).items()
@@ -113,6 +121,16 @@ def _replay(d: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _recovery(d: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        f"`arrears bench recovery --events {d['events']:,}`",
+        f"kill -9 of one of two workers: the survivor stalls at most {d['stalled_s']} s, owns "
+        f"every partition after {d['owned_all_s']} s (10 s of it the session timeout), is "
+        f"caught up {d['caught_up_s']} s after the kill{_load(d)}",
+        "no stop of the world",
+    )
+
+
 def _check(d: dict[str, Any]) -> tuple[str, str, str]:
     return (
         f"`arrears bench check --events {d['events']:,}`",
@@ -124,6 +142,7 @@ def _check(d: dict[str, Any]) -> tuple[str, str, str]:
 _ROWS: dict[str, Callable[[dict[str, Any]], tuple[str, str, str]]] = {
     "ingest.json": _ingest,
     "streams.json": _streams,
+    "recovery.json": _recovery,
     "replay.json": _replay,
     "replay-10m-kafka.json": _replay,
     "replay-10m-archive.json": _replay,

@@ -150,7 +150,7 @@ def _force_exit(worker: Any) -> None:
     os._exit(1 if crashed else 0)  # a stop after a crash stays a failure
 
 
-def _worker_class(faust: Any) -> Any:
+def worker_class(faust: Any) -> Any:
     """faust.Worker whose stop has a deadline (`STOP_DEADLINE_S`), without Faust's spinner."""
 
     class Worker(faust.Worker):  # type: ignore[misc]
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    worker = _worker_class(faust)(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
+    worker = worker_class(faust)(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     logging.getLogger("faust").setLevel(args.loglevel.upper())
     status = _status_line(args, settings, worker_id, port, bootstrap)
     try:

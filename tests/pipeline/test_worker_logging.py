@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import faust
 import pytest
 
-from pipeline.commands.worker import _worker_class
+from pipeline.commands.worker import worker_class
 from streams.trace import Tracer
 
 
@@ -25,7 +25,7 @@ def test_the_worker_leaves_debug_records_off(root_logging: logging.Logger) -> No
     # With the spinner, every debug record of aiokafka and Faust was built for every
     # fetch and produce, and the streams trace ran although no --trace was given.
     app = faust.App("arrears-test-logging", autodiscover=False)
-    worker = _worker_class(faust)(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker = worker_class(faust)(app, loglevel="warning", quiet=True, redirect_stdouts=False)
     worker._setup_logging()
     assert worker.spinner is None
     assert root_logging.getEffectiveLevel() == logging.WARNING
