@@ -33,7 +33,7 @@ from kafka.errors import KafkaError
 
 from contracts.errors import ValidationError
 from contracts.events import check_key, parse_event
-from contracts.fold import Contribution, contributions
+from contracts.fold import Contribution, case_link, contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 from warehouse._durable import hook
@@ -279,8 +279,11 @@ class _Rows:
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic, self.partition = topic, partition
-        # offset, event_id, unit, source, supersedes, retracts, raw: one tuple a row
-        self.rows: list[tuple[int, str, str, str, str | None, str | None, bytes]] = []
+        # offset, event_id, unit, source, supersedes, retracts, case_id, case_role, raw: one
+        # tuple a row
+        self.rows: list[
+            tuple[int, str, str, str, str | None, str | None, str | None, str | None, bytes]
+        ] = []
         self.ends: list[int] = [0]  # contributions of row i: items[ends[i]:ends[i + 1]]
         self.items: list[Contribution] = []
 
@@ -295,6 +298,7 @@ class _Rows:
         except ValidationError:
             return False
         payload = event.payload
+        link = case_link(event)
         self.rows.append(
             (
                 offset,
@@ -303,6 +307,8 @@ class _Rows:
                 event.source,
                 event.supersedes,
                 payload.retracts if isinstance(payload, EventRetracted) else None,
+                None if link is None else link.case,
+                None if link is None else link.role,
                 value,
             )
         )
@@ -314,8 +320,8 @@ class _Rows:
         """The rows (ROW_SCHEMA, numbered from `first_row`) and their records (RAW_SCHEMA)."""
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
         n = len(self.rows)
-        offsets, ids, units_, sources, supersedes, retracts, raws = (
-            zip(*self.rows, strict=True) if n else ((),) * 7
+        offsets, ids, units_, sources, supersedes, retracts, case_ids, case_roles, raws = (
+            zip(*self.rows, strict=True) if n else ((),) * 9
         )
         cells, units, keys, ats, values, _ = (
             zip(*self.items, strict=True) if self.items else ((),) * 6
@@ -344,6 +350,8 @@ class _Rows:
                 pa.ListArray.from_arrays(
                     pa.array(self.ends, pa.int32()), items, type=pa.list_(CONTRIBUTION_TYPE)
                 ),
+                pa.array(case_ids, pa.string()),
+                pa.array(case_roles, pa.string()),
                 pa.array(range(first_row, first_row + n), pa.int64()),
             ],
             schema=ROW_SCHEMA,
