@@ -245,7 +245,7 @@ class Ledger:
                 return Outcome(Status.INACTIVE, removed=removed, detail=detail)
             return _moving(Status.INACTIVE, (removed, ()), moved, detail=detail)
         added = _fold(contributions)
-        entry = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
+        entry: Entry = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
         if case is None and moved == ((), ()):
             self.entries[eid] = entry
             return Outcome(Status.APPLIED, added=added, removed=removed)
@@ -264,7 +264,7 @@ class Ledger:
             self.entries[eid] = {**known, "h": digest, "c": []}
             return Outcome(Status.APPLIED)
         left = self._leave(eid, known)
-        entry = {"h": digest, "s": ACTIVE, "by": known["by"], "c": _pack(_fold(fold))}
+        entry: Entry = {"h": digest, "s": ACTIVE, "by": known["by"], "c": _pack(_fold(fold))}
         joined = self._join(eid, entry, case)
         return _moving(
             Status.APPLIED, (_unpack(known["c"]), ()), left, joined, ((), _unpack(entry["c"]))
