@@ -49,5 +49,21 @@ def test_a_bad_filed_on_is_a_usage_error(
 
 def test_the_workbook_is_reported_with_the_filing_date(tmp_path: Path) -> None:
     argv = workbook_argv("SNAP", ["320400", "320402"], tmp_path / "f.xlsx", dt.date(2025, 1, 3))
-    assert argv[:6] == ["report", "SNAP", "--unit", "320400", "--unit", "320402"]
+    assert argv[:7] == ["report", "SNAP", "--unit", "320400", "--unit", "320402", "--children"]
     assert argv[-2:] == ["--filed-on", "2025-01-03"]
+
+
+def test_the_unit_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
+    assert cli.main(["demo"]) == 0
+    assert calls[-1]["unit"] == "320400"
+    assert cli.main(["demo", "--unit", "320000"]) == 0
+    assert calls[-1]["unit"] == "320000"
+
+
+def test_a_unit_not_in_the_registry_is_a_usage_error(
+    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["demo", "--unit", "329999"])
+    assert exited.value.code == 2 and not calls
+    assert "329999" in capsys.readouterr().err
