@@ -1,5 +1,9 @@
 """Which events count: idempotency by event_id, conflicts, corrections and retractions.
 
+Size: the case rule (a follow-up's row is its case's) moves contributions the same way a
+correction removes them and reads the same entries, so it stays beside those rules rather
+than in a module that would reach into this one's entries.
+
 Both paths (streams and batch) push events through a `Ledger` in log order and
 fold only what it reports as added or removed. Its state is a mapping from
 event_id to a JSON-friendly entry, so a Faust table can hold it as well as a dict.

@@ -184,17 +184,7 @@ def fold_rows(
     #: correction of itself): the row an active key's figures come from.
     taken: dict[str, int] = {}
     for row, (eid, unit, source, digest, supersedes, retracts, items, case, role) in enumerate(
-        tricky.select(
-            "event_id",
-            "unit",
-            "source",
-            "content_hash",
-            "supersedes",
-            "retracts",
-            "contributions",
-            "case_id",
-            "case_role",
-        ).iter_rows()
+        tricky.select(ROW_COLUMNS[3:]).iter_rows()  # what follows the log position
     ):
         key = scoped(unit, source, eid)
         outcome = ledger.apply_record(

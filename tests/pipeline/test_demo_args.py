@@ -38,13 +38,20 @@ def test_filed_on_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
     assert calls[-1]["filed_on"] == dt.date(2025, 1, 2)
 
 
-def test_a_bad_filed_on_is_a_usage_error(
-    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--filed-on", "2025年1月3日"], "is not a date YYYY-MM-DD"),
+        (["--unit", "329999"], "329999"),  # not in the registry
+    ],
+)
+def test_a_bad_filed_on_or_unit_is_a_usage_error(
+    argv: list[str], says: str, calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        cli.main(["demo", "--filed-on", "2025年1月3日"])
+        cli.main(["demo", *argv])
     assert exited.value.code == 2 and not calls
-    assert "is not a date YYYY-MM-DD" in capsys.readouterr().err
+    assert says in capsys.readouterr().err
 
 
 def test_the_workbook_is_reported_with_the_filing_date(tmp_path: Path) -> None:
@@ -58,12 +65,3 @@ def test_the_unit_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
     assert calls[-1]["unit"] == "320400"
     assert cli.main(["demo", "--unit", "320000"]) == 0
     assert calls[-1]["unit"] == "320000"
-
-
-def test_a_unit_not_in_the_registry_is_a_usage_error(
-    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["demo", "--unit", "329999"])
-    assert exited.value.code == 2 and not calls
-    assert "329999" in capsys.readouterr().err
