@@ -11,6 +11,9 @@ bare consumer. The topic-partitions are dealt out to one reader process per core
 first, to the reader with the fewest records so far); each writes its own row files. Row
 order does not matter to the fold: it sorts the few rows the Ledger must see by log
 position, so the answer is the one a single reader in log order would give.
+
+Size: the readers' launch, their report protocol, the row buffers and the look-up of their
+records are one process boundary, kept together so its two sides cannot drift.
 """
 
 from __future__ import annotations
@@ -274,16 +277,16 @@ def _main() -> None:
     _reader(job, say)
 
 
+#: offset, event_id, unit, source, supersedes, retracts, case_id, case_role, raw
+_Row = tuple[int, str, str, str, str | None, str | None, str | None, str | None, bytes]
+
+
 class _Rows:
     """Column buffers of one topic-partition's rows, turned into an Arrow batch by `batch`."""
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic, self.partition = topic, partition
-        # offset, event_id, unit, source, supersedes, retracts, case_id, case_role, raw: one
-        # tuple a row
-        self.rows: list[
-            tuple[int, str, str, str, str | None, str | None, str | None, str | None, bytes]
-        ] = []
+        self.rows: list[_Row] = []
         self.ends: list[int] = [0]  # contributions of row i: items[ends[i]:ends[i + 1]]
         self.items: list[Contribution] = []
 
@@ -298,7 +301,7 @@ class _Rows:
         except ValidationError:
             return False
         payload = event.payload
-        link = case_link(event)
+        case, role = case_link(event) or (None, None)
         self.rows.append(
             (
                 offset,
@@ -307,8 +310,8 @@ class _Rows:
                 event.source,
                 event.supersedes,
                 payload.retracts if isinstance(payload, EventRetracted) else None,
-                None if link is None else link.case,
-                None if link is None else link.role,
+                case,
+                role,
                 value,
             )
         )
