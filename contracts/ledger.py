@@ -254,6 +254,8 @@ class Ledger:
             self.entries[eid] = entry
             return Outcome(Status.APPLIED, added=added, removed=removed)
         joined = self._join(eid, entry, case)
+        if moved == joined == ((), ()):  # the common case: nothing else moved
+            return Outcome(Status.APPLIED, added=_unpack(entry["c"]), removed=removed)
         return _moving(Status.APPLIED, (removed, ()), moved, joined, ((), _unpack(entry["c"])))
 
     def _replace_self(
