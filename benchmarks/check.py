@@ -363,6 +363,8 @@ def _write_archive(root: Path, rows: pl.DataFrame) -> None:
         table = (
             part.to_arrow()
             .append_column("contributions", empty)
+            .append_column("case_id", pa.nulls(part.height, pa.string()))
+            .append_column("case_role", pa.nulls(part.height, pa.string()))
             .select(ARCHIVE_SCHEMA.names)
             .cast(ARCHIVE_SCHEMA)
             .replace_schema_metadata(metadata)

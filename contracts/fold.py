@@ -48,11 +48,74 @@ OPEN_CASES = "aux.open_cases"
 _CHANNEL_ITEM = {"mediation": 3, "arbitration": 3, "court": 4, "industry_regulator": 5}
 
 
+#: The row of events about an engineering construction project (SPEC 4.1).
+CONSTRUCTION = "construction"
+
+
 def report_row(employer: Employer, project: Project | None) -> str:
     """SPEC 4.1: a construction project puts the event in 建筑业 whatever the industry."""
     if project is not None:
-        return "construction"
+        return CONSTRUCTION
     return row_of_division(employer.industry.division)
+
+
+class CaseLink(NamedTuple):
+    """What an event says about an arrears case (SPEC 4.1, the row of a case's follow-ups).
+
+    `role` is ON_PROJECT for an `arrears.verified` naming a construction project (its
+    follow-ups are 建筑业), OFF_PROJECT for one naming none, FOLLOW_UP for an order,
+    transfer, filing or resolution of the case. `case` is the case_id, or the Ledger's
+    scoped key of it once `contracts.ledger` holds it.
+    """
+
+    case: str
+    role: str
+
+
+ON_PROJECT, OFF_PROJECT, FOLLOW_UP = "on_project", "off_project", "follow_up"
+CASE_ROLES = (ON_PROJECT, OFF_PROJECT, FOLLOW_UP)
+_FOLLOW_UPS = (p.OrderIssued, p.CaseTransferred, p.CaseFiled, p.ArrearsResolved)
+
+
+def case_link(event: Event) -> CaseLink | None:
+    """The event's tie to its case by `case_id`, or None for an event of no case.
+
+    >>> case_link(order_for_c1)  # doctest: +SKIP
+    CaseLink(case='C-1', role='follow_up')
+    """
+    pl = event.payload
+    if isinstance(pl, p.ArrearsVerified):
+        return CaseLink(pl.case_id, OFF_PROJECT if pl.project is None else ON_PROJECT)
+    if isinstance(pl, _FOLLOW_UPS):
+        return CaseLink(pl.case_id, FOLLOW_UP)
+    return None
+
+
+def own_row(items: Iterable[Contribution]) -> str | None:
+    """The report row whose table cells `items` feed (None: no table cell).
+
+    An event feeds one row only, so this is the row its fold chose (`report_row`).
+    """
+    for c in items:
+        row = CELL_BY_ID[c.cell].row
+        if row is not None:
+            return row
+    return None
+
+
+def in_row(items: Iterable[Contribution], row: str) -> tuple[Contribution, ...]:
+    """`items` with their table cells moved to `row`; items 1-7 and aux cells stay.
+
+    How a follow-up of a case on a construction project goes to 建筑业 (and back when the
+    case stops naming one): the Ledger moves the effective contributions it holds.
+    """
+    out = []
+    for c in items:
+        cell = CELL_BY_ID[c.cell]
+        if cell.row is not None and cell.row != row:
+            c = c._replace(cell=row_cell(row, c.cell.split(".", 1)[1]))
+        out.append(c)
+    return tuple(out)
 
 
 def contributions(event: Event) -> tuple[Contribution, ...]:

@@ -1,5 +1,9 @@
 """Which events count: idempotency by event_id, conflicts, corrections and retractions.
 
+Size: the case rule (a follow-up's row is its case's) moves contributions the same way a
+correction removes them and reads the same entries, so it stays beside those rules rather
+than in a module that would reach into this one's entries.
+
 Both paths (streams and batch) push events through a `Ledger` in log order and
 fold only what it reports as added or removed. Its state is a mapping from
 event_id to a JSON-friendly entry, so a Faust table can hold it as well as a dict.
@@ -13,7 +17,13 @@ Rules (SPEC 5.1, 5.3):
 - `event.retracted` removes the target's contributions (or pre-empts it);
 - a second correction of the same X corrects the current correction (the chain
   is followed to its active head), so corrections never double count;
-- a retraction of a retraction does not reinstate anything.
+- a retraction of a retraction does not reinstate anything;
+- a case's follow-ups (order, transfer, filing, resolution, by `case_id`) count in the row
+  of the case (SPEC 4.1): while an active `arrears.verified` of the case names a
+  construction project they count in 建筑业, else in their own employer's row. The Ledger
+  keeps each case's follow-ups beside the events (`cases`), so a follow-up that arrives
+  before its case is moved when the case arrives, and moved back when the case is
+  corrected or retracted, as a correction pre-empts its target.
 
 Ids are scoped by reporting unit and source system (SPEC 5.1 "Scope of ids", made strict):
 the Ledger keys an event by `scoped(unit, source, event_id)`, and a `supersedes`/`retracts`
@@ -29,13 +39,24 @@ answer by construction.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, MutableMapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from contracts.errors import ValidationError
 from contracts.events import Event
-from contracts.fold import Contribution, contributions
+from contracts.fold import (
+    CONSTRUCTION,
+    FOLLOW_UP,
+    ON_PROJECT,
+    CaseLink,
+    Contribution,
+    case_link,
+    contributions,
+    in_row,
+    own_row,
+)
 from contracts.payloads import EventRetracted
 
 ACTIVE, SUPERSEDED, RETRACTED = "active", "superseded", "retracted"
@@ -44,7 +65,12 @@ _MAX_CHAIN = 1000
 #: Dead-letter reason of an event_id already received with different content.
 CONFLICT = "event_id.conflict"
 
-Entry = dict[str, Any]  # {"h": hash | None, "s": status, "by": event_id | None, "c": [[...]]}
+#: {"h": hash | None, "s": status, "by": event_id | None, "c": [[...]]}; an event of a case
+#: adds "k" (the case's key), and a follow-up "r" (the row its own fold chose).
+Entry = dict[str, Any]
+#: A case: {"p": [keys of its active verified events naming a project], "m": [follow-ups]}.
+Case = dict[str, Any]
+Moves = tuple[tuple[Contribution, ...], tuple[Contribution, ...]]  # (removed, added)
 
 
 def conflict_error(event_id: str, detail: str | None = None) -> ValidationError:
@@ -141,22 +167,30 @@ def unscoped(key: str) -> tuple[str, str, str]:
 
 
 class Ledger:
-    """Decides each event's effect; `entries` is any mutable mapping (dict, Faust table)."""
+    """Decides each event's effect; `entries` and `cases` are any mutable mappings (dicts,
+    a Faust table's views)."""
 
-    def __init__(self, entries: MutableMapping[str, Entry] | None = None) -> None:
+    def __init__(
+        self,
+        entries: MutableMapping[str, Entry] | None = None,
+        cases: MutableMapping[str, Case] | None = None,
+    ) -> None:
         self.entries: MutableMapping[str, Entry] = {} if entries is None else entries
+        self.cases: MutableMapping[str, Case] = {} if cases is None else cases
 
     def apply(self, event: Event) -> Outcome:
         """Resolve one parsed event (the streams and the Kafka replay), scoped by its unit
         and source."""
         unit, source = event.unit, event.source
         retracts = event.payload.retracts if isinstance(event.payload, EventRetracted) else None
+        link = case_link(event)
         return self.apply_record(
             scoped(unit, source, event.event_id),
             event.content_hash,
             supersedes=None if event.supersedes is None else scoped(unit, source, event.supersedes),
             retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=lambda: contributions(event),
+            case=None if link is None else CaseLink(scoped(unit, source, link.case), link.role),
         )
 
     def apply_record(
@@ -167,12 +201,16 @@ class Ledger:
         supersedes: str | None,
         retracts: str | None,
         contributions: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+        case: CaseLink | None = None,
     ) -> Outcome:
         """Resolve one event given only what the rules read: the one implementation of them.
 
         `retracts` is the target of an `event.retracted` (None for every other type);
         `contributions` is the event's fold (or a function computing it, called only if the
-        event is added). The batch recompute feeds archived rows here without re-parsing:
+        event is added); `case` its tie to a case (`contracts.fold.case_link`, the case
+        scoped like the event). `removed` and `added` include the contributions of the
+        case's follow-ups the event moves to another row. The batch recompute feeds
+        archived rows here without re-parsing:
 
         >>> Ledger().apply_record("e1", "ab12...", supersedes=None, retracts=None,
         ...                       contributions=()).status
@@ -192,27 +230,33 @@ class Ledger:
                         'send a new event_id with "supersedes" naming this one'
                     ),
                 )
-            return self._replace_self(eid, known, digest, contributions)
+            return self._replace_self(eid, known, digest, contributions, case)
 
         removed: tuple[Contribution, ...] = ()
+        moved: Moves = ((), ())
         target = supersedes if supersedes not in (None, eid) else None
         kind = SUPERSEDED
         if retracts is not None:
             target, kind = retracts, RETRACTED
         if target is not None:
-            removed = self._deactivate(target, kind, eid)
+            removed, moved = self._deactivate(target, kind, eid)
 
         if known is not None:  # pre-empted: a correction or retraction arrived first
             known["h"] = digest
             self.entries[eid] = known
-            return Outcome(
-                Status.INACTIVE,
-                removed=removed,
-                detail=f"{known['s']} by {known['by']} before it arrived",
-            )
+            detail = f"{known['s']} by {known['by']} before it arrived"
+            if moved == ((), ()):
+                return Outcome(Status.INACTIVE, removed=removed, detail=detail)
+            return _moving(Status.INACTIVE, (removed, ()), moved, detail=detail)
         added = _fold(contributions)
-        self.entries[eid] = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
-        return Outcome(Status.APPLIED, added=added, removed=removed)
+        entry: Entry = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
+        if case is None and moved == ((), ()):
+            self.entries[eid] = entry
+            return Outcome(Status.APPLIED, added=added, removed=removed)
+        joined = self._join(eid, entry, case)
+        if moved == joined == ((), ()):  # the common case: nothing else moved
+            return Outcome(Status.APPLIED, added=_unpack(entry["c"]), removed=removed)
+        return _moving(Status.APPLIED, (removed, ()), moved, joined, ((), _unpack(entry["c"])))
 
     def _replace_self(
         self,
@@ -220,31 +264,114 @@ class Ledger:
         known: Entry,
         digest: str,
         fold: Sequence[Contribution] | Callable[[], Sequence[Contribution]],
+        case: CaseLink | None,
     ) -> Outcome:
-        removed = _unpack(known["c"]) if known["s"] == ACTIVE else ()
-        added = _fold(fold) if known["s"] == ACTIVE else ()
-        self.entries[eid] = {**known, "h": digest, "c": _pack(added)}
-        return Outcome(Status.APPLIED, added=added, removed=removed)
+        if known["s"] != ACTIVE:
+            self.entries[eid] = {**known, "h": digest, "c": []}
+            return Outcome(Status.APPLIED)
+        left = self._leave(eid, known)
+        entry: Entry = {"h": digest, "s": ACTIVE, "by": known["by"], "c": _pack(_fold(fold))}
+        joined = self._join(eid, entry, case)
+        return _moving(
+            Status.APPLIED, (_unpack(known["c"]), ()), left, joined, ((), _unpack(entry["c"]))
+        )
 
-    def _deactivate(self, target: str, kind: str, by: str) -> tuple[Contribution, ...]:
-        """Remove `target` (or the active head of its correction chain) from the figures."""
+    def _deactivate(
+        self, target: str, kind: str, by: str
+    ) -> tuple[tuple[Contribution, ...], Moves]:
+        """Remove `target` (or the active head of its correction chain) from the figures;
+        with the moves of its case's follow-ups if it was what put them in 建筑业."""
         for _ in range(_MAX_CHAIN):
             entry = self.entries.get(target)
             if entry is None:
                 self.entries[target] = {"h": None, "s": kind, "by": by, "c": []}
-                return ()
+                return (), ((), ())
             if entry["s"] == ACTIVE:
                 removed = _unpack(entry["c"])
                 self.entries[target] = {**entry, "s": kind, "by": by, "c": []}
-                return removed
+                return removed, self._leave(target, entry)
             if kind == SUPERSEDED and entry["s"] == SUPERSEDED and entry["by"] not in (None, by):
                 target = entry["by"]  # correct the current correction instead
                 continue
-            return ()  # already retracted (or superseded by this very event)
-        return ()
+            return (), ((), ())  # already retracted (or superseded by this very event)
+        return (), ((), ())
+
+    def _join(self, eid: str, entry: Entry, link: CaseLink | None) -> Moves:
+        """Tie the active event `eid` (its `entry`, written here) to its case.
+
+        A follow-up is placed in the case's row and listed with the case; a verified event
+        naming a project is listed as one, and the first such moves every listed follow-up
+        to 建筑业.
+        """
+        if link is None:
+            self.entries[eid] = entry
+            return (), ()
+        entry["k"] = link.case
+        case = self.cases.get(link.case) or {"p": [], "m": []}
+        moves: Moves = ((), ())
+        if link.role == FOLLOW_UP:
+            items = _unpack(entry["c"])
+            entry["r"] = own_row(items)
+            if case["p"] and entry["r"] is not None:
+                entry["c"] = _pack(in_row(items, CONSTRUCTION))
+            case["m"].append(eid)
+        elif link.role == ON_PROJECT:
+            case["p"].append(eid)
+        self.entries[eid] = entry
+        if link.role == ON_PROJECT and len(case["p"]) == 1:
+            moves = self._place(case, CONSTRUCTION)
+        self.cases[link.case] = case
+        return moves
+
+    def _leave(self, eid: str, entry: Entry) -> Moves:
+        """Untie `eid` (no longer counting as `entry`) from its case: the last verified event
+        naming a project takes the follow-ups back to their own rows."""
+        key = entry.get("k")
+        case = None if key is None else self.cases.get(key)
+        if key is None or case is None:
+            return (), ()
+        moves: Moves = ((), ())
+        if eid in case["m"]:
+            case["m"].remove(eid)
+        if eid in case["p"]:
+            case["p"].remove(eid)
+            if not case["p"]:
+                moves = self._place(case, None)
+        self.cases[key] = case
+        return moves
+
+    def _place(self, case: Case, row: str | None) -> Moves:
+        """Move the case's active follow-ups to `row` (None: each to its own row)."""
+        removed: list[Contribution] = []
+        added: list[Contribution] = []
+        for member in case["m"]:
+            entry = self.entries.get(member)
+            if entry is None or entry["s"] != ACTIVE or entry.get("r") is None:
+                continue
+            old = _unpack(entry["c"])
+            new = in_row(old, row or entry["r"])
+            if new != old:
+                self.entries[member] = {**entry, "c": _pack(new)}
+                removed.extend(old)
+                added.extend(new)
+        return tuple(removed), tuple(added)
 
     def effective(self) -> dict[str, tuple[Contribution, ...]]:
         """Ledger key (`scoped`) -> contributions of every event that currently counts."""
         return {
             eid: _unpack(e["c"]) for eid, e in self.entries.items() if e["s"] == ACTIVE and e["c"]
         }
+
+
+def _moving(status: Status, *moves: Moves, detail: str = "") -> Outcome:
+    """One outcome of several moves, a contribution both removed and added cancelled out
+    (a follow-up moved out and back in one step is not touched)."""
+    removed = Counter(c for out, _ in moves for c in out)
+    added = Counter(c for _, into in moves for c in into)
+    both = removed & added
+    return Outcome(
+        status,
+        added=tuple((added - both).elements()),
+        removed=tuple((removed - both).elements()),
+        detail=detail,
+    )

@@ -7,6 +7,7 @@ partition (the four source topics are co-partitioned by unit):
     J|<p>                          journal: {"a": {topic: last applied offset}, "n": events,
                                              "w": {key: value}}
     L|<p>|<event_id>               ledger entry (contracts.ledger)
+    C|<p>|<case>                   a case's follow-ups and verified events (contracts.ledger)
     A|<p>|<unit>|<cell>            day -> delta of the cell (streams.tallies)
     K|<p>|<unit>|<cell>|<key>      per-key state of a DISTINCT or LATEST cell
 
@@ -184,11 +185,13 @@ class Chunk(MutableMapping[str, Any]):
 
 
 class _LedgerView(MutableMapping[str, Any]):
-    """The chunk's ledger entries under `L|<p>|`, as the mapping `contracts.ledger` wants."""
+    """The chunk's ledger entries under `L|<p>|` (its cases under `C|<p>|`), as the mapping
+    `contracts.ledger` wants. A case and its follow-ups are events of one unit and source
+    (ids are scoped so), hence of one partition: the partition's state holds the case."""
 
-    def __init__(self, chunk: Chunk) -> None:
+    def __init__(self, chunk: Chunk, kind: str = "L") -> None:
         self.chunk = chunk
-        self.prefix = f"L|{chunk.partition}|"
+        self.prefix = f"{kind}|{chunk.partition}|"
 
     def __getitem__(self, event_id: str) -> Any:
         return self.chunk[self.prefix + event_id]
@@ -269,7 +272,7 @@ class Engine:
             return Verdict("rejected", err)
         if chunk.events is not None:
             chunk.events += 1
-        outcome = Ledger(_LedgerView(chunk)).apply(event)
+        outcome = Ledger(_LedgerView(chunk), _LedgerView(chunk, "C")).apply(event)
         if outcome.status == "conflict":
             return Verdict("rejected", conflict_error(event.event_id, outcome.detail))
         for c in outcome.removed:

@@ -3,7 +3,9 @@
 Hypothesis writes logs full of what source systems get wrong: resends (other key order),
 conflicting resends, corrections before their targets, correction chains, retractions of
 retractions, corrections and retractions naming another unit's event, one event_id used
-by two units, events outside the window, and records keyed by another unit or by none.
+by two units, events outside the window, records keyed by another unit or by none, and
+arrears cases whose verified events name a project or not, with follow-ups before and
+after them (their row is the case's, SPEC 4.1).
 The records are split over partitions by key, as Kafka does, and applied three ways:
 
 - the stream workers' engine, one partition at a time, topics interleaved at random, in
@@ -31,7 +33,7 @@ from contracts.cutoff import parse_cutoff
 from contracts.fold import Figures
 from streams.engine import Chunk, Engine, with_journal
 from streams.tallies import own_figures
-from tests.contracts.eventkit import BUILDER, FACTORY, REPAIR
+from tests.contracts.eventkit import BUILDER, FACTORY, GOV_PROJECT, REPAIR
 from tests.streams.workload import CAMPAIGN, DEC31, FINAL, REGISTRY, WINDOW
 from warehouse.archive_files import archive_end, archive_records
 from warehouse.batch import batch_rebuild
@@ -42,10 +44,20 @@ UNITS = ("320402", "320404", "320411", "320412")
 IDS = tuple(f"e{i}" for i in range(12))
 DAYS = ("2024-10-30", "2024-11-15", "2024-12-31", "2025-01-02", "2025-01-28", "2025-02-03")
 EMPLOYERS = (FACTORY, BUILDER, REPAIR)
+CASES = ("C-1", "C-2")
 TOPIC = {"inspection": "t.inspection", "mediation": "t.mediation"}
 
 
-def _payload(kind: str, workers: int, employer: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+def _payload(
+    kind: str, workers: int, employer: dict[str, Any], case_id: str = "C-1"
+) -> tuple[str, str, dict[str, Any]]:
+    if kind in ("verified", "verified_project"):
+        payload: dict[str, Any] = {"case_id": case_id, "employer": employer}
+        if kind == "verified_project":
+            payload["project"] = GOV_PROJECT
+        return "inspection", "arrears.verified", {**payload, "workers": workers, "amount": "10.00"}
+    if kind == "transfer":
+        return "inspection", "case.transferred", {"case_id": case_id, "employer": employer}
     if kind == "inspected":
         return (
             "inspection",
@@ -62,7 +74,7 @@ def _payload(kind: str, workers: int, employer: dict[str, Any]) -> tuple[str, st
             "inspection",
             "arrears.resolved",
             {
-                "case_id": "C-1",
+                "case_id": case_id,
                 "employer": employer,
                 "workers": workers,
                 "amount": f"{workers * 1000}.00",
@@ -98,8 +110,14 @@ def logs(draw: st.DrawFn) -> list[tuple[str, int, bytes, bytes | None]]:
         unit = draw(st.sampled_from(UNITS))
         workers = draw(st.integers(1, 60))
         day = draw(st.sampled_from(DAYS))
-        kind = draw(st.sampled_from(["inspected", "resolved", "dispute"]))
-        source, type_, payload = _payload(kind, workers, draw(st.sampled_from(EMPLOYERS)))
+        kind = draw(
+            st.sampled_from(
+                ["inspected", "resolved", "dispute", "verified", "verified_project", "transfer"]
+            )
+        )
+        source, type_, payload = _payload(
+            kind, workers, draw(st.sampled_from(EMPLOYERS)), draw(st.sampled_from(CASES))
+        )
         obj: dict[str, Any] = {
             "event_id": draw(st.sampled_from(IDS)),
             "source": source,

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from contracts.errors import ValidationError
 from contracts.events import check_key, parse_event
-from contracts.fold import contributions
+from contracts.fold import case_link, contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 from warehouse.archive_write import (
@@ -208,6 +208,7 @@ def event_row(
     except ValidationError:
         return None
     raw = value.decode("utf-8") if isinstance(value, bytes) else value
+    link = case_link(event)
     return {
         "topic": topic,
         "partition": partition,
@@ -226,6 +227,8 @@ def event_row(
             {"cell": c.cell, "unit": c.unit, "key": c.key, "at": c.at, "value": c.value}
             for c in contributions(event)
         ],
+        "case_id": None if link is None else link.case,
+        "case_role": None if link is None else link.role,
     }
 
 

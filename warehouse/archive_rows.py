@@ -131,5 +131,7 @@ def _empty_rows() -> pl.DataFrame:
             "supersedes": pl.String,
             "retracts": pl.String,
             "contributions": pl.List(item),
+            "case_id": pl.String,
+            "case_role": pl.String,
         }
     )

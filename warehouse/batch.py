@@ -5,12 +5,16 @@ Most events are never resent, corrected or retracted. An event whose event_id oc
 in the archive, that no event supersedes or retracts, and that itself supersedes and
 retracts nothing, meets the Ledger exactly once, with no earlier entry: it is `applied`
 and its contributions count. No other event's resolution reads or writes its entry, since
-the Ledger only follows `supersedes`, `retracts` and the `by` links those leave. So:
+the Ledger only follows `supersedes`, `retracts`, the `by` links those leave and the case
+links; and a case moves its follow-ups only while one of its verified events names a
+project, and only those whose own row is not 建筑业. So:
 
 1. read the archived rows (`contributions` and `retracts` were folded at archive time;
    rows without them, or from a file folded by other contracts code, are folded here);
 2. the *involved* event_ids (duplicated, superseding or superseded, retracting or
-   retracted) go through `contracts.ledger.Ledger.apply_record` in log order;
+   retracted; or of a case with a verified event naming a project and a follow-up of
+   another row: SPEC 4.1 puts the follow-ups in the case's row) go through
+   `contracts.ledger.Ledger.apply_record` in log order;
 3. the rest are effective as they are;
 4. the effective contributions are tallied with polars group_by (`tally_frame`), the same
    aggregation as `contracts.fold.tally` (checked by a property test).
@@ -30,7 +34,18 @@ import polars as pl
 
 from contracts.cutoff import Cutoff
 from contracts.events import content_hash_of
-from contracts.fold import OPEN_CASES, Contribution, Figures, OpenCase, open_cases
+from contracts.fold import (
+    CONSTRUCTION,
+    FOLLOW_UP,
+    ON_PROJECT,
+    OPEN_CASES,
+    CaseLink,
+    Contribution,
+    Figures,
+    OpenCase,
+    open_cases,
+)
+from contracts.industry import ROW_KEYS
 from contracts.ledger import ACTIVE, Ledger, scoped
 from contracts.registry import Registry
 from warehouse.archive_rows import archive_rows
@@ -159,21 +174,25 @@ def fold_rows(
         pl.struct("topic", "partition", "offset").hash().alias("at"),
         named[0].alias("hs"),
         named[1].alias("hr"),
+        pl.when(pl.col("case_id").is_not_null()).then(_key_hash("case_id")).alias("hc"),
+        (pl.col("case_role") == ON_PROJECT).alias("on_project"),
     ).collect(engine="streaming")
     events = ids.height
     if ids["at"].is_duplicated().any():
         _raise_repeated(rows, origin)
     acting = ids.filter(pl.col("hs").is_not_null() | pl.col("hr").is_not_null())
     repeated = ids["h"].filter(ids["h"].is_duplicated()).unique()
+    moving = _moving_cases(hashed, ids.filter(pl.col("on_project"))["hc"].unique())
     involved = pl.concat(
         [
             repeated,
             acting["h"],
             acting["hs"].drop_nulls(),
             acting["hr"].drop_nulls(),
+            ids.filter(pl.col("hc").is_in(moving.implode()))["h"],
         ]
     ).unique()
-    del ids, acting
+    del ids, acting, moving
     is_involved = pl.col("h").is_in(involved.implode())
     numbered = "raw_row" in rows.collect_schema().names()
     tricky = (
@@ -190,10 +209,8 @@ def fold_rows(
     #: Ledger key -> the row whose content the Ledger last took in (first arrival, or a
     #: correction of itself): the row an active key's figures come from.
     taken: dict[str, int] = {}
-    for row, (eid, unit, source, digest, supersedes, retracts, items) in enumerate(
-        tricky.select(
-            "event_id", "unit", "source", "content_hash", "supersedes", "retracts", "contributions"
-        ).iter_rows()
+    for row, (eid, unit, source, digest, supersedes, retracts, items, case, role) in enumerate(
+        tricky.select(ROW_COLUMNS[3:]).iter_rows()  # what follows the log position
     ):
         key = scoped(unit, source, eid)
         outcome = ledger.apply_record(
@@ -202,6 +219,7 @@ def fold_rows(
             supersedes=None if supersedes is None else scoped(unit, source, supersedes),
             retracts=None if retracts is None else scoped(unit, source, retracts),
             contributions=functools.partial(_contributions, items, eid),
+            case=None if case is None else CaseLink(scoped(unit, source, case), role),
         )
         outcomes[outcome.status] += 1
         if outcome.status == "applied":
@@ -250,6 +268,40 @@ def fold_rows(
         active=active,
         positions=positions,
         raws=raws,
+    )
+
+
+#: The rows a case's verified event naming a project can move: its follow-ups whose own fold
+#: chose a row other than 建筑业 (a table cell of another row).
+_OFF_CONSTRUCTION = (
+    pl.col("contributions")
+    .list.eval(
+        pl.element()
+        .struct.field("cell")
+        .str.split(".")
+        .list.first()
+        .is_in([r for r in ROW_KEYS if r != CONSTRUCTION])
+    )
+    .list.any()
+)
+
+
+def _moving_cases(rows: pl.LazyFrame, on_project: pl.Series) -> pl.Series:
+    """Hashes of the cases (`_key_hash("case_id")`) whose rows the Ledger must see: one of
+    their verified events names a project (`on_project`) and one of their follow-ups
+    counts in another row by its own fold. In any other case the Ledger moves nothing, so
+    its rows count as they were folded."""
+    if on_project.is_empty():
+        return on_project
+    return (
+        rows.filter(
+            (pl.col("case_role") == FOLLOW_UP)
+            & _key_hash("case_id").is_in(on_project.implode())
+            & _OFF_CONSTRUCTION
+        )
+        .select(_key_hash("case_id").alias("hc"))
+        .collect(engine="streaming")["hc"]
+        .unique()
     )
 
 

@@ -8,6 +8,8 @@ differ between the two ledgers are its causes, each classified:
 - `correction`: a new event that supersedes an earlier one (the earlier one shows
   as `superseded`);
 - `retracted`: an event A counted that an `event.retracted` removed;
+- `moved`: an event counting in both whose contribution changed cell, such as a case's
+  follow-up taken to 建筑业 by its case (SPEC 4.1);
 - `corrected in place`, `reinstated`: the rarer ledger moves, named as such.
 """
 
@@ -138,6 +140,8 @@ def _classify(
                 if info.recorded_at:
                     where += f", recorded {info.recorded_at}"
             return "late arrival", where
+        if a.ledger.entries[eid].get("s") == ACTIVE:
+            return "moved", _moved(entry_b)
         return "reinstated", "inactive in A, counts in B"
     if was and not now:
         status, by = entry_b.get("s"), entry_b.get("by")
@@ -148,6 +152,13 @@ def _classify(
         if status == "superseded":
             return "superseded", f"by {unscoped(str(by))[2]}"
         if status == ACTIVE:
-            return "moved", "its contribution to this cell changed"
+            return "moved", _moved(entry_b)
         return "removed", f"status in B: {status}"
     return "corrected in place", "same event_id re-sent as its own correction"
+
+
+def _moved(entry: dict[str, object]) -> str:
+    case = entry.get("k")
+    if isinstance(case, str):
+        return f"counts in the row of its case {unscoped(case)[2]} (SPEC 4.1)"
+    return "its contribution to this cell changed"

@@ -11,6 +11,9 @@ bare consumer. The topic-partitions are dealt out to one reader process per core
 first, to the reader with the fewest records so far); each writes its own row files. Row
 order does not matter to the fold: it sorts the few rows the Ledger must see by log
 position, so the answer is the one a single reader in log order would give.
+
+Size: the readers' launch, their report protocol, the row buffers and the look-up of their
+records are one process boundary, kept together so its two sides cannot drift.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pyarrow as pa
 from contracts.clock import CST
 from contracts.errors import ValidationError
 from contracts.events import Event, check_key, parse_event
-from contracts.fold import Contribution, contributions
+from contracts.fold import Contribution, case_link, contributions
 from contracts.payloads import EventRetracted
 from contracts.registry import Registry
 from warehouse.schema import ARCHIVE_SCHEMA, CONTRIBUTION_TYPE, ROW_COLUMNS
@@ -61,8 +61,11 @@ class RecordRows:
 
     def __init__(self, topic: str, partition: int, *, archive: bool = False) -> None:
         self.topic, self.partition, self.archive = topic, partition, archive
-        # offset, event_id, unit, source, supersedes, retracts, raw: one tuple a row
-        self.rows: list[tuple[int, str, str, str, str | None, str | None, bytes]] = []
+        # offset, event_id, unit, source, supersedes, retracts, case_id, case_role, raw: one
+        # tuple a row
+        self.rows: list[
+            tuple[int, str, str, str, str | None, str | None, str | None, str | None, bytes]
+        ] = []
         # type, occurred_at ms, recorded_at ms, content_hash: one tuple a row (`archive`)
         self.extra: list[tuple[str, int, int | None, str]] = []
         self.ends: list[int] = [0]  # contributions of row i: items[ends[i]:ends[i + 1]]
@@ -82,6 +85,7 @@ class RecordRows:
     def append(self, offset: int, value: bytes, event: Event) -> None:
         """One valid event's row, from its record `value` at `offset`."""
         payload = event.payload
+        case, role = case_link(event) or (None, None)
         self.rows.append(
             (
                 offset,
@@ -90,6 +94,8 @@ class RecordRows:
                 event.source,
                 event.supersedes,
                 payload.retracts if isinstance(payload, EventRetracted) else None,
+                case,
+                role,
                 value,
             )
         )
@@ -126,12 +132,12 @@ class RecordRows:
 
     def _columns(self) -> tuple[tuple[object, ...], ...]:
         # Columns by transposing with zip: one C-level pass instead of five appends a row.
-        return zip(*self.rows, strict=True) if self.rows else ((),) * 7  # type: ignore[return-value]
+        return zip(*self.rows, strict=True) if self.rows else ((),) * 9  # type: ignore[return-value]
 
     def batch(self, first_row: int) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """The rows (ROW_SCHEMA, numbered from `first_row`) and their records (RAW_SCHEMA)."""
         n = len(self.rows)
-        offsets, ids, units, sources, supersedes, retracts, raws = self._columns()
+        offsets, ids, units, sources, supersedes, retracts, cases, roles, raws = self._columns()
         return pa.record_batch(
             [
                 pa.array([self.topic] * n, pa.string()),
@@ -144,6 +150,8 @@ class RecordRows:
                 pa.array(supersedes, pa.string()),
                 pa.array(retracts, pa.string()),
                 self._contributions(),
+                pa.array(cases, pa.string()),
+                pa.array(roles, pa.string()),
                 pa.array(range(first_row, first_row + n), pa.int64()),
             ],
             schema=ROW_SCHEMA,
@@ -153,7 +161,7 @@ class RecordRows:
         """The rows as the archive holds them (ARCHIVE_SCHEMA), in the order added."""
         assert self.archive, "made without archive=True"
         n = len(self.rows)
-        offsets, ids, units, sources, supersedes, retracts, raws = self._columns()
+        offsets, ids, units, sources, supersedes, retracts, cases, roles, raws = self._columns()
         types, occurred, recorded, hashes = (
             zip(*self.extra, strict=True) if self.extra else ((),) * 4
         )
@@ -174,6 +182,8 @@ class RecordRows:
                 pa.array(raws, pa.binary()).cast(pa.string()),
                 pa.array(retracts, pa.string()),
                 self._contributions(),
+                pa.array(cases, pa.string()),
+                pa.array(roles, pa.string()),
             ],
             schema=ARCHIVE_SCHEMA,
         )

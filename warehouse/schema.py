@@ -32,9 +32,12 @@ _ARCHIVE_FIELDS: list[tuple[str, pa.DataType]] = [
     ("content_hash", pa.string()),
     ("raw", pa.string()),
     # Folded at archive time (the event was validated then), so the batch need not re-parse
-    # `raw`: the target of an event.retracted, and contracts.fold.contributions(event).
+    # `raw`: the target of an event.retracted, contracts.fold.contributions(event), and its
+    # case (contracts.fold.case_link: the case_id and the event's role in the case).
     ("retracts", pa.string()),
     ("contributions", pa.list_(CONTRIBUTION_TYPE)),
+    ("case_id", pa.string()),
+    ("case_role", pa.string()),
 ]
 ARCHIVE_SCHEMA = pa.schema(_ARCHIVE_FIELDS)
 #: The columns `warehouse.batch.fold_rows` reads: the archive's, or the Kafka readers'.
@@ -49,4 +52,6 @@ ROW_COLUMNS = [
     "supersedes",
     "retracts",
     "contributions",
+    "case_id",
+    "case_role",
 ]

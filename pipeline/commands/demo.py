@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the December story end to end on a local broker",
         description="""\
 The December story, every step a real `arrears` command: broker up, topics;
-generate a Changzhou campaign (with resends, conflicts, corrections,
+generate a campaign for a unit's subtree (Changzhou by default, --unit 320000
+for the whole province; with resends, conflicts, corrections,
 retractions, late arrivals and bad records); ingest what was known at
 2024-12-31 17:30; two Faust workers keep the running tallies; archive;
 snapshot the 12-31 figures at close of business (and check the live tallies
@@ -42,6 +43,14 @@ second run never mixes with the first. A failed step names itself and its log.""
     )
     parser.add_argument(
         "--seed", type=int, default=2024, metavar="S", help="generator seed (default 2024)"
+    )
+    parser.add_argument(
+        "--unit",
+        type=registered_unit,
+        default="320400",
+        metavar="CODE",
+        help="the unit whose campaign is generated, checked and printed with a sheet for each "
+        "of its direct children (default 320400; 320000: the province and its 13 cities)",
     )
     parser.add_argument(
         "--workers", type=int, default=2, metavar="N", help="Faust workers to run (default 2)"
@@ -71,6 +80,17 @@ second run never mixes with the first. A failed step names itself and its log.""
     parser.set_defaults(func=run)
 
 
+def registered_unit(code: str) -> str:
+    """argparse type of `--unit`: a unit of the shipped registry."""
+    from contracts.errors import ValidationError
+    from contracts.registry import Registry
+
+    try:
+        return Registry.load().unit(code).code
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def run(args: argparse.Namespace) -> int:
     if args.events < 1000:
         from pipeline.errors import CliError
@@ -87,4 +107,5 @@ def run(args: argparse.Namespace) -> int:
         base=Settings.from_env(),
         quality_config=None if args.quality_config is None else args.quality_config.resolve(),
         quiet=args.quiet,
+        unit=args.unit,
     )

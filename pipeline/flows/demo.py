@@ -52,6 +52,7 @@ def run_demo(
     quality_config: Path | None = None,
     filed_on: dt.date | None = None,
     quiet: bool = False,
+    unit: str = "320400",
 ) -> int:
     """Run the December story; return 0 when every step succeeded (the last snapshot
     submitted). `quality_config` is handed to `check` and `submit` (`--config`); `quiet`
@@ -79,7 +80,9 @@ def run_demo(
         topic_prefix=run_prefix("demo", run_id),
         state_dir=run_dir / "state",
     )
-    demo = Demo(run_dir, settings, events, seed, console, worker_count=workers, quiet=quiet)
+    demo = Demo(
+        run_dir, settings, events, seed, console, worker_count=workers, quiet=quiet, unit=unit
+    )
     demo.outputs["run folder"] = run_dir
     demo.note(
         "broker", f"Kafka at {bootstrap}; this run's topics start with {settings.topic_prefix}"
@@ -99,12 +102,12 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
 
     data = demo.run_dir / "data"
     data.mkdir(exist_ok=True)
-    campaign = data / "changzhou-campaign.jsonl"
+    campaign = data / f"campaign-{demo.unit}.jsonl"
     demo.arrears(
         "generate",
         "generate",
         "--unit",
-        "320400",
+        demo.unit,
         "--events",
         str(demo.events),
         "--seed",
@@ -123,7 +126,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
     totals = manifest["totals"]
     demo.note(
         "generate",
-        f"{totals['lines']} lines for Changzhou's units: "
+        f"{totals['lines']} lines for the units of {demo.unit}: "
         f"{totals['dirt']['exact_resend']} exact resends, {totals['dirt']['conflicting_resend']} "
         f"conflicting resends, {totals['dirt']['correction']} corrections, "
         f"{totals['dirt']['retraction']} retractions, {totals['dirt']['late_arrival']} late "
@@ -149,7 +152,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
     first = latest_snapshot(root, "close-of-business")
     demo.outputs["snapshot, 12-31 close of business"] = first
     live = demo.arrears(
-        "live form = snapshot?", "form", "--unit", "320400", "--cutoff", CUTOFF, "--json"
+        "live form = snapshot?", "form", "--unit", demo.unit, "--cutoff", CUTOFF, "--json"
     )
     _compare_live(demo, live, first)
 
@@ -162,7 +165,7 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
     second = latest_snapshot(root, "restated")
     demo.outputs["snapshot, 12-31 restated"] = second
     live = demo.arrears(
-        "live form = restated snapshot?", "form", "--unit", "320400", "--cutoff", CUTOFF, "--json"
+        "live form = restated snapshot?", "form", "--unit", demo.unit, "--cutoff", CUTOFF, "--json"
     )
     _compare_live(demo, live, second)
     demo.arrears(
@@ -209,11 +212,10 @@ def _story(demo: Demo, bootstrap: str, quality_config: Path | None, filed_on: dt
     demo.outputs["submitted.json"] = submitted.parent / "submitted.json"
 
     workbook = demo.run_dir / "report-2024-12-31.xlsx"
-    units = ["320400", "320402", "320404", "320411", "320412", "320413", "320481", "320471"]
-    demo.arrears("report (xlsx)", *workbook_argv(str(submitted), units, workbook, filed_on))
+    demo.arrears("report (xlsx)", *workbook_argv(str(submitted), [demo.unit], workbook, filed_on))
     demo.outputs["workbook (附件2, one sheet per unit)"] = workbook
     table = demo.arrears(
-        "report (table)", "report", str(submitted), "--unit", "320400", "--format", "table"
+        "report (table)", "report", str(submitted), "--unit", demo.unit, "--format", "table"
     )
     demo.say(table)
 
@@ -279,18 +281,18 @@ def _compare_live(demo: Demo, live_json: str, snapshot: Path) -> None:
     live: dict[str, Any] = json.loads(live_json)
     figures = live["cells"]
     cells = pl.read_parquet(snapshot / "cells.parquet").filter(
-        (pl.col("unit") == "320400") & (pl.col("scope") == "rollup")
+        (pl.col("unit") == demo.unit) & (pl.col("scope") == "rollup")
     )
     stored = dict(zip(cells["cell"].to_list(), cells["value"].to_list(), strict=True))
     differ = sorted(c for c in stored if int(figures.get(c, 0)) != stored[c])
     if differ:
         raise StepFailed(
             f"the live tallies and the snapshot {snapshot.name} disagree in {len(differ)} cells of "
-            f"320400: {', '.join(differ[:8])}; see {demo.logs}"
+            f"{demo.unit}: {', '.join(differ[:8])}; see {demo.logs}"
         )
     demo.note(
         "three paths",
-        f"live Faust tallies = snapshot {snapshot.name} for 常州市 320400, all {len(stored)} cells",
+        f"live Faust tallies = snapshot {snapshot.name} for {demo.unit}, all {len(stored)} cells",
     )
 
 

@@ -52,11 +52,13 @@ def default_filed_on() -> dt.date:
 
 
 def workbook_argv(snapshot: str, units: list[str], out: Path, filed_on: dt.date) -> list[str]:
-    """The `arrears report` arguments of the demo's workbook: one sheet per unit."""
+    """The `arrears report` arguments of the demo's workbook: one sheet per unit and one for
+    each of its direct children (Changzhou's 7 units; the province's 13 cities)."""
     return [
         "report",
         snapshot,
         *[a for u in units for a in ("--unit", u)],
+        "--children",
         "--format",
         "xlsx",
         "--out",
@@ -83,6 +85,8 @@ class Demo:
     outputs: dict[str, Path] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     worker_count: int = 2
+    #: the unit whose campaign is generated and whose form is checked and printed
+    unit: str = "320400"
     timings: list[tuple[str, float]] = field(default_factory=list)
     step_no: int = 0
     #: --quiet: no progress (the steps as they run, their findings); the summary stays
@@ -273,7 +277,7 @@ def summary(demo: Demo, seconds: float, *, local_broker: bool = True) -> None:
         f"export {exports}",
         "arrears replay --verify 2024-12-31@close-of-business",
         "arrears diff 2024-12-31@close-of-business 2024-12-31@restated",
-        f"arrears report 2024-12-31@{demo.submitted_label} --unit 320400 --format table",
+        f"arrears report 2024-12-31@{demo.submitted_label} --unit {demo.unit} --format table",
     ):
         demo.console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
     demo.console.print(

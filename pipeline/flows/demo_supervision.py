@@ -12,8 +12,6 @@ import polars as pl
 
 from pipeline.flows.demo_run import Demo, StepFailed
 
-UNIT = "320400"
-
 
 def supervision_steps(
     demo: Demo, restated: Path, previous: Path, waves: list[dict[str, Any]]
@@ -22,7 +20,9 @@ def supervision_steps(
     the snapshot's own figures (the open cases of the form's aux.open_cases cell, which the
     ledger and the draft both show)."""
     hot = json.loads(
-        demo.arrears("hotspots", "hotspots", str(restated), "--unit", UNIT, "--top", "5", "--json")
+        demo.arrears(
+            "hotspots", "hotspots", str(restated), "--unit", demo.unit, "--top", "5", "--json"
+        )
     )
     flagged = [r for r in hot["hotspots"] if r["hotspot"] and r["kind"] != "unit"]
     top = [r for r in hot["hotspots"] if r["kind"] == "project"][:3]
@@ -45,10 +45,12 @@ def supervision_steps(
         raise StepFailed(f"hotspots: the generator's lead waves {missed} were not flagged")
 
     ledger = json.loads(
-        demo.arrears("ledger --open", "ledger", str(restated), "--unit", UNIT, "--open", "--json")
+        demo.arrears(
+            "ledger --open", "ledger", str(restated), "--unit", demo.unit, "--open", "--json"
+        )
     )
     cells = pl.read_parquet(restated / "cells.parquet").filter(
-        (pl.col("unit") == UNIT)
+        (pl.col("unit") == demo.unit)
         & (pl.col("scope") == "rollup")
         & (pl.col("cell") == "aux.open_cases")
     )
@@ -56,14 +58,14 @@ def supervision_steps(
     if ledger["open_cases"] != form_open:
         raise StepFailed(
             f"ledger: {ledger['open_cases']} open verified cases, but the snapshot's "
-            f"aux.open_cases for {UNIT} is {form_open}"
+            f"aux.open_cases for {demo.unit} is {form_open}"
         )
     demo.note(
         "ledger",
         f"{ledger['open_lines']} open lines, {ledger['open_cases']} verified cases still open "
         f"(= the snapshot's aux.open_cases), deadline {ledger['deadline'][:10]}",
     )
-    draft = demo.run_dir / f"summary-{UNIT}.docx"
+    draft = demo.run_dir / f"summary-{demo.unit}.docx"
     demo.arrears(
         "summary (docx)",
         "summary",
@@ -71,7 +73,7 @@ def supervision_steps(
         "--previous",
         str(previous),
         "--unit",
-        UNIT,
+        demo.unit,
         "--out",
         str(draft),
     )

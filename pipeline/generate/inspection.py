@@ -6,7 +6,12 @@ from typing import Any
 
 from pipeline.generate.names import PROVINCE_CHAR
 from pipeline.generate.pools import Pools
-from pipeline.generate.rates import OPEN_CASES_MAX, POLICE_FILING_SHARE
+from pipeline.generate.rates import (
+    CASE_ON_PROJECT_CONSTRUCTION,
+    CASE_ON_PROJECT_OTHER,
+    OPEN_CASES_MAX,
+    POLICE_FILING_SHARE,
+)
 from pipeline.generate.records import Builder, Built, Case
 from pipeline.generate.state import State
 from pipeline.generate.util import fen_to_yuan, pick, pop_random
@@ -17,7 +22,8 @@ _ORDER_WORD = {"rectification": "令", "handling_decision": "处", "penalty_deci
 class InspectionBuilder:
     """``inspection`` events; each returns (unit, payload, occurred) or None if its pool is empty.
 
-    A case is verified (``arrears.verified`` opens it), may get orders, a publication or a
+    A case is verified (``arrears.verified`` opens it, on a construction project for most
+    construction employers and a few others), may get orders, a publication or a
     blacklisting, and ends resolved or transferred to the police, who later file it.
     """
 
@@ -64,7 +70,8 @@ class InspectionBuilder:
             return self.arrears_resolved(t)
         unit = self.state.pick_unit()
         emp = pools.employer(unit, "arrears")
-        project = pools.project(unit) if emp.row == "construction" and rng.random() < 0.85 else None
+        share = CASE_ON_PROJECT_CONSTRUCTION if emp.row == "construction" else CASE_ON_PROJECT_OTHER
+        project = pools.project(unit) if rng.random() < share else None
         workers = max(1, min(emp.size, int(rng.paretovariate(1.3) * 3)))
         amount = workers * pools.per_worker(emp.row)
         case = Case(self.state.case_id(unit, t), unit, emp, project, workers, amount, t)

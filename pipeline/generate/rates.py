@@ -43,6 +43,11 @@ TYPE_WEIGHTS: dict[tuple[str, str], float] = {
 TYPE_KEYS = list(TYPE_WEIGHTS)
 TYPE_CUM = [sum(list(TYPE_WEIGHTS.values())[: i + 1]) for i in range(len(TYPE_WEIGHTS))]
 POLICE_FILING_SHARE = 0.76  # of transfers; some are still pending at the end
+#: Shares of arrears cases verified on a construction project: a construction employer's,
+#: and another industry's (a manufacturer's own plant works): the orders, transfers and
+#: filings of those then count in 建筑业 through their case (SPEC 4.1).
+CASE_ON_PROJECT_CONSTRUCTION = 0.85
+CASE_ON_PROJECT_OTHER = 0.05
 #: Types that need no earlier event: what late arrivals and bad records are made from.
 SELF_CONTAINED = (
     "employer.inspected",

@@ -111,3 +111,35 @@ def resolved(
 
 def retraction(target: str, **kw: Any) -> Event:
     return event("event.retracted", {"retracts": target, "reason": "entered twice"}, **kw)
+
+
+def verified(
+    employer: dict[str, Any] = FACTORY,
+    project: dict[str, Any] | None = None,
+    case_id: str = "C-1",
+    workers: int = 10,
+    **kw: Any,
+) -> Event:
+    """An `arrears.verified` opening `case_id`; with a project, its follow-ups are 建筑业."""
+    payload: dict[str, Any] = {"case_id": case_id, "employer": employer}
+    if project is not None:
+        payload["project"] = project
+    payload.update(workers=workers, amount=f"{workers * 1000}.00")
+    return event("arrears.verified", payload, **kw)
+
+
+def follow_up(
+    kind: str, case_id: str = "C-1", employer: dict[str, Any] = FACTORY, **kw: Any
+) -> Event:
+    """A follow-up of `case_id`: "order", "transferred", "filed" or "resolved"."""
+    if kind == "resolved":
+        return resolved(employer, case_id=case_id, **kw)
+    if kind == "order":
+        payload = {
+            "case_id": case_id,
+            "employer": employer,
+            "kind": "rectification",
+            "document_no": f"常人社监令〔2024〕{case_id}号",
+        }
+        return event("order.issued", payload, **kw)
+    return event(f"case.{kind}", {"case_id": case_id, "employer": employer}, **kw)

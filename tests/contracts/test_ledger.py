@@ -97,16 +97,18 @@ def test_every_arrival_order_of_a_small_story_agrees() -> None:
 
 
 def _by_record(ledger: Ledger, e):  # type: ignore[no-untyped-def]
-    from contracts.fold import contributions
+    from contracts.fold import CaseLink, case_link, contributions
     from contracts.payloads import EventRetracted
 
     retracts = e.payload.retracts if isinstance(e.payload, EventRetracted) else None
+    link = case_link(e)
     return ledger.apply_record(  # apply keys every id by the event's unit
         scoped(e.unit, e.source, e.event_id),
         e.content_hash,
         supersedes=None if e.supersedes is None else scoped(e.unit, e.source, e.supersedes),
         retracts=None if retracts is None else scoped(e.unit, e.source, retracts),
         contributions=contributions(e),
+        case=None if link is None else CaseLink(scoped(e.unit, e.source, link.case), link.role),
     )
 
 

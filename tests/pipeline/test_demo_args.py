@@ -38,18 +38,25 @@ def test_filed_on_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
     assert calls[-1]["filed_on"] == dt.date(2025, 1, 2)
 
 
-def test_a_bad_filed_on_is_a_usage_error(
-    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--filed-on", "2025年1月3日"], "is not a date YYYY-MM-DD"),
+        (["--unit", "329999"], "329999"),  # not in the registry
+    ],
+)
+def test_a_bad_filed_on_or_unit_is_a_usage_error(
+    argv: list[str], says: str, calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        cli.main(["demo", "--filed-on", "2025年1月3日"])
+        cli.main(["demo", *argv])
     assert exited.value.code == 2 and not calls
-    assert "is not a date YYYY-MM-DD" in capsys.readouterr().err
+    assert says in capsys.readouterr().err
 
 
 def test_the_workbook_is_reported_with_the_filing_date(tmp_path: Path) -> None:
     argv = workbook_argv("SNAP", ["320400", "320402"], tmp_path / "f.xlsx", dt.date(2025, 1, 3))
-    assert argv[:6] == ["report", "SNAP", "--unit", "320400", "--unit", "320402"]
+    assert argv[:7] == ["report", "SNAP", "--unit", "320400", "--unit", "320402", "--children"]
     assert argv[-2:] == ["--filed-on", "2025-01-03"]
 
 
@@ -70,3 +77,10 @@ def test_quiet_leaves_the_summary_alone(calls: list[dict[str, Any]], tmp_path: P
         demo.note("replay", "equal, cell for cell")
         assert demo.findings == [("replay", "equal, cell for cell")]
         assert ("equal, cell for cell" in shown.getvalue()) is not quiet
+
+
+def test_the_unit_is_passed_to_the_story(calls: list[dict[str, Any]]) -> None:
+    assert cli.main(["demo"]) == 0
+    assert calls[-1]["unit"] == "320400"
+    assert cli.main(["demo", "--unit", "320000"]) == 0
+    assert calls[-1]["unit"] == "320000"

@@ -235,6 +235,53 @@ def test_supersedes_and_retraction_in_either_order() -> None:
     run(body)
 
 
+def test_a_case_on_a_project_takes_its_follow_ups_to_construction_in_either_order() -> None:
+    def case(event_id: str, unit: str, **envelope: object) -> dict:
+        return raw(
+            "arrears.verified",
+            {
+                "case_id": "C-7",
+                "employer": FACTORY,
+                "project": GOV_PROJECT,
+                "workers": 4,
+                "amount": "8000.00",
+            },
+            unit=unit,
+            event_id=event_id,
+            **envelope,
+        )
+
+    def transfer(event_id: str, unit: str) -> dict:
+        return raw(
+            "case.transferred",
+            {"case_id": "C-7", "employer": FACTORY},
+            unit=unit,
+            event_id=event_id,
+        )
+
+    async def body(h: Harness) -> None:
+        # the case first, then its follow-up
+        await h.put(case("v1", "320412"))
+        await h.put(transfer("t1", "320412"))
+        assert h.cell("320412", "construction.police_transfers") == 1
+        assert h.cell("320412", "manufacturing.police_transfers") == 0
+        # the follow-up first: its employer's row until the case arrives, then 建筑业
+        await h.put(transfer("t2", "320411"))
+        assert h.cell("320411", "manufacturing.police_transfers") == 1
+        await h.put(case("v2", "320411"))
+        assert h.cell("320411", "construction.police_transfers") == 1
+        assert h.cell("320411", "manufacturing.police_transfers") == 0
+        # a correction of the case that drops the project takes it back
+        dropped = case("v2-c", "320411", supersedes="v2")
+        del dropped["payload"]["project"]
+        await h.put(dropped)
+        assert h.cell("320411", "manufacturing.police_transfers") == 1
+        assert h.cell("320411", "construction.police_transfers") == 0
+        assert h.dead_letters == []
+
+    run(body)
+
+
 def test_a_resend_with_the_same_content_is_a_noop() -> None:
     async def body(h: Harness) -> None:
         event = inspection("i1", "2024-12-10T09:00:00+08:00", 100)

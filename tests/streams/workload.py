@@ -152,6 +152,8 @@ class _Maker:
             }
         elif type_ == "arrears.verified":
             p = {"case_id": case, "employer": emp, "workers": workers, "amount": amount}
+            if project is not None:  # the case's follow-ups are then 建筑业 (SPEC 4.1)
+                p["project"] = project
         elif type_ == "arrears.resolved":
             p = {
                 "case_id": case,

@@ -269,3 +269,53 @@ def test_an_offset_archived_twice_is_an_error(story: Story) -> None:
     pq.write_table(pq.read_table(first.path).slice(0, 1), copy_path)
     with pytest.raises(ArchiveError, match="more than once"):
         rebuild_from_archive(story.archive, TOPICS, None, REGISTRY)
+
+
+# --- the row of a case's follow-ups (SPEC 4.1) -------------------------------------------
+
+
+def _case_lines(case_id: str, employer: dict[str, Any], *, case_last: bool) -> list[bytes]:
+    from tests.contracts.eventkit import GOV_PROJECT, raw
+
+    case = raw(
+        "arrears.verified",
+        {
+            "case_id": case_id,
+            "employer": employer,
+            "project": GOV_PROJECT,
+            "workers": 3,
+            "amount": "900.00",
+        },
+        event_id=f"{case_id}-v",
+    )
+    ups = [
+        raw(
+            "case.transferred", {"case_id": case_id, "employer": employer}, event_id=f"{case_id}-t"
+        ),
+        raw("case.filed", {"case_id": case_id, "employer": employer}, event_id=f"{case_id}-f"),
+    ]
+    lines = [*ups, case] if case_last else [case, *ups]
+    return [json.dumps(o, ensure_ascii=False).encode() for o in lines]
+
+
+def test_a_case_on_a_project_takes_its_follow_ups_to_construction_in_the_batch(
+    tmp_path: Path,
+) -> None:
+    from tests.contracts.eventkit import BUILDER, FACTORY
+
+    lines = _case_lines("C-f", FACTORY, case_last=True) + _case_lines(
+        "C-b", BUILDER, case_last=False
+    )
+    archive_records(tmp_path, _records(lines), REGISTRY)
+    slow, fast = _rebuilds(tmp_path)
+    _assert_same(slow, fast)
+    cells = fast.cells(parse_cutoff("2024-12-31"))
+    own = {
+        (r["cell"]): r["value"]
+        for r in cells.to_dicts()
+        if r["unit"] == "320412" and r["scope"] == "own"
+    }
+    assert own["construction.police_transfers"] == own["construction.police_filings"] == 2
+    assert own["manufacturing.police_transfers"] == own["manufacturing.police_filings"] == 0
+    # only the manufacturer's case can move anything: the builder's rows count as folded
+    assert fast.rebuild.involved == 3

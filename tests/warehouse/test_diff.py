@@ -89,3 +89,48 @@ def test_diff_text_output(cli: Cli, story: Story) -> None:
     assert "late arrival       w-late-1" in out
     code, out, _ = cli("diff", "2024-12-31@restated", "2024-12-31@restated", "--from", "archive")
     assert code == 0 and "0 changed cell(s)" in out
+
+
+def test_a_case_arriving_after_its_follow_ups_is_named_as_moving_them() -> None:
+    """SPEC 4.1: the follow-ups counted in their employer's row in A, in 建筑业 in B."""
+    from contracts.cutoff import parse_cutoff
+    from contracts.registry import Registry
+    from tests.contracts.eventkit import FACTORY, GOV_PROJECT, raw
+    from warehouse.cells_table import cells_frame
+    from warehouse.diff import attribute
+    from warehouse.rebuild import LogRecord, Rebuild
+    from warehouse.snapshot import compare
+
+    registry = Registry.load()
+    transfer = raw("case.transferred", {"case_id": "C-m", "employer": FACTORY}, event_id="m-t")
+    case = raw(
+        "arrears.verified",
+        {
+            "case_id": "C-m",
+            "employer": FACTORY,
+            "project": GOV_PROJECT,
+            "workers": 2,
+            "amount": "9.00",
+        },
+        event_id="m-v",
+    )
+    records = [
+        LogRecord("t.inspection", 0, i, json.dumps(o)) for i, o in enumerate([transfer, case])
+    ]
+    a, b = Rebuild(registry, keep_info=True), Rebuild(registry, keep_info=True)
+    a.feed(records[:1])
+    b.feed(records)
+    cutoff = parse_cutoff("2024-12-31")
+    changes = compare(
+        cells_frame(a.own_figures(cutoff), registry), cells_frame(b.own_figures(cutoff), registry)
+    )
+    found = attribute(changes, a, cutoff, {"t.inspection": {0: 1}}, b, cutoff, registry)
+    moved = {
+        (c.cell, cause.event_id): (cause.kind, cause.detail)
+        for c in found
+        if c.unit == "320412" and c.scope == "own"
+        for cause in c.causes
+    }
+    detail = "counts in the row of its case C-m (SPEC 4.1)"
+    assert moved[("construction.police_transfers", "m-t")] == ("moved", detail)
+    assert moved[("manufacturing.police_transfers", "m-t")] == ("moved", detail)
