@@ -18,6 +18,10 @@ project, and only those whose own row is not 建筑业. So:
 3. the rest are effective as they are;
 4. the effective contributions are tallied with polars group_by (`tally_frame`), the same
    aggregation as `contracts.fold.tally` (checked by a property test).
+
+Size: `fold_rows` and its helpers (which events are involved, the cases whose follow-ups
+move, the repeated hashes) are one query over the same frames; split, each module would
+take all of them, and the involvement rule would read in two places.
 """
 
 from __future__ import annotations

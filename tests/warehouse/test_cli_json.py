@@ -45,6 +45,7 @@ def test_the_readme_documents_every_command_with_json() -> None:
         "ledger",
         "bench ingest",
         "bench streams",
+        "bench recovery",
         "bench replay",
         "bench replay --archive-only",
         "bench check",
