@@ -13,10 +13,11 @@ Not a test. In fresh bench topics (deleted afterwards), with real
    to its end.
 
 Figures: `stalled_s`, the longest time after the kill during which the
-survivor handled nothing although events kept coming (the stop-the-world
-pause of a rebalance); `owned_all_s`, from the kill until it answers for
-every partition; `caught_up_s`, until it has handled every partition to the
-log's end once the trickle has ended. Written as JSON and printed.
+survivor handled nothing (or did not answer) although events were waiting
+(the stop-the-world pause of a rebalance); `owned_all_s`, from the kill
+until it answers for every partition; `caught_up_s`, until it has handled
+every partition to the log's end once the trickle has ended. Written as JSON
+and printed.
 """
 
 from __future__ import annotations
@@ -163,12 +164,13 @@ def _measure(
         ends: dict[str, int] | None = None
         deadline = killed + 1800
         while time.monotonic() < deadline:
-            status = survivor.status() or {}
+            answer = survivor.status()
             now = time.monotonic()
-            count = _handled(status)
+            status = answer or {}
+            count = handled if answer is None else _handled(status)  # no answer: a stall too
             if count != handled:
                 last_change, handled = now, count
-            elif thread.is_alive():  # events keep coming: the survivor should handle some
+            else:  # events are still to handle (the loop ends once caught up)
                 stalled = max(stalled, now - last_change)
             if owned_all is None and len(status.get("partitions", [])) == settings.partitions:
                 owned_all = now - killed
