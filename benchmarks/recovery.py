@@ -38,7 +38,6 @@ from rich.console import Console
 
 from benchmarks.common import add_output, progress, publish
 from benchmarks.streams import (
-    _HANDLED,
     _delete_topics,
     _produce_fast,
     _producer,
@@ -46,6 +45,7 @@ from benchmarks.streams import (
     _records,
     _wait,
     _Worker,
+    handled,
 )
 from infra.admin import admin_client, bootstrap_servers, end_offsets, ensure_topics
 from infra.errors import InfraError
@@ -94,11 +94,6 @@ def register_recovery(actions: Any, count: Callable[[str], int]) -> None:
     p.set_defaults(func=run)
 
 
-def _handled(status: dict[str, Any] | None) -> int:
-    counts = (status or {}).get("counts", {})
-    return sum(int(counts.get(k, 0)) for k in _HANDLED)
-
-
 def _log_ends(settings: Settings) -> dict[str, int]:
     """`topic:partition` -> end offset of every source partition that has records."""
     admin = admin_client(settings.bootstrap_servers)
@@ -133,7 +128,7 @@ def _measure(
             settings.bootstrap_servers, settings.topic_prefix, records[:events], settings.partitions
         )
         _wait(
-            lambda: sum(_handled(w.status()) for w in workers) >= events,
+            lambda: sum(handled(w.status()) for w in workers) >= events,
             3600,
             "the workers to apply the events",
         )
@@ -158,7 +153,7 @@ def _measure(
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait()
         killed = time.monotonic()
-        last_change, handled = killed, _handled(survivor.status())
+        last_change, seen = killed, handled(survivor.status())
         stalled = 0.0
         owned_all = caught_up = None
         ends: dict[str, int] | None = None
@@ -167,9 +162,9 @@ def _measure(
             answer = survivor.status()
             now = time.monotonic()
             status = answer or {}
-            count = handled if answer is None else _handled(status)  # no answer: a stall too
-            if count != handled:
-                last_change, handled = now, count
+            count = seen if answer is None else handled(status)  # no answer: a stall too
+            if count != seen:
+                last_change, seen = now, count
             else:  # events are still to handle (the loop ends once caught up)
                 stalled = max(stalled, now - last_change)
             if owned_all is None and len(status.get("partitions", [])) == settings.partitions:

@@ -134,8 +134,7 @@ class _Worker:
             return None
 
     def handled(self) -> int:
-        s = self.status() or {}
-        return sum(int(s.get("counts", {}).get(k, 0)) for k in _HANDLED)
+        return handled(self.status())
 
     def memory_mb(self) -> dict[str, float]:
         out = {}
@@ -165,6 +164,12 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def handled(status: dict[str, Any] | None) -> int:
+    """Records a worker's /status/ answer says it handled (0 for no answer)."""
+    counts = (status or {}).get("counts", {})
+    return sum(int(counts.get(k, 0)) for k in _HANDLED)
 
 
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:

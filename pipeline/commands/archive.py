@@ -105,12 +105,10 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    Console(soft_wrap=True, highlight=False).print(
+    _say(
         f"archived {result.archived:,} events into {result.files:,} files under {ctx.archive} "
         f"(group {archiver_group(ctx.settings)}); {result.invalid:,} invalid records skipped, "
-        f"{result.skipped_already_archived:,} already archived by an interrupted run",
-        highlight=False,
-        soft_wrap=True,
+        f"{result.skipped_already_archived:,} already archived by an interrupted run"
     )
     if compacted is not None:
         _say_compacted(compacted, ctx.archive)
@@ -127,10 +125,13 @@ def _compact(args: argparse.Namespace, ctx: Context) -> CompactRun:
 
 
 def _say_compacted(result: CompactRun, archive: Path) -> None:
-    Console(soft_wrap=True, highlight=False).print(
+    _say(
         f"compacted {result.merged:,} files into {result.written:,} under {archive}: "
         f"{result.files_before:,} files before, {result.files_after:,} after, "
-        f"{result.rows_per_file:,.0f} rows a file",
-        highlight=False,
-        soft_wrap=True,
+        f"{result.rows_per_file:,.0f} rows a file"
     )
+
+
+def _say(message: str) -> None:
+    """A result line, wrapped by the terminal, not by rich (paths stay whole)."""
+    Console(soft_wrap=True, highlight=False).print(message)
