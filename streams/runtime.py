@@ -433,7 +433,8 @@ class Runtime:
             self.on_fatal(exc)
             return
         finally:
-            self.recovering = frozenset()
+            if self.recovering == partitions:  # not a newer generation's, set since
+                self.recovering = frozenset()
         self.trace(
             "take-over",
             gen=generation,
