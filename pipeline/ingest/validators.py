@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
 from typing import Any
 
 from contracts.errors import MISSING, ValidationError
@@ -87,20 +90,6 @@ def validate_line(data: bytes, registry: Registry) -> Valid | Refused | None:
     )
 
 
-_worker_registry: Registry | None = None
-
-
-def _start_worker(registry: Registry) -> None:
-    global _worker_registry
-    _worker_registry = registry
-
-
-def _validate_chunk(lines: list[bytes]) -> list[Valid | Refused | None]:
-    registry = _worker_registry
-    assert registry is not None, "the validator process was started without a registry"
-    return [validate_line(data, registry) for data in lines]
-
-
 #: What validating one line gives: None for a blank line.
 Checked = Valid | Refused | None
 
@@ -109,12 +98,98 @@ class ValidatorDied(Exception):
     """A validator process died (killed, or out of memory): the lines it held are unchecked."""
 
 
+_DIED = (
+    "a validator process died (killed, or out of memory?); the lines it was checking were not sent"
+)
+
+
+def _serve(tasks: Connection, results: Connection, registry: Registry) -> None:
+    """A validator process: validate each chunk `tasks` brings, answer on `results`, in order,
+    until `tasks` is closed. Ctrl-C is the parent's to handle (it stops this process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            lines = tasks.recv()
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (True, [validate_line(data, registry) for data in lines])
+        except Exception as err:  # noqa: BLE001 - handed to the parent, which raises it
+            answer = (False, err)
+        try:
+            results.send(answer)
+        except OSError:  # the parent stopped listening: it is closing
+            return
+
+
+class _Validator:
+    """One validator process and its two pipes.
+
+    The parent keeps only its own ends (it writes chunks, reads answers), so when the
+    process dies its end of the answers pipe closes with it and a read gives EOF at once,
+    even in the middle of an answer. (ProcessPoolExecutor shares one answers queue whose
+    write end the parent also holds: a worker killed while writing leaves half an answer
+    that its reader thread waits on forever, and ingest hung.) A thread writes the chunks,
+    so a chunk bigger than the pipe never blocks reading answers.
+    """
+
+    def __init__(self, context: SpawnContext, registry: Registry, number: int) -> None:
+        tasks_out, tasks_in = context.Pipe(duplex=False)
+        results_out, results_in = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_serve,
+            args=(tasks_out, results_in, registry),
+            name=f"arrears-validator-{number}",
+            daemon=True,
+        )
+        self.process.start()
+        tasks_out.close()
+        results_in.close()
+        self.results = results_out
+        self._tasks = tasks_in
+        self._queue: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(
+            target=self._write, name=f"arrears-validator-{number}-writer", daemon=True
+        )
+        self._writer.start()
+
+    def _write(self) -> None:
+        while (lines := self._queue.get()) is not None:
+            try:
+                self._tasks.send(lines)
+            except OSError:  # the process died: reading its answers says so
+                break
+        self._tasks.close()
+
+    def submit(self, lines: list[bytes]) -> None:
+        self._queue.put(lines)
+
+    def answer(self) -> list[Checked]:
+        """The answer to the oldest chunk not yet answered; ValidatorDied if the process died."""
+        try:
+            ok, value = self.results.recv()
+        except (EOFError, OSError) as err:
+            raise ValidatorDied(_DIED) from err
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.results.close()  # a process blocked answering stops at once
+        self._queue.put(None)
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
 class Validators:
     """`n` validator processes: `checked(lines)` gives each line with its validation, in order.
 
-    Lines go out in chunks of CHUNK_LINES, at most IN_FLIGHT chunks per process at a time,
-    so memory stays flat. A process that dies is noticed at once (the executor breaks and
-    every pending chunk fails): `checked` raises `ValidatorDied`, never waits forever.
+    Lines go out in chunks of CHUNK_LINES, round robin, at most IN_FLIGHT chunks per
+    process at a time, so memory stays flat. A process that dies is noticed as soon as its
+    next answer is due (its pipe reads EOF): `checked` raises `ValidatorDied`, never waits
+    forever.
     """
 
     CHUNK_LINES = 2_000
@@ -123,48 +198,39 @@ class Validators:
     def __init__(self, n: int, registry: Registry) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of the producer's threads
         self.n = n
-        self._pool = ProcessPoolExecutor(
-            n, mp_context=context, initializer=_start_worker, initargs=(registry,)
-        )
+        self._validators = [_Validator(context, registry, i + 1) for i in range(n)]
 
     def checked(self, lines: Iterable[bytes]) -> Iterator[tuple[bytes, Checked]]:
-        pending: deque[tuple[list[bytes], Future[list[Checked]]]] = deque()
+        pending: deque[tuple[list[bytes], _Validator]] = deque()
         limit = self.IN_FLIGHT * self.n
+        turn = 0
         chunk: list[bytes] = []
         for data in lines:
             chunk.append(data)
             if len(chunk) == self.CHUNK_LINES:
-                pending.append((chunk, self._submit(chunk)))
+                pending.append((chunk, self._submit(chunk, turn)))
+                turn += 1
                 chunk = []
                 if len(pending) >= limit:
                     yield from _results(*pending.popleft())
         if chunk:
-            pending.append((chunk, self._submit(chunk)))
+            pending.append((chunk, self._submit(chunk, turn)))
         while pending:
             yield from _results(*pending.popleft())
 
-    def _submit(self, chunk: list[bytes]) -> Future[list[Checked]]:
-        try:
-            return self._pool.submit(_validate_chunk, chunk)
-        except BrokenProcessPool as err:
-            raise ValidatorDied(_DIED) from err
+    def _submit(self, chunk: list[bytes], turn: int) -> _Validator:
+        validator = self._validators[turn % self.n]
+        validator.submit(chunk)
+        return validator
 
     def close(self) -> None:
         """Stop the processes (at once: pending chunks are dropped)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for validator in self._validators:
+            validator.close()
 
 
-_DIED = (
-    "a validator process died (killed, or out of memory?); the lines it was checking were not sent"
-)
-
-
-def _results(sent: list[bytes], done: Future[list[Checked]]) -> Iterator[tuple[bytes, Checked]]:
-    try:
-        results = done.result()
-    except BrokenProcessPool as err:
-        raise ValidatorDied(_DIED) from err
-    yield from zip(sent, results, strict=True)
+def _results(sent: list[bytes], validator: _Validator) -> Iterator[tuple[bytes, Checked]]:
+    yield from zip(sent, validator.answer(), strict=True)
 
 
 def default_validators() -> int:

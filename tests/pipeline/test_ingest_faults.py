@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,39 @@ def test_a_dead_validator_is_noticed_within_seconds_not_waited_on() -> None:
     finally:
         pool.close()
     assert time.monotonic() - started < 30
+
+
+class _DyingMidAnswerRegistry(Registry):
+    """A registry whose validator process is killed (SIGKILL) half a second after it meets
+    the unit 320402: by then it is blocked writing a long answer nobody reads yet."""
+
+    def unit(self, code: object, *, field: str = "unit") -> Any:
+        if code == "320402":
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        return super().unit(code, field=field)
+
+
+@pytest.mark.timeout(30)  # the bug this guards against is a hang
+def test_a_validator_killed_in_the_middle_of_an_answer_is_noticed_not_waited_on() -> None:
+    # ProcessPoolExecutor waited forever here: the half-written answer was in a pipe whose
+    # write end the parent also held, so its reader never saw EOF (ingest hung in CI).
+    victim = json.loads(GOOD[0])
+    victim["unit"] = "320402"
+    chunk = Validators.CHUNK_LINES
+    answers = [GOOD[0]] * (2 * chunk)  # ~100 bytes of answer a line: far over a pipe's 64 kB
+    lines = [*answers[:chunk], json.dumps(victim).encode() + b"\n", *answers[chunk:]]
+    pool = Validators(1, _DyingMidAnswerRegistry(list(REGISTRY)))
+    try:
+        results = pool.checked(lines)
+        next(results)  # the first chunk's answer is read; the second's fills the pipe ...
+        time.sleep(2)  # ... and its writer is killed in the middle of it
+        started = time.monotonic()
+        with pytest.raises(ValidatorDied, match="validator process died"):
+            for _ in results:
+                pass
+        assert time.monotonic() - started < 5
+    finally:
+        pool.close()
 
 
 def test_resubmitting_an_unchanged_conflict_leaves_it_open_and_says_why() -> None:
