@@ -281,8 +281,8 @@ def test_memory_stays_flat(tmp_path, registry):
         finally:
             tracemalloc.stop()
 
-    small, large = peak(20_000), peak(200_000)
-    assert large < 40 * 2**20, f"peak {large / 2**20:.1f} MiB for 200k events"
+    small, large = peak(20_000), peak(100_000)
+    assert large < 40 * 2**20, f"peak {large / 2**20:.1f} MiB for 100k events"
     assert large < 1.5 * small + 4 * 2**20, (small, large)
 
 

@@ -183,7 +183,7 @@ def _assert_same(slow: Rebuilt, fast: Rebuilt) -> None:
 
 
 @given(st.integers(1, 3), _ops)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_vectorised_rebuild_equals_the_ledger_path(
     seed: int, ops: list[tuple[str, int, int]]
 ) -> None:
