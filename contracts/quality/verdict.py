@@ -40,8 +40,9 @@ h1.warn{background:#fff4d6;color:#6b4e00}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #bbb;
 padding:.25em .5em;vertical-align:top;text-align:left;font-size:.9em}
 th{background:#f0f0f0}.critical{color:#8a1010;font-weight:bold}.warning{color:#8a6100;
-font-weight:bold}.muted{color:#777}dl{display:grid;grid-template-columns:max-content auto;
-gap:.2em 1em}dt{font-weight:bold}
+font-weight:bold}.muted{color:#777}dl{display:grid;grid-template-columns:max-content
+minmax(0,1fr);gap:.2em 1em}dt{font-weight:bold}dd{margin:0}
+dd,td,p,h3{overflow-wrap:anywhere}
 """
 
 

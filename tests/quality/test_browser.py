@@ -107,3 +107,22 @@ def test_a_warning_only_data_docs_page_shows_a_warning_and_names_its_snapshot(
     shot = SCREENSHOTS / "data-docs-dead-letters.png"
     browse(page, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
+
+
+def test_the_verdict_page_fits_1200_pixels_even_with_long_unbroken_paths(tmp_path: Path) -> None:
+    c = write_campaign(tmp_path / ("x" * 150))  # a share's deep folder: no break in it
+    assert run_check(c) == ExitCode.CRITICAL
+    page = c["snapshot"] / "quality" / "index.html"
+    frame = tmp_path / "frame.html"  # the page in a 1200-pixel frame that reports its widths
+    frame.write_text(
+        '<!DOCTYPE html><html><body><iframe id="f" src="' + page.as_uri() + '" '
+        'style="width:1200px;height:900px;border:0"></iframe><pre id="out">pending</pre>'
+        "<script>document.getElementById('f').onload = function () {"
+        "var d = this.contentDocument.documentElement;"
+        "document.getElementById('out').textContent = 'widths ' + d.scrollWidth + ' ' +"
+        " d.clientWidth; };</script></body></html>",
+        encoding="utf-8",
+    )
+    dom = browse(frame, "--dump-dom")
+    _, scroll, client = dom.split('<pre id="out">', 1)[1].split("<", 1)[0].split()
+    assert int(scroll) <= int(client), f"the page is {scroll} px wide in a {client} px frame"
