@@ -218,7 +218,7 @@ def prepare_events(
             .filter(pl.col("offset") < pl.col("end"))
             .drop("end")
         )
-    rows = lazy.with_columns(
+    scan = lazy.with_columns(
         pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
         pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
         pl.when(pl.col("type") == RETRACTED)
@@ -227,7 +227,8 @@ def prepare_events(
         _KEY.alias("key"),
         # in the scan, not after it: ~2 s less on ten million rows
         _KEY.is_in(active.cast(pl.Utf8).implode()).alias("_active"),
-    ).collect()
+    ).drop("raw", "recorded_at")  # read only to derive the columns above
+    rows = scan.collect(engine="streaming")  # in batches: `raw` is never held whole
     later, conflicts = _resends(rows)
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
     first = ~row.is_in(later.implode())
