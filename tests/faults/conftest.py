@@ -18,7 +18,18 @@ from tests.faults.verdict import Verdict
 
 _ROWS = pytest.StashKey[list[Verdict]]()
 
-HEADER = ("fault", "sent", "events", "lost", "double", "cells", "differing", "recovery s")
+HEADER = (
+    "fault",
+    "sent",
+    "events",
+    "lost",
+    "double",
+    "cells",
+    "differing",
+    "entries",
+    "differing",
+    "recovery s",
+)
 
 
 @pytest.fixture
@@ -34,7 +45,16 @@ def record_verdict(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
 
 def _cells(v: Verdict) -> tuple[str, ...]:
     recovery = "-" if v.recovery_s is None else f"{v.recovery_s:.1f}"
-    numbers = (v.sent, v.events, v.lost, v.double, v.cells, v.differing)
+    numbers = (
+        v.sent,
+        v.events,
+        v.lost,
+        v.double,
+        v.cells,
+        v.differing,
+        v.entries,
+        v.entries_differing,
+    )
     return (v.fault, *(f"{n:,}" for n in numbers), recovery)
 
 

@@ -8,12 +8,17 @@ own figures and the rolled-up form. Its `Verdict` is one row of the tier's table
 
 Lost and double are counted against the log: the Kafka replay's count of valid records
 is the truth; a live or archive count below it is that many events lost, above it that
-many counted twice. Counts can cancel out (one lost, another twice), the cells cannot:
-the row shows both.
+many counted twice. Counts alone could cancel out (one lost, another twice), so the
+workers' ledger is compared too, entry by entry: every event the replay's Ledger holds
+must be in the workers' changelog in the same state (status, content hash, correction,
+fold). An entry the workers miss is an event lost; one they hold that the replay does
+not, or holds otherwise, is a differing entry. The cells are compared besides.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +26,10 @@ from typing import Any
 
 from contracts.cutoff import parse_cutoff
 from infra.settings import Settings
+from infra.topics import tallies_changelog
+from streams.engine import with_journal
 from streams.live import cutoff_and_day, form_figures, gather
+from streams.ownership import read_committed
 from tests.streams.kafka_kit import log_ends, wait_caught_up
 from tests.streams.workload import CAMPAIGN, REGISTRY
 from warehouse.archive import Archiver
@@ -29,7 +37,7 @@ from warehouse.kafka_log import source_topics
 from warehouse.rebuild import LogRecord, Rebuild
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 
-__all__ = ["Verdict", "three_paths"]
+__all__ = ["Verdict", "compare_ledgers", "three_paths"]
 
 Figures = dict[tuple[str, str], int]
 
@@ -46,17 +54,26 @@ class Verdict:
     cells: int  # cells compared (own and form, every cutoff)
     differing: int  # of those, cells where live, Kafka and archive do not all agree
     recovery_s: float | None  # the scenario's recovery time, where it has one
+    entries: int = 0  # ledger entries compared (the workers' changelog and the replay)
+    entries_differing: int = 0  # of those, held by one side only or in another state
     refused: tuple[int, int] = (0, 0)  # records the Kafka replay and the archiver refused
     examples: tuple[str, ...] = ()
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.double == 0 and self.differing == 0 and self.events > 0
+        return (
+            self.lost == 0
+            and self.double == 0
+            and self.differing == 0
+            and self.entries_differing == 0
+            and self.events > 0
+        )
 
     def explain(self) -> str:
         return (
             f"{self.fault}: {self.lost} lost, {self.double} double, {self.differing} of "
-            f"{self.cells} cells differ; e.g. {list(self.examples)}"
+            f"{self.cells} cells and {self.entries_differing} of {self.entries} ledger "
+            f"entries differ; e.g. {list(self.examples)}"
         )
 
 
@@ -117,6 +134,17 @@ def three_paths(
                 raise AssertionError(f"the {path} figures do not say how many events they count")
             lost = max(lost, truth - count)
             double = max(double, count - truth)
+    # the Ledger's entries, from a record-by-record replay to the same offsets (the
+    # vectorised one above keeps only what it needs for the figures)
+    ledger = rebuild_from_kafka(
+        settings.bootstrap_servers, topics, kafka.offsets, REGISTRY, vectorised=False
+    ).rebuild
+    assert isinstance(ledger, Rebuild)
+    replayed = {key: _plain(entry) for key, entry in ledger.ledger.entries.items()}
+    workers = _workers_ledger(settings)
+    missing, otherwise, shown = compare_ledgers(replayed, workers)
+    lost = max(lost, len(missing))
+    examples.extend(shown)
     return Verdict(
         fault=fault,
         sent=sent,
@@ -126,9 +154,51 @@ def three_paths(
         cells=cells,
         differing=differing,
         recovery_s=recovery_s,
+        entries=len(replayed.keys() | workers.keys()),
+        entries_differing=len(missing) + len(otherwise),
         refused=(kafka.rebuild.invalid, run.invalid),
         examples=tuple(examples),
     )
+
+
+def compare_ledgers(
+    replayed: dict[str, Any], workers: dict[str, Any]
+) -> tuple[set[str], set[str], list[str]]:
+    """The Ledger keys the workers miss, those held by the workers alone or in another
+    state, and a few of each as examples."""
+    missing = replayed.keys() - workers.keys()
+    otherwise = {k for k in workers if replayed.get(k) != workers[k]}
+    shown = [f"ledger {k}: not in the workers' changelog" for k in sorted(missing)[:3]]
+    shown += [
+        f"ledger {k}: workers {workers[k]}, replay {replayed.get(k)}" for k in sorted(otherwise)[:3]
+    ]
+    return missing, otherwise, shown
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON gives it back (tuples as lists): how the changelog holds it."""
+    return json.loads(json.dumps(value))
+
+
+def _workers_ledger(settings: Settings) -> dict[str, Any]:
+    """The ledger entries the workers' changelog holds (committed records, each key's last
+    value, every partition's last chunk completed by its journal), by Ledger key."""
+    table: dict[str, Any] = {}
+    partitions = set(range(settings.partitions))
+    asyncio.run(
+        read_committed(
+            settings.bootstrap_servers,
+            tallies_changelog(settings),
+            sorted(partitions),
+            table,
+            client_id="arrears-fault-verdict",
+        )
+    )
+    return {
+        key.split("|", 2)[2]: value
+        for key, value in with_journal(table, partitions)
+        if key.startswith("L|")
+    }
 
 
 def _assert_log_holds(
