@@ -179,15 +179,15 @@ def run(args: argparse.Namespace) -> int:
         except (ProduceError, KafkaError) as err:
             sink.abort()
             raise CliError(
-                f"{err}; stopped {where} after {ingest.summary.lines} lines in all. Re-run the "
+                f"{err}; stopped {where} after {ingest.summary.lines:,} lines in all. Re-run the "
                 "same command with --skip-known once Kafka is back: events already sent are "
                 "skipped by event_id, dead letters keep their ids"
             ) from err
         except ValidatorDied as err:
             sink.abort()
             raise CliError(
-                f"{err}; stopped {where} after {ingest.summary.lines} lines in all, "
-                f"{sink.sent} records handed to Kafka. Re-run the same command with "
+                f"{err}; stopped {where} after {ingest.summary.lines:,} lines in all, "
+                f"{sink.sent:,} records handed to Kafka. Re-run the same command with "
                 "--skip-known (or with --validators 0, validating in this process): events "
                 "already sent are skipped by event_id, dead letters keep their ids"
             ) from err
