@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
@@ -151,15 +152,19 @@ class _Validator:
         self._writer = threading.Thread(
             target=self._write, name=f"arrears-validator-{number}-writer", daemon=True
         )
+        self._failed: BaseException | None = None
         self._writer.start()
 
     def _write(self) -> None:
-        while (lines := self._queue.get()) is not None:
-            try:
+        try:
+            while (lines := self._queue.get()) is not None:
                 self._tasks.send(lines)
-            except OSError:  # the process died: reading its answers says so
-                break
-        self._tasks.close()
+        except OSError:  # the process died: reading its answers says so
+            pass
+        except BaseException as err:  # noqa: BLE001 - answer() raises it, nothing waits
+            self._failed = err
+        finally:
+            self._tasks.close()  # the process ends after what it has: answer() sees EOF
 
     def submit(self, lines: list[bytes]) -> None:
         self._queue.put(lines)
@@ -169,15 +174,24 @@ class _Validator:
         try:
             ok, value = self.results.recv()
         except (EOFError, OSError) as err:
+            if self._failed is not None:
+                raise ValidatorDied(
+                    f"lines could not be handed to a validator process ({self._failed!r}); "
+                    "the lines after them were not sent"
+                ) from self._failed
             raise ValidatorDied(_DIED) from err
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
 
-    def close(self) -> None:
-        self.results.close()  # a process blocked answering stops at once
+    def stop(self) -> None:
+        """Ask the process to end: a process blocked answering stops at once."""
+        self.results.close()
         self._queue.put(None)
-        self.process.join(timeout=5)
+
+    def join(self, deadline: float) -> None:
+        """Wait for the process until `deadline` (time.monotonic()), then kill it."""
+        self.process.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
@@ -198,9 +212,25 @@ class Validators:
     def __init__(self, n: int, registry: Registry) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of the producer's threads
         self.n = n
-        self._validators = [_Validator(context, registry, i + 1) for i in range(n)]
+        self._validators: list[_Validator] = []
+        self._unfinished = False  # a file left off with answers still in the pipes
+        try:
+            for i in range(n):
+                self._validators.append(_Validator(context, registry, i + 1))
+        except OSError as err:  # e.g. it died while reading its start-up data
+            self.close()
+            raise ValidatorDied(f"a validator process could not start ({err})") from err
 
     def checked(self, lines: Iterable[bytes]) -> Iterator[tuple[bytes, Checked]]:
+        if self._unfinished:
+            raise RuntimeError(
+                "these validators still hold answers of a file left off; start new ones"
+            )
+        self._unfinished = True
+        yield from self._checked(lines)
+        self._unfinished = False
+
+    def _checked(self, lines: Iterable[bytes]) -> Iterator[tuple[bytes, Checked]]:
         pending: deque[tuple[list[bytes], _Validator]] = deque()
         limit = self.IN_FLIGHT * self.n
         turn = 0
@@ -224,9 +254,12 @@ class Validators:
         return validator
 
     def close(self) -> None:
-        """Stop the processes (at once: pending chunks are dropped)."""
+        """Stop the processes (at once: pending chunks are dropped), within about 5 s."""
         for validator in self._validators:
-            validator.close()
+            validator.stop()
+        deadline = time.monotonic() + 5
+        for validator in self._validators:
+            validator.join(deadline)
 
 
 def _results(sent: list[bytes], validator: _Validator) -> Iterator[tuple[bytes, Checked]]:

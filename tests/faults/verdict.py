@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 from contracts.cutoff import parse_cutoff
 from infra.settings import Settings
 from infra.topics import tallies_changelog
-from streams.engine import with_journal
+from streams.engine import next_offsets, with_journal
 from streams.live import cutoff_and_day, form_figures, gather
 from streams.ownership import read_committed
 from tests.streams.kafka_kit import log_ends, wait_caught_up
@@ -141,10 +142,10 @@ def three_paths(
     ).rebuild
     assert isinstance(ledger, Rebuild)
     replayed = {key: _plain(entry) for key, entry in ledger.ledger.entries.items()}
-    workers = _workers_ledger(settings)
+    workers = _workers_ledger(settings, kafka.offsets)
     missing, otherwise, shown = compare_ledgers(replayed, workers)
     lost = max(lost, len(missing))
-    examples.extend(shown)
+    examples.extend(shown[: max(0, 8 - len(examples))])
     return Verdict(
         fault=fault,
         sent=sent,
@@ -180,20 +181,36 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _workers_ledger(settings: Settings) -> dict[str, Any]:
+def _workers_ledger(
+    settings: Settings, upto: dict[str, dict[int, int]], timeout: float = 60
+) -> dict[str, Any]:
     """The ledger entries the workers' changelog holds (committed records, each key's last
-    value, every partition's last chunk completed by its journal), by Ledger key."""
-    table: dict[str, Any] = {}
+    value, every partition's last chunk completed by its journal), by Ledger key, once its
+    journals have reached `upto` (the changelog commits a little after the figures)."""
     partitions = set(range(settings.partitions))
-    asyncio.run(
-        read_committed(
-            settings.bootstrap_servers,
-            tallies_changelog(settings),
-            sorted(partitions),
-            table,
-            client_id="arrears-fault-verdict",
+    deadline = time.monotonic() + timeout
+    while True:
+        table: dict[str, Any] = {}
+        asyncio.run(
+            read_committed(
+                settings.bootstrap_servers,
+                tallies_changelog(settings),
+                sorted(partitions),
+                table,
+                client_id="arrears-fault-verdict",
+            )
         )
-    )
+        behind = [
+            (topic, p)
+            for p in sorted(partitions)
+            for topic, offset in next_offsets(table, p, upto).items()
+            if offset != upto[topic].get(p, 0)
+        ]
+        if not behind:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the workers' changelog did not reach the log's end: {behind}")
+        time.sleep(1)
     return {
         key.split("|", 2)[2]: value
         for key, value in with_journal(table, partitions)

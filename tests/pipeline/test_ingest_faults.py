@@ -106,6 +106,35 @@ def test_a_validator_killed_in_the_middle_of_an_answer_is_noticed_not_waited_on(
         pool.close()
 
 
+class _Unpicklable(bytes):
+    """A line that cannot be handed to a validator (as if pickling ran out of memory)."""
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise MemoryError("no room to pickle the chunk")
+
+
+@pytest.mark.timeout(30)  # the bug this guards against is a hang
+def test_a_chunk_that_cannot_be_handed_over_fails_the_file_not_hangs_it() -> None:
+    pool = Validators(1, REGISTRY)
+    try:
+        with pytest.raises(ValidatorDied, match="could not be handed to a validator"):
+            for _ in pool.checked([_Unpicklable(GOOD[0])] * 10):
+                pass
+    finally:
+        pool.close()
+
+
+def test_validators_left_off_mid_file_refuse_another_file() -> None:
+    pool = Validators(1, REGISTRY)
+    try:
+        first = pool.checked(GOOD * (Validators.CHUNK_LINES // len(GOOD) + 2))
+        next(first)  # answers of the next chunks are still in the pipe
+        with pytest.raises(RuntimeError, match="left off"):
+            next(pool.checked(GOOD))
+    finally:
+        pool.close()
+
+
 def test_resubmitting_an_unchanged_conflict_leaves_it_open_and_says_why() -> None:
     first = json.loads(GOOD[0])
     changed = dict(first, payload=dict(first["payload"], workers=121))
