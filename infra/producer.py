@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaConnectionError
 from kafka.partitioner import DefaultPartitioner
 
-__all__ = ["make_producer"]
+__all__ = ["make_producer", "refused_everywhere"]
 
 
 class _KeyedPartitioner(DefaultPartitioner):  # type: ignore[misc]
@@ -66,4 +68,25 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "max_block_ms": 30_000,
     }
     config.update(overrides)
+    if refused_everywhere(bootstrap):  # else the producer tries for max_block_ms (30 s)
+        raise KafkaConnectionError("connection refused: no broker listens there")
     return KafkaProducer(**config)
+
+
+def refused_everywhere(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True when every `host:port` of `bootstrap` actively refuses a TCP connection: no
+    broker listens there, so waiting for one is pointless. A timeout, an unknown host or
+    an address that accepts is not a refusal (the client's own retries decide those)."""
+    addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+    if not addresses:
+        return False
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout):
+                return False
+        except ConnectionRefusedError:
+            continue
+        except (OSError, ValueError):
+            return False
+    return True

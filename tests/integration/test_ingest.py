@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,9 +158,12 @@ def test_unreachable_broker_exits_1_with_a_clear_message(tmp_path: Path) -> None
     good = tmp_path / "good.jsonl"
     good.write_bytes(b"\n".join(GOOD) + b"\n")
     settings = Settings(bootstrap_servers="127.0.0.1:9", topic_prefix="nowhere.")
+    started = time.monotonic()
     run = arrears(settings, "ingest", "--quiet", str(good))
     assert run.returncode == 1
     assert "arrears: error:" in run.stderr and "Kafka" in run.stderr
+    assert "connection refused" in run.stderr and "nothing was sent" in run.stderr
+    assert time.monotonic() - started < 15  # nothing listens: no 30 s of retries
 
 
 def test_a_json_file_sends_nothing_and_an_empty_one_warns(topics: Settings, tmp_path: Path) -> None:
