@@ -218,17 +218,21 @@ def prepare_events(
             .filter(pl.col("offset") < pl.col("end"))
             .drop("end")
         )
-    scan = lazy.with_columns(
-        pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
-        pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
-        pl.when(pl.col("type") == RETRACTED)
-        .then(pl.col("raw").str.extract(_RETRACTS))
-        .alias("retracts"),
-        _KEY.alias("key"),
-        # in the scan, not after it: ~2 s less on ten million rows
-        _KEY.is_in(active.cast(pl.Utf8).implode()).alias("_active"),
-    ).drop("raw", "recorded_at").with_columns(  # read only to derive the columns above
-        pl.col("source", "type", "unit").cast(pl.Categorical)  # topic is a join key: str
+    scan = (
+        lazy.with_columns(
+            pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
+            pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
+            pl.when(pl.col("type") == RETRACTED)
+            .then(pl.col("raw").str.extract(_RETRACTS))
+            .alias("retracts"),
+            _KEY.alias("key"),
+            # in the scan, not after it: ~2 s less on ten million rows
+            _KEY.is_in(active.cast(pl.Utf8).implode()).alias("_active"),
+        )
+        .drop("raw", "recorded_at")
+        .with_columns(  # read only to derive the columns above
+            pl.col("source", "type", "unit").cast(pl.Categorical)  # topic is a join key: str
+        )
     )
     rows = scan.collect(engine="streaming")  # in batches: `raw` is never held whole
     later, conflicts = _resends(rows)
