@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
@@ -102,6 +105,25 @@ def _pipe_closed(_console: object) -> None:
     raise BrokenPipeError
 
 
+def error_text(message: str, stream: TextIO) -> str:
+    """`arrears: error: <message>`: one line into a pipe or a log (to grep), wrapped
+    between words on a terminal, which would otherwise cut words at its edge."""
+    text = f"arrears: error: {message}"
+    if not stream.isatty():
+        return text
+    width = shutil.get_terminal_size((80, 24)).columns
+    return "\n".join(
+        textwrap.fill(
+            line,
+            width=width,
+            subsequent_indent="  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for line in text.splitlines()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     Console.on_broken_pipe = _pipe_closed  # type: ignore[method-assign, assignment]
@@ -118,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
     except CliError as err:
-        print(f"arrears: error: {err}", file=sys.stderr)
+        print(error_text(str(err), sys.stderr), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("arrears: interrupted", file=sys.stderr)
