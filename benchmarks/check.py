@@ -35,7 +35,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.common import peak_rss_mb
+from benchmarks.common import peak_rss_mb, proc_memory_mb
 from contracts.calendar import load_campaign
 from contracts.clock import CST
 from contracts.fold import with_totals
@@ -523,10 +523,4 @@ def _check_child(archive: Path, snapshot_path: Path, answers: Connection) -> Non
 def _high_water_mb() -> float:
     """This process's peak resident memory in MB: VmHWM, which exec resets (ru_maxrss of a
     spawned child starts at its parent's peak on Linux); ru_maxrss where /proc is absent."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
+    return proc_memory_mb().get("VmHWM") or peak_rss_mb()

@@ -34,6 +34,20 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def proc_memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS and VmHWM (the peak, which exec resets) of process `pid` in MB, from
+    /proc/<pid>/status; empty where there is no /proc or the process is gone."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
 def children_peak_rss_mb() -> float:
     """The largest peak RSS among this process's finished, waited-for children (ru_maxrss).
 

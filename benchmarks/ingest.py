@@ -25,7 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 
-from benchmarks.common import peak_rss_mb
+from benchmarks.common import peak_rss_mb, proc_memory_mb
 from contracts.clock import CST
 from contracts.registry import Registry
 from contracts.uscc import make_uscc
@@ -202,15 +202,8 @@ def _children_peak_rss_mb() -> float:
     ru_maxrss of children is no use here: Linux carries a parent's peak across fork
     and exec, so a small child would report its parent's size.
     """
-    peak = 0
-    for child in multiprocessing.active_children():
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        peak = max(peak, int(match.group(1)) if match else 0)
-    return peak / 1024
+    pids = [c.pid for c in multiprocessing.active_children() if c.pid is not None]
+    return max((proc_memory_mb(pid).get("VmHWM", 0.0) for pid in pids), default=0.0)
 
 
 def _ingest(

@@ -44,7 +44,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from rich.table import Table
 
-from benchmarks.common import add_output, progress, publish
+from benchmarks.common import add_output, proc_memory_mb, progress, publish
 from infra.admin import admin_client, bootstrap_servers, ensure_topics
 from infra.errors import InfraError
 from infra.settings import Settings
@@ -137,15 +137,7 @@ class _Worker:
         return handled(self.status())
 
     def memory_mb(self) -> dict[str, float]:
-        out = {}
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = round(int(value.split()[0]) / 1024, 1)
-        except OSError:
-            pass
-        return out
+        return proc_memory_mb(self.proc.pid)
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the worker so far (all its threads): unlike

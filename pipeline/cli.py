@@ -7,7 +7,6 @@ import importlib
 import os
 import shutil
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -15,7 +14,7 @@ from typing import TextIO
 from rich.console import Console
 
 from pipeline.errors import CliError, ExitCode
-from pipeline.help import Parser
+from pipeline.help import Parser, wrap
 
 # Each module in pipeline/commands registers one subcommand (or a group of them)
 # through `register(subparsers)` and sets `func` on its parser. Order is the
@@ -107,21 +106,13 @@ def _pipe_closed(_console: object) -> None:
 
 def error_text(message: str, stream: TextIO) -> str:
     """`arrears: error: <message>`: one line into a pipe or a log (to grep), wrapped
-    between words on a terminal, which would otherwise cut words at its edge."""
+    between words by display width on a terminal (`pipeline.help.wrap`), which would
+    otherwise cut words at its edge."""
     text = f"arrears: error: {message}"
     if not stream.isatty():
         return text
-    width = shutil.get_terminal_size((80, 24)).columns
-    return "\n".join(
-        textwrap.fill(
-            line,
-            width=width,
-            subsequent_indent="  ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-        for line in text.splitlines()
-    )
+    width = shutil.get_terminal_size((80, 24)).columns - 2  # room for the indent
+    return "\n".join("\n  ".join(wrap(line, width)) for line in text.splitlines())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

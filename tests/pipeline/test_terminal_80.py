@@ -94,3 +94,16 @@ def _measure(key: str):  # type: ignore[no-untyped-def]
 def _heading(key: str) -> str:
     column = next(c for c in COLUMNS if c.key == key)
     return f"{column.number} {column.heading}"
+
+
+def test_an_error_wraps_between_words_in_80_columns(term: Pane, state: Path) -> None:
+    events = state / "one.jsonl"
+    events.write_bytes(b"{}\n")
+    capture = term.run("ingest", str(events))  # no broker in this state dir: an error
+    assert capture.code == 1, capture.text
+    assert not capture.too_wide(), capture.too_wide()
+    lines = [line for line in capture.lines if line.strip()]
+    assert lines[0].startswith("arrears: error: ") and len(lines) > 1, lines
+    assert all(line.startswith("  ") for line in lines[1:]), lines  # continued, not cut
+    said = " ".join(line.strip() for line in lines)
+    assert "start it with `arrears infra up`" in said, said  # no word split at the edge
