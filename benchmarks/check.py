@@ -491,12 +491,12 @@ def _check_child(archive: Path, snapshot_path: Path, answers: Connection) -> Non
     lazy = scan_archive(archive, dict(snapshot.meta))
     registry = Registry.load()
     mark("active event ids (warehouse batch, Ledger)")
-    active, still = ledger_answers(archive, snapshot.meta, registry)
+    inactive, still = ledger_answers(archive, snapshot.meta, registry)
     letters = pl.DataFrame(schema={"id": pl.Utf8, "original": pl.Utf8, "status": pl.Utf8})
     result = run_check(
         snapshot,
         archive=lazy,
-        active=active,
+        inactive=inactive,
         open_cases=still,
         registry=registry,
         dead_letters=letters,

@@ -78,6 +78,9 @@ class BatchRebuild:
     outcomes: Counter[str] = field(default_factory=Counter)
     #: One column, key: the Ledger keys of the events it holds active (lazily, like `effective`).
     active: pl.LazyFrame | None = None
+    #: The Ledger keys among the rows that it does not hold active (superseded, retracted;
+    #: a few in a hundred): every other row's key is active.
+    inactive: list[str] = field(default_factory=list)
     #: The log positions (topic, partition, offset; and `raw_row` for the Kafka replay's rows)
     #: of the rows whose content counts: one per active Ledger key, the row the Ledger took
     #: its contributions from. What the supervision views read the events' payloads from.
@@ -116,6 +119,12 @@ class BatchRebuild:
         # Unique by construction: a row outside the Ledger has a key seen once, and the
         # Ledger's entries are keyed by it.
         return self.active.collect(engine="streaming")["key"]
+
+    def inactive_ids(self) -> pl.Series:
+        """The Ledger keys of the rows' events that it does not hold active: superseded,
+        retracted, or named by a correction or retraction before they arrived. Every other
+        key of the rows is in `active_ids`; this is the short side of the same answer."""
+        return pl.Series("key", self.inactive, dtype=pl.String)
 
 
 def batch_rebuild(
@@ -270,6 +279,7 @@ def fold_rows(
         involved=tricky.height,
         outcomes=outcomes,
         active=active,
+        inactive=[k for k, e in ledger.entries.items() if e["s"] != ACTIVE or e["h"] is None],
         positions=positions,
         raws=raws,
     )

@@ -6,8 +6,10 @@ Vectorised pandas: the event suite runs on a 10-million-event batch too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # The defining modules: GX's packages re-export these without __all__, which strict mypy
@@ -149,10 +151,18 @@ class _ValidUscc(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-        # Vectorised: validate each distinct code once, then look every row up.
-        codes = pd.unique(column.dropna())
-        good = [c for c in codes if _is_uscc(c)]
-        return column.isin(good)
+        return _each_distinct(column, _is_uscc)
+
+
+def _each_distinct(column: pd.Series, good: Callable[[Any], bool]) -> pd.Series:
+    """`good` of each row's value, judging each distinct value once (ten million rows carry
+    some ten thousand codes); a categorical column is looked up by its codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        ok = np.fromiter((good(c) for c in column.cat.categories), bool, len(column.cat.categories))
+        codes = column.cat.codes.to_numpy()
+        return pd.Series(np.append(ok, False)[codes], index=column.index)  # code -1: missing
+    codes = pd.unique(column.dropna())
+    return column.isin([c for c in codes if good(c)])
 
 
 def _is_uscc(code: object) -> bool:
@@ -185,9 +195,7 @@ class _OrgCodeOk(ColumnMapMetricProvider):
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
         # Codes that fail validation are the critical check's (valid_credit_codes), not ours.
-        codes = pd.unique(column.dropna())
-        good = [c for c in codes if not _is_uscc(c) or org_code_ok(c)]
-        return column.isin(good)
+        return _each_distinct(column, lambda c: not _is_uscc(c) or org_code_ok(c))
 
 
 class ExpectColumnValuesToHaveOrgCheckDigits(ColumnMapExpectation):

@@ -43,14 +43,13 @@ ARCHIVE_COLUMNS = (
     "supersedes",
     "content_hash",
     "raw",
+    "retracts",  # folded at archive time (warehouse.schema)
 )
-RETRACTED = "event.retracted"
 
-# Field extraction from the raw JSON line. Each object the patterns look into (employer,
-# payload scalars) holds no nested object, so a regex is exact and ~4x faster than a JSON
+# The employer's code out of the raw JSON line. The employer object holds no nested
+# object, so a regex is exact and ~4x faster than a JSON
 # path on ten million lines.
 _EMPLOYER_ID = r'"employer"\s*:\s*\{[^{}]*?"id"\s*:\s*"([^"]*)"'
-_RETRACTS = r'"retracts"\s*:\s*"([^"]*)"'
 
 
 @dataclass(frozen=True)
@@ -107,43 +106,54 @@ def offset_ends(meta: Mapping[str, Any] | None) -> pl.DataFrame | None:
 
 @dataclass
 class EventTables:
-    """The archived events behind a snapshot, prepared once for GX and for the evidence."""
+    """The archived events behind a snapshot, prepared once for GX and for the evidence.
 
-    rows: pl.DataFrame  # every archived row within the offsets, with derived columns
+    `rows` holds one narrow row per archived event within the offsets (no content hash, no
+    raw JSON: ten million rows stay near 1 GB); `archive` is the same cut, lazily, which
+    the evidence reads again for the few rows it names.
+    """
+
+    rows: pl.DataFrame  # see prepare_events for the columns
+    archive: pl.LazyFrame
 
     def gx_frame(self) -> pd.DataFrame:
-        """The narrow pandas batch the event suite runs on (one conversion).
+        """The narrow pandas batch the event suite runs on (one conversion, no strings
+        but the rare foreign targets).
 
-        `received_event_id` is the Ledger key (unit|event_id: ids are scoped by unit) of
-        each key's first row and of every resend the Ledger refuses as a conflict: unique
-        unless a conflicting resend reached the log. `unit_event_id` is the event_id of each
-        key's first row: unique unless an id is used by two units. `foreign_target` is the
-        target of a correction or retraction naming no event of its own unit but one of
-        another unit's (else null).
+        `received_event` numbers each key's first row and every resend the Ledger refuses
+        as a conflict by the row of that key's first copy: unique unless a conflicting
+        resend reached the log. `unit_event` numbers each key's first row by the first row
+        carrying its event_id: unique unless an id is used by two units. Both are
+        identities, not the ids themselves: checking ten million strings for uniqueness
+        took GX ten times as long, and `name` turns a number back into its key or id for
+        the findings. `foreign_target` is the target of a correction or retraction naming
+        no event of its own unit but one of another unit's (else null).
         """
-        rows = self.rows
-        target = pl.coalesce("supersedes", "retracts")
-        own = pl.concat_str(
-            pl.col("unit"), pl.lit("|"), pl.col("source"), pl.lit("|"), target
-        ).is_in(rows["key"].implode())
-        elsewhere = target.is_in(rows["event_id"].implode())
-        return rows.select(
-            pl.when(pl.col("first") | pl.col("conflict"))
-            .then(pl.col("key"))
-            .alias("received_event_id"),
-            pl.when(pl.col("first")).then(pl.col("event_id")).alias("unit_event_id"),
-            pl.when(target.is_not_null() & ~own & elsewhere).then(target).alias("foreign_target"),
-            pl.col("source").cast(pl.Categorical),
-            pl.col("unit").cast(pl.Categorical),
+        return self.rows.select(
+            "received_event",
+            "unit_event",
+            "foreign_target",
+            "source",
+            "unit",
             "occurred_at_ms",
-            pl.col("employer_id").cast(pl.Categorical),
+            "employer_id",
         ).to_pandas(use_pyarrow_extension_array=False)
 
-    def duplicates(self, keys: list[str]) -> pl.DataFrame:
-        """The rows behind a non-unique `received_event_id` (Ledger keys): a first row, its
-        conflicts."""
+    def name(self, numbers: list[Any], column: str) -> dict[Any, str]:
+        """The key (`received_event`) or event_id (`unit_event`) each number stands for."""
+        rows = sorted({int(n) for n in numbers})
+        picked = self.rows.select(_KEY.alias("key"), "event_id")[rows]
+        names = picked["key" if column == "received_event" else "event_id"].to_list()
+        return {row: name for row, name in zip(rows, names, strict=True)}
+
+    def duplicates(self, numbers: list[Any]) -> pl.DataFrame:
+        """The rows behind a non-unique `received_event`: a first row, its conflicts."""
+        wanted = pl.Series([int(n) for n in numbers], dtype=pl.Int64)
+        found = self.rows.filter(pl.col("received_event").is_in(wanted.implode())).select(
+            "event_id", "unit", pl.col("topic").cast(pl.Utf8), "partition", "offset"
+        )
         return (
-            self.rows.filter((pl.col("first") | pl.col("conflict")) & pl.col("key").is_in(keys))
+            found.join(_read_again(self.archive, found, "content_hash"), on=_LOG_ORDER)
             .select(
                 "event_id",
                 "unit",
@@ -157,116 +167,161 @@ class EventTables:
 
     def bad_codes(self, codes: list[str]) -> pl.DataFrame:
         return (
-            self.rows.filter(pl.col("employer_id").is_in(codes))
-            .select("employer_id", "event_id", "unit", "type")
+            self.rows.filter(pl.col("employer_id").cast(pl.Utf8).is_in(codes))
+            .select(
+                pl.col("employer_id").cast(pl.Utf8),
+                "event_id",
+                pl.col("unit").cast(pl.Utf8),
+                pl.col("type").cast(pl.Utf8),
+            )
             .sort("employer_id", "event_id")
         )
 
     def corrections_between(self, previous_meta: Mapping[str, Any] | None) -> pl.DataFrame:
         """Retractions and corrections archived after the previous snapshot's offsets."""
-        rows = self.rows
+        rows = self.rows.filter(pl.col("target").is_not_null()).with_columns(
+            pl.col("topic", "unit", "type").cast(pl.Utf8)
+        )
         ends = offset_ends(previous_meta)
         if ends is not None:
             rows = rows.join(ends, on=["topic", "partition"], how="left").filter(
                 pl.col("end").is_null() | (pl.col("offset") >= pl.col("end"))
             )
-        return (
-            rows.filter((pl.col("type") == RETRACTED) | pl.col("supersedes").is_not_null())
-            .select(
-                "event_id",
-                "type",
-                "unit",
-                pl.coalesce("supersedes", "retracts").alias("target"),
-                "topic",
-                "partition",
-                "offset",
-            )
-            .sort("unit", "topic", "partition", "offset")
-        )
+        return rows.select(
+            "event_id", "type", "unit", "target", "topic", "partition", "offset"
+        ).sort("unit", "topic", "partition", "offset")
 
 
 #: A row's Ledger key, `contracts.ledger.scoped(unit, source, event_id)`, as polars.
-_KEY = pl.concat_str(pl.col("unit"), pl.lit("|"), pl.col("source"), pl.lit("|"), pl.col("event_id"))
+_KEY = pl.concat_str(
+    pl.col("unit").cast(pl.Utf8),
+    pl.lit("|"),
+    pl.col("source").cast(pl.Utf8),
+    pl.lit("|"),
+    pl.col("event_id"),
+)
+_LOG_ORDER = ["topic", "partition", "offset"]
 
 
 def prepare_events(
-    archive: pl.LazyFrame, meta: Mapping[str, Any] | None, active: pl.Series
+    archive: pl.LazyFrame, meta: Mapping[str, Any] | None, inactive: pl.Series
 ) -> EventTables:
     """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
-    `active` holds the keys (`contracts.ledger.scoped`: unit|source|event_id, ids are
-    scoped by unit and source) of the events `contracts.ledger.Ledger` holds active after
-    these rows in log order, each once; the caller resolves them (the command layer runs
-    the warehouse batch, which applies `Ledger.apply_record`), so there is one
-    implementation of the rules.
+    `inactive` holds the keys (`contracts.ledger.scoped`: unit|source|event_id, ids are
+    scoped by unit and source) of these rows' events that `contracts.ledger.Ledger` does
+    not hold active after them in log order (superseded, retracted); every other key is
+    active. The caller resolves them (the command layer runs the warehouse batch, which
+    applies `Ledger.apply_record`), so there is one implementation of the rules; they are
+    the short side of the answer (a few in a hundred), cheap to look every row up in.
     A row is `effective` iff its key is active and it is that key's `first` row in log
     order (topic, partition, offset): a resend, identical or conflicting, never counts
-    twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `retracts` and
-    `occurred_at_ms` are derived here.
+    twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `target` (what a
+    correction supersedes or a retraction retracts), `occurred_at_ms` and the GX columns
+    (`EventTables.gx_frame`) are derived here.
 
-        >>> active = pl.Series(["320412|inspection|e-1", "320412|inspection|e-2"])
-        >>> tables = prepare_events(archive, meta, active=active)  # doctest: +SKIP
+    One streamed pass reads the archive's narrow columns (`raw` only for the employer's
+    code, a batch at a time); only the rows whose key repeats, a few in a hundred, are
+    read again for their content hash and go through a Ledger.
+
+        >>> retracted = pl.Series(["320412|inspection|e-2"])
+        >>> tables = prepare_events(archive, meta, inactive=retracted)  # doctest: +SKIP
         >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
-        ['e-1', 'e-2']
+        ['e-1', 'e-3']
     """
-    lazy = archive.select(*ARCHIVE_COLUMNS)
+    lazy = archive.select(*ARCHIVE_COLUMNS).with_columns(pl.col("partition").cast(pl.Int32))
     ends = offset_ends(meta)
     if ends is not None:
         lazy = (
-            lazy.with_columns(pl.col("partition").cast(pl.Int32))
-            .join(ends.lazy(), on=["topic", "partition"], how="inner")
+            lazy.join(ends.lazy(), on=["topic", "partition"], how="inner")
             .filter(pl.col("offset") < pl.col("end"))
             .drop("end")
         )
-    scan = (
-        lazy.with_columns(
-            pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
-            pl.col("raw").str.extract(_EMPLOYER_ID).alias("employer_id"),
-            pl.when(pl.col("type") == RETRACTED)
-            .then(pl.col("raw").str.extract(_RETRACTS))
-            .alias("retracts"),
-            _KEY.alias("key"),
-            # in the scan, not after it: ~2 s less on ten million rows
-            _KEY.is_in(active.cast(pl.Utf8).implode()).alias("_active"),
-        )
-        .drop("raw", "recorded_at")  # read only to derive the columns above
-        .with_columns(
-            pl.col("source", "type", "unit").cast(pl.Categorical)  # topic is a join key: str
-        )
-    )
-    rows = scan.collect(engine="streaming")  # in batches: `raw` is never held whole
-    later, conflicts = _resends(rows)
-    row = pl.int_range(pl.len(), dtype=pl.UInt32)
-    first = ~row.is_in(later.implode())
+    rows = lazy.select(
+        pl.col("topic").cast(pl.Categorical),  # sorts as text: log order stays
+        "partition",
+        "offset",
+        "event_id",
+        pl.col("source", "type", "unit").cast(pl.Categorical),
+        pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
+        pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
+        pl.coalesce("supersedes", "retracts").alias("target"),
+        _KEY.hash().alias("_key_hash"),
+        ~_KEY.is_in(inactive.cast(pl.Utf8).implode()).alias("_active"),
+    ).collect(engine="streaming")
+    resends = _resends(rows, lazy)
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = ~row.is_in(resends.later.implode())
+    rows = rows.with_columns(
+        first.alias("first"), row.is_in(resends.conflicts.implode()).alias("conflict")
+    ).with_columns((pl.col("first") & pl.col("_active")).alias("effective"))
     return EventTables(
         rows.with_columns(
-            first.alias("first"),
-            row.is_in(conflicts.implode()).alias("conflict"),
-            (first & pl.col("_active")).alias("effective"),
-        ).drop("_active")
+            pl.when(pl.col("first"))
+            .then(row)
+            .when(pl.col("conflict"))
+            .then(
+                row.replace_strict(
+                    resends.conflicts,
+                    resends.first_of_conflicts,
+                    default=None,
+                    return_dtype=pl.Int64,
+                )
+            )
+            .alias("received_event"),
+            pl.when(pl.col("first")).then(row.replace(*_first_with_id(rows))).alias("unit_event"),
+            _foreign_targets(rows),
+        ).drop("_key_hash", "_active"),
+        lazy,
     )
 
 
-def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Row numbers of the resends (an event_id's second and later rows in log order), and
-    of those the Ledger refuses as conflicts.
+@dataclass(frozen=True)
+class _Resends:
+    later: pl.Series  # rows that are a key's second or later copy in log order
+    conflicts: pl.Series  # of those, the ones the Ledger refuses
+    first_of_conflicts: pl.Series  # the row of each conflict's key's first copy
 
-    Only rows whose event_id repeats can be resends, so only they go through a Ledger, in
-    log order: whether a row conflicts depends on its own event_id's earlier rows alone.
-    They are found by a 64-bit hash of the event_id (~2x faster on ten million rows); two
-    ids that collide only add rows here, which the exact steps below tell apart.
+
+def _resends(rows: pl.DataFrame, archive: pl.LazyFrame) -> _Resends:
+    """The resends (a key's second and later rows in log order), and of those the ones the
+    Ledger refuses as conflicts.
+
+    Only rows whose key repeats can be resends, so only they go through a Ledger, in log
+    order: whether a row conflicts depends on its own key's earlier rows alone. They are
+    found by a 64-bit hash of the key; two keys that collide only add rows here, which the
+    exact steps below tell apart. Their content hash and links are read again from the
+    archive (the rows do not carry them: 64 bytes a row for the few that need them).
     """
-    repeated = (
+    candidates = (
         rows.with_row_index("_row")
-        .filter(pl.col("key").hash().is_duplicated())
-        .sort("topic", "partition", "offset")
+        .filter(pl.col("_key_hash").is_duplicated())
+        .select(
+            pl.col("_row").cast(pl.Int64),
+            pl.col("topic").cast(pl.Utf8),
+            "partition",
+            "offset",
+            _KEY.alias("key"),
+            pl.col("unit", "source").cast(pl.Utf8),
+            "event_id",
+        )
     )
-    later = repeated.filter(~pl.col("key").is_first_distinct())["_row"]
+    repeated = candidates.join(
+        _read_again(archive, candidates, "content_hash", "supersedes", "retracts"),
+        on=_LOG_ORDER,
+    ).sort(_LOG_ORDER)
     ledger = Ledger()
     conflicts = [
-        row
-        for row, unit, source, eid, digest, supersedes, retracts in repeated.select(
-            "_row", "unit", "source", "event_id", "content_hash", "supersedes", "retracts"
+        (row, first)
+        for row, first, unit, source, eid, digest, supersedes, retracts in repeated.select(
+            "_row",
+            pl.col("_row").first().over("key").alias("_first"),
+            "unit",
+            "source",
+            "event_id",
+            "content_hash",
+            "supersedes",
+            "retracts",
         ).iter_rows()
         if ledger.apply_record(
             scoped(unit, source, eid),
@@ -277,4 +332,50 @@ def _resends(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         ).status
         == "conflict"
     ]
-    return later, pl.Series(conflicts, dtype=pl.UInt32)
+    return _Resends(
+        later=repeated.filter(~pl.col("key").is_first_distinct())["_row"],
+        conflicts=pl.Series([r for r, _ in conflicts], dtype=pl.Int64),
+        first_of_conflicts=pl.Series([f for _, f in conflicts], dtype=pl.Int64),
+    )
+
+
+def _read_again(archive: pl.LazyFrame, wanted: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """`columns` of the archived rows at the log positions of `wanted` (few rows)."""
+    at = wanted.select(_LOG_ORDER).unique()
+    return (
+        archive.filter(pl.col("offset").is_in(at["offset"].implode()))
+        .join(at.lazy(), on=_LOG_ORDER, how="semi")
+        .select(*_LOG_ORDER, *columns)
+        .collect(engine="streaming")
+    )
+
+
+def _first_with_id(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """For the first rows whose event_id another key's first row shares (an id used by two
+    units or sources): each row, and the first row carrying that event_id."""
+    shared = (
+        rows.with_row_index("_row")
+        .filter(pl.col("first"))
+        .filter(pl.col("event_id").hash().is_duplicated())
+        .select(
+            pl.col("_row").cast(pl.Int64),
+            pl.col("_row").min().over("event_id").cast(pl.Int64).alias("_first"),
+        )
+    )
+    return shared.to_series(0), shared.to_series(1)
+
+
+def _foreign_targets(rows: pl.DataFrame) -> pl.Expr:
+    """`foreign_target`: a target naming no event of its own unit and source, but another's."""
+    pointing = rows.with_row_index("_row").filter(pl.col("target").is_not_null())
+    named = rows.filter(pl.col("event_id").is_in(pointing["target"].implode())).select(
+        "unit", "source", "event_id"
+    )
+    foreign = pointing.filter(pl.col("target").is_in(named["event_id"].implode())).join(
+        named.unique(),
+        left_on=["unit", "source", "target"],
+        right_on=["unit", "source", "event_id"],
+        how="anti",
+    )
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    return pl.when(row.is_in(foreign["_row"].implode())).then("target").alias("foreign_target")

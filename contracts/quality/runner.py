@@ -1,6 +1,6 @@
 """Run the suites on a snapshot and the events behind it; write Data Docs; grade the result.
 
->>> result = run_check(snapshot, archive=pl.scan_parquet(...), active=active_ids,
+>>> result = run_check(snapshot, archive=pl.scan_parquet(...), inactive=inactive_ids,
 ...                    open_cases=still_open, docs_dir=Path("docs"))  # doctest: +SKIP
 >>> result.passed, [o.check for o in result.critical_failures]
 """
@@ -48,7 +48,7 @@ def run_check(
     *,
     previous: SnapshotInput | None = None,
     archive: pl.LazyFrame | None = None,
-    active: pl.Series | None = None,
+    inactive: pl.Series | None = None,
     open_cases: Sequence[OpenCase] | None = None,
     dead_letters: pl.DataFrame | None = None,
     unit: str | None = None,
@@ -62,19 +62,20 @@ def run_check(
 
     Batches without input are reported as skipped: no `previous` (the fall check), no
     `archive` (the event suite), no `dead_letters` (the dead-letter suite). With `archive`
-    comes `active`: the event_ids the Ledger holds active after those rows in log order
-    (`prepare_events`), and `open_cases`: the verified cases open at the snapshot's cutoff
+    comes `inactive`: the keys of those rows' events the Ledger does not hold active after
+    them in log order (`prepare_events`; every other key is active), and `open_cases`:
+    the verified cases open at the snapshot's cutoff
     among those events (`contracts.fold.open_cases`, the problem ledger's rule), which the
     `no_open_cases` expectation lists when it fails; the command layer gets both from
     `warehouse.batch`.
     """
-    if archive is not None and (active is None or open_cases is None):
+    if archive is not None and (inactive is None or open_cases is None):
         raise ValueError(
-            "run_check: an archive needs the event_ids the Ledger holds active after it "
-            "(active=...) and the verified cases open among them (open_cases=...): which "
-            "archived events are effective is the Ledger's answer, e.g. "
-            "rebuild = warehouse.batch.batch_rebuild(archive_dir, offsets, topics, registry); "
-            "rebuild.active_ids(), rebuild.open_cases(cutoff)"
+            "run_check: an archive needs the keys of its events the Ledger does not hold "
+            "active (inactive=...) and the verified cases open among the others "
+            "(open_cases=...): which archived events are effective is the Ledger's answer, "
+            "e.g. rebuild = warehouse.batch.batch_rebuild(archive_dir, offsets, topics, "
+            "registry); rebuild.inactive_ids(), rebuild.open_cases(cutoff)"
         )
     started = time.monotonic()
     registry = registry or Registry.load()
@@ -121,8 +122,8 @@ def run_check(
         runner.skip("events", "not run: no event archive given (--archive)")
     else:
         say("reading the archived events behind the snapshot")
-        assert active is not None  # checked on entry
-        events = prepare_events(archive, snapshot.meta, active)
+        assert inactive is not None  # checked on entry
+        events = prepare_events(archive, snapshot.meta, inactive)
         say(f"event suite on {events.rows.height:,} archived events")
         runner.run("events", events.gx_frame(), ctx)
 
@@ -272,10 +273,19 @@ def _add_evidence(
             f"{corrections.height} retraction(s)/correction(s) since the previous "
             f"snapshot, {named} of them in the units that fell"
         )
-    dups = outcomes["events.event_id_unique"]
-    if dups.failed:
-        ids = [str(r["value"]) for r in dups.offending if "value" in r]
-        dups.evidence = events.duplicates(ids).head(limit).to_dicts()
+    for check, column in (
+        ("events.event_id_unique", "received_event"),
+        ("events.event_id_one_unit", "unit_event"),
+    ):
+        found = outcomes[check]
+        if found.failed:  # GX saw numbers standing for keys or ids: name them
+            numbers = [r["value"] for r in found.offending if r.get("value") is not None]
+            names = events.name(numbers, column)
+            for r in found.offending:
+                if r.get("value") is not None:
+                    r["value"] = names[int(r["value"])]
+            if column == "received_event":
+                found.evidence = events.duplicates(numbers).head(limit).to_dicts()
     for check in ("events.valid_credit_codes", "events.org_code_check_digits"):
         codes = outcomes[check]
         if codes.failed:

@@ -144,8 +144,8 @@ def _builders(ctx: SuiteContext) -> dict[str, Callable[[], Any]]:
         "snapshot.no_fall_against_previous": lambda: x.ExpectFiguresNotToFall(
             cells=list(CUMULATIVE_CELLS)
         ),
-        "events.event_id_unique": lambda: ExpectColumnValuesToBeUnique(column="received_event_id"),
-        "events.event_id_one_unit": lambda: ExpectColumnValuesToBeUnique(column="unit_event_id"),
+        "events.event_id_unique": lambda: ExpectColumnValuesToBeUnique(column="received_event"),
+        "events.event_id_one_unit": lambda: ExpectColumnValuesToBeUnique(column="unit_event"),
         "events.targets_in_own_unit": lambda: ExpectColumnValuesToBeNull(column="foreign_target"),
         "events.valid_credit_codes": lambda: ev.ExpectColumnValuesToBeValidUscc(
             column="employer_id"

@@ -171,12 +171,12 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     except InfraError as err:
         raise CliError(str(err)) from err
     with console.status("checking") as status:
-        active = still = None
+        inactive = still = None
         if archive is not None and archive_dir is not None:
             # Which archived events are effective is the Ledger's answer (warehouse.batch).
             status.update("checking: resolving the archived events with the ledger")
             try:
-                active, still = ledger_answers(archive_dir, snapshot.meta, registry)
+                inactive, still = ledger_answers(archive_dir, snapshot.meta, registry)
             except QualityInputError as err:
                 raise CliError(str(err)) from err
         try:
@@ -184,7 +184,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
                 snapshot,
                 previous=previous,
                 archive=archive,
-                active=active,
+                inactive=inactive,
                 open_cases=still,
                 dead_letters=letters,
                 unit=args.unit,

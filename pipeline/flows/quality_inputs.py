@@ -145,12 +145,13 @@ def ledger_answers(
 ) -> tuple[pl.Series, list[OpenCase]]:
     """What the Ledger decides of the archived rows behind the snapshot (the rows
     `scan_archive` reads, to the same offsets), from one warehouse batch: the keys of the
-    events it holds active, each once (`contracts.ledger.Ledger.apply_record` in log
-    order), and the verified cases open at the snapshot's cutoff among them
-    (`BatchRebuild.open_cases`, the problem ledger's answer too).
+    rows' events it does not hold active (`contracts.ledger.Ledger.apply_record` in log
+    order; every other key is active), and the verified cases open at the snapshot's
+    cutoff among the active ones (`BatchRebuild.open_cases`, the problem ledger's answer
+    too).
 
-        >>> active, still = ledger_answers(archive, meta, Registry.load())  # doctest: +SKIP
-        >>> run_check(snapshot, archive=lazy, active=active, open_cases=still)  # doctest: +SKIP
+        >>> inactive, still = ledger_answers(archive, meta, Registry.load())  # doctest: +SKIP
+        >>> run_check(snapshot, archive=lazy, inactive=inactive, open_cases=still)  # doctest: +SKIP
     """
     from contracts.cutoff import CutoffError, parse_cutoff
     from warehouse.batch import batch_rebuild
@@ -163,7 +164,7 @@ def ledger_answers(
         raise QualityInputError(f"the snapshot's cutoff: {err}") from None
     try:
         rebuild = batch_rebuild(directory, upto, list(upto), registry)
-        return rebuild.active_ids(), rebuild.open_cases(cutoff)
+        return rebuild.inactive_ids(), rebuild.open_cases(cutoff)
     except (ArchiveError, OSError, pl.exceptions.PolarsError) as err:
         raise QualityInputError(
             f"archive {directory}: cannot resolve its events with the ledger: {err}"

@@ -143,6 +143,17 @@ def active_ids(events: Iterable[Event]) -> pl.Series:
     )
 
 
+def inactive_ids(events: Iterable[Event]) -> pl.Series:
+    """The keys of `events` that `contracts.ledger.Ledger` does not hold active after them
+    in this order: what `run_check` takes as `inactive` (`active_ids` are the others)."""
+    entries = _ledger(events).entries
+    return pl.Series(
+        "key",
+        [eid for eid, e in entries.items() if e["s"] != ACTIVE or e["h"] is None],
+        dtype=pl.Utf8,
+    )
+
+
 def cells_from(
     own: Mapping[tuple[str, str], int], rolled: Mapping[tuple[str, str], int] | None = None
 ) -> pl.DataFrame:
@@ -224,6 +235,7 @@ def archive_frame(events: Iterable[Event | tuple[Event, str]]) -> pl.DataFrame:
                 "supersedes": event.supersedes,
                 "content_hash": event.content_hash,
                 "raw": raw,
+                "retracts": getattr(event.payload, "retracts", None),
             }
         )
     tz = pl.Datetime("ms", "Asia/Shanghai")
@@ -242,6 +254,7 @@ def archive_frame(events: Iterable[Event | tuple[Event, str]]) -> pl.DataFrame:
             "supersedes": pl.Utf8,
             "content_hash": pl.Utf8,
             "raw": pl.Utf8,
+            "retracts": pl.Utf8,
         },
     )
 

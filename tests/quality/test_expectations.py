@@ -39,7 +39,7 @@ class Case:
             kit.snapshot_input(cells, meta),
             previous=self.previous,
             archive=archive.lazy(),
-            active=kit.active_ids(archived),
+            inactive=kit.inactive_ids(archived),
             open_cases=kit.still_open(archived),
             dead_letters=self.dead_letters,
             **kw,

@@ -180,6 +180,8 @@ def _assert_same(slow: Rebuilt, fast: Rebuilt) -> None:
         if e["s"] == ACTIVE and e["h"] is not None
     }
     assert set(fast.rebuild.active_ids().to_list()) == active
+    inactive = set(slow.rebuild.ledger.entries) - active
+    assert set(fast.rebuild.inactive_ids().to_list()) == inactive
 
 
 @given(st.integers(1, 3), _ops)
