@@ -491,13 +491,12 @@ def _check_child(archive: Path, snapshot_path: Path, answers: Connection) -> Non
     lazy = scan_archive(archive, dict(snapshot.meta))
     registry = Registry.load()
     mark("active event ids (warehouse batch, Ledger)")
-    inactive, still = ledger_answers(archive, snapshot.meta, registry)
+    answer = ledger_answers(archive, snapshot.meta, registry)
     letters = pl.DataFrame(schema={"id": pl.Utf8, "original": pl.Utf8, "status": pl.Utf8})
     result = run_check(
         snapshot,
         archive=lazy,
-        inactive=inactive,
-        open_cases=still,
+        ledger=answer,
         registry=registry,
         dead_letters=letters,
         docs_dir=snapshot_path / "quality" / "data_docs",

@@ -81,6 +81,12 @@ class BatchRebuild:
     #: The Ledger keys among the rows that it does not hold active (superseded, retracted;
     #: a few in a hundred): every other row's key is active.
     inactive: list[str] = field(default_factory=list)
+    #: topic, partition, offset of the resends the Ledger refused as conflicts
+    conflicts: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"topic": pl.String, "partition": pl.Int32, "offset": pl.Int64}
+        )
+    )
     #: The log positions (topic, partition, offset; and `raw_row` for the Kafka replay's rows)
     #: of the rows whose content counts: one per active Ledger key, the row the Ledger took
     #: its contributions from. What the supervision views read the events' payloads from.
@@ -222,6 +228,7 @@ def fold_rows(
     #: Ledger key -> the row whose content the Ledger last took in (first arrival, or a
     #: correction of itself): the row an active key's figures come from.
     taken: dict[str, int] = {}
+    refused: list[int] = []  # rows of the resends refused as conflicts
     for row, (eid, unit, source, digest, supersedes, retracts, items, case, role) in enumerate(
         tricky.select(ROW_COLUMNS[3:]).iter_rows()  # what follows the log position
     ):
@@ -237,6 +244,8 @@ def fold_rows(
         outcomes[outcome.status] += 1
         if outcome.status == "applied":
             taken[key] = row
+        elif outcome.status == "conflict":
+            refused.append(row)
     plain = _explode(hashed.filter(~is_involved).select("event_id", "contributions"))
     effective = pl.concat(
         [
@@ -280,6 +289,9 @@ def fold_rows(
         outcomes=outcomes,
         active=active,
         inactive=[k for k, e in ledger.entries.items() if e["s"] != ACTIVE or e["h"] is None],
+        conflicts=tricky.select(
+            "topic", pl.col("partition").cast(pl.Int32), pl.col("offset").cast(pl.Int64)
+        )[refused],
         positions=positions,
         raws=raws,
     )

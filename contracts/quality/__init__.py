@@ -12,7 +12,7 @@ from contracts.quality.config import (
     QualityConfigError,
     load_quality_config,
 )
-from contracts.quality.frames import ARCHIVE_COLUMNS, SnapshotInput
+from contracts.quality.frames import ARCHIVE_COLUMNS, LedgerAnswer, SnapshotInput
 from contracts.quality.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult, Outcome
 from contracts.quality.runner import reporting_unit, run_check
 
@@ -28,6 +28,7 @@ __all__ = [
     "load_quality_config",
     "DEFAULT_QUALITY_CONFIG",
     "SnapshotInput",
+    "LedgerAnswer",
     "ARCHIVE_COLUMNS",
     "CheckResult",
     "Outcome",

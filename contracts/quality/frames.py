@@ -8,7 +8,7 @@ events are effective is the Ledger's answer, handed in by the caller (`prepare_e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,12 @@ import pandas as pd
 import polars as pl
 
 from contracts.clock import second_end_ms
-from contracts.ledger import Ledger, scoped
+from contracts.fold import OpenCase
 
 __all__ = [
     "ARCHIVE_COLUMNS",
+    "CONFLICT_SCHEMA",
+    "LedgerAnswer",
     "SnapshotInput",
     "EventTables",
     "cells_frame",
@@ -102,6 +104,31 @@ def offset_ends(meta: Mapping[str, Any] | None) -> pl.DataFrame | None:
     return pl.DataFrame(
         rows, schema={"topic": pl.Utf8, "partition": pl.Int32, "end": pl.Int64}, orient="row"
     )
+
+
+@dataclass(frozen=True)
+class LedgerAnswer:
+    """What `contracts.ledger.Ledger` decided of the archived rows behind a snapshot, applied
+    in log order; the command layer gets it from the warehouse batch
+    (`warehouse.batch.BatchRebuild.ledger_answer`), so the suites judge the Ledger's own
+    verdicts and hold no second copy of its rules.
+
+        >>> answer = LedgerAnswer(inactive=pl.Series(["320412|inspection|e-2"]),
+        ...                       conflicts=pl.DataFrame(schema=CONFLICT_SCHEMA),
+        ...                       open_cases=[])  # doctest: +SKIP
+    """
+
+    #: the keys (unit|source|event_id) of the rows' events it does not hold active
+    #: (superseded, retracted): a few in a hundred; every other key is active
+    inactive: pl.Series
+    #: topic, partition, offset of the resends it refused as conflicts
+    conflicts: pl.DataFrame
+    #: the verified cases open at the snapshot's cutoff among the active events
+    open_cases: Sequence[OpenCase]
+
+
+#: `LedgerAnswer.conflicts`' columns.
+CONFLICT_SCHEMA = {"topic": pl.Utf8, "partition": pl.Int32, "offset": pl.Int64}
 
 
 @dataclass
@@ -204,28 +231,24 @@ _LOG_ORDER = ["topic", "partition", "offset"]
 
 
 def prepare_events(
-    archive: pl.LazyFrame, meta: Mapping[str, Any] | None, inactive: pl.Series
+    archive: pl.LazyFrame, meta: Mapping[str, Any] | None, ledger: LedgerAnswer
 ) -> EventTables:
     """The archived rows within the snapshot's offsets, with `effective` as the Ledger decided.
 
-    `inactive` holds the keys (`contracts.ledger.scoped`: unit|source|event_id, ids are
-    scoped by unit and source) of these rows' events that `contracts.ledger.Ledger` does
-    not hold active after them in log order (superseded, retracted); every other key is
-    active. The caller resolves them (the command layer runs the warehouse batch, which
-    applies `Ledger.apply_record`), so there is one implementation of the rules; they are
-    the short side of the answer (a few in a hundred), cheap to look every row up in.
-    A row is `effective` iff its key is active and it is that key's `first` row in log
-    order (topic, partition, offset): a resend, identical or conflicting, never counts
-    twice. `conflict` marks the resends the Ledger refuses. `employer_id`, `target` (what a
-    correction supersedes or a retraction retracts), `occurred_at_ms` and the GX columns
-    (`EventTables.gx_frame`) are derived here.
+    A row is `effective` iff its key (`contracts.ledger.scoped`: unit|source|event_id, ids
+    are scoped by unit and source) is not among `ledger.inactive` and it is that key's
+    `first` row in log order (topic, partition, offset): a resend, identical or
+    conflicting, never counts twice. `conflict` marks the resends the Ledger refused
+    (`ledger.conflicts`). `employer_id`, `target` (what a correction supersedes or a
+    retraction retracts), `occurred_at_ms` and the GX columns (`EventTables.gx_frame`) are
+    derived here.
 
     One streamed pass reads the archive's narrow columns (`raw` only for the employer's
-    code, a batch at a time); only the rows whose key repeats, a few in a hundred, are
-    read again for their content hash and go through a Ledger.
+    code, a batch at a time). Only rows whose key's 64-bit hash repeats, a few in a
+    hundred, are told apart by their keys.
 
-        >>> retracted = pl.Series(["320412|inspection|e-2"])
-        >>> tables = prepare_events(archive, meta, inactive=retracted)  # doctest: +SKIP
+        >>> answer = LedgerAnswer(pl.Series(["320412|inspection|e-2"]), conflicts, [])
+        >>> tables = prepare_events(archive, meta, answer)  # doctest: +SKIP
         >>> tables.rows.filter("effective")["event_id"].to_list()  # doctest: +SKIP
         ['e-1', 'e-3']
     """
@@ -247,13 +270,14 @@ def prepare_events(
         pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
         pl.coalesce("supersedes", "retracts").alias("target"),
         _KEY.hash().alias("_key_hash"),
-        ~_KEY.is_in(inactive.cast(pl.Utf8).implode()).alias("_active"),
+        ~_KEY.is_in(ledger.inactive.cast(pl.Utf8).implode()).alias("_active"),
     ).collect(engine="streaming")
-    resends = _resends(rows, lazy)
+    later = _resends(rows)
+    conflicts = _rows_at(rows, ledger.conflicts)
     row = pl.int_range(pl.len(), dtype=pl.Int64)
-    first = ~row.is_in(resends.later.implode())
     rows = rows.with_columns(
-        first.alias("first"), row.is_in(resends.conflicts.implode()).alias("conflict")
+        (~row.is_in(later["_row"].implode())).alias("first"),
+        row.is_in(conflicts.implode()).alias("conflict"),
     ).with_columns((pl.col("first") & pl.col("_active")).alias("effective"))
     return EventTables(
         rows.with_columns(
@@ -262,10 +286,7 @@ def prepare_events(
             .when(pl.col("conflict"))
             .then(
                 row.replace_strict(
-                    resends.conflicts,
-                    resends.first_of_conflicts,
-                    default=None,
-                    return_dtype=pl.Int64,
+                    later["_row"], later["_first"], default=None, return_dtype=pl.Int64
                 )
             )
             .alias("received_event"),
@@ -276,66 +297,36 @@ def prepare_events(
     )
 
 
-@dataclass(frozen=True)
-class _Resends:
-    later: pl.Series  # rows that are a key's second or later copy in log order
-    conflicts: pl.Series  # of those, the ones the Ledger refuses
-    first_of_conflicts: pl.Series  # the row of each conflict's key's first copy
+def _resends(rows: pl.DataFrame) -> pl.DataFrame:
+    """The resends: each key's second and later rows in log order (`_row`), with the row of
+    that key's first copy (`_first`).
 
-
-def _resends(rows: pl.DataFrame, archive: pl.LazyFrame) -> _Resends:
-    """The resends (a key's second and later rows in log order), and of those the ones the
-    Ledger refuses as conflicts.
-
-    Only rows whose key repeats can be resends, so only they go through a Ledger, in log
-    order: whether a row conflicts depends on its own key's earlier rows alone. They are
-    found by a 64-bit hash of the key; two keys that collide only add rows here, which the
-    exact steps below tell apart. Their content hash and links are read again from the
-    archive (the rows do not carry them: 64 bytes a row for the few that need them).
+    Only rows whose key repeats can be resends. They are found by a 64-bit hash of the
+    key; two keys that collide only add rows here, which their keys then tell apart.
     """
-    candidates = (
+    repeated = (
         rows.with_row_index("_row")
         .filter(pl.col("_key_hash").is_duplicated())
-        .select(
-            pl.col("_row").cast(pl.Int64),
-            pl.col("topic").cast(pl.Utf8),
-            "partition",
-            "offset",
-            _KEY.alias("key"),
-            pl.col("unit", "source").cast(pl.Utf8),
-            "event_id",
-        )
+        .select(pl.col("_row").cast(pl.Int64), *_LOG_ORDER, _KEY.alias("key"))
+        .sort(_LOG_ORDER)
+        .with_columns(pl.col("_row").first().over("key").alias("_first"))
     )
-    repeated = candidates.join(
-        _read_again(archive, candidates, "content_hash", "supersedes", "retracts"),
-        on=_LOG_ORDER,
-    ).sort(_LOG_ORDER)
-    ledger = Ledger()
-    conflicts = [
-        (row, first)
-        for row, first, unit, source, eid, digest, supersedes, retracts in repeated.select(
-            "_row",
-            pl.col("_row").first().over("key").alias("_first"),
-            "unit",
-            "source",
-            "event_id",
-            "content_hash",
-            "supersedes",
-            "retracts",
-        ).iter_rows()
-        if ledger.apply_record(
-            scoped(unit, source, eid),
-            digest,
-            supersedes=None if supersedes is None else scoped(unit, source, supersedes),
-            retracts=None if retracts is None else scoped(unit, source, retracts),
-            contributions=(),
-        ).status
-        == "conflict"
-    ]
-    return _Resends(
-        later=repeated.filter(~pl.col("key").is_first_distinct())["_row"],
-        conflicts=pl.Series([r for r, _ in conflicts], dtype=pl.Int64),
-        first_of_conflicts=pl.Series([f for _, f in conflicts], dtype=pl.Int64),
+    return repeated.filter(~pl.col("key").is_first_distinct()).select("_row", "_first")
+
+
+def _rows_at(rows: pl.DataFrame, positions: pl.DataFrame) -> pl.Series:
+    """The row numbers of `rows` at these log positions (topic, partition, offset)."""
+    if positions.is_empty():
+        return pl.Series([], dtype=pl.Int64)
+    wanted = positions.select(
+        pl.col("topic").cast(pl.Utf8), pl.col("partition").cast(pl.Int32), "offset"
+    )
+    return (
+        rows.with_row_index("_row")
+        .filter(pl.col("offset").is_in(wanted["offset"].implode()))
+        .with_columns(pl.col("topic").cast(pl.Utf8))
+        .join(wanted, on=_LOG_ORDER, how="semi")["_row"]
+        .cast(pl.Int64)
     )
 
 

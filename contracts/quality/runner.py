@@ -1,7 +1,7 @@
 """Run the suites on a snapshot and the events behind it; write Data Docs; grade the result.
 
->>> result = run_check(snapshot, archive=pl.scan_parquet(...), inactive=inactive_ids,
-...                    open_cases=still_open, docs_dir=Path("docs"))  # doctest: +SKIP
+>>> result = run_check(snapshot, archive=pl.scan_parquet(...), ledger=answer,
+...                    docs_dir=Path("docs"))  # doctest: +SKIP
 >>> result.passed, [o.check for o in result.critical_failures]
 """
 
@@ -27,6 +27,7 @@ from contracts.quality.config import QualityConfig, load_quality_config
 from contracts.quality.docs_marks import describe_batches, mark_docs
 from contracts.quality.frames import (
     EventTables,
+    LedgerAnswer,
     SnapshotInput,
     cells_frame,
     changes_frame,
@@ -48,8 +49,7 @@ def run_check(
     *,
     previous: SnapshotInput | None = None,
     archive: pl.LazyFrame | None = None,
-    inactive: pl.Series | None = None,
-    open_cases: Sequence[OpenCase] | None = None,
+    ledger: LedgerAnswer | None = None,
     dead_letters: pl.DataFrame | None = None,
     unit: str | None = None,
     registry: Registry | None = None,
@@ -62,20 +62,17 @@ def run_check(
 
     Batches without input are reported as skipped: no `previous` (the fall check), no
     `archive` (the event suite), no `dead_letters` (the dead-letter suite). With `archive`
-    comes `inactive`: the keys of those rows' events the Ledger does not hold active after
-    them in log order (`prepare_events`; every other key is active), and `open_cases`:
-    the verified cases open at the snapshot's cutoff
-    among those events (`contracts.fold.open_cases`, the problem ledger's rule), which the
-    `no_open_cases` expectation lists when it fails; the command layer gets both from
-    `warehouse.batch`.
+    comes `ledger`: what the Ledger decided of those rows in log order (`LedgerAnswer`:
+    the keys it does not hold active, the resends it refused, and the verified cases open
+    at the snapshot's cutoff, which the `no_open_cases` expectation lists when it fails);
+    the command layer gets it from `warehouse.batch`.
     """
-    if archive is not None and (inactive is None or open_cases is None):
+    if archive is not None and ledger is None:
         raise ValueError(
-            "run_check: an archive needs the keys of its events the Ledger does not hold "
-            "active (inactive=...) and the verified cases open among the others "
-            "(open_cases=...): which archived events are effective is the Ledger's answer, "
-            "e.g. rebuild = warehouse.batch.batch_rebuild(archive_dir, offsets, topics, "
-            "registry); rebuild.inactive_ids(), rebuild.open_cases(cutoff)"
+            "run_check: an archive needs what the Ledger decided of its rows (ledger=...): "
+            "which archived events are effective is the Ledger's answer, e.g. "
+            "pipeline.flows.quality_inputs.ledger_answers(archive_dir, meta, registry), "
+            "from warehouse.batch.batch_rebuild"
         )
     started = time.monotonic()
     registry = registry or Registry.load()
@@ -122,8 +119,8 @@ def run_check(
         runner.skip("events", "not run: no event archive given (--archive)")
     else:
         say("reading the archived events behind the snapshot")
-        assert inactive is not None  # checked on entry
-        events = prepare_events(archive, snapshot.meta, inactive)
+        assert ledger is not None  # checked on entry
+        events = prepare_events(archive, snapshot.meta, ledger)
         say(f"event suite on {events.rows.height:,} archived events")
         runner.run("events", events.gx_frame(), ctx)
 
@@ -135,8 +132,8 @@ def run_check(
         runner.run("dead_letters", frame, ctx)
 
     if events is not None:
-        assert open_cases is not None  # checked on entry
-        _add_evidence(runner.outcomes, events, open_cases, previous, config.max_listed)
+        assert ledger is not None  # checked on entry
+        _add_evidence(runner.outcomes, events, ledger.open_cases, previous, config.max_listed)
 
     index = None
     if docs_dir is not None:

@@ -171,12 +171,12 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
     except InfraError as err:
         raise CliError(str(err)) from err
     with console.status("checking") as status:
-        inactive = still = None
+        answer = None
         if archive is not None and archive_dir is not None:
             # Which archived events are effective is the Ledger's answer (warehouse.batch).
             status.update("checking: resolving the archived events with the ledger")
             try:
-                inactive, still = ledger_answers(archive_dir, snapshot.meta, registry)
+                answer = ledger_answers(archive_dir, snapshot.meta, registry)
             except QualityInputError as err:
                 raise CliError(str(err)) from err
         try:
@@ -184,8 +184,7 @@ def check_snapshot(args: argparse.Namespace, console: Console) -> CheckResult:
                 snapshot,
                 previous=previous,
                 archive=archive,
-                inactive=inactive,
-                open_cases=still,
+                ledger=answer,
                 dead_letters=letters,
                 unit=args.unit,
                 registry=registry,

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from contracts.fold import OpenCase
-from contracts.quality import ARCHIVE_COLUMNS, SnapshotInput
+from contracts.quality import ARCHIVE_COLUMNS, LedgerAnswer, SnapshotInput
 from contracts.registry import Registry
 
 if TYPE_CHECKING:
@@ -142,16 +141,16 @@ def scan_archive(directory: Path, meta: Mapping[str, Any] | None = None) -> pl.L
 
 def ledger_answers(
     directory: Path, meta: Mapping[str, Any] | None, registry: Registry
-) -> tuple[pl.Series, list[OpenCase]]:
+) -> LedgerAnswer:
     """What the Ledger decides of the archived rows behind the snapshot (the rows
-    `scan_archive` reads, to the same offsets), from one warehouse batch: the keys of the
-    rows' events it does not hold active (`contracts.ledger.Ledger.apply_record` in log
-    order; every other key is active), and the verified cases open at the snapshot's
-    cutoff among the active ones (`BatchRebuild.open_cases`, the problem ledger's answer
-    too).
+    `scan_archive` reads, to the same offsets), from one warehouse batch
+    (`contracts.ledger.Ledger.apply_record` in log order): the keys of the rows' events it
+    does not hold active, the resends it refused as conflicts, and the verified cases open
+    at the snapshot's cutoff among the active ones (`BatchRebuild.open_cases`, the problem
+    ledger's answer too).
 
-        >>> inactive, still = ledger_answers(archive, meta, Registry.load())  # doctest: +SKIP
-        >>> run_check(snapshot, archive=lazy, inactive=inactive, open_cases=still)  # doctest: +SKIP
+        >>> answer = ledger_answers(archive, meta, Registry.load())  # doctest: +SKIP
+        >>> run_check(snapshot, archive=lazy, ledger=answer)  # doctest: +SKIP
     """
     from contracts.cutoff import CutoffError, parse_cutoff
     from warehouse.batch import batch_rebuild
@@ -164,7 +163,11 @@ def ledger_answers(
         raise QualityInputError(f"the snapshot's cutoff: {err}") from None
     try:
         rebuild = batch_rebuild(directory, upto, list(upto), registry)
-        return rebuild.inactive_ids(), rebuild.open_cases(cutoff)
+        return LedgerAnswer(
+            inactive=rebuild.inactive_ids(),
+            conflicts=rebuild.conflicts,
+            open_cases=rebuild.open_cases(cutoff),
+        )
     except (ArchiveError, OSError, pl.exceptions.PolarsError) as err:
         raise QualityInputError(
             f"archive {directory}: cannot resolve its events with the ledger: {err}"

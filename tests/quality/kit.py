@@ -19,7 +19,8 @@ from contracts.clock import epoch_ms
 from contracts.events import Event
 from contracts.fold import OpenCase, open_cases, rollup, tally, with_totals
 from contracts.ledger import ACTIVE, Ledger
-from contracts.quality import SnapshotInput
+from contracts.quality import LedgerAnswer, SnapshotInput
+from contracts.quality.frames import CONFLICT_SCHEMA
 from tests.contracts import eventkit as ek
 
 REGISTRY = ek.REGISTRY
@@ -151,6 +152,24 @@ def inactive_ids(events: Iterable[Event]) -> pl.Series:
         "key",
         [eid for eid, e in entries.items() if e["s"] != ACTIVE or e["h"] is None],
         dtype=pl.Utf8,
+    )
+
+
+def ledger_answer(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> LedgerAnswer:
+    """What `run_check` takes as `ledger` with `archive_frame(events)`: the Ledger applied
+    to `events` in this order (the command layer gets the same from warehouse.batch)."""
+    events = list(events)
+    ledger, conflicts, offsets = Ledger(), [], {}
+    for e in events:
+        topic = f"arrears.source.{e.source}"
+        offset = offsets.get(topic, 0)
+        offsets[topic] = offset + 1
+        if ledger.apply(e).status == "conflict":
+            conflicts.append((topic, 0, offset))
+    return LedgerAnswer(
+        inactive=inactive_ids(events),
+        conflicts=pl.DataFrame(conflicts, schema=CONFLICT_SCHEMA, orient="row"),
+        open_cases=still_open(events, cutoff_ms),
     )
 
 

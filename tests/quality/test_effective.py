@@ -76,7 +76,7 @@ CASES: dict[str, tuple[Callable[[], list[Event]], list[bool]]] = {
 def _tables(events: list[Event]) -> pl.DataFrame:
     frame = kit.archive_frame(events)
     meta = kit.meta(offsets=kit.end_offsets(frame))
-    rows = prepare_events(frame.lazy(), meta, kit.inactive_ids(events)).rows
+    rows = prepare_events(frame.lazy(), meta, kit.ledger_answer(events)).rows
     # the rows are narrow; the contrast below reads the archive's own columns
     return (
         rows.with_columns(pl.col("topic", "unit", "source").cast(pl.Utf8))
@@ -84,7 +84,9 @@ def _tables(events: list[Event]) -> pl.DataFrame:
             frame.select("topic", "partition", "offset", "supersedes", "retracts", "content_hash"),
             on=["topic", "partition", "offset"],
         )
-        .with_columns(pl.concat_str("unit", pl.lit("|"), "source", pl.lit("|"), "event_id").alias("key"))
+        .with_columns(
+            pl.concat_str("unit", pl.lit("|"), "source", pl.lit("|"), "event_id").alias("key")
+        )
         .sort("offset")
     )
 
@@ -126,17 +128,16 @@ def test_the_warehouse_batch_gives_the_same_active_events(tmp_path: Path) -> Non
     frame = kit.archive_frame(events)
     archive = kit.write_archive(tmp_path, frame)
     meta = kit.meta(offsets=kit.end_offsets(frame))
-    inactive, still = ledger_answers(archive, meta, kit.REGISTRY)
-    assert sorted(inactive) == sorted(kit.inactive_ids(events))
-    assert still == kit.still_open(events)
+    answer, expected = ledger_answers(archive, meta, kit.REGISTRY), kit.ledger_answer(events)
+    assert sorted(answer.inactive) == sorted(expected.inactive)
+    in_order = ["topic", "partition", "offset"]
+    assert answer.conflicts.sort(in_order).equals(expected.conflicts.sort(in_order))
+    assert not answer.conflicts.is_empty()
+    assert answer.open_cases == expected.open_cases
 
 
-def test_an_archive_without_active_ids_is_refused() -> None:
+def test_an_archive_without_the_ledgers_answer_is_refused() -> None:
     frame = kit.archive_frame(kit.clean_events())
     snapshot = kit.snapshot_input(kit.cells_from({}), kit.meta(offsets=kit.end_offsets(frame)))
-    with pytest.raises(ValueError, match="inactive="):
+    with pytest.raises(ValueError, match="ledger="):
         run_check(snapshot, archive=frame.lazy())
-    with pytest.raises(ValueError, match="open_cases="):
-        run_check(
-            snapshot, archive=frame.lazy(), inactive=kit.inactive_ids(kit.clean_events())
-        )

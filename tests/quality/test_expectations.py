@@ -39,8 +39,7 @@ class Case:
             kit.snapshot_input(cells, meta),
             previous=self.previous,
             archive=archive.lazy(),
-            inactive=kit.inactive_ids(archived),
-            open_cases=kit.still_open(archived),
+            ledger=kit.ledger_answer(archived),
             dead_letters=self.dead_letters,
             **kw,
         )
