@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 
 from contracts.clock import second_end_ms
 from contracts.fold import OpenCase
@@ -164,18 +165,18 @@ class EventTables:
             "unit",
             "occurred_at_ms",
             "employer_id",
-        ).to_pandas(use_pyarrow_extension_array=False)
+        ).to_pandas(types_mapper=_NULLABLE_INT.get)
 
     def name(self, numbers: list[Any], column: str) -> dict[Any, str]:
         """The key (`received_event`) or event_id (`unit_event`) each number stands for."""
         rows = sorted({int(n) for n in numbers})
-        picked = self.rows.select(_KEY.alias("key"), "event_id")[rows]
+        picked = self.rows[rows].select(_KEY.alias("key"), "event_id")
         names = picked["key" if column == "received_event" else "event_id"].to_list()
         return {row: name for row, name in zip(rows, names, strict=True)}
 
     def duplicates(self, numbers: list[Any]) -> pl.DataFrame:
         """The rows behind a non-unique `received_event`: a first row, its conflicts."""
-        wanted = pl.Series([int(n) for n in numbers], dtype=pl.Int64)
+        wanted = pl.Series([int(n) for n in numbers], dtype=pl.Int32)
         found = self.rows.filter(pl.col("received_event").is_in(wanted.implode())).select(
             "event_id", "unit", pl.col("topic").cast(pl.Utf8), "partition", "offset"
         )
@@ -207,7 +208,7 @@ class EventTables:
     def corrections_between(self, previous_meta: Mapping[str, Any] | None) -> pl.DataFrame:
         """Retractions and corrections archived after the previous snapshot's offsets."""
         rows = self.rows.filter(pl.col("target").is_not_null()).with_columns(
-            pl.col("topic", "unit", "type").cast(pl.Utf8)
+            pl.col("topic", "unit", "type", "target").cast(pl.Utf8)
         )
         ends = offset_ends(previous_meta)
         if ends is not None:
@@ -218,6 +219,11 @@ class EventTables:
             "event_id", "type", "unit", "target", "topic", "partition", "offset"
         ).sort("unit", "topic", "partition", "offset")
 
+
+#: Integers with nulls as pandas' masked Int64, not float64: GX finds duplicates among ten
+#: million of them in a quarter of the time (0.9 s against 3.5 s), and numbers stay exact.
+#: Every other column is numeric or categorical: GX copies the batch for each expectation.
+_NULLABLE_INT = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
 
 #: A row's Ledger key, `contracts.ledger.scoped(unit, source, event_id)`, as polars.
 _KEY = pl.concat_str(
@@ -268,13 +274,13 @@ def prepare_events(
         pl.col("source", "type", "unit").cast(pl.Categorical),
         pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
         pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
-        pl.coalesce("supersedes", "retracts").alias("target"),
+        pl.coalesce("supersedes", "retracts").cast(pl.Categorical).alias("target"),
         _KEY.hash().alias("_key_hash"),
         ~_KEY.is_in(ledger.inactive.cast(pl.Utf8).implode()).alias("_active"),
     ).collect(engine="streaming")
     later = _resends(rows)
     conflicts = _rows_at(rows, ledger.conflicts)
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    row = pl.int_range(pl.len(), dtype=pl.Int32)  # a row number names an event to GX
     rows = rows.with_columns(
         (~row.is_in(later["_row"].implode())).alias("first"),
         row.is_in(conflicts.implode()).alias("conflict"),
@@ -286,7 +292,7 @@ def prepare_events(
             .when(pl.col("conflict"))
             .then(
                 row.replace_strict(
-                    later["_row"], later["_first"], default=None, return_dtype=pl.Int64
+                    later["_row"], later["_first"], default=None, return_dtype=pl.Int32
                 )
             )
             .alias("received_event"),
@@ -307,7 +313,7 @@ def _resends(rows: pl.DataFrame) -> pl.DataFrame:
     repeated = (
         rows.with_row_index("_row")
         .filter(pl.col("_key_hash").is_duplicated())
-        .select(pl.col("_row").cast(pl.Int64), *_LOG_ORDER, _KEY.alias("key"))
+        .select(pl.col("_row").cast(pl.Int32), *_LOG_ORDER, _KEY.alias("key"))
         .sort(_LOG_ORDER)
         .with_columns(pl.col("_row").first().over("key").alias("_first"))
     )
@@ -317,7 +323,7 @@ def _resends(rows: pl.DataFrame) -> pl.DataFrame:
 def _rows_at(rows: pl.DataFrame, positions: pl.DataFrame) -> pl.Series:
     """The row numbers of `rows` at these log positions (topic, partition, offset)."""
     if positions.is_empty():
-        return pl.Series([], dtype=pl.Int64)
+        return pl.Series([], dtype=pl.Int32)
     wanted = positions.select(
         pl.col("topic").cast(pl.Utf8), pl.col("partition").cast(pl.Int32), "offset"
     )
@@ -326,7 +332,7 @@ def _rows_at(rows: pl.DataFrame, positions: pl.DataFrame) -> pl.Series:
         .filter(pl.col("offset").is_in(wanted["offset"].implode()))
         .with_columns(pl.col("topic").cast(pl.Utf8))
         .join(wanted, on=_LOG_ORDER, how="semi")["_row"]
-        .cast(pl.Int64)
+        .cast(pl.Int32)
     )
 
 
@@ -344,21 +350,22 @@ def _read_again(archive: pl.LazyFrame, wanted: pl.DataFrame, *columns: str) -> p
 def _first_with_id(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """For the first rows whose event_id another key's first row shares (an id used by two
     units or sources): each row, and the first row carrying that event_id."""
+    first = pl.col("first")
     shared = (
-        rows.with_row_index("_row")
-        .filter(pl.col("first"))
-        .filter(pl.col("event_id").hash().is_duplicated())
-        .select(
-            pl.col("_row").cast(pl.Int64),
-            pl.col("_row").min().over("event_id").cast(pl.Int64).alias("_first"),
-        )
+        rows.select(pl.int_range(pl.len(), dtype=pl.Int32).alias("_row"), "event_id", "first")
+        .filter(first & pl.when(first).then(pl.col("event_id").hash()).is_duplicated())
+        .select("_row", pl.col("_row").min().over("event_id").alias("_first"))
     )
     return shared.to_series(0), shared.to_series(1)
 
 
 def _foreign_targets(rows: pl.DataFrame) -> pl.Expr:
     """`foreign_target`: a target naming no event of its own unit and source, but another's."""
-    pointing = rows.with_row_index("_row").filter(pl.col("target").is_not_null())
+    pointing = (
+        rows.with_row_index("_row")
+        .filter(pl.col("target").is_not_null())
+        .select("_row", "unit", "source", pl.col("target").cast(pl.Utf8))
+    )
     named = rows.filter(pl.col("event_id").is_in(pointing["target"].implode())).select(
         "unit", "source", "event_id"
     )
