@@ -22,7 +22,7 @@ def register_action(actions: Any, count: Any) -> None:
         "archive layout (resends, corrections, retractions included) and its "
         "December snapshot, then time `arrears check` on it with the event-level "
         "suites and Data Docs; report seconds per phase and peak memory. Target: "
-        "under 60 s for 10,000,000 events. No broker needed.",
+        "under 25 s and 2,000 MB peak for 10,000,000 events. No broker needed.",
     )
     p.add_argument(
         "--events",
@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     )
     table.add_row("peak RSS", f"{result.peak_rss_mb:,.0f} MB")
     table.add_row(
-        f"target (< {result.target_seconds:.0f} s)", "met" if result.meets_target else "NOT met"
+        f"target (< {result.target_seconds:.0f} s, < {result.target_peak_mb:,.0f} MB)",
+        "met" if result.meets_target else "NOT met",
     )
     publish(args, result.as_json(), lambda console: console.print(table))
     return 0

@@ -135,7 +135,8 @@ def _check(d: dict[str, Any]) -> tuple[str, str, str]:
     return (
         f"`arrears bench check --events {d['events']:,}`",
         f"check {d['check_seconds']:.1f} s, peak {_n(d['peak_rss_mb'])} MB",
-        f"< {d['target_seconds']:.0f} s",
+        f"< {d['target_seconds']:.0f} s"
+        + (f", < {_n(d['target_peak_mb'])} MB" if "target_peak_mb" in d else ""),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -157,15 +158,11 @@ class EventTables:
         the findings. `foreign_target` is the target of a correction or retraction naming
         no event of its own unit but one of another unit's (else null).
         """
-        return self.rows.select(
-            "received_event",
-            "unit_event",
-            "foreign_target",
-            "source",
-            "unit",
-            "occurred_at_ms",
-            "employer_id",
+        frame = self.rows.select(
+            "received_event", "unit_event", "foreign_target", "source", "unit", "occurred_at_ms"
         ).to_pandas(types_mapper=_NULLABLE_INT.get)
+        frame["employer_id"] = _pandas_categorical(self.rows["employer_id"])
+        return frame
 
     def name(self, numbers: list[Any], column: str) -> dict[Any, str]:
         """The key (`received_event`) or event_id (`unit_event`) each number stands for."""
@@ -224,6 +221,21 @@ class EventTables:
 #: million of them in a quarter of the time (0.9 s against 3.5 s), and numbers stay exact.
 #: Every other column is numeric or categorical: GX copies the batch for each expectation.
 _NULLABLE_INT = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+
+
+def _pandas_categorical(column: pl.Series) -> pd.Categorical:
+    """A polars Categorical as pandas', by its codes: pyarrow's conversion took 2 s for ten
+    million rows of a hundred thousand codes, this a tenth of that. Polars numbers the
+    categories of every Categorical column in one space, so the codes present are
+    renumbered from 0."""
+    present = column.unique().drop_nulls()
+    ids = present.to_physical().to_numpy()
+    physical = column.to_physical()
+    lookup = np.full(int(ids.max(initial=0)) + 2, -1, dtype=np.int32)  # the last: null
+    lookup[ids] = np.arange(len(ids), dtype=np.int32)
+    codes = lookup[physical.fill_null(len(lookup) - 1).to_numpy()]
+    return pd.Categorical.from_codes(codes, categories=present.cast(pl.Utf8).to_list())
+
 
 #: A row's Ledger key, `contracts.ledger.scoped(unit, source, event_id)`, as polars.
 _KEY = pl.concat_str(
@@ -308,11 +320,11 @@ def _resends(rows: pl.DataFrame) -> pl.DataFrame:
     that key's first copy (`_first`).
 
     Only rows whose key repeats can be resends. They are found by a 64-bit hash of the
-    key; two keys that collide only add rows here, which their keys then tell apart.
+    key (`_repeating`); two keys that collide only add rows here, which their keys then tell apart.
     """
     repeated = (
         rows.with_row_index("_row")
-        .filter(pl.col("_key_hash").is_duplicated())
+        .filter(pl.col("_key_hash").is_in(_repeating(rows["_key_hash"]).implode()))
         .select(pl.col("_row").cast(pl.Int32), *_LOG_ORDER, _KEY.alias("key"))
         .sort(_LOG_ORDER)
         .with_columns(pl.col("_row").first().over("key").alias("_first"))
@@ -349,14 +361,23 @@ def _read_again(archive: pl.LazyFrame, wanted: pl.DataFrame, *columns: str) -> p
 
 def _first_with_id(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """For the first rows whose event_id another key's first row shares (an id used by two
-    units or sources): each row, and the first row carrying that event_id."""
-    first = pl.col("first")
+    units or sources): each row, and the first row carrying that event_id. Found by a
+    64-bit hash of the event_id, as `_resends` finds repeated keys."""
+    hashed = pl.col("event_id").hash()
+    repeating = _repeating(rows.filter("first").select(hashed).to_series())
     shared = (
         rows.select(pl.int_range(pl.len(), dtype=pl.Int32).alias("_row"), "event_id", "first")
-        .filter(first & pl.when(first).then(pl.col("event_id").hash()).is_duplicated())
+        .filter(pl.col("first") & hashed.is_in(repeating.implode()))
         .select("_row", pl.col("_row").min().over("event_id").alias("_first"))
     )
     return shared.to_series(0), shared.to_series(1)
+
+
+def _repeating(hashes: pl.Series) -> pl.Series:
+    """The values that occur more than once, by sorting: 0.5 s for ten million 64-bit
+    hashes, where polars' `is_duplicated` took 2.5-3.7 s."""
+    ordered = np.sort(hashes.to_numpy())
+    return pl.Series(np.unique(ordered[1:][ordered[1:] == ordered[:-1]]), dtype=hashes.dtype)
 
 
 def _foreign_targets(rows: pl.DataFrame) -> pl.Expr:
