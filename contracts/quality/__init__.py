@@ -12,7 +12,8 @@ from contracts.quality.config import (
     QualityConfigError,
     load_quality_config,
 )
-from contracts.quality.frames import ARCHIVE_COLUMNS, LedgerAnswer, SnapshotInput
+from contracts.quality.event_rows import LedgerAnswer
+from contracts.quality.frames import ARCHIVE_COLUMNS, SnapshotInput
 from contracts.quality.result import ERROR, FAILED, PASSED, SKIPPED, CheckResult, Outcome
 from contracts.quality.runner import reporting_unit, run_check
 

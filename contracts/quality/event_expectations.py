@@ -159,10 +159,10 @@ def _each_distinct(column: pd.Series, good: Callable[[Any], bool]) -> pd.Series:
     some ten thousand codes); a categorical column is looked up by its codes."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         ok = np.fromiter((good(c) for c in column.cat.categories), bool, len(column.cat.categories))
-        codes = column.cat.codes.to_numpy()
-        return pd.Series(np.append(ok, False)[codes], index=column.index)  # code -1: missing
-    codes = pd.unique(column.dropna())
-    return column.isin([c for c in codes if good(c)])
+        positions = column.cat.codes.to_numpy()
+        return pd.Series(np.append(ok, False)[positions], index=column.index)  # -1: missing
+    values = pd.unique(column.dropna())
+    return column.isin([c for c in values if good(c)])
 
 
 def _is_uscc(code: object) -> bool:

@@ -25,14 +25,8 @@ from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
 from contracts.quality.config import QualityConfig, load_quality_config
 from contracts.quality.docs_marks import describe_batches, mark_docs
-from contracts.quality.frames import (
-    EventTables,
-    LedgerAnswer,
-    SnapshotInput,
-    cells_frame,
-    changes_frame,
-    prepare_events,
-)
+from contracts.quality.event_rows import EventTables, LedgerAnswer, prepare_events
+from contracts.quality.frames import SnapshotInput, cells_frame, changes_frame
 from contracts.quality.letters import campaign_cutoffs_ms, dead_letters_frame
 from contracts.quality.result import CheckResult, Outcome
 from contracts.quality.suites import SuiteContext

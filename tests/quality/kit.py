@@ -20,7 +20,7 @@ from contracts.events import Event
 from contracts.fold import OpenCase, open_cases, rollup, tally, with_totals
 from contracts.ledger import ACTIVE, Ledger
 from contracts.quality import LedgerAnswer, SnapshotInput
-from contracts.quality.frames import CONFLICT_SCHEMA
+from contracts.quality.event_rows import CONFLICT_SCHEMA
 from tests.contracts import eventkit as ek
 
 REGISTRY = ek.REGISTRY

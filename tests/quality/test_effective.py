@@ -14,7 +14,7 @@ import pytest
 
 from contracts.events import Event
 from contracts.quality import run_check
-from contracts.quality.frames import prepare_events
+from contracts.quality.event_rows import prepare_events
 from pipeline.flows.quality_inputs import ledger_answers
 from tests.contracts import eventkit as ek
 from tests.quality import kit
