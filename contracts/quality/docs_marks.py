@@ -57,7 +57,8 @@ def describe_batches(meta: Mapping[str, Any], previous: Mapping[str, Any] | None
         "cells_schema": f"cells.parquet of {snap}",
         "cells": f"the figures of {snap}",
         "changes": f"the figures of {snap}{against}",
-        "events": f"the archived events behind {snap}",
+        "events": f"the archived events behind {snap}; received_event and unit_event "
+        "number an event by the row of its first copy (check-result.json names them)",
         "dead_letters": f"the dead letters for {snap}",
     }
 

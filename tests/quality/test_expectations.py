@@ -303,8 +303,15 @@ def test_a_fall_names_the_retraction_behind_it() -> None:
 
 
 def test_duplicates_and_bad_codes_name_their_events() -> None:
-    dup = _conflict_case().run().outcome("events.event_id_unique")
+    case = _conflict_case()
+    dup = case.run().outcome("events.event_id_unique")
+    first = case.events[0]
+    # GX judged row numbers; the findings name the Ledger key they stand for
+    assert dup.offending == [{"value": f"{first.unit}|{first.source}|{first.event_id}", "count": 2}]
     assert len(dup.evidence) == 2 and len({e["offset"] for e in dup.evidence}) == 2
+    twins = _id_under_two_units_case()
+    shared = twins.run().outcome("events.event_id_one_unit")
+    assert shared.offending == [{"value": twins.events[0].event_id, "count": 2}]
     codes = _bad_code_case().run().outcome("events.valid_credit_codes")
     assert codes.evidence[0]["employer_id"].endswith("X")
 
