@@ -26,6 +26,10 @@ __all__ = ["CONFLICT_SCHEMA", "EventTables", "LedgerAnswer", "prepare_events"]
 # object, so a regex is exact and ~4x faster than a JSON
 # path on ten million lines.
 _EMPLOYER_ID = r'"employer"\s*:\s*\{[^{}]*?"id"\s*:\s*"([^"]*)"'
+#: A retraction's target, read from `raw` as well: the archive's `retracts` column is
+#: null in files written before it was folded at archive time (the batch refolds those).
+_RETRACTS = r'"retracts"\s*:\s*"([^"]*)"'
+_RETRACTED = "event.retracted"
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,12 @@ def prepare_events(
         pl.col("source", "type", "unit").cast(pl.Categorical),
         pl.col("occurred_at").dt.epoch("ms").alias("occurred_at_ms"),
         pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
-        pl.coalesce("supersedes", "retracts").cast(pl.Categorical).alias("target"),
+        pl.coalesce(
+            "supersedes",
+            pl.when(pl.col("type") == _RETRACTED).then(pl.col("raw").str.extract(_RETRACTS)),
+        )
+        .cast(pl.Categorical)
+        .alias("target"),
         _KEY.hash().alias("_key_hash"),
         ~_KEY.is_in(ledger.inactive.cast(pl.Utf8).implode()).alias("_active"),
     ).collect(engine="streaming")

@@ -38,7 +38,6 @@ ARCHIVE_COLUMNS = (
     "supersedes",
     "content_hash",
     "raw",
-    "retracts",  # folded at archive time (warehouse.schema)
 )
 
 

@@ -316,6 +316,14 @@ def test_duplicates_and_bad_codes_name_their_events() -> None:
     assert codes.evidence[0]["employer_id"].endswith("X")
 
 
+def test_a_retraction_in_a_file_without_folded_targets_is_still_read() -> None:
+    """Files archived before targets were folded hold `retracts` null; `raw` still says."""
+    case = _cross_unit_target_case()
+    archive = kit.archive_frame(case.events).with_columns(pl.lit(None, pl.Utf8).alias("retracts"))
+    result = Case(events=case.events, archive=archive).run()
+    assert failed(result) == {"events.targets_in_own_unit": WARNING}
+
+
 def test_a_wrong_embedded_org_digit_is_a_warning_naming_the_events() -> None:
     code = _old_org_code()
     assert validate_uscc(code) == code  # accepted at ingest: the figures count
