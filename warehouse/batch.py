@@ -76,17 +76,11 @@ class BatchRebuild:
     refolded: int = 0  # rows folded on read (older files, or folded by other contracts code)
     involved: int = 0  # rows that went through the Python Ledger
     outcomes: Counter[str] = field(default_factory=Counter)
-    #: One column, key: the Ledger keys of the events it holds active (lazily, like `effective`).
-    active: pl.LazyFrame | None = None
     #: The Ledger keys among the rows that it does not hold active (superseded, retracted;
     #: a few in a hundred): every other row's key is active.
     inactive: list[str] = field(default_factory=list)
     #: topic, partition, offset of the resends the Ledger refused as conflicts
-    conflicts: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(
-            schema={"topic": pl.String, "partition": pl.Int32, "offset": pl.Int64}
-        )
-    )
+    conflicts: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: The log positions (topic, partition, offset; and `raw_row` for the Kafka replay's rows)
     #: of the rows whose content counts: one per active Ledger key, the row the Ledger took
     #: its contributions from. What the supervision views read the events' payloads from.
@@ -115,21 +109,11 @@ class BatchRebuild:
             cutoff_ms=cutoff.cutoff_ms,
         )
 
-    def active_ids(self) -> pl.Series:
-        """The Ledger keys (`contracts.ledger.scoped`: unit|source|event_id) of the events the
-        Ledger holds active (arrived, not superseded or retracted; a conflicting resend
-        does not make its key count twice), each once: what the quality suites call
-        effective events. Contributions or not."""
-        if self.active is None:
-            raise ValueError("this rebuild keeps no active ids")
-        # Unique by construction: a row outside the Ledger has a key seen once, and the
-        # Ledger's entries are keyed by it.
-        return self.active.collect(engine="streaming")["key"]
-
     def inactive_ids(self) -> pl.Series:
         """The Ledger keys of the rows' events that it does not hold active: superseded,
         retracted, or named by a correction or retraction before they arrived. Every other
-        key of the rows is in `active_ids`; this is the short side of the same answer."""
+        key of the rows is active (a row outside the Ledger has a key seen once): what the
+        quality suites call effective events, given by its short side."""
         return pl.Series("key", self.inactive, dtype=pl.String)
 
 
@@ -253,21 +237,6 @@ def fold_rows(
             contributions_frame(c for cs in ledger.effective().values() for c in cs).lazy(),
         ]
     )
-    active = pl.concat(
-        [
-            hashed.filter(~is_involved).select(_KEY.alias("key")),
-            pl.LazyFrame(
-                {
-                    "key": [
-                        k
-                        for k, e in ledger.entries.items()
-                        if e["s"] == ACTIVE and e["h"] is not None
-                    ]
-                },
-                schema={"key": pl.String},
-            ),
-        ]
-    )
     where = ["topic", "partition", "offset", *(["raw_row"] if numbered else [])]
     rows_taken = sorted(r for k, r in taken.items() if ledger.entries[k]["s"] == ACTIVE)
     positions = pl.concat(
@@ -287,7 +256,6 @@ def fold_rows(
         events=events,
         involved=tricky.height,
         outcomes=outcomes,
-        active=active,
         inactive=[k for k, e in ledger.entries.items() if e["s"] != ACTIVE or e["h"] is None],
         conflicts=tricky.select(
             "topic", pl.col("partition").cast(pl.Int32), pl.col("offset").cast(pl.Int64)

@@ -17,6 +17,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from contracts.events import RETRACTED
 from contracts.fold import OpenCase
 from contracts.quality.frames import ARCHIVE_COLUMNS, offset_ends
 
@@ -29,15 +30,15 @@ _EMPLOYER_ID = r'"employer"\s*:\s*\{[^{}]*?"id"\s*:\s*"([^"]*)"'
 #: A retraction's target, read from `raw` as well: the archive's `retracts` column is
 #: null in files written before it was folded at archive time (the batch refolds those).
 _RETRACTS = r'"retracts"\s*:\s*"([^"]*)"'
-_RETRACTED = "event.retracted"
 
 
 @dataclass(frozen=True)
 class LedgerAnswer:
     """What `contracts.ledger.Ledger` decided of the archived rows behind a snapshot, applied
     in log order; the command layer gets it from the warehouse batch
-    (`warehouse.batch.BatchRebuild.ledger_answer`), so the suites judge the Ledger's own
-    verdicts and hold no second copy of its rules.
+    (`pipeline.flows.quality_inputs.ledger_answers`: `BatchRebuild.inactive_ids()`,
+    `.conflicts`, `.open_cases`), so the suites judge the Ledger's own verdicts and hold
+    no second copy of its rules.
 
         >>> answer = LedgerAnswer(inactive=pl.Series(["320412|inspection|e-2"]),
         ...                       conflicts=pl.DataFrame(schema=CONFLICT_SCHEMA),
@@ -102,7 +103,10 @@ class EventTables:
             "event_id", "unit", pl.col("topic").cast(pl.Utf8), "partition", "offset"
         )
         return (
-            found.join(_read_again(self.archive, found, "content_hash"), on=_LOG_ORDER)
+            found.join(
+                _at(self.archive, found).select(*_LOG_ORDER, "content_hash").collect(),
+                on=_LOG_ORDER,
+            )
             .select(
                 "event_id",
                 "unit",
@@ -213,7 +217,7 @@ def prepare_events(
         pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
         pl.coalesce(
             "supersedes",
-            pl.when(pl.col("type") == _RETRACTED).then(pl.col("raw").str.extract(_RETRACTS)),
+            pl.when(pl.col("type") == RETRACTED).then(pl.col("raw").str.extract(_RETRACTS)),
         )
         .cast(pl.Categorical)
         .alias("target"),
@@ -266,26 +270,17 @@ def _rows_at(rows: pl.DataFrame, positions: pl.DataFrame) -> pl.Series:
     """The row numbers of `rows` at these log positions (topic, partition, offset)."""
     if positions.is_empty():
         return pl.Series([], dtype=pl.Int32)
-    wanted = positions.select(
-        pl.col("topic").cast(pl.Utf8), pl.col("partition").cast(pl.Int32), "offset"
-    )
-    return (
-        rows.with_row_index("_row")
-        .filter(pl.col("offset").is_in(wanted["offset"].implode()))
-        .with_columns(pl.col("topic").cast(pl.Utf8))
-        .join(wanted, on=_LOG_ORDER, how="semi")["_row"]
-        .cast(pl.Int32)
-    )
+    numbered = rows.lazy().with_row_index("_row").with_columns(pl.col("topic").cast(pl.Utf8))
+    return _at(numbered, positions).collect()["_row"].cast(pl.Int32)
 
 
-def _read_again(archive: pl.LazyFrame, wanted: pl.DataFrame, *columns: str) -> pl.DataFrame:
-    """`columns` of the archived rows at the log positions of `wanted` (few rows)."""
-    at = wanted.select(_LOG_ORDER).unique()
-    return (
-        archive.filter(pl.col("offset").is_in(at["offset"].implode()))
-        .join(at.lazy(), on=_LOG_ORDER, how="semi")
-        .select(*_LOG_ORDER, *columns)
-        .collect(engine="streaming")
+def _at(lazy: pl.LazyFrame, positions: pl.DataFrame) -> pl.LazyFrame:
+    """The rows of `lazy` (topic as text) at the log positions of `positions` (few)."""
+    at = positions.select(
+        pl.col("topic").cast(pl.Utf8), pl.col("partition").cast(pl.Int32), pl.col("offset")
+    ).unique()
+    return lazy.filter(pl.col("offset").is_in(at["offset"].implode())).join(
+        at.lazy(), on=_LOG_ORDER, how="semi"
     )
 
 
@@ -293,12 +288,13 @@ def _first_with_id(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """For the first rows whose event_id another key's first row shares (an id used by two
     units or sources): each row, and the first row carrying that event_id. Found by a
     64-bit hash of the event_id, as `_resends` finds repeated keys."""
-    hashed = pl.col("event_id").hash()
-    repeating = _repeating(rows.filter("first").select(hashed).to_series())
-    shared = (
-        rows.select(pl.int_range(pl.len(), dtype=pl.Int32).alias("_row"), "event_id", "first")
-        .filter(pl.col("first") & hashed.is_in(repeating.implode()))
-        .select("_row", pl.col("_row").min().over("event_id").alias("_first"))
+    firsts = rows.select(
+        pl.int_range(pl.len(), dtype=pl.Int32).alias("_row"),
+        "event_id",
+        pl.col("event_id").hash().alias("_hash"),
+    ).filter(rows["first"])
+    shared = firsts.filter(pl.col("_hash").is_in(_repeating(firsts["_hash"]).implode())).select(
+        "_row", pl.col("_row").min().over("event_id").alias("_first")
     )
     return shared.to_series(0), shared.to_series(1)
 

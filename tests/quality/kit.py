@@ -133,9 +133,8 @@ def still_open(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> list[Open
 
 def active_ids(events: Iterable[Event]) -> pl.Series:
     """The keys (`contracts.ledger.scoped`) of the events `contracts.ledger.Ledger` holds
-    active after `events` in this order, each once: what `run_check` takes as `active`
-    with `archive_frame(events)` (which keeps this order within a source; the command
-    layer gets the same from warehouse.batch)."""
+    active after `events` in this order, each once: the rows `prepare_events` marks
+    effective are theirs (`ledger_answer` hands it the others)."""
     entries = _ledger(events).entries
     return pl.Series(
         "key",
@@ -144,20 +143,10 @@ def active_ids(events: Iterable[Event]) -> pl.Series:
     )
 
 
-def inactive_ids(events: Iterable[Event]) -> pl.Series:
-    """The keys of `events` that `contracts.ledger.Ledger` does not hold active after them
-    in this order: what `run_check` takes as `inactive` (`active_ids` are the others)."""
-    entries = _ledger(events).entries
-    return pl.Series(
-        "key",
-        [eid for eid, e in entries.items() if e["s"] != ACTIVE or e["h"] is None],
-        dtype=pl.Utf8,
-    )
-
-
 def ledger_answer(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> LedgerAnswer:
-    """What `run_check` takes as `ledger` with `archive_frame(events)`: the Ledger applied
-    to `events` in this order (the command layer gets the same from warehouse.batch)."""
+    """What `run_check` takes as `ledger` with `archive_frame(events)` (which keeps this
+    order within a source): the Ledger applied to `events` in this order (the command
+    layer gets the same from warehouse.batch)."""
     events = list(events)
     ledger, conflicts, offsets = Ledger(), [], {}
     for e in events:
@@ -166,8 +155,9 @@ def ledger_answer(events: Iterable[Event], cutoff_ms: int = CUTOFF_MS) -> Ledger
         offsets[topic] = offset + 1
         if ledger.apply(e).status == "conflict":
             conflicts.append((topic, 0, offset))
+    inactive = [k for k, e in ledger.entries.items() if e["s"] != ACTIVE or e["h"] is None]
     return LedgerAnswer(
-        inactive=inactive_ids(events),
+        inactive=pl.Series("key", inactive, dtype=pl.Utf8),
         conflicts=pl.DataFrame(conflicts, schema=CONFLICT_SCHEMA, orient="row"),
         open_cases=still_open(events, cutoff_ms),
     )
