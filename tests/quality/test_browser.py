@@ -109,6 +109,17 @@ def test_a_warning_only_data_docs_page_shows_a_warning_and_names_its_snapshot(
     assert shot.stat().st_size > 10_000
 
 
+def test_the_events_page_says_what_its_number_columns_stand_for(quality: Path) -> None:
+    page = next((quality / "data_docs/validations/arrears/events").rglob("*.html"))
+    dom = browse(page, "--dump-dom")
+    assert 'class="bootstrap-table' in dom and "events.event_id_unique" in dom
+    assert "received_event and unit_event number an event by the row of its first copy" in dom
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / "data-docs-events.png"
+    browse(page, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+
+
 def test_the_verdict_page_fits_1200_pixels_even_with_long_unbroken_paths(tmp_path: Path) -> None:
     c = write_campaign(tmp_path / ("x" * 150))  # a share's deep folder: no break in it
     assert run_check(c) == ExitCode.CRITICAL
