@@ -217,7 +217,9 @@ def prepare_events(
         pl.col("raw").str.extract(_EMPLOYER_ID).cast(pl.Categorical).alias("employer_id"),
         pl.coalesce(
             "supersedes",
-            pl.when(pl.col("type") == RETRACTED).then(pl.col("raw").str.extract(_RETRACTS)),
+            # the regex runs on the retractions' lines only (the rest are null by then):
+            # `when(...).then(raw.str.extract(...))` would run it on every line
+            pl.when(pl.col("type") == RETRACTED).then(pl.col("raw")).str.extract(_RETRACTS),
         )
         .cast(pl.Categorical)
         .alias("target"),

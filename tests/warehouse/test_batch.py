@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import re
 import tempfile
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 
 from contracts.cells import CELL_BY_ID, Agg
 from contracts.cutoff import parse_cutoff
-from contracts.fold import Contribution, tally
+from contracts.fold import Contribution, open_cases, tally
 from contracts.ledger import ACTIVE
 from contracts.registry import Registry
 from pipeline.generate import GenerateOptions, generate
@@ -169,6 +170,9 @@ def _assert_same(slow: Rebuilt, fast: Rebuilt) -> None:
     for cutoff in CUTOFFS:
         c = parse_cutoff(cutoff)
         assert compare(slow.cells(c), fast.cells(c)) == [], cutoff
+        everything = itertools.chain.from_iterable(slow.rebuild.ledger.effective().values())
+        held = open_cases(everything, since_ms=c.since_ms, cutoff_ms=c.cutoff_ms)
+        assert fast.rebuild.open_cases(c) == held, cutoff
     assert fast.rebuild.events == slow.rebuild.events
     assert fast.rebuild.invalid == slow.rebuild.invalid
     assert +fast.rebuild.outcomes == +slow.rebuild.outcomes
