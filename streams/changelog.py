@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 
 from streams import _faust
@@ -50,26 +51,36 @@ Record = tuple[bytes, bytes]  # (key, value) as the changelog stores them
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def _value(value: Any) -> bytes:
+    """A value's JSON, as Faust's `json` codec reads it back (`json.loads`): orjson's compact
+    UTF-8, five times faster than `json.dumps` (a sixth of the engine's time was spent here);
+    `json` for what orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return _dumps(value).encode()
+
+
 def encode(writes: list[tuple[str, Any]]) -> list[Record]:
     """JSON-encode (key, value) writes in order; a journal's values are encoded only once.
 
     A journal `{"a": offsets, "n": events, "w": {key: value}}` is followed by writes of the
     same value objects, so their encodings are kept (by identity, while
-    `writes` holds them alive) and reused.
+    `writes` holds them alive) and reused. Keys are `json.dumps`'s bytes, as Faust's.
     """
-    memo: dict[int, str] = {}
+    memo: dict[int, bytes] = {}
     out: list[Record] = []
     for key, value in writes:
         if key.startswith("J|"):
             parts = []
             for k, v in value["w"].items():
-                text = memo[id(v)] = _dumps(v)
-                parts.append(f"{_dumps(k)}:{text}")
-            count = f',"n":{_dumps(value["n"])}' if "n" in value else ""
-            encoded = f'{{"a":{_dumps(value["a"])}{count},"w":{{{",".join(parts)}}}}}'
+                text = memo[id(v)] = _value(v)
+                parts.append(_dumps(k).encode() + b":" + text)
+            count = b',"n":' + _value(value["n"]) if "n" in value else b""
+            encoded = b'{"a":' + _value(value["a"]) + count + b',"w":{' + b",".join(parts) + b"}}"
         else:
-            encoded = memo.get(id(value)) or _dumps(value)
-        out.append((_dumps(key).encode(), encoded.encode()))
+            encoded = memo.get(id(value)) or _value(value)
+        out.append((_dumps(key).encode(), encoded))
     return out
 
 
