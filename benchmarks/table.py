@@ -52,7 +52,8 @@ def _streams(d: dict[str, Any]) -> tuple[str, str, str]:
         else ""
     )
     return (
-        f"`arrears bench streams --events {one['events']:,}`",
+        f"`arrears bench streams --events {one['events']:,}"
+        + (f" --unit {d['unit']}`" if "unit" in d else "`"),
         f"one worker {_n(one['events_per_s'])} events/s{cpu}{floor}{_load(one)}; two "
         f"{_n(two['events_per_s'])} ({d['scaling']}x){_load(two)}; p99 {lat['p99_ms']} ms at "
         f"{_n(lat['rate'])}/s",
