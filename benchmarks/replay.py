@@ -578,8 +578,7 @@ def _run_archive_only(args: argparse.Namespace, say: Callable[[str], None]) -> i
         figures["batch"] = _in_child(
             _batch, str(work / "archive"), names, args.cutoff, str(work / "batch.parquet")
         )
-        figures.update(_floor_and_compaction(work, names, args.cutoff, say))
-        if args.reference:
+        if args.reference:  # on the same files as the batch, before compaction
             say("record-by-record batch from the archive (reference) ...")
             figures["batch_reference"] = _in_child(
                 _batch_reference,
@@ -588,10 +587,12 @@ def _run_archive_only(args: argparse.Namespace, say: Callable[[str], None]) -> i
                 args.cutoff,
                 str(work / "reference.parquet"),
             )
+        figures.update(_floor_and_compaction(work, names, args.cutoff, say))
+        # polars in this process only after the last forked child (see `run`)
+        if args.reference:
             figures["batch_equals_reference"] = not compare(
                 pl.read_parquet(work / "reference.parquet"), pl.read_parquet(work / "batch.parquet")
             )
-        # polars in this process only after the last forked child (see `run`)
         figures["compacted_equals_archive"] = not compare(
             pl.read_parquet(work / "batch.parquet"), pl.read_parquet(work / "compacted.parquet")
         )

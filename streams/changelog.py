@@ -7,7 +7,8 @@ all at once, so they are encoded here (each value once: the journal's values
 are reused for the key records) and appended to aiokafka `BatchBuilder`s, one
 `send_batch` per ~1 MB. Kafka appends a record batch to its partition whole
 and keeps the partition in order, so the journal still lands before the keys
-it covers; the bytes are what Faust's `json` codec would read back.
+it covers; the bytes are JSON that `streams.ownership.read_committed` reads back with
+`json.loads` (Faust never reads this changelog: `_faust.recover_outside_faust`).
 
 `PartitionWriter` is the only way records reach a changelog partition: a
 transactional aiokafka producer whose transactional id is the partition's
@@ -46,17 +47,24 @@ MAX_WAITING = 50_000
 
 Record = tuple[bytes, bytes]  # (key, value) as the changelog stores them
 
-#: Faust's `json` codec is `json.dumps` (ASCII); the same key bytes keep compaction working
-#: across versions. Compact separators only shorten the values.
+#: Keys are `json.dumps`'s bytes (ASCII), as earlier versions wrote them: compaction keeps
+#: the last record of each key, so the same key must keep the same bytes.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: orjson would write datetimes and dataclasses that `json.dumps` refuses; passed through,
+#: they reach `json` and fail the chunk as before instead of landing as text.
+_ORJSON = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def _value(value: Any) -> bytes:
-    """A value's JSON, as Faust's `json` codec reads it back (`json.loads`): orjson's compact
-    UTF-8, five times faster than `json.dumps` (a sixth of the engine's time was spent here);
-    `json` for what orjson refuses (an integer past 64 bits)."""
+    """A value's JSON as `json.loads` reads it back (`streams.ownership.read_committed`):
+    orjson's compact UTF-8, five times faster than `json.dumps` (a sixth of the engine's
+    time went here); `json` for what orjson refuses (an integer past 64 bits, the types
+    passed through above). The streams write only str, int, None, lists and str-keyed dicts.
+    """
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, option=_ORJSON)
     except TypeError:
         return _dumps(value).encode()
 
@@ -66,7 +74,7 @@ def encode(writes: list[tuple[str, Any]]) -> list[Record]:
 
     A journal `{"a": offsets, "n": events, "w": {key: value}}` is followed by writes of the
     same value objects, so their encodings are kept (by identity, while
-    `writes` holds them alive) and reused. Keys are `json.dumps`'s bytes, as Faust's.
+    `writes` holds them alive) and reused. Keys are `json.dumps`'s bytes.
     """
     memo: dict[int, bytes] = {}
     out: list[Record] = []

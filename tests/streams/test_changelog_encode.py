@@ -1,10 +1,13 @@
-"""What `streams.changelog.encode` writes is what Faust's `json` codec reads back."""
+"""What `streams.changelog.encode` writes is what `json.loads` reads back (the changelog's
+reader, `streams.ownership.read_committed`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,8 +29,8 @@ def test_a_chunk_reads_back_as_it_was_written(writes: dict[str, Any], events: in
     journal = {"a": {"t": 7}, "n": events, "w": writes}
     chunk = [("J|0", journal), *writes.items()]
     out = encode(chunk)
-    # keys are json.dumps's own bytes (compaction keys records by them); values decode as
-    # json.loads would (Faust's json codec), non-ASCII text and integers past 64 bits included
+    # keys are json.dumps's own bytes (compaction keys records by them); values decode with
+    # json.loads as they were, non-ASCII text and integers past 64 bits included
     assert [k for k, _ in out] == [json.dumps(k).encode() for k, _ in chunk]
     assert [json.loads(v) for _, v in out] == [v for _, v in chunk]
 
@@ -35,3 +38,9 @@ def test_a_chunk_reads_back_as_it_was_written(writes: dict[str, Any], events: in
 def test_a_journal_without_an_event_count_has_none() -> None:
     ((_, value),) = encode([("J|3", {"a": {}, "w": {"K|3|x": ["统计", 1]}})])
     assert json.loads(value) == {"a": {}, "w": {"K|3|x": ["统计", 1]}}
+
+
+def test_a_value_json_cannot_write_still_fails_the_chunk() -> None:
+    # orjson would write a datetime as text; the table would then differ from its changelog
+    with pytest.raises(TypeError):
+        encode([("K|0|x", {"at": dt.datetime(2024, 12, 31, 17, 30)})])
