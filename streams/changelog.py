@@ -77,18 +77,20 @@ def encode(writes: list[tuple[str, Any]]) -> list[Record]:
     `writes` holds them alive) and reused. Keys are `json.dumps`'s bytes.
     """
     memo: dict[int, bytes] = {}
+    keys: dict[str, bytes] = {}  # the journal's keys, written again as records right after
     out: list[Record] = []
     for key, value in writes:
         if key.startswith("J|"):
             parts = []
             for k, v in value["w"].items():
                 text = memo[id(v)] = _value(v)
-                parts.append(_dumps(k).encode() + b":" + text)
+                name = keys[k] = _dumps(k).encode()
+                parts.append(name + b":" + text)
             count = b',"n":' + _value(value["n"]) if "n" in value else b""
             encoded = b'{"a":' + _value(value["a"]) + count + b',"w":{' + b",".join(parts) + b"}}"
         else:
             encoded = memo.get(id(value)) or _value(value)
-        out.append((_dumps(key).encode(), encoded))
+        out.append((keys.get(key) or _dumps(key).encode(), encoded))
     return out
 
 

@@ -73,7 +73,7 @@ class BatchRebuild:
     #: the row files, not a table in memory; `own_figures` runs it with polars' streaming engine.
     effective: pl.LazyFrame
     #: The `effective` contributions to OPEN_CASES, planned over the case events' rows alone.
-    case_items: pl.LazyFrame | None = None
+    case_items: pl.LazyFrame
     events: int = 0  # events read (duplicates included)
     invalid: int = 0  # records that do not validate (read and skipped)
     refolded: int = 0  # rows folded on read (older files, or folded by other contracts code)
@@ -101,10 +101,7 @@ class BatchRebuild:
         `contracts.fold.open_cases` over this rebuild's effective contributions, the same
         ones `own_figures` tallies into `aux.open_cases`. The problem ledger and the
         `no_open_cases` expectation's list both take this answer."""
-        items = self.case_items
-        if items is None:
-            items = self.effective.filter(pl.col("cell") == OPEN_CASES)
-        rows = items.select(list(CONTRIBUTION_SCHEMA)).collect(engine="streaming")
+        rows = self.case_items.select(list(CONTRIBUTION_SCHEMA)).collect(engine="streaming")
         return open_cases(
             (Contribution(*row) for row in rows.iter_rows()),
             since_ms=cutoff.since_ms,
@@ -261,7 +258,7 @@ def fold_rows(
     return BatchRebuild(
         registry,
         effective,
-        case_items=case_items,
+        case_items,
         events=events,
         involved=tricky.height,
         outcomes=outcomes,
@@ -277,7 +274,9 @@ def fold_rows(
 def _repeated(hashes: pl.Series) -> pl.Series:
     """The values of `hashes` that occur more than once, each once: by a numpy sort, 0.5 s
     for ten million 64-bit hashes where polars' `is_duplicated` took 2.7 s (measured at
-    10M archived rows, polars 2.1). Nulls are not values here (the hashes have none)."""
+    10M archived rows, polars 2.1). Nulls are not values here (the hashes have none).
+    (`contracts.quality.event_rows._repeating` is the same method on the check's side of
+    the layout, which may not import the warehouse.)"""
     ordered = np.sort(hashes.drop_nulls().to_numpy())
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     return pl.Series(hashes.name, np.unique(twice), dtype=hashes.dtype)
