@@ -13,6 +13,12 @@ from typing import TextIO
 
 from rich.console import Console
 
+# Polars' allocator (jemalloc) hands memory it freed back to the system after half a second
+# instead of ten, so one step's scratch space is not still held when the next one peaks:
+# set before polars loads, for this process and every one it starts. `arrears check` of
+# ten million events peaked 1,919 MB without it and 1,786 MB with it (issue 18).
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:500,muzzy_decay_ms:0")
+
 from pipeline.errors import CliError, ExitCode
 from pipeline.help import Parser, wrap
 

@@ -8,7 +8,7 @@ neither a grade nor a name for such a batch, so the written pages are edited, as
 warning sign, a warning-only suite says so (in its page's header and on the index), and
 each page names what it validated (`describe_batches`: the snapshot id and cutoff).
 
->>> mark_docs(docs_dir, outcomes, describe_batches(meta, previous_meta))  # doctest: +SKIP
+>>> mark_docs(docs_dir, outcomes, describe_batches(meta, prev), runner.suite_of)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from contracts.quality.catalogue import CHECK_BY_ID
 from contracts.quality.result import FAILED, Outcome
 
-__all__ = ["WARNING_CLASS", "describe_batches", "mark_docs", "warning_only_batches"]
+__all__ = ["WARNING_CLASS", "describe_batches", "mark_docs", "warning_only_suites"]
 
 #: The class every warning mark carries, so a reader (or a test) finds them.
 WARNING_CLASS = "arrears-warning"
@@ -45,7 +45,9 @@ _INDEX_WARNING = f"fas fa-exclamation-triangle text-warning {WARNING_CLASS}"
 
 
 def describe_batches(meta: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, str]:
-    """What each batch's page validated, in words: the snapshot id and cutoff."""
+    """What each suite's page validated, in words: the snapshot id and cutoff. Keyed by
+    batch, or by a page of a batch validated a column at a time (`events.unit_event`),
+    which `mark_docs` prefers to its batch's."""
     snap = f"snapshot {meta.get('snapshot_id') or '?'} (cutoff {meta.get('cutoff') or '?'})"
     against = (
         f" against the previous snapshot {previous.get('snapshot_id') or '?'} "
@@ -53,39 +55,53 @@ def describe_batches(meta: Mapping[str, Any], previous: Mapping[str, Any] | None
         if previous is not None
         else ""
     )
+    events = f"the archived events behind {snap}"
     return {
         "cells_schema": f"cells.parquet of {snap}",
         "cells": f"the figures of {snap}",
         "changes": f"the figures of {snap}{against}",
-        "events": f"the archived events behind {snap}; received_event and unit_event "
-        "number an event by the row of its first copy (check-result.json names them)",
+        "events": events,
+        "events.received_event": f"{events}; received_event numbers an event by the row of "
+        "its first copy (check-result.json names them)",
+        "events.unit_event": f"{events}; unit_event numbers an event by the first row "
+        "carrying its event_id (check-result.json names them)",
         "dead_letters": f"the dead letters for {snap}",
     }
 
 
-def warning_only_batches(outcomes: Iterable[Outcome]) -> set[str]:
-    """The batches whose failures are all warnings (at least one)."""
+def warning_only_suites(outcomes: Iterable[Outcome], suite_of: Mapping[str, str]) -> set[str]:
+    """The suites (`suite_of`: check id -> the suite it ran in, without `arrears.`) whose
+    failures are all warnings (at least one)."""
     failed: dict[str, set[str]] = {}
     for outcome in outcomes:
         if outcome.status == FAILED:
-            failed.setdefault(CHECK_BY_ID[outcome.check].batch, set()).add(outcome.grade)
-    return {batch for batch, grades in failed.items() if grades == {"warning"}}
+            suite = suite_of.get(outcome.check, CHECK_BY_ID[outcome.check].batch)
+            failed.setdefault(suite, set()).add(outcome.grade)
+    return {suite for suite, grades in failed.items() if grades == {"warning"}}
 
 
-def mark_docs(docs_dir: Path, outcomes: Iterable[Outcome], described: Mapping[str, str]) -> None:
-    """Edit the written validation pages and the index (see the module)."""
+def mark_docs(
+    docs_dir: Path,
+    outcomes: Iterable[Outcome],
+    described: Mapping[str, str],
+    suite_of: Mapping[str, str],
+) -> None:
+    """Edit the written validation pages and the index (see the module). `suite_of` names
+    the suite each check ran in (`SuiteRunner.suite_of`)."""
     outcomes = list(outcomes)
     warned = {o.check for o in outcomes if o.status == FAILED and o.grade == "warning"}
-    quiet = warning_only_batches(outcomes)
+    quiet = warning_only_suites(outcomes, suite_of)
     validations = docs_dir / "validations"
     for page in sorted(validations.rglob("*.html")) if validations.is_dir() else []:
-        batch = page.relative_to(validations).parts[1]
+        # validations/<suite name, a folder a dot>/<run name>/<run time>/<batch id>.html
+        suite = ".".join(page.relative_to(validations).parts[1:-3])
         text = page.read_text("utf-8")
         new = _mark_rows(text, warned)
-        if batch in quiet:
+        if suite in quiet:
             new = _HEADER_STATUS.sub(lambda m: m.group(1) + _HEADER_WARNING, new, count=1)
-        if batch in described:
-            new = new.replace(_NO_ASSET, f"Data asset: {escape(described[batch])}")
+        what = described.get(suite) or described.get(suite.split(".")[0])
+        if what is not None:
+            new = new.replace(_NO_ASSET, f"Data asset: {escape(what)}")
         if new != text:
             page.write_text(new, "utf-8")
     index = docs_dir / "index.html"
@@ -118,7 +134,7 @@ def _mark_index(text: str, quiet: set[str]) -> str:
     """The index lists each run as a JS object starting with its `validation_success` cell."""
     parts = text.split("{'validation_success':")
     for i, part in enumerate(parts[1:], 1):
-        suite = re.search(r"'_expectation_suite_name_sort': 'arrears\.([a-z_]+)'", part)
+        suite = re.search(r"'_expectation_suite_name_sort': 'arrears\.([a-z_.]+)'", part)
         if suite is None or suite.group(1) not in quiet:
             continue
         part = part.replace(_INDEX_FAILED, _INDEX_WARNING, 1)

@@ -21,7 +21,7 @@ from contracts.events import RETRACTED
 from contracts.fold import OpenCase
 from contracts.quality.frames import ARCHIVE_COLUMNS, offset_ends
 
-__all__ = ["CONFLICT_SCHEMA", "EventTables", "LedgerAnswer", "prepare_events"]
+__all__ = ["CONFLICT_SCHEMA", "GX_COLUMNS", "EventTables", "LedgerAnswer", "prepare_events"]
 
 # The employer's code out of the raw JSON line. The employer object holds no nested
 # object, so a regex is exact and ~4x faster than a JSON
@@ -58,6 +58,18 @@ class LedgerAnswer:
 CONFLICT_SCHEMA = {"topic": pl.Utf8, "partition": pl.Int32, "offset": pl.Int64}
 
 
+#: The columns of `EventTables.gx_frame`.
+GX_COLUMNS = (
+    "received_event",
+    "unit_event",
+    "foreign_target",
+    "source",
+    "unit",
+    "occurred_at_ms",
+    "employer_id",
+)
+
+
 @dataclass
 class EventTables:
     """The archived events behind a snapshot, prepared once for GX and for the evidence.
@@ -70,9 +82,9 @@ class EventTables:
     rows: pl.DataFrame  # see prepare_events for the columns
     archive: pl.LazyFrame
 
-    def gx_frame(self) -> pd.DataFrame:
-        """The narrow pandas batch the event suite runs on (one conversion, no strings
-        but the rare foreign targets).
+    def gx_frame(self, columns: Sequence[str] = GX_COLUMNS) -> pd.DataFrame:
+        """These of the narrow columns the event suite runs on (`GX_COLUMNS`), as pandas:
+        one conversion, no strings but the rare foreign targets.
 
         `received_event` numbers each key's first row and every resend the Ledger refuses
         as a conflict by the row of that key's first copy: unique unless a conflicting
@@ -83,11 +95,14 @@ class EventTables:
         the findings. `foreign_target` is the target of a correction or retraction naming
         no event of its own unit but one of another unit's (else null).
         """
-        frame = self.rows.select(
-            "received_event", "unit_event", "foreign_target", "source", "unit", "occurred_at_ms"
-        ).to_pandas(types_mapper=_NULLABLE_INT.get)
-        frame["employer_id"] = _pandas_categorical(self.rows["employer_id"])
-        return frame
+        unknown = set(columns) - set(GX_COLUMNS)
+        assert not unknown, f"not a column of the event suite: {sorted(unknown)}"
+        numbers = [c for c in columns if self.rows.schema[c] != pl.Categorical]
+        frame = self.rows.select(numbers).to_pandas(types_mapper=_NULLABLE_INT.get)
+        for name in columns:
+            if name not in numbers:
+                frame[name] = _pandas_categorical(self.rows[name])
+        return frame[list(columns)]
 
     def name(self, numbers: list[Any], column: str) -> dict[Any, str]:
         """The key (`received_event`) or event_id (`unit_event`) each number stands for."""

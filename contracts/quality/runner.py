@@ -116,7 +116,7 @@ def run_check(
         assert ledger is not None  # checked on entry
         events = prepare_events(archive, snapshot.meta, ledger)
         say(f"event suite on {events.rows.height:,} archived events")
-        runner.run("events", events.gx_frame(), ctx)
+        runner.run_by_columns("events", events.gx_frame, ctx)
 
     if dead_letters is None:
         runner.skip("dead_letters", "not run: no dead letters given")
@@ -135,7 +135,7 @@ def run_check(
         context.build_data_docs(site_names=[DOCS_SITE])
         # GX marks a failed warning like a critical failure and names no in-memory batch.
         described = describe_batches(snapshot.meta, previous.meta if previous else None)
-        mark_docs(docs_dir, runner.outcomes.values(), described)
+        mark_docs(docs_dir, runner.outcomes.values(), described, runner.suite_of)
         index = str(docs_dir / "index.html")
 
     return CheckResult(
@@ -165,7 +165,9 @@ def _run_name(snapshot: SnapshotInput) -> str:
 def _freshness(events: EventTables, config: QualityConfig, cutoff_ms: int) -> list[dict[str, Any]]:
     """Each source's last event at or before the cutoff, and its silence against the limit."""
     last = dict(
-        events.rows.filter(pl.col("occurred_at_ms") <= cutoff_ms)
+        # the two columns first: filtering all of ten million rows held 700 MB more
+        events.rows.select("source", "occurred_at_ms")
+        .filter(pl.col("occurred_at_ms") <= cutoff_ms)
         .group_by("source")
         .agg(pl.col("occurred_at_ms").max())
         .iter_rows()

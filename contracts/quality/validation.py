@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -25,8 +27,9 @@ class SuiteRunner:
         self.config = config
         #: what the Data Docs name each run by (snapshot id and cutoff), not `__none__`
         self.run_name = run_name
-        self.source = context.data_sources.add_pandas("arrears")
         self.outcomes: dict[str, Outcome] = {}
+        #: check id -> the suite it ran in, without `arrears.` (its Data Docs page)
+        self.suite_of: dict[str, str] = {}
 
     def skip(self, batch: str, note: str) -> None:
         for check in _checks(batch):
@@ -34,14 +37,44 @@ class SuiteRunner:
 
     def run(self, batch: str, frame: pd.DataFrame, ctx: SuiteContext) -> bool:
         """Validate `frame` against the batch's suite; True if nothing failed."""
-        suite = self.context.suites.add(gx.ExpectationSuite(name=f"arrears.{batch}"))
+        return self._validate(batch, batch, frame, build_expectations(ctx, batch))
+
+    def run_by_columns(
+        self, batch: str, frame_of: Callable[[list[str]], pd.DataFrame], ctx: SuiteContext
+    ) -> bool:
+        """Validate the batch's suite a column at a time: the expectations naming the same
+        columns run together on a frame of those columns alone (`frame_of(columns)`), one
+        group after another, each its own page in the Data Docs (`arrears.<batch>.<column>`).
+
+        For the event suite's ten million rows: GX copies its whole batch for each metric
+        of a column expectation (the rows whose column is not null), and keeps every
+        metric until the run ends, so one frame of all the columns peaked 930 MB over the
+        rows for the first expectation alone. True if nothing failed.
+        """
+        groups: dict[tuple[str, ...], list[Any]] = {}
         for expectation in build_expectations(ctx, batch):
+            groups.setdefault(_columns_named(expectation), []).append(expectation)
+        ok = True
+        for columns, expectations in groups.items():
+            name = f"{batch}.{columns[0]}"
+            ok = self._validate(batch, name, frame_of(list(columns)), expectations) and ok
+        return ok
+
+    def _validate(
+        self, batch: str, name: str, frame: pd.DataFrame, expectations: list[Any]
+    ) -> bool:
+        """Run `expectations` as the suite `arrears.<name>` on `frame`, with a data source
+        of its own that is dropped afterwards: GX's execution engine (one a data source)
+        keeps each batch it loaded and every metric it computed for as long as it lives."""
+        suite = self.context.suites.add(gx.ExpectationSuite(name=f"arrears.{name}"))
+        for expectation in expectations:
             suite.add_expectation(expectation)
-        asset = self.source.add_dataframe_asset(batch)
+        source = self.context.data_sources.add_pandas(f"arrears.{name}")
+        asset = source.add_dataframe_asset(name)
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(
-                name=f"arrears.{batch}",
-                data=asset.add_batch_definition_whole_dataframe(batch),
+                name=f"arrears.{name}",
+                data=asset.add_batch_definition_whole_dataframe(name),
                 suite=suite,
             )
         )
@@ -56,18 +89,33 @@ class SuiteRunner:
             result_format["result_format"] = "SUMMARY"  # bounded lists on millions of rows
         from great_expectations.core.run_identifier import RunIdentifier
 
-        validation = definition.run(
-            batch_parameters={"dataframe": frame},
-            result_format=result_format,
-            run_id=RunIdentifier(run_name=self.run_name) if self.run_name else None,
-        )
+        try:
+            validation = definition.run(
+                batch_parameters={"dataframe": frame},
+                result_format=result_format,
+                run_id=RunIdentifier(run_name=self.run_name) if self.run_name else None,
+            )
+        finally:
+            self.context.data_sources.delete(source.name)
+            # GX leaves reference cycles that hold its metrics' arrays: collected now, the
+            # event suite's RSS stays level from one column to the next instead of growing
+            # by some 100 MB a column (measured at ten million rows).
+            gc.collect()
         ok = True
         for item in validation.results:
             check = _check_of(item.expectation_config.meta)
+            self.suite_of[check.id] = name
             outcome = _from_gx(check, item, self.config.max_listed)
             self.outcomes[check.id] = outcome
             ok = ok and not outcome.failed
         return ok
+
+
+def _columns_named(expectation: Any) -> tuple[str, ...]:
+    """The columns an expectation reads: its `column` and any other `..._column` field."""
+    fields = sorted(vars(expectation).items())
+    named = [v for k, v in fields if k == "column" and isinstance(v, str)]
+    return (*named, *(v for k, v in fields if k.endswith("_column") and isinstance(v, str)))
 
 
 def _checks(batch: str) -> list[Check]:

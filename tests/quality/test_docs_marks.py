@@ -114,12 +114,24 @@ def test_a_critical_failure_keeps_its_red_cross_beside_a_marked_warning(refused:
 
 def test_every_validation_page_names_the_snapshot_and_cutoff_it_validated(warned: Path) -> None:
     pages = sorted((warned / "data_docs/validations").rglob("*.html"))
-    assert len(pages) == 5
+    assert len(pages) == 4 + 6  # the event suite's page a column (SuiteRunner.run_by_columns)
     for page in pages:
         text = page.read_text("utf-8")
         assert "Data asset: None" not in text and "__none__" not in text, page
         head = header(page)
         assert f"snapshot snap-checked (cutoff {CUTOFF})" in head, head
         assert "snap-checked@2024-12-31T235959+0800" in text  # the run's name
+    events = sorted(
+        p.relative_to(warned / "data_docs/validations/arrears/events").parts[0]
+        for p in (warned / "data_docs/validations/arrears/events").rglob("*.html")
+    )
+    assert events == [
+        "employer_id",
+        "foreign_target",
+        "received_event",
+        "source",
+        "unit",
+        "unit_event",
+    ]
     changes = header(validation_page(warned, "changes"))
     assert f"against the previous snapshot snap-clean (cutoff {CUTOFF})" in changes
