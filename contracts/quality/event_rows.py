@@ -102,7 +102,8 @@ class EventTables:
         for name in columns:
             if name not in numbers:
                 frame[name] = _pandas_categorical(self.rows[name])
-        return frame[list(columns)]
+        # in the order asked (selecting by a list copies the frame, so only when it differs)
+        return frame if list(frame.columns) == list(columns) else frame[list(columns)]
 
     def name(self, numbers: list[Any], column: str) -> dict[Any, str]:
         """The key (`received_event`) or event_id (`unit_event`) each number stands for."""

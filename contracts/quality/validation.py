@@ -53,7 +53,10 @@ class SuiteRunner:
         """
         groups: dict[tuple[str, ...], list[Any]] = {}
         for expectation in build_expectations(ctx, batch):
-            groups.setdefault(_columns_named(expectation), []).append(expectation)
+            columns = _columns_named(expectation)
+            if not columns:
+                raise ValueError(f"{batch}: {type(expectation).__name__} names no column")
+            groups.setdefault(columns, []).append(expectation)
         ok = True
         for columns, expectations in groups.items():
             name = f"{batch}.{columns[0]}"

@@ -8,6 +8,7 @@ import gc
 import weakref
 
 import pandas as pd
+import pytest
 
 from contracts.quality._gx import gx
 from contracts.quality.catalogue import CHECKS
@@ -86,3 +87,10 @@ def test_a_page_of_warnings_is_warning_only_beside_a_critical_page_of_its_batch(
         "dead_letters.open_warning": "dead_letters",
     }
     assert warning_only_suites(outcomes, suite_of) == {"events.foreign_target", "dead_letters"}
+
+
+def test_a_suite_with_table_expectations_cannot_run_by_columns() -> None:
+    runner = SuiteRunner(gx.get_context(mode="ephemeral"), load_quality_config(), "probe")
+    ctx = SuiteContext(kit.REGISTRY, runner.config, kit.CUTOFF_MS, kit.LEAVES)
+    with pytest.raises(ValueError, match="names no column"):
+        runner.run_by_columns("cells", lambda columns: pd.DataFrame(), ctx)
