@@ -43,8 +43,9 @@ from streams._faust import (
     recovered,
     retrieve_failures,
     seek,
+    shorten_fetch_wait,
 )
-from streams.app import create_app, create_runtime
+from streams.app import FETCH_MAX_WAIT_MS, create_app, create_runtime
 from streams.errors import StreamsError, UnsupportedVersion
 from streams.runtime import Runtime
 from tests.streams.harness import Harness, ListOwnership, run
@@ -220,6 +221,31 @@ def test_seek_waits_on_the_consumers_seek_wait() -> None:
         consumer.seek_wait = recorder  # type: ignore[method-assign]
         await seek(runtime.app, {TP("t", 2): 9})
         assert recorder.calls == [({TP("t", 2): 9},)]
+
+    with_runtime(body)
+
+
+def test_the_workers_consumer_fetches_with_the_short_wait() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        thread = app.consumer._thread  # type: ignore[attr-defined]
+        consumer = thread._create_worker_consumer(app.transport)
+        assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 100
+        # ... which aiokafka's start hands to the Fetcher it builds.
+        start = inspect.getsource(type(consumer).start)
+        assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+
+    with_runtime(body)
+
+
+def test_without_the_hook_fausts_driver_waits_a_second_and_a_half() -> None:
+    async def body(runtime: Runtime) -> None:
+        app = runtime.app
+        thread = app.consumer._thread  # type: ignore[attr-defined]
+        del thread._create_worker_consumer  # the class's own, unwrapped
+        assert thread._create_worker_consumer(app.transport)._fetch_max_wait_ms == 1500
+        shorten_fetch_wait(app, 7)
+        assert thread._create_worker_consumer(app.transport)._fetch_max_wait_ms == 7
 
     with_runtime(body)
 
