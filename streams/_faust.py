@@ -13,10 +13,14 @@ They are read against faust-streaming 0.15.3 and aiokafka 0.14.0, the versions p
 in pyproject.toml. `check_versions` (called by `streams.app.create_app`) refuses any
 other: an upgrade means reading every function below against the new code, then moving
 the pins here and in pyproject.toml together (a test checks that they agree).
+
+Size: one door means one file; the longest piece is Faust's fetch loop, copied with
+the one line `deliver_without_tasks` changes, so that it is read beside what it changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
@@ -38,6 +42,7 @@ __all__ = [
     "seek",
     "make_flush_a_barrier",
     "shorten_fetch_wait",
+    "deliver_without_tasks",
     "after_recovery",
     "recover_outside_faust",
     "retrieve_failures",
@@ -212,6 +217,134 @@ def shorten_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
         return consumer
 
     thread._create_worker_consumer = create_worker_consumer
+
+
+# -- handing records to the agent --------------------------------------------------------
+
+
+class _Resumed:
+    """The rest of a coroutine that has run to its first suspension, as an awaitable.
+
+    `yielded` is what the coroutine's first `send(None)` gave (the future it waits on, or
+    None for a bare yield); a task awaiting this passes it on, and every later step, send
+    or throw (cancellation included), goes to the coroutine as if the task had driven it
+    from the start.
+    """
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Any, yielded: Any) -> None:
+        self._coro, self._yielded = coro, yielded
+
+    def __await__(self) -> Any:
+        coro, value = self._coro, self._yielded
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def deliver_without_tasks(app: faust.App) -> None:
+    """Hand each fetched record to the agent's stream without creating four tasks for it.
+
+    Faust's fetch loop (`Consumer._drain_messages`, faust/transport/consumer.py) hands
+    each record on with `await self.wait_first(callback(message), self.suspend_flow.
+    wait())`: mode's `Service.wait_first` makes a task of each (and of the consumer's
+    stopped and crashed events), `asyncio.wait`s for the first, and cancels the rest.
+    That was 45 us of the worker's 250 us an event (py-spy, `bench streams`). The
+    callback (`Conductor.on_message`, faust/transport/conductor.py: flow control, the
+    producer buffer's ebb, the decode, the stream queue's put) almost never waits, so
+    its coroutine is first run by hand: when it ends at once, nothing was waited for and
+    the outcome is the one `wait_first` would have had (its task, made first, would have
+    run first, to the end). When it waits (a full stream queue, flow control suspended
+    for a rebalance), the rest of it (`_Resumed`) goes through `wait_first` exactly as
+    Faust does, so a rebalance still abandons a record that cannot be handed on.
+
+    The loop below is Faust 0.15.3's `_drain_messages` with that one change, installed
+    as the consumer instance's `_drain_messages`, which the `Fetcher` service calls
+    (`Fetcher._fetcher`). Call before the app starts.
+    """
+    from faust.transport.consumer import CONSUMER_FETCHING
+
+    consumer = cast(Any, app.consumer)
+
+    async def _drain_messages(fetcher: Any) -> None:  # pragma: no cover - Faust's loop
+        self = consumer
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            handing = callback(message)
+                            try:
+                                yielded = handing.send(None)
+                            except StopIteration:
+                                pass  # handed on without waiting
+                            else:
+                                await self.wait_first(
+                                    _Resumed(handing, yielded), self.suspend_flow.wait()
+                                )
+                            set_read_offset(tp, offset)
+                        else:
+                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+    consumer._drain_messages = _drain_messages
 
 
 # -- table recovery --------------------------------------------------------------------

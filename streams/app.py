@@ -40,6 +40,11 @@ its session timeout, then resumed); what this module adds is the Faust side:
   before a crash;
 - should a record still arrive past an unapplied offset, the engine refuses
   it (`Engine.handle`, a gap) and the consumer is moved back (`Runtime._seek_back`);
+- records reach the agent without Faust's per-record tasks: the fetch loop runs each
+  record's hand-over by hand and races it against a rebalance (as Faust does) only when
+  it must wait (`_faust.deliver_without_tasks`); and the consumer's fetch waits at most
+  `FETCH_MAX_WAIT_MS` on the broker, not Faust's 1.5 s, which a fetch of only the idle
+  partitions used to spend while the busy ones waited (`_faust.shorten_fetch_wait`);
 - dead letters are acknowledged by Kafka before the chunk that records the
   rejected offset as applied is written, so a rejected record cannot be lost (a
   zombie may send some again: same ids, listed once).
@@ -209,6 +214,7 @@ def create_runtime(
     )
     _faust.make_flush_a_barrier(app, lambda: runtime.ownership.flush())
     _faust.shorten_fetch_wait(app, FETCH_MAX_WAIT_MS)
+    _faust.deliver_without_tasks(app)
     _faust.recover_outside_faust(table)
 
     async def take_over(active_tps: set[TP], standby_tps: set[TP]) -> None:

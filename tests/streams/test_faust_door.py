@@ -35,6 +35,7 @@ from streams._faust import (
     assigned_partitions,
     check_versions,
     commit_offsets,
+    deliver_without_tasks,
     generation,
     make_flush_a_barrier,
     message_generation,
@@ -372,6 +373,119 @@ def test_a_failed_take_over_stops_the_worker() -> None:
         )
         await runtime.take_over()
         assert [repr(e) for e in fatal] == [repr(OSError("no broker"))]
+
+    with_runtime(body)
+
+
+# -- handing records to the agent ---------------------------------------------------------
+
+
+class _Msg:
+    def __init__(self, offset: int) -> None:
+        self.topic, self.partition, self.offset = "t", 0, offset
+
+
+def _drain(
+    runtime: Runtime, offsets: list[int], handle: Callable[[Any], Awaitable[None]]
+) -> Awaitable[None]:
+    """Run the installed fetch loop over one fetch of `offsets`, handing each to `handle`."""
+    consumer: Any = runtime.app.consumer
+    fetcher = type("Fetcher", (), {"_stopped": asyncio.Event()})()
+
+    async def getmany(timeout: float) -> Any:
+        for offset in offsets:
+            yield TP("t", 0), _Msg(offset)
+        fetcher._stopped.set()
+
+    consumer.getmany = getmany
+    consumer.callback = handle
+    return consumer._drain_messages(fetcher)
+
+
+def _counting_wait_first(consumer: Any) -> list[int]:
+    calls: list[int] = []
+    faust_wait_first = consumer.wait_first
+
+    async def wait_first(*coros: Any, **kw: Any) -> Any:
+        calls.append(len(coros))
+        return await faust_wait_first(*coros, **kw)
+
+    consumer.wait_first = wait_first
+    return calls
+
+
+def test_a_record_handed_on_at_once_makes_no_task() -> None:
+    async def body(runtime: Runtime) -> None:
+        handed: list[int] = []
+
+        async def handle(message: Any) -> None:
+            handed.append(message.offset)
+
+        consumer: Any = runtime.app.consumer
+        calls = _counting_wait_first(consumer)
+        await _drain(runtime, [0, 1, 2], handle)
+        assert handed == [0, 1, 2] and calls == []
+        assert consumer._read_offset[TP("t", 0)] == 2
+        # Faust's own loop races every record against the suspended flow, in tasks
+        del consumer._drain_messages
+        await _drain(runtime, [3, 4], handle)
+        assert handed == [0, 1, 2, 3, 4] and calls == [2, 2]
+        deliver_without_tasks(runtime.app)
+        await _drain(runtime, [5], handle)
+        assert calls == [2, 2]
+
+    with_runtime(body)
+
+
+def test_a_record_that_must_wait_goes_through_wait_first_and_then_on() -> None:
+    async def body(runtime: Runtime) -> None:
+        loop = asyncio.get_running_loop()
+        room: asyncio.Future[str] = loop.create_future()
+        handed: list[tuple[int, str]] = []
+
+        async def handle(message: Any) -> None:
+            got = await room if message.offset == 1 else "at once"  # a full queue, once
+            handed.append((message.offset, got))
+
+        calls = _counting_wait_first(runtime.app.consumer)
+        loop.call_later(0.05, room.set_result, "room")
+        await asyncio.wait_for(_drain(runtime, [0, 1, 2], handle), 5)
+        assert handed == [(0, "at once"), (1, "room"), (2, "at once")]
+        assert calls == [2]  # the callback's rest and the suspended flow, as Faust races them
+
+    with_runtime(body)
+
+
+def test_a_rebalance_abandons_a_record_that_cannot_be_handed_on() -> None:
+    async def body(runtime: Runtime) -> None:
+        consumer: Any = runtime.app.consumer
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handed: list[int] = []
+        cancelled: list[int] = []
+
+        async def handle(message: Any) -> None:
+            if message.offset == 1:
+                try:
+                    await never  # the stream's queue stays full
+                except asyncio.CancelledError:
+                    cancelled.append(message.offset)
+                    raise
+            handed.append(message.offset)
+
+        asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)
+        await asyncio.wait_for(_drain(runtime, [0, 1, 2], handle), 5)
+        assert handed == [0, 2] and cancelled == [1]
+
+    with_runtime(body)
+
+
+def test_an_error_in_the_callback_stops_the_loop_as_in_faust() -> None:
+    async def body(runtime: Runtime) -> None:
+        async def handle(message: Any) -> None:
+            raise ValueError(f"bad {message.offset}")
+
+        with pytest.raises(ValueError, match="bad 0"):
+            await _drain(runtime, [0, 1], handle)
 
     with_runtime(body)
 
