@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -316,14 +317,19 @@ def deliver_without_tasks(app: faust.App) -> None:
                                 self._n_acked = 0
                                 await self.commit()
                             handing = callback(message)
-                            try:
-                                yielded = handing.send(None)
-                            except StopIteration:
-                                pass  # handed on without waiting
+                            if not inspect.iscoroutine(handing):  # not Faust's on_message
+                                await self.wait_first(handing, self.suspend_flow.wait())
                             else:
-                                await self.wait_first(
-                                    _Resumed(handing, yielded), self.suspend_flow.wait()
-                                )
+                                try:
+                                    yielded = handing.send(None)
+                                except StopIteration:
+                                    pass  # handed on without waiting
+                                else:
+                                    # wait_first makes this task first, so it starts (and
+                                    # takes over `handing`) before anything can cancel it
+                                    await self.wait_first(
+                                        _Resumed(handing, yielded), self.suspend_flow.wait()
+                                    )
                             set_read_offset(tp, offset)
                         else:
                             self.log.dev("DROPPED MESSAGE ROFF %r", offset)

@@ -57,9 +57,12 @@ class SuiteRunner:
             if not columns:
                 raise ValueError(f"{batch}: {type(expectation).__name__} names no column")
             groups.setdefault(columns, []).append(expectation)
+        firsts = [columns[0] for columns in groups]
         ok = True
         for columns, expectations in groups.items():
-            name = f"{batch}.{columns[0]}"
+            # a page is named by its first column, or by all of them where two share it
+            page = columns[0] if firsts.count(columns[0]) == 1 else ".".join(columns)
+            name = f"{batch}.{page}"
             ok = self._validate(batch, name, frame_of(list(columns)), expectations) and ok
         return ok
 
@@ -118,7 +121,8 @@ def _columns_named(expectation: Any) -> tuple[str, ...]:
     """The columns an expectation reads: its `column` and any other `..._column` field."""
     fields = sorted(vars(expectation).items())
     named = [v for k, v in fields if k == "column" and isinstance(v, str)]
-    return (*named, *(v for k, v in fields if k.endswith("_column") and isinstance(v, str)))
+    others = (v for k, v in fields if k.endswith("_column") and isinstance(v, str))
+    return tuple(dict.fromkeys([*named, *others]))  # each once, in that order
 
 
 def _checks(batch: str) -> list[Check]:

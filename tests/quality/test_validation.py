@@ -94,3 +94,35 @@ def test_a_suite_with_table_expectations_cannot_run_by_columns() -> None:
     ctx = SuiteContext(kit.REGISTRY, runner.config, kit.CUTOFF_MS, kit.LEAVES)
     with pytest.raises(ValueError, match="names no column"):
         runner.run_by_columns("cells", lambda columns: pd.DataFrame(), ctx)
+
+
+def test_groups_sharing_a_first_column_get_pages_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import contracts.quality.validation as validation
+
+    class Expectation:
+        def __init__(self, **columns: str) -> None:
+            vars(self).update(columns)
+
+    monkeypatch.setattr(
+        validation,
+        "build_expectations",
+        lambda ctx, batch: [
+            Expectation(column="source"),
+            Expectation(column="source", time_column="occurred_at_ms"),
+            Expectation(column="unit", other_column="unit"),  # a column named twice: once
+        ],
+    )
+    ran: list[tuple[str, list[str]]] = []
+    runner = SuiteRunner(gx.get_context(mode="ephemeral"), load_quality_config(), "probe")
+    monkeypatch.setattr(
+        runner, "_validate", lambda batch, name, frame, expectations: ran.append((name, frame))
+    )
+    ctx = SuiteContext(kit.REGISTRY, runner.config, kit.CUTOFF_MS, kit.LEAVES)
+    runner.run_by_columns("events", lambda columns: columns, ctx)  # type: ignore[arg-type,return-value]
+    assert ran == [
+        ("events.source", ["source"]),
+        ("events.source.occurred_at_ms", ["source", "occurred_at_ms"]),
+        ("events.unit", ["unit"]),
+    ]

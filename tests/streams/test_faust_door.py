@@ -235,6 +235,7 @@ def test_the_workers_consumer_fetches_with_the_short_wait() -> None:
         # ... which aiokafka's start hands to the Fetcher it builds.
         start = inspect.getsource(type(consumer).start)
         assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+        await consumer.stop()  # never started: closes its client quietly
 
     with_runtime(body)
 
@@ -244,9 +245,12 @@ def test_without_the_hook_fausts_driver_waits_a_second_and_a_half() -> None:
         app = runtime.app
         thread = app.consumer._thread  # type: ignore[attr-defined]
         del thread._create_worker_consumer  # the class's own, unwrapped
-        assert thread._create_worker_consumer(app.transport)._fetch_max_wait_ms == 1500
-        shorten_fetch_wait(app, 7)
-        assert thread._create_worker_consumer(app.transport)._fetch_max_wait_ms == 7
+        for wait, hook in ((1500, None), (7, 7)):
+            if hook is not None:
+                shorten_fetch_wait(app, hook)
+            consumer = thread._create_worker_consumer(app.transport)
+            assert consumer._fetch_max_wait_ms == wait
+            await consumer.stop()
 
     with_runtime(body)
 
