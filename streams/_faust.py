@@ -284,6 +284,8 @@ def deliver_without_tasks(app: faust.App) -> None:
     async def _drain_messages(fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         self = consumer
         callback = self.callback
+        # Faust's `on_message` is an `async def`; anything else gets Faust's own race
+        by_hand = inspect.iscoroutinefunction(callback)
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
@@ -317,7 +319,7 @@ def deliver_without_tasks(app: faust.App) -> None:
                                 self._n_acked = 0
                                 await self.commit()
                             handing = callback(message)
-                            if not inspect.iscoroutine(handing):  # not Faust's on_message
+                            if not by_hand:
                                 await self.wait_first(handing, self.suspend_flow.wait())
                             else:
                                 try:
