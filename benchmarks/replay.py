@@ -1,11 +1,12 @@
 """`arrears bench replay`: rebuild time of the December snapshot, from Kafka and from the
-archive, against a bare kafka-python consumer reading the same topics and doing nothing.
+archive, against a bare kafka-python consumer reading the same topics and doing nothing
+(and, beside it, a bare confluent-kafka one: the Kafka replay's reads use that client).
 
 Not a test: it measures on the machine at hand. Each phase runs in its own forked
 process so its peak resident memory is its own. Steps: generate N lines with
 `arrears generate` (realistic dirt: resends, conflicts, corrections, retractions,
 late arrivals, bad records), produce them to fresh bench topics keyed by unit,
-then time (1) the bare consumer, (2) the replay from Kafka through the fold,
+then time (1) the bare consumers, (2) the replay from Kafka through the fold,
 (3) archiving, (4) the batch recompute from the archive; and check that (2) and
 (4) give the same cells. With --rounds N, (1) and (2) run N times in turns and the target
 is judged on the median ratio, the rounds' cells checked equal.
@@ -51,6 +52,7 @@ from warehouse.archive import Archiver
 from warehouse.archive_files import archive_files, archive_paths
 from warehouse.batch import BatchRebuild
 from warehouse.kafka_log import log_end, source_topics
+from warehouse.log_fetch import plan_batches
 from warehouse.replay import rebuild_from_archive, rebuild_from_kafka
 from warehouse.snapshot import compare
 
@@ -175,6 +177,15 @@ def _bare(bootstrap: str, topics: list[str]) -> dict[str, Any]:
             n += len(records)
         pending = {tp for tp in pending if consumer.position(tp) < end[tp.topic][tp.partition]}
     consumer.close()
+    return {"records": n}
+
+
+def _bare_rdkafka(bootstrap: str, topics: list[str]) -> dict[str, Any]:
+    """The floor with the replay's own client: confluent-kafka reading every partition in one
+    process, as `warehouse.log_fetch` reads a reader's, and doing nothing with the records."""
+    end = log_end(bootstrap, topics)
+    plan = [(t, p, end[t][p]) for t in topics for p in end[t]]
+    n = sum(len(batch) for _, _, batch in plan_batches(bootstrap, "arrears-bench", plan))
     return {"records": n}
 
 
@@ -368,6 +379,8 @@ def run(args: argparse.Namespace) -> int:
                 of = f" (round {k + 1} of {args.rounds})" if args.rounds > 1 else ""
                 say(f"bare consumer{of} ...")
                 bare = _in_child(_bare, bootstrap, topics)
+                say(f"bare confluent-kafka consumer{of} ...")
+                rdkafka = _in_child(_bare_rdkafka, bootstrap, topics)
                 say(f"replay from Kafka through the fold{of} ...")
                 kafka = _in_child(
                     _kafka, bootstrap, topics, args.cutoff, str(work / f"kafka-{k}.parquet")
@@ -375,14 +388,18 @@ def run(args: argparse.Namespace) -> int:
                 rounds.append(
                     {
                         "bare": bare,
+                        "bare_rdkafka": rdkafka,
                         "kafka": kafka,
                         "ratio": round(bare["seconds"] / kafka["seconds"], 4),
+                        "ratio_rdkafka": round(rdkafka["seconds"] / kafka["seconds"], 4),
                     }
                 )
             # The round of the median ratio stands for the run (the lower one of two).
             middle = sorted(rounds, key=lambda r: r["ratio"])[(len(rounds) - 1) // 2]
             figures["bare"], figures["kafka"] = middle["bare"], middle["kafka"]
+            figures["bare_rdkafka"] = middle["bare_rdkafka"]
             figures["kafka_ratio_to_bare"] = middle["ratio"]
+            figures["kafka_ratio_to_rdkafka"] = middle["ratio_rdkafka"]
             if not args.kafka_only:
                 say("archiving ...")
                 figures["archive_write"] = _in_child(
@@ -433,6 +450,7 @@ def run(args: argparse.Namespace) -> int:
     n = figures["produced"]
     phases = (
         "bare",
+        "bare_rdkafka",
         "kafka",
         "archive_write",
         "batch",
@@ -483,7 +501,8 @@ def _show(console: Console, figures: dict[str, Any], cutoff: str) -> None:
     for col in ("phase", "seconds", "records/s", "peak RSS MB"):
         table.add_column(col, justify="left" if col == "phase" else "right")
     for phase, name in (
-        ("bare", "bare consumer (floor)"),
+        ("bare", "bare kafka-python consumer (floor)"),
+        ("bare_rdkafka", "bare confluent-kafka consumer"),
         ("kafka", "replay from Kafka"),
         ("archive_write", "archive (write)"),
         ("batch", "batch from archive"),
@@ -515,7 +534,8 @@ def _show(console: Console, figures: dict[str, Any], cutoff: str) -> None:
     median = " (median of the rounds; the table shows that round)" if len(ratios) > 1 else ""
     summary = (
         f"Kafka replay / bare = {figures['kafka_ratio_to_bare']:.3f}{median} (target >= "
-        f"{TARGET_KAFKA_RATIO}: {'met' if t['kafka_met'] else 'NOT met'})"
+        f"{TARGET_KAFKA_RATIO}: {'met' if t['kafka_met'] else 'NOT met'}); / bare "
+        f"confluent-kafka = {figures['kafka_ratio_to_rdkafka']:.3f}"
     )
     if "archive_write" in figures:
         summary += (

@@ -76,6 +76,11 @@ def _replay(d: dict[str, Any]) -> tuple[str, str, str]:
             + (f"; median of {rounds} rounds, {low}-{high}" if rounds > 1 else "")
             + ")"
         )
+    if "kafka_ratio_to_rdkafka" in d:
+        parts[-1] += (
+            f" and {d['kafka_ratio_to_rdkafka']} of a bare confluent-kafka consumer "
+            f"({d['bare_rdkafka']['seconds']:.1f} s)"
+        )
     if "archive_ratio_to_bare" in d:
         a = d["archive_write"]
         parts.append(

@@ -2,12 +2,13 @@
 
 The replay from Kafka and the archive batch fold the same rows (`warehouse.schema.
 ROW_COLUMNS`). The archive holds them in Parquet; here each topic-partition up to its end
-in `upto` is read with kafka-python, every record parsed, validated with its key and
-folded as the stream workers do, and the rows go to an Arrow IPC file.
+in `upto` is read (with confluent-kafka: `warehouse.log_fetch` says why), every record
+parsed, validated with its key and folded as the stream workers do, and the rows go to an
+Arrow IPC file.
 
-Why processes: parsing and validating a record in Python costs several times what
-kafka-python spends fetching and decoding it, so one process cannot keep up with even a
-bare consumer. The topic-partitions are dealt out to one reader process per core (largest
+Why processes: parsing and validating a record in Python costs several times what the
+client spends fetching and decoding it, so one process cannot keep up with even a bare
+consumer. The topic-partitions are dealt out to one reader process per core (largest
 first, to the reader with the fewest records so far); each writes its own row files. Row
 order does not matter to the fold: it sorts the few rows the Ledger must see by log
 position, so the answer is the one a single reader in log order would give.
@@ -27,13 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-from kafka import TopicPartition
-from kafka.errors import KafkaError
 
 from contracts.registry import Registry
 from warehouse._durable import hook
 from warehouse.errors import WarehouseError
-from warehouse.kafka_log import consumer_for, partition_batches
+from warehouse.log_fetch import plan_batches
 from warehouse.offsets import Offsets
 from warehouse.readers import deal, run_readers
 from warehouse.record_rows import RAW_SCHEMA, ROW_SCHEMA, RecordRows
@@ -143,7 +142,6 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
     gc.freeze()
     gc.disable()
     try:
-        consumer = consumer_for(job.bootstrap, job.client_id)
         records = invalid = 0
         first_row = job.number << 32
         with (
@@ -153,28 +151,32 @@ def _reader(job: _Job, say: Callable[[str], None]) -> None:
             pa.ipc.new_file(raw_sink, RAW_SCHEMA) as raw_writer,
         ):
 
-            def flush(rows: RecordRows) -> int:
+            def flush(rows: RecordRows) -> None:
+                nonlocal first_row
                 batch, raws = rows.batch(first_row)
                 writer.write_batch(batch)
                 raw_writer.write_batch(raws)
-                return first_row + len(rows)
+                first_row += len(rows)
 
-            for topic, partition, end in job.plan:
-                rows = RecordRows(topic, partition)
-                for values in partition_batches(consumer, TopicPartition(topic, partition), end):
-                    for offset, value, key in values:
-                        if not rows.add(offset, value, key, job.registry):
-                            invalid += 1
-                    records += len(values)
-                    say(f"progress {len(values)}")
-                    hook("replay.reader-batch")
-                    if len(rows) >= job.flush_rows:
-                        first_row = flush(rows)
-                        rows = RecordRows(topic, partition)
-                        gc.collect(0)
+            # The partitions are read side by side (`warehouse.log_fetch`): one row buffer each.
+            buffers: dict[tuple[str, int], RecordRows] = {}
+            for topic, partition, values in plan_batches(job.bootstrap, job.client_id, job.plan):
+                rows = buffers.get((topic, partition))
+                if rows is None:
+                    rows = buffers[(topic, partition)] = RecordRows(topic, partition)
+                for offset, value, key in values:
+                    if not rows.add(offset, value, key, job.registry):
+                        invalid += 1
+                records += len(values)
+                say(f"progress {len(values)}")
+                hook("replay.reader-batch")
+                if len(rows) >= job.flush_rows:
+                    flush(rows)
+                    buffers[(topic, partition)] = RecordRows(topic, partition)
+                    gc.collect(0)
+            for rows in buffers.values():
                 if len(rows):
-                    first_row = flush(rows)
-        consumer.close()
+                    flush(rows)
         say(f"done {records} {invalid}")
-    except (WarehouseError, KafkaError, OSError, pa.ArrowException) as err:
+    except (WarehouseError, OSError, pa.ArrowException) as err:
         say("error reading the log failed: " + " ".join(str(err).split()))
