@@ -1,8 +1,9 @@
 """One archiver process (`warehouse.readers` runs it): its topic-partitions, from the
-committed offset to the round's end, parsed and folded (`warehouse.record_rows`, as the
-Kafka replay's readers do) and written as archive parts, durably, a partition's batch at a
-time. After each batch's files are renamed and their directories fsynced it says
-`written <topic> <partition> <next offset>`; the parent commits that offset, never before.
+committed offset to the round's end, read side by side (`warehouse.log_fetch`), parsed and
+folded (`warehouse.record_rows`, as the Kafka replay's readers do) and written as archive
+parts, durably, a partition's batch at a time. After each batch's files are renamed and
+their directories fsynced it says `written <topic> <partition> <next offset>`; the parent
+commits that offset, never before.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from contracts.registry import Registry
 from warehouse._durable import fsync_dir, hook
 from warehouse.archive_write import write_table_part
 from warehouse.errors import WarehouseError
-from warehouse.kafka_log import consumer_for, partition_batches
+from warehouse.log_fetch import plan_batches
 from warehouse.record_rows import RecordRows, archive_date, valid_event
 
 __all__ = ["ArchiveJob", "Span"]
@@ -61,6 +60,19 @@ class Span:
     skip: frozenset[int] = frozenset()
 
 
+@dataclass
+class _Buffered:
+    """One span's records read and not yet written: by (source, date), and how many."""
+
+    span: Span
+    buckets: dict[tuple[str, str], RecordRows] = field(default_factory=dict)
+    count: int = 0
+    next: int = 0  # the offset after the last record read
+
+    def __post_init__(self) -> None:
+        self.next = self.span.start
+
+
 @dataclass(frozen=True)
 class ArchiveJob:
     """What one archiver process is asked to do."""
@@ -88,35 +100,41 @@ class ArchiveJob:
         # the next records are parsed; one batch waits at most, so memory stays two batches.
         writer = _Writer()
         try:
-            consumer = consumer_for(self.bootstrap, self.client_id)
             try:
-                for span in self.spans:
-                    self._span(consumer, span, totals, by_source, tell, writer)
+                self._read(totals, by_source, tell, writer)
                 writer.wait()
             finally:
-                consumer.close()
                 writer.pool.shutdown(wait=False, cancel_futures=True)
-        except (WarehouseError, KafkaError, OSError, pa.ArrowException) as err:
+        except (WarehouseError, OSError, pa.ArrowException) as err:
             tell("error archiving failed: " + " ".join(str(err).split()))
             return
         tell("done " + json.dumps({**totals, "by_source": by_source}))
 
-    def _span(
+    def _read(
         self,
-        consumer: KafkaConsumer,
-        span: Span,
         totals: dict[str, int],
         by_source: dict[str, int],
         say: Callable[[str], None],
         writer: _Writer,
     ) -> None:
-        buckets: dict[tuple[str, str], RecordRows] = {}
+        """The spans read side by side (`warehouse.log_fetch`), each into its own buckets;
+        when the buffered records reach `flush_records`, the span holding most is written."""
+        spans = {(s.topic, s.partition): _Buffered(s) for s in self.spans}
         buffered = 0
-        tp = TopicPartition(span.topic, span.partition)
-        batches = partition_batches(consumer, tp, span.end, span.start)
-        for values in batches:
+
+        def flush(b: _Buffered, next_offset: int) -> None:
+            nonlocal buffered
+            writer.submit(self._write, b.span, b.buckets, next_offset, totals, by_source, say)
+            buffered -= b.count
+            b.buckets, b.count = {}, 0
+
+        plan = [(s.topic, s.partition, s.end) for s in self.spans]
+        starts = {(s.topic, s.partition): s.start for s in self.spans}
+        for topic, partition, values in plan_batches(self.bootstrap, self.client_id, plan, starts):
+            b = spans[(topic, partition)]
+            skip, buckets = b.span.skip, b.buckets
             for offset, value, key in values:
-                if offset in span.skip:
+                if offset in skip:
                     totals["skipped"] += 1
                     continue
                 event = valid_event(value, key, self.registry)
@@ -126,15 +144,19 @@ class ArchiveJob:
                 where = (event.source, archive_date(event.occurred_at))
                 rows = buckets.get(where)
                 if rows is None:
-                    rows = buckets[where] = RecordRows(span.topic, span.partition, archive=True)
+                    rows = buckets[where] = RecordRows(topic, partition, archive=True)
                 rows.append(offset, value, event)
+                b.count += 1
                 buffered += 1
+            if values:
+                b.next = values[-1][0] + 1
             totals["read"] += len(values)
             say(f"progress {len(values)}")
-            if values and buffered >= self.flush_records:
-                writer.submit(self._write, span, buckets, values[-1][0] + 1, totals, by_source, say)
-                buckets, buffered = {}, 0
-        writer.submit(self._write, span, buckets, span.end, totals, by_source, say)
+            if buffered >= self.flush_records:
+                largest = max(spans.values(), key=lambda x: x.count)
+                flush(largest, largest.next)
+        for b in spans.values():  # each span is read to its end: say so, files or none
+            flush(b, b.span.end)
 
     def _write(
         self,

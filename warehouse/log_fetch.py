@@ -1,11 +1,13 @@
-"""The Kafka replay's reads with confluent-kafka (librdkafka): a reader's topic-partitions
-from their beginning up to their ends, a fetch at a time.
+"""The bulk reads of the source topics with confluent-kafka (librdkafka): a reader
+process's topic-partitions, each from a start offset up to its end, a fetch at a time. The
+Kafka replay's readers (`warehouse.kafka_rows`) and the archiver's (`warehouse.
+archive_reader`) read this way.
 
 Why not kafka-python here: its fetch and record decoding in Python took 17% of a replay
 reader's CPU (8 us a record), where librdkafka decodes in C and hands over a record for
 about 2.5 us (`arrears bench replay`, whose bare floors measure both clients). Everything
-else that talks to Kafka (admin, ingest, the archiver, the record-by-record replay) keeps
-kafka-python, the design card's client.
+else that talks to Kafka (admin, ingest, the archiver's offset commits, the record-by-record
+replay) keeps kafka-python, the design card's client.
 
 Two settings matter, both measured: all of a reader's partitions are assigned at once (one
 at a time, each assignment waited about a second for its first fetch), and the fetcher
@@ -15,8 +17,9 @@ a reader that fell behind its queue sat idle for a second each time).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
@@ -24,6 +27,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from warehouse.errors import WarehouseError
 
 __all__ = ["plan_batches", "STALL_SECONDS"]
+
+#: librdkafka's own log lines (a refused connection it retries, say) go here, not to stderr:
+#: a read that cannot finish fails with one clear WarehouseError instead.
+_LOG = logging.getLogger(__name__)
+_LOG.addHandler(logging.NullHandler())
 
 #: How long a read may go without progress before it fails (a dead broker, a lost partition).
 STALL_SECONDS = 60.0
@@ -36,6 +44,9 @@ _CONFIG = {
     # the same records; librdkafka's default, read_committed, would also wait on open
     # transactions past the ends this read was given.
     "isolation.level": "read_uncommitted",
+    # A start offset the log no longer holds (retention deleted it) is an error, never a
+    # silent jump to the log's end or beginning.
+    "auto.offset.reset": "error",
     "fetch.max.bytes": 64 * 1024 * 1024,
     "max.partition.fetch.bytes": 16 * 1024 * 1024,
     "fetch.wait.max.ms": 10,
@@ -49,10 +60,14 @@ Batch = list[tuple[int, bytes, bytes | None]]
 
 
 def plan_batches(
-    bootstrap: str, client_id: str, plan: Sequence[tuple[str, int, int]]
+    bootstrap: str,
+    client_id: str,
+    plan: Sequence[tuple[str, int, int]],
+    starts: Mapping[tuple[str, int], int] | None = None,
 ) -> Iterator[tuple[str, int, Batch]]:
     """(topic, partition, [(offset, value, key)]) of every record of the plan's
-    (topic, partition, end): from the partition's beginning up to `end` (exclusive).
+    (topic, partition, end): from `starts[(topic, partition)]` (the partition's beginning
+    if it has none there) up to `end` (exclusive).
 
     The partitions are read side by side, so batches of different partitions interleave;
     within one partition the offsets ascend. Offsets the log no longer has (transaction
@@ -60,15 +75,20 @@ def plan_batches(
     that the client reports it cannot do (an unknown topic or partition), fails with
     WarehouseError.
     """
-    left = {(topic, partition): end for topic, partition, end in plan if end > 0}
+    first = dict(starts or {})
+    left = {(t, p): end for t, p, end in plan if end > first.get((t, p), 0)}
     if not left:
         return
     try:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "client.id": client_id, **_CONFIG})
+        consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "client.id": client_id, **_CONFIG}, logger=_LOG
+        )
     except KafkaException as err:
         raise WarehouseError(f"cannot make a Kafka client for {bootstrap}: {err}") from err
     try:
-        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in left])
+        consumer.assign(
+            [TopicPartition(t, p, first.get((t, p), OFFSET_BEGINNING)) for t, p in left]
+        )
         last_progress = time.monotonic()
         while left:
             # Any: a message with no error always has its topic, partition, offset and value,
@@ -78,7 +98,7 @@ def plan_batches(
             for message in messages:
                 error = message.error()
                 if error is not None:
-                    _raise_if_fatal(error, bootstrap)
+                    _raise_if_fatal(error, message.topic(), message.partition(), bootstrap)
                     continue
                 at = (message.topic(), message.partition())
                 end = left.get(at)
@@ -127,7 +147,15 @@ _PASSING = {
 }
 
 
-def _raise_if_fatal(error: KafkaError, bootstrap: str) -> None:
+def _raise_if_fatal(
+    error: KafkaError, topic: str | None, partition: int | None, bootstrap: str
+) -> None:
     if error.code() in _PASSING and not error.fatal():
         return
-    raise WarehouseError(f"reading the log from {bootstrap} failed: {error.str()}")
+    where = "the log" if topic is None else f"{topic}:{partition}"
+    hint = (
+        "; the log no longer holds (or never held) the offset this read starts at"
+        if error.code() == KafkaError._AUTO_OFFSET_RESET  # noqa: SLF001
+        else ""
+    )
+    raise WarehouseError(f"reading {where} from {bootstrap} failed: {error.str()}{hint}")

@@ -4,6 +4,7 @@ log skips (transaction markers) not waited for, and a clear error when a read ca
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -27,9 +28,13 @@ def _produce(bootstrap: str, topic: str, per_partition: int, partitions: int) ->
     producer.close()
 
 
-def _read(bootstrap: str, plan: list[tuple[str, int, int]]) -> dict[int, list[tuple]]:
+def _read(
+    bootstrap: str,
+    plan: list[tuple[str, int, int]],
+    starts: dict[tuple[str, int], int] | None = None,
+) -> dict[int, list[tuple]]:
     got: dict[int, list[tuple]] = {}
-    for _, partition, batch in plan_batches(bootstrap, "test-log-fetch", plan):
+    for _, partition, batch in plan_batches(bootstrap, "test-log-fetch", plan, starts):
         got.setdefault(partition, []).extend(batch)
     return got
 
@@ -45,6 +50,27 @@ def test_reads_every_partition_up_to_its_end_and_no_further(
     for p, rows in got.items():
         assert [offset for offset, _, _ in rows] == list(range(len(rows)))
         assert rows[-1][1:] == (f"{p}-{len(rows) - 1}".encode(), f"k{p}".encode())
+
+
+def test_a_start_offset_begins_the_read_there(
+    broker: BrokerInfo, topic_factory: Callable[..., str]
+) -> None:
+    topic = topic_factory(partitions=2)
+    _produce(broker.bootstrap, topic, per_partition=50, partitions=2)
+    got = _read(
+        broker.bootstrap, [(topic, 0, 50), (topic, 1, 30)], {(topic, 0): 45, (topic, 1): 30}
+    )
+    assert list(got) == [0]  # partition 1 starts at its end: nothing to read
+    assert [offset for offset, _, _ in got[0]] == [45, 46, 47, 48, 49]
+
+
+def test_a_start_the_log_does_not_hold_fails_not_jumps(
+    broker: BrokerInfo, topic_factory: Callable[..., str]
+) -> None:
+    topic = topic_factory(partitions=1)
+    _produce(broker.bootstrap, topic, per_partition=10, partitions=1)
+    with pytest.raises(WarehouseError, match=topic):
+        _read(broker.bootstrap, [(topic, 0, 30)], {(topic, 0): 20})
 
 
 def test_an_empty_plan_or_empty_partitions_read_nothing(
@@ -66,7 +92,11 @@ def test_a_transaction_marker_at_the_end_is_skipped_not_waited_for(
         producer.send(topic, value=str(i).encode(), partition=0)
     producer.commit_transaction()
     producer.close()
-    end = log_end(broker.bootstrap, [topic])[topic][0]
+    # The coordinator writes the commit marker after commit_transaction returns.
+    deadline = time.monotonic() + 30
+    while (end := log_end(broker.bootstrap, [topic])[topic][0]) < 4:
+        assert time.monotonic() < deadline, "the commit marker was never written"
+        time.sleep(0.1)
     assert end == 4  # three records and the commit marker
     got = _read(broker.bootstrap, [(topic, 0, end)])
     assert [value for _, value, _ in got[0]] == [b"0", b"1", b"2"]
