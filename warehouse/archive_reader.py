@@ -67,10 +67,7 @@ class _Buffered:
     span: Span
     buckets: dict[tuple[str, str], RecordRows] = field(default_factory=dict)
     count: int = 0
-    next: int = 0  # the offset after the last record read
-
-    def __post_init__(self) -> None:
-        self.next = self.span.start
+    next: int = 0  # the offset after the last record read (the span's start before any)
 
 
 @dataclass(frozen=True)
@@ -119,7 +116,7 @@ class ArchiveJob:
     ) -> None:
         """The spans read side by side (`warehouse.log_fetch`), each into its own buckets;
         when the buffered records reach `flush_records`, the span holding most is written."""
-        spans = {(s.topic, s.partition): _Buffered(s) for s in self.spans}
+        spans = {(s.topic, s.partition): _Buffered(s, next=s.start) for s in self.spans}
         buffered = 0
 
         def flush(b: _Buffered, next_offset: int) -> None:

@@ -12,6 +12,7 @@ from infra.admin import admin_client, end_offsets
 from infra.settings import Settings
 from infra.topics import SOURCES, source_topic
 from warehouse.errors import OffsetsError, WarehouseError
+from warehouse.log_fetch import STALL_SECONDS
 from warehouse.offsets import Offsets, format_offsets
 from warehouse.rebuild import LogRecord
 
@@ -24,8 +25,6 @@ __all__ = [
     "partition_batches",
 ]
 
-#: How long a read may go without progress before it fails (a dead broker, a lost partition).
-STALL_SECONDS = 60.0
 _FETCH = {
     "fetch_max_bytes": 64 * 1024 * 1024,
     "max_partition_fetch_bytes": 16 * 1024 * 1024,

@@ -33,16 +33,18 @@ __all__ = ["plan_batches", "STALL_SECONDS"]
 _LOG = logging.getLogger(__name__)
 _LOG.addHandler(logging.NullHandler())
 
-#: How long a read may go without progress before it fails (a dead broker, a lost partition).
+#: How long a read may go without progress before it fails (a dead broker, a lost partition);
+#: `warehouse.kafka_log`'s reads use it too. Here, not there: the reader processes that
+#: import this module do not load kafka-python.
 STALL_SECONDS = 60.0
 _CONFIG = {
     # Required by the client; nothing is ever committed under it (assign, no subscribe).
-    "group.id": "arrears-replay-reads",
+    "group.id": "arrears-bulk-reads",
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
-    # What kafka-python (the archiver, the record-by-record replay) reads, so every path folds
-    # the same records; librdkafka's default, read_committed, would also wait on open
-    # transactions past the ends this read was given.
+    # What kafka-python (the record-by-record replay) and the workers' aiokafka read, so every
+    # path folds the same records; librdkafka's default, read_committed, would also wait on
+    # open transactions past the ends this read was given.
     "isolation.level": "read_uncommitted",
     # A start offset the log no longer holds (retention deleted it) is an error, never a
     # silent jump to the log's end or beginning.
