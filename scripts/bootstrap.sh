@@ -31,6 +31,8 @@ fi
 echo "arrears: setting up $venv (first run or pyproject.toml changed)..." >&2
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-"$venv/bin/python" -m pip install --quiet -e "$root[dev]" >&2
+# setuptools warns (a UserWarning) that folders named like the packages may shadow them in
+# an editable install: they are the packages. A clerk should not read that.
+PYTHONWARNINGS="ignore::UserWarning" "$venv/bin/python" -m pip install --quiet -e "$root[dev]" >&2
 echo "$want" > "$stamp"
 assets
