@@ -6,7 +6,7 @@ Not a test. In fresh bench topics (deleted afterwards), with real
 1. two workers share the partitions; N events are produced and applied, so
    the changelog holds their state;
 2. a steady trickle of further events (--rate events/s) starts, and one
-   worker is killed (SIGKILL): after the session timeout (10 s) the group
+   worker is killed (SIGKILL): after the session timeout (6 s) the group
    gives its partitions to the survivor, which must take them over (fence,
    read their changelog back);
 3. the survivor's /status/ is read every 0.1 s until it has applied the log
@@ -52,6 +52,7 @@ from infra.errors import InfraError
 from infra.settings import Settings
 from infra.topics import SOURCES, run_prefix, source_topic
 from pipeline.errors import CliError
+from streams.group import SESSION_TIMEOUT_S
 
 __all__ = ["register_recovery"]
 
@@ -182,6 +183,7 @@ def _measure(
             "rate": rate,
             "seconds": seconds,
             "partitions": settings.partitions,
+            "session_timeout_s": SESSION_TIMEOUT_S,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "stalled_s": round(stalled, 1),
             "owned_all_s": None if owned_all is None else round(owned_all, 1),

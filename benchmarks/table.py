@@ -127,12 +127,17 @@ def _replay(d: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _session(d: dict[str, Any]) -> float:
+    """The session timeout a recovery run had: 10 s before its figures said it."""
+    return float(d.get("session_timeout_s", 10))
+
+
 def _recovery(d: dict[str, Any]) -> tuple[str, str, str]:
     return (
         f"`arrears bench recovery --events {d['events']:,}`",
         f"kill -9 of one of two workers: the survivor stalls at most {d['stalled_s']} s, owns "
-        f"every partition after {d['owned_all_s']} s (10 s of it the session timeout), is "
-        f"caught up {d['caught_up_s']} s after the kill{_load(d)}",
+        f"every partition after {d['owned_all_s']} s ({_session(d):g} s of it the session "
+        f"timeout), is caught up {d['caught_up_s']} s after the kill{_load(d)}",
         "no stop of the world",
     )
 

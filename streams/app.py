@@ -74,7 +74,7 @@ from contracts.registry import Registry
 from infra.settings import Settings
 from infra.topics import SOURCES, dead_letter_topic, source_topic
 from streams import _faust, web
-from streams.group import TABLE, app_id, group_dir
+from streams.group import SESSION_TIMEOUT_S, TABLE, app_id, group_dir
 from streams.live import live_workers
 from streams.ownership import CHANGELOG_BATCH, Ownership
 from streams.runtime import CHUNK_KEYS, Runtime
@@ -176,9 +176,8 @@ def create_runtime(
         broker_commit_interval=0.5,
         broker_commit_every=sys.maxsize,
         table_standby_replicas=0,
-        # A killed worker must leave the group quickly so its partitions move on
-        # (Faust's default session timeout is 60 s; Kafka's minimum is 6 s).
-        broker_session_timeout=10.0,
+        # A killed worker must leave the group quickly so its partitions move on.
+        broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=20.0,
         web_enabled=web_port is not None,

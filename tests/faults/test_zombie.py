@@ -23,6 +23,7 @@ from infra.admin import ensure_topics
 from infra.broker import BrokerInfo
 from infra.settings import Settings
 from streams.changelog import Fenced, PartitionWriter
+from streams.group import SESSION_TIMEOUT_S
 from streams.live import gather
 from streams.ownership import read_committed
 from tests.faults.verdict import Verdict, three_paths
@@ -39,9 +40,6 @@ from tests.streams.kafka_kit import (
 from tests.streams.workload import FINAL, workload
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-#: streams.app's broker_session_timeout (10 s), and a margin for the group to notice.
-SESSION_TIMEOUT = 10.0
 
 
 def _counts(worker: WorkerProcess) -> dict[str, int]:
@@ -100,7 +98,7 @@ def test_a_paused_worker_changes_nothing_after_its_partitions_moved(
             60,
             "z2 to apply events on z1's partitions",
         )
-        time.sleep(max(0.0, paused_at + SESSION_TIMEOUT + 3 - time.monotonic()))
+        time.sleep(max(0.0, paused_at + SESSION_TIMEOUT_S + 3 - time.monotonic()))
         assert producer.streaming(), "the second slice was over before z1 resumed"
     finally:
         zombie.resume()  # whatever happened: a stopped process cannot be stopped at teardown
