@@ -4,6 +4,7 @@ with the rows of files folded by other contracts code (or not at all) folded aga
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,7 @@ def archive_rows(
     """The archived rows before `upto` in ROW_COLUMNS (any order, lazily); invalid and
     refolded counts. Rows the files hold no fold for are parsed and folded here."""
     files = [f for f in archive_files(root) if f.topic in topics]
+    spans = Counter(f.path for f in files)  # a compacted file's partitions, one entry each
     current = fold_fingerprint().encode()
     folded: list[tuple[ArchiveFile, int | None]] = []
     stale: list[tuple[ArchiveFile, int | None]] = []
@@ -52,20 +54,20 @@ def archive_rows(
     parts: list[pl.LazyFrame] = []
     to_fold: list[pl.DataFrame] = []
     if folded:
-        rows = _scan(folded)
+        rows = _scan(folded, spans)
         if maybe_unfolded:  # rows written without a fold (a tool that left the columns empty)
             keys = (
-                _scan(maybe_unfolded)
+                _scan(maybe_unfolded, spans)
                 .filter(pl.col("contributions").is_null())
                 .select("topic", "partition", "offset")
                 .collect(engine="streaming")
             )
             if keys.height:
-                to_fold.append(_raw_of(maybe_unfolded, keys))
+                to_fold.append(_raw_of(maybe_unfolded, spans, keys))
                 rows = rows.filter(pl.col("contributions").is_not_null())
         parts.append(rows)
     if stale:
-        to_fold.append(_scan(stale, _RAW_COLUMNS).collect())
+        to_fold.append(_scan(stale, spans, _RAW_COLUMNS).collect())
     invalid = refolded = 0
     for frame in to_fold:
         refolded += frame.height
@@ -80,15 +82,25 @@ def archive_rows(
 
 
 def _scan(
-    files: list[tuple[ArchiveFile, int | None]], columns: list[str] | None = None
+    files: list[tuple[ArchiveFile, int | None]],
+    spans: Counter[Path],
+    columns: list[str] | None = None,
 ) -> pl.LazyFrame:
-    """One lazy scan of whole files, plus one per file cut by `upto` or shared with other
-    partitions (a compacted file: read by partition)."""
+    """One lazy scan of the files read whole, plus one per partition of a file cut by
+    `upto`, or of a compacted file (`spans`: its partitions) only some of whose partitions
+    are read whole. A compacted file whose every partition is read whole is read once:
+    read partition by partition, the batch over a compacted archive read each file once
+    for each of its partitions in every pass (six times, with six partitions)."""
     columns = columns or ROW_COLUMNS
-    whole = [f.path for f, cut in files if cut is None and not f.shared]
+    read_whole = Counter(f.path for f, cut in files if cut is None)
+
+    def whole_file(f: ArchiveFile, cut: int | None) -> bool:
+        return cut is None and (not f.shared or read_whole[f.path] == spans[f.path])
+
+    whole = list(dict.fromkeys(f.path for f, cut in files if whole_file(f, cut)))
     scans = [pl.scan_parquet(whole, hive_partitioning=False).select(columns)] if whole else []
     for f, cut in files:
-        if cut is None and not f.shared:
+        if whole_file(f, cut):
             continue
         rows = pl.scan_parquet(f.path, hive_partitioning=False)
         if f.shared:
@@ -99,8 +111,10 @@ def _scan(
     return pl.concat(scans, how="vertical_relaxed")
 
 
-def _raw_of(files: list[tuple[ArchiveFile, int | None]], keys: pl.DataFrame) -> pl.DataFrame:
-    lazy = _scan(files, _RAW_COLUMNS)
+def _raw_of(
+    files: list[tuple[ArchiveFile, int | None]], spans: Counter[Path], keys: pl.DataFrame
+) -> pl.DataFrame:
+    lazy = _scan(files, spans, _RAW_COLUMNS)
     return lazy.join(keys.lazy(), on=["topic", "partition", "offset"], how="semi").collect()
 
 

@@ -27,6 +27,7 @@ from warehouse.archive_files import (
     compacted_files,
     read_archive,
 )
+from warehouse.archive_rows import archive_rows
 from warehouse.batch import BatchRebuild
 from warehouse.compaction import compact
 from warehouse.offsets import Offsets
@@ -131,3 +132,34 @@ def test_archive_compact_command(story: Story, cli: Callable[..., tuple[int, str
     assert found["written"] >= 1 and found["files_after"] < found["files_before"]
     assert found["archive"] == str(story.archive)
     assert_same(before, state(story.archive, story.o1))
+
+
+def _rows(root: Path, upto: Offsets) -> Any:
+    rows, _, _ = archive_rows(root, upto, set(TOPICS), REGISTRY)
+    return rows.collect().sort("topic", "partition", "offset")
+
+
+def test_a_compacted_file_read_whole_once_or_by_partition_gives_the_same_rows(
+    story: Story,
+) -> None:
+    # A compacted file holds several partitions; read whole only when every one of them is
+    # wanted whole, else partition by partition: nothing of a partition cut before its
+    # first offset, or past its end, may come in with the rest of the file.
+    end = archive_end(story.archive)
+    topic = next(t for t in TOPICS if len(end.get(t, {})) > 1)
+    first, second = sorted(end[topic])[:2]
+    cuts = {
+        "whole": end,
+        "one partition left out": {**end, topic: {**end[topic], first: 0}},
+        "one partition cut": {**end, topic: {**end[topic], second: end[topic][second] // 2}},
+    }
+    before = {name: _rows(story.archive, upto) for name, upto in cuts.items()}
+    compact(story.archive, settle_days=0)
+    assert any(f.shared and f.topic == topic for f in archive_files(story.archive))
+    for name, upto in cuts.items():
+        assert _rows(story.archive, upto).equals(before[name]), name
+    # read whole, the compacted files are one scan, each file in it once
+    plan = archive_rows(story.archive, end, set(TOPICS), REGISTRY)[0].explain()
+    assert plan.count("SCAN") == 1, plan
+    assert before["one partition left out"].height < before["whole"].height
+    assert before["one partition cut"].height < before["whole"].height
