@@ -82,7 +82,8 @@ class ArchiveJob:
     flush_records: int
 
     def __call__(self, say: Callable[[str], None]) -> None:
-        # Short-lived objects only: the collector runs once per written batch (see kafka_rows).
+        # No cyclic collection: nothing here makes cycles, and the process ends with its
+        # spans (see warehouse.kafka_rows; a pass per written part was 4% of a reader).
         gc.freeze()
         gc.disable()
         totals = {"read": 0, "archived": 0, "invalid": 0, "skipped": 0, "files": 0}
@@ -176,4 +177,3 @@ class ArchiveJob:
             fsync_dir(directory)
         hook("archive.files-written")
         say(f"written {span.topic} {span.partition} {next_offset}")
-        gc.collect(0)
