@@ -8,7 +8,6 @@ commits that offset, never before.
 
 from __future__ import annotations
 
-import gc
 import json
 import threading
 from collections.abc import Callable
@@ -82,10 +81,6 @@ class ArchiveJob:
     flush_records: int
 
     def __call__(self, say: Callable[[str], None]) -> None:
-        # No cyclic collection: nothing here makes cycles, and the process ends with its
-        # spans (see warehouse.kafka_rows; a pass per written part was 4% of a reader).
-        gc.freeze()
-        gc.disable()
         totals = {"read": 0, "archived": 0, "invalid": 0, "skipped": 0, "files": 0}
         by_source: dict[str, int] = {}
         lock = threading.Lock()

@@ -20,7 +20,6 @@ records are one process boundary, kept together so its two sides cannot drift.
 from __future__ import annotations
 
 import bisect
-import gc
 import itertools
 import os
 from collections.abc import Callable, Iterable
@@ -136,13 +135,6 @@ def _raw_path(rows_path: Path) -> Path:
 
 def _reader(job: _Job, say: Callable[[str], None]) -> None:
     """One reader process: its topic-partitions, in offset order, into one IPC file."""
-    # No cyclic collection in a reader: it makes row tuples that live until their batch is
-    # written and garbage that reference counting frees; a rejected record leaves no cycle
-    # (200,000 generated records, 1,032 of them invalid: `gc.collect()` found nothing
-    # unreachable). A pass after each written batch, over the rows buffered since, was 5%
-    # of a reader's time (py-spy, `bench replay` at 1M); the process ends with its plan.
-    gc.freeze()
-    gc.disable()
     try:
         records = invalid = 0
         first_row = job.number << 32

@@ -14,6 +14,7 @@ caller's `on_line`. A process that ends without `done` fails the run.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import selectors
 import subprocess
@@ -134,6 +135,14 @@ def _main() -> None:
     _die_with_parent()
     job = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout
+    # No cyclic collection in a reader (the replay's and the archiver's alike): it makes
+    # row tuples that live until their batch is written and garbage that reference
+    # counting frees; a rejected record leaves no cycle (200,000 generated records, 1,032
+    # of them invalid: `gc.collect()` found nothing unreachable). A pass per written batch
+    # was 5% of a replay reader's time and 4% of an archiver reader's (py-spy, 1M events);
+    # the process ends with its job.
+    gc.freeze()
+    gc.disable()
 
     def say(line: str) -> None:
         out.write(line + "\n")
