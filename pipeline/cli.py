@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from rich.console import Console
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:500,muzzy_decay_ms:0")
 
 from pipeline.errors import CliError, ExitCode
-from pipeline.help import Parser, wrap
+from pipeline.help import Parser, for_stream
 
 # Each module in pipeline/commands registers one subcommand (or a group of them)
 # through `register(subparsers)` and sets `func` on its parser. Order is the
@@ -112,13 +111,8 @@ def _pipe_closed(_console: object) -> None:
 
 def error_text(message: str, stream: TextIO) -> str:
     """`arrears: error: <message>`: one line into a pipe or a log (to grep), wrapped
-    between words by display width on a terminal (`pipeline.help.wrap`), which would
-    otherwise cut words at its edge."""
-    text = f"arrears: error: {message}"
-    if not stream.isatty():
-        return text
-    width = shutil.get_terminal_size((80, 24)).columns - 2  # room for the indent
-    return "\n".join("\n  ".join(wrap(line, width)) for line in text.splitlines())
+    between words on a terminal (`pipeline.help.for_stream`)."""
+    return for_stream(f"arrears: error: {message}", stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import argparse
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from rich.cells import cell_len
 
@@ -78,6 +78,16 @@ def _pieces(token: str, width: int) -> list[str]:
         elif part:
             out.append(part)
     return out
+
+
+def for_stream(text: str, stream: TextIO) -> str:
+    """`text` as is into a pipe or a log (a line to grep); on a terminal each of its lines
+    wrapped between words by display width (`wrap`), the rest indented by two: a terminal
+    would otherwise cut words at its edge."""
+    if not stream.isatty():
+        return text
+    width = shutil.get_terminal_size((80, 24)).columns - 2  # room for the indent
+    return "\n".join("\n  ".join(wrap(line, width)) for line in text.splitlines())
 
 
 def wrap(text: str, width: int) -> list[str]:

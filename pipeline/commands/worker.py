@@ -20,6 +20,7 @@ from infra.settings import Settings
 from infra.topics import SOURCES, source_topic
 from pipeline.errors import CliError, ExitCode
 from pipeline.flows.worker_status import StatusLine
+from pipeline.help import for_stream
 from pipeline.output import add_quiet
 from streams.errors import StreamsError
 from streams.trace import trace_to
@@ -229,9 +230,12 @@ def run(args: argparse.Namespace) -> int:
             ) from err
     entry = register_worker(settings, worker_id, port)
     print(
-        f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "
-        f"live form at http://127.0.0.1:{port}/form/<unit>/"
-        + (f"; created topics {', '.join(created)}" if created else ""),
+        for_stream(
+            f"worker {worker_id}: group {app_id(settings)}, broker {bootstrap}, "
+            f"live form at http://127.0.0.1:{port}/form/<unit>/"
+            + (f"; created topics {', '.join(created)}" if created else ""),
+            sys.stderr,
+        ),
         file=sys.stderr,
         flush=True,
     )
@@ -276,7 +280,7 @@ def _status_line(
         return None
 
     def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        print(for_stream(line, sys.stderr), file=sys.stderr, flush=True)
 
     return StatusLine(
         worker_id,

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from pipeline.cli import error_text
+from pipeline.help import for_stream
 
 MESSAGE = (
     "cannot reach Kafka at 127.0.0.1:9 (KafkaConnectionError: connection refused: no broker "
@@ -31,3 +32,19 @@ def test_on_an_80_column_terminal_it_wraps_between_words(monkeypatch: pytest.Mon
     assert lines[0].startswith("arrears: error: ") and lines[1].startswith("  ")
     assert " ".join(part.strip() for part in lines) == f"arrears: error: {MESSAGE} second line"
     assert lines[-1] == "second line"  # the message's own lines stay lines
+
+
+def test_the_workers_status_line_wraps_between_words_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `arrears worker` prints its lines through for_stream: cut at the 80th column, a
+    # terminal split "court" and "complaint" mid-word
+    monkeypatch.setenv("COLUMNS", "80")
+    line = (
+        "worker vm-1: partitions 0,1,2,3,4,5; 12,000 events applied; lag complaint 0, "
+        "court 0, inspection 0, mediation 0; last commit 23:48:17"
+    )
+    assert for_stream(line, io.StringIO()) == line
+    lines = for_stream(line, _Terminal()).splitlines()
+    assert len(lines) == 2 and all(len(part) <= 80 for part in lines), lines
+    assert " ".join(part.strip() for part in lines) == line
