@@ -15,14 +15,13 @@ other: an upgrade means reading every function below against the new code, then 
 the pins here and in pyproject.toml together (a test checks that they agree).
 
 Size: one door means one file; the longest piece is Faust's fetch loop, copied with
-the one line `deliver_without_tasks` changes, so that it is read beside what it changes.
+what `deliver_in_batches` changes, so that it is read beside what it changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -43,7 +42,7 @@ __all__ = [
     "seek",
     "make_flush_a_barrier",
     "shorten_fetch_wait",
-    "deliver_without_tasks",
+    "deliver_in_batches",
     "after_recovery",
     "recover_outside_faust",
     "retrieve_failures",
@@ -223,59 +222,34 @@ def shorten_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
 # -- handing records to the agent --------------------------------------------------------
 
 
-class _Resumed:
-    """The rest of a coroutine that has run to its first suspension, as an awaitable.
+def deliver_in_batches(
+    app: faust.App,
+    topics: frozenset[str],
+    handle: Callable[[list[Any], int], Awaitable[None]],
+) -> None:
+    """Hand each fetch's records of `topics` to `handle(records, generation)` at once,
+    as aiokafka's `ConsumerRecord`s, instead of one by one through the agent's stream.
 
-    `yielded` is what the coroutine's first `send(None)` gave (the future it waits on, or
-    None for a bare yield); a task awaiting this passes it on, and every later step, send
-    or throw (cancellation included), goes to the coroutine as if the task had driven it
-    from the start.
-    """
+    Faust turns every fetched record into a `Message` (`Consumer.getmany`), hands it to
+    `Conductor.on_message` (flow control, the producer's ebb, the decode into an `Event`,
+    the stream queue's put), and the agent's stream takes it out again, tracks it and
+    acks it: 60 of the worker's 130 us an event (py-spy, `bench streams`). The worker
+    needs none of it: it applies records per partition in offset order, drops a record
+    fetched in an older generation, refuses a gap, and takes where to resume from its
+    journal (`Runtime.rewind_to_journal`), not from acked offsets. So the fetch loop
+    below (Faust 0.15.3's `_drain_messages` and `getmany`, faust/transport/consumer.py)
+    keeps what Faust decides per fetch -- nothing while the flow is stopped (a seek back
+    to the committed offsets instead), only the active (not paused) partitions, nothing
+    more once the generation changes, nothing before a partition's read offset, which it
+    moves -- and hands the records of `topics` on as one list with the generation they
+    were fetched in. Records of any other topic take Faust's own way, record by record.
 
-    __slots__ = ("_coro", "_yielded")
-
-    def __init__(self, coro: Any, yielded: Any) -> None:
-        self._coro, self._yielded = coro, yielded
-
-    def __await__(self) -> Any:
-        coro, value = self._coro, self._yielded
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-def deliver_without_tasks(app: faust.App) -> None:
-    """Hand each fetched record to the agent's stream without creating four tasks for it.
-
-    Faust's fetch loop (`Consumer._drain_messages`, faust/transport/consumer.py) hands
-    each record on with `await self.wait_first(callback(message), self.suspend_flow.
-    wait())`: mode's `Service.wait_first` makes a task of each (and of the consumer's
-    stopped and crashed events), `asyncio.wait`s for the first, and cancels the rest.
-    That was 45 us of the worker's 250 us an event (py-spy, `bench streams`). The
-    callback (`Conductor.on_message`, faust/transport/conductor.py: flow control, the
-    producer buffer's ebb, the decode, the stream queue's put) almost never waits, so
-    its coroutine is first run by hand: when it ends at once, nothing was waited for and
-    the outcome is the one `wait_first` would have had (its task, made first, would have
-    run first, to the end). When it waits (a full stream queue, flow control suspended
-    for a rebalance), the rest of it (`_Resumed`) goes through `wait_first` exactly as
-    Faust does, so a rebalance still abandons a record that cannot be handed on.
-
-    The loop below is Faust 0.15.3's `_drain_messages` with that one change, installed
-    as the consumer instance's `_drain_messages`, which the `Fetcher` service calls
-    (`Fetcher._fetcher`). Call before the app starts.
+    No record of `topics` is then tracked or acked by Faust, so its timer commits none of
+    their offsets, and a rebalance does not wait for them (`Consumer.wait_empty`): the
+    caller commits offsets itself and must be safe against a rebalance mid-batch (the
+    runtime checks its writer, with no await before the table changes). Installed as
+    the consumer instance's `_drain_messages`, which the `Fetcher` service calls
+    (`Fetcher._fetcher`); call before the app starts.
     """
     from faust.transport.consumer import CONSUMER_FETCHING
 
@@ -284,58 +258,51 @@ def deliver_without_tasks(app: faust.App) -> None:
     async def _drain_messages(fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         self = consumer
         callback = self.callback
-        # Faust's `on_message` is an `async def`; anything else gets Faust's own race
-        by_hand = inspect.iscoroutinefunction(callback)
-        getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         get_read_offset = self._read_offset.__getitem__
         set_read_offset = self._read_offset.__setitem__
+        buffered = self._buffered_partitions
+        track_end_offset = self.app.monitor.track_tp_end_offset
+        to_message = self._to_message
         set_flag = self.diag.set_flag
         unset_flag = self.diag.unset_flag
-        commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        yield_every = 100
-        num_since_yield = 0
-        sleep = asyncio.sleep
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
+                records, active = await self._wait_next_records(1.0)
+                fetched = self.app.consumer_generation_id
                 await self.sleep(0)
-                if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            handing = callback(message)
-                            if not by_hand:
-                                await self.wait_first(handing, self.suspend_flow.wait())
-                            else:
-                                try:
-                                    yielded = handing.send(None)
-                                except StopIteration:
-                                    pass  # handed on without waiting
-                                else:
-                                    # wait_first makes this task first, so it starts (and
-                                    # takes over `handing`) before anything can cancel it
-                                    await self.wait_first(
-                                        _Resumed(handing, yielded), self.suspend_flow.wait()
-                                    )
-                            set_read_offset(tp, offset)
-                        else:
-                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
-                    unset_flag(CONSUMER_FETCHING)
+                if records is None or self.should_stop:
+                    continue
+                if not self.flow_active:
+                    try:
+                        await self.perform_seek()  # as Faust's getmany does
+                    except Exception as exc:  # noqa: BLE001 - Faust only warns, too
+                        self.log.warning(f"exception performing seek when flow not active {exc}")
+                    continue
+                batch: list[Any] = []
+                for tp, tp_records in records.items():
+                    if not self.flow_active or self.app.consumer_generation_id != fetched:
+                        break
+                    if not (active is None or tp in active or tp in buffered) or not tp_records:
+                        continue
+                    track_end_offset(tp, self.highwater(tp))
+                    r_offset = get_read_offset(tp)
+                    if r_offset is not None and tp_records[0].offset < r_offset:
+                        tp_records = [r for r in tp_records if r.offset >= r_offset]
+                        if not tp_records:
+                            continue
+                    if tp.topic in topics:
+                        batch += tp_records
+                    else:
+                        for record in tp_records:
+                            message = to_message(tp, record)
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                    set_read_offset(tp, tp_records[-1].offset)
+                if batch:
+                    await handle(batch, fetched)
+                unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 self.log.info("Broker stopped consumer, shutting down...")

@@ -5,15 +5,21 @@ while one worker at a time writes a partition; `streams.ownership` for why that
 holds even when a worker that lost a partition still writes (a zombie: paused past
 its session timeout, then resumed); what this module adds is the Faust side:
 
-- the agent works in batches (`take_events`); Faust acks a batch only after
-  the agent has handled it, so every acked event's table writes are already
-  queued in a changelog transaction of its partition (whole record batches,
-  `streams.changelog`), committed in the background;
-- Faust flushes the producer before it commits source offsets, but its buffer
-  flush gives up after 0.1 s without progress (faust/transport/producer.py,
-  `flush_atmost`) and does not cover our transactions, so a commit could overtake
-  changelog records. We make that flush commit the changelog records sent so far
-  and wait for that first (`_faust.make_flush_a_barrier`, `Ownership.flush`);
+- each fetch's records go to `Runtime.process_records` at once, in the consumer's
+  fetch loop, without Faust's messages, stream or acks (`_faust.deliver_in_batches`:
+  they cost Faust nearly half the worker's time); the agent over the source topics
+  is what makes Faust subscribe to them (and what the tests drive, through
+  `test_context()`, with the same runtime). A batch's table writes are queued in a
+  changelog transaction of its partition (whole record batches, `streams.changelog`)
+  in the same synchronous step that changes the table, committed in the background;
+- Faust acks none of those records, so it commits none of their offsets:
+  `Runtime.commit_applied` commits the journal's offsets every `COMMIT_INTERVAL`, after
+  the changelog transactions sent so far are committed (for Kafka's lag figures: where
+  a worker resumes comes from the journal, below). Should Faust commit an offset it
+  acked, it flushes the producer first, but its buffer flush gives up after 0.1 s
+  without progress (faust/transport/producer.py, `flush_atmost`) and does not cover
+  our transactions; that flush is made to commit the changelog records sent so far and
+  wait for that first (`_faust.make_flush_a_barrier`, `Ownership.flush`);
 - the changelog is fenced: each partition has one transactional id, whoever owns
   it. At every assignment, once Faust's recovery is done, while the source
   partitions are still paused (`_faust.after_recovery`), `Runtime.take_over` keeps
@@ -40,9 +46,7 @@ its session timeout, then resumed); what this module adds is the Faust side:
   before a crash;
 - should a record still arrive past an unapplied offset, the engine refuses
   it (`Engine.handle`, a gap) and the consumer is moved back (`Runtime._seek_back`);
-- records reach the agent without Faust's per-record tasks: the fetch loop runs each
-  record's hand-over by hand and races it against a rebalance (as Faust does) only when
-  it must wait (`_faust.deliver_without_tasks`); and the consumer's fetch waits at most
+- the consumer's fetch waits at most
   `FETCH_MAX_WAIT_MS` on the broker, not Faust's 1.5 s, which a fetch of only the idle
   partitions used to spend while the busy ones waited (`_faust.shorten_fetch_wait`);
 - dead letters are acknowledged by Kafka before the chunk that records the
@@ -88,6 +92,8 @@ BATCH_WITHIN = 0.05
 #: a fetch for the idle partitions must not keep the busy ones waiting
 #: (`_faust.shorten_fetch_wait`); an idle worker then asks ten times a second.
 FETCH_MAX_WAIT_MS = 100
+#: Seconds between offset commits (Faust's timer, and `Runtime.commit_applied`'s).
+COMMIT_INTERVAL = 0.5
 
 
 def _connect(signal: Any, receiver: Callable[..., Awaitable[None]]) -> None:
@@ -173,7 +179,7 @@ def create_runtime(
         # commit (`broker_commit_every`) would wait for it inside the fetch loop, holding
         # up every partition's records meanwhile. Where a worker resumes comes from the
         # journal anyway (`Runtime.rewind_to_journal`), not from these offsets.
-        broker_commit_interval=0.5,
+        broker_commit_interval=COMMIT_INTERVAL,
         broker_commit_every=sys.maxsize,
         table_standby_replicas=0,
         # A killed worker must leave the group quickly so its partitions move on.
@@ -213,7 +219,7 @@ def create_runtime(
     )
     _faust.make_flush_a_barrier(app, lambda: runtime.ownership.flush())
     _faust.shorten_fetch_wait(app, FETCH_MAX_WAIT_MS)
-    _faust.deliver_without_tasks(app)
+    _faust.deliver_in_batches(app, runtime.sources, runtime.process_records)
     _faust.recover_outside_faust(table)
 
     async def take_over(active_tps: set[TP], standby_tps: set[TP]) -> None:
@@ -242,6 +248,12 @@ def create_runtime(
             yield len(events)
 
     runtime.agent = tallies
+
+    async def commit_applied() -> None:
+        await runtime.commit_applied()
+
+    every: Any = app.timer(COMMIT_INTERVAL)  # faust's decorator is untyped
+    every(commit_applied)
 
     if web_port is not None:
         web.install(app, runtime, campaign, peers=lambda: live_workers(settings))

@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds a changelog transaction stays open at most (it is committed in the background).
 COMMIT_INTERVAL = 0.5
-#: Records queued for the changelog before `send` waits for them (backpressure).
-MAX_WAITING = 50_000
+#: Records queued for the changelog before `send` waits for them (backpressure). orjson
+#: 3.13 leaves each value it writes 4 KB of memory however short (its buffer is not
+#: shrunk), so 50,000 queued records once held 0.8 GB of a worker that outran its pump.
+MAX_WAITING = 5_000
 
 Record = tuple[bytes, bytes]  # (key, value) as the changelog stores them
 
@@ -221,8 +223,9 @@ class PartitionWriter:
                     if opened is None:
                         await self.producer.begin_transaction()
                         opened, deliveries, count = loop.time(), [], 0
-                    deliveries += await self._batches(records)
                     count += len(records)
+                    deliveries += await self._batches(records)
+                    del records  # in the batches now: not held through the commit's wait
                 if opened is not None and (
                     self._flushing or self._stopping or loop.time() - opened >= self.interval
                 ):

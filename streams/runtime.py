@@ -1,7 +1,8 @@
 """What the agent and the web pages share: the engine, the table, the counters.
 
-`Runtime.process` applies the agent's batches (per partition, in offset order, in
-journaled chunks; see `streams.engine`), handing each chunk's changelog records to
+`Runtime.process_records` applies each fetch's records (`_faust.deliver_in_batches`;
+the agent's batches in tests, through `process`), per partition, in offset order, in
+journaled chunks (see `streams.engine`), handing each chunk's changelog records to
 the partition's fenced writer (`streams.changelog.PartitionWriter`, which commits them
 in transactions) and applying nothing of a partition whose writer is fenced or
 retired; `Runtime.take_over` runs after every assignment: it keeps the partitions
@@ -105,6 +106,8 @@ class Runtime:
         )
         #: Diagnostics (`streams.trace`): one JSON line per chunk and rebalance step.
         self.trace = Tracer(worker_id)
+        #: The group's offsets `commit_applied` committed last.
+        self._committed: dict[TP, int] = {}
 
     # -- ownership -------------------------------------------------------
     def assigned(self) -> frozenset[int]:
@@ -147,33 +150,41 @@ class Runtime:
             pending.clear()
 
     async def process(self, events: list[Any]) -> None:
-        """Apply a batch: per partition, in offset order, in journaled chunks."""
+        """Apply a batch of the agent's events (tests drive the agent: `test_context()`)."""
+        await self.process_records([event.message for event in events], None)
+
+    async def process_records(self, records: list[Any], fetched: int | None) -> None:
+        """Apply a batch of records: per partition, in offset order, in journaled chunks.
+
+        `records` have `topic`, `partition`, `offset`, `key` and `value` (aiokafka's
+        `ConsumerRecord`s, from `_faust.deliver_in_batches`, or Faust's messages);
+        `fetched` is the generation they were fetched in (None: each message's own).
+        """
         try:
-            await self._process(events)
+            await self._process(records, fetched)
         except Exception as exc:  # a bug: stop hard rather than ack what was not applied
             log.exception("streams: unexpected error in a batch; stopping the worker")
             self.on_fatal(exc)
             raise
 
-    async def _process(self, events: list[Any]) -> None:
+    async def _process(self, records: list[Any], fetched: int | None) -> None:
         app, trace = self.app, self.trace
         generation = _faust.generation(app)
         groups: dict[int, list[Any]] = {}
-        for event in events:
-            message = event.message
-            fetched = _faust.message_generation(message)
-            if fetched != generation:
+        for message in records:
+            of = _faust.message_generation(message) if fetched is None else fetched
+            if of != generation:
                 self.counts["stale"] += 1  # fetched before a rebalance: read again from the journal
                 trace(
                     "stale",
                     p=message.partition,
                     topic=message.topic[-10:],
                     offset=message.offset,
-                    of=fetched,
+                    of=of,
                     gen=generation,
                 )
                 continue
-            groups.setdefault(message.partition, []).append(event)
+            groups.setdefault(message.partition, []).append(message)
         seeks: dict[TP, int] = {}
         for partition, group in groups.items():
             writer = self.ownership.writer(partition)
@@ -228,8 +239,7 @@ class Runtime:
                 owned=sorted(self.owned()),
                 a=chunk.applied,
             )
-        for event in group:
-            message = event.message
+        for message in group:
             if message.topic in held:
                 self.counts["held"] += 1
                 continue
@@ -311,6 +321,9 @@ class Runtime:
             )
         await self._send(writer, pending)
         trace("chunk-sent", p=chunk.partition, gen=generation, cur=_faust.generation(self.app))
+        # A fetch's batch runs without a pause otherwise: let the writers' pumps send what
+        # is queued meanwhile (`send` waits only once MAX_WAITING records are).
+        await asyncio.sleep(0)
         return True
 
     async def _send_to_topic(self, records: list[tuple[bytes, bytes]]) -> None:
@@ -480,6 +493,34 @@ class Runtime:
             recovery.cancel()
             await asyncio.wait([recovery])
         await self.ownership.close()
+
+    async def commit_applied(self) -> None:
+        """Commit the group's offsets of the owned partitions to what their changelog holds.
+
+        Informational (the lag that Kafka's tools show): the records reach the runtime
+        without Faust's acks (`_faust.deliver_in_batches`), so Faust commits none of their
+        offsets, and where a worker resumes comes from its journal anyway. The offsets are
+        read from the journal first, then every changelog transaction sent so far is
+        committed, so an offset committed here is one the changelog holds. Never raises.
+        """
+        generation = _faust.generation(self.app)
+        if not self.ready():
+            return
+        offsets: dict[TP, int] = {}
+        for p in self.owned():
+            for topic, offset in next_offsets(self.table.data, p, self.sources).items():
+                if offset and self._committed.get(TP(topic, p)) != offset:
+                    offsets[TP(topic, p)] = offset
+        if not offsets:
+            return
+        try:
+            for waiting in list(self.ownership.flush()):
+                await waiting
+            if self._current(generation) and await _faust.commit_offsets(self.app, offsets):
+                self._committed.update(offsets)
+        # A fenced or failed writer, a rebalance: the next round (or owner) commits.
+        except Exception as exc:  # noqa: BLE001 - informational; the journal decides
+            log.info("streams: could not commit the applied offsets (%r)", exc)
 
     async def rewind_to_journal(self, partitions: Iterable[int]) -> None:
         """Set the group's offsets of `partitions` to the journal's position.

@@ -35,7 +35,7 @@ from streams._faust import (
     assigned_partitions,
     check_versions,
     commit_offsets,
-    deliver_without_tasks,
+    deliver_in_batches,
     generation,
     make_flush_a_barrier,
     message_generation,
@@ -381,117 +381,179 @@ def test_a_failed_take_over_stops_the_worker() -> None:
     with_runtime(body)
 
 
-# -- handing records to the agent ---------------------------------------------------------
+# -- handing records to the runtime --------------------------------------------------------
 
 
-class _Msg:
-    def __init__(self, offset: int) -> None:
-        self.topic, self.partition, self.offset = "t", 0, offset
+class _Record:
+    """What aiokafka fetches: a `ConsumerRecord`'s fields the fetch loop and runtime read."""
+
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+        self.key = self.value = b""
+        self.timestamp, self.timestamp_type, self.headers = None, 0, []
+        self.checksum, self.serialized_key_size, self.serialized_value_size = None, 0, 0
 
 
-def _drain(
-    runtime: Runtime, offsets: list[int], handle: Callable[[Any], Awaitable[None]]
-) -> Awaitable[None]:
-    """Run the installed fetch loop over one fetch of `offsets`, handing each to `handle`."""
+def _fetch(
+    runtime: Runtime,
+    fetches: list[tuple[dict[TP, list[Any]], set[TP] | None]],
+    handle: Callable[[list[Any], int], Awaitable[None]],
+    topics: frozenset[str] = frozenset({"src"}),
+) -> tuple[Awaitable[None], list[Any]]:
+    """Run `deliver_in_batches`' loop over `fetches` ((records, active partitions) each,
+    as Faust's `_wait_next_records` returns them); returns it and the other topics'
+    messages that went Faust's own way (its callback)."""
     consumer: Any = runtime.app.consumer
+    for name in ("_wait_next_records", "perform_seek", "highwater", "callback", "_to_message"):
+        assert callable(getattr(consumer, name))  # what the loop calls on Faust's consumer
     fetcher = type("Fetcher", (), {"_stopped": asyncio.Event()})()
+    pending = list(fetches)
+    others: list[Any] = []
 
-    async def getmany(timeout: float) -> Any:
-        for offset in offsets:
-            yield TP("t", 0), _Msg(offset)
-        fetcher._stopped.set()
+    async def wait_next_records(timeout: float) -> Any:
+        if len(pending) == 1:
+            fetcher._stopped.set()
+        return pending.pop(0)
 
-    consumer.getmany = getmany
-    consumer.callback = handle
-    return consumer._drain_messages(fetcher)
+    async def callback(message: Any) -> None:
+        others.append(message)
 
-
-def _counting_wait_first(consumer: Any) -> list[int]:
-    calls: list[int] = []
-    faust_wait_first = consumer.wait_first
-
-    async def wait_first(*coros: Any, **kw: Any) -> Any:
-        calls.append(len(coros))
-        return await faust_wait_first(*coros, **kw)
-
-    consumer.wait_first = wait_first
-    return calls
+    consumer._wait_next_records = wait_next_records
+    consumer.callback = callback
+    consumer.highwater = lambda tp: 0
+    deliver_in_batches(runtime.app, topics, handle)
+    return consumer._drain_messages(fetcher), others
 
 
-def test_a_record_handed_on_at_once_makes_no_task() -> None:
+def test_a_fetch_reaches_the_runtime_as_one_batch_with_its_generation() -> None:
     async def body(runtime: Runtime) -> None:
-        handed: list[int] = []
+        handed: list[tuple[list[tuple[str, int, int]], int]] = []
 
-        async def handle(message: Any) -> None:
-            handed.append(message.offset)
+        async def handle(records: list[Any], fetched: int) -> None:
+            handed.append(([(r.topic, r.partition, r.offset) for r in records], fetched))
 
         consumer: Any = runtime.app.consumer
-        calls = _counting_wait_first(consumer)
-        await _drain(runtime, [0, 1, 2], handle)
-        assert handed == [0, 1, 2] and calls == []
-        assert consumer._read_offset[TP("t", 0)] == 2
-        # Faust's own loop races every record against the suspended flow, in tasks
-        del consumer._drain_messages
-        await _drain(runtime, [3, 4], handle)
-        assert handed == [0, 1, 2, 3, 4] and calls == [2, 2]
-        deliver_without_tasks(runtime.app)
-        await _drain(runtime, [5], handle)
-        assert calls == [2, 2]
+        consumer._read_offset[TP("src", 1)] = 5  # read up to 5 before (a seek moved it)
+        runtime.app.consumer_generation_id = 3
+        a, b, paused, other = TP("src", 0), TP("src", 1), TP("src", 2), TP("other", 0)
+        records = {
+            a: [_Record("src", 0, o) for o in (0, 1, 2)],
+            b: [_Record("src", 1, o) for o in (4, 5, 6)],
+            paused: [_Record("src", 2, 0)],
+            other: [_Record("other", 0, 9)],
+        }
+        loop, others = _fetch(runtime, [(records, {a, b, other})], handle)
+        await loop
+        # one call, the records of the active partitions, none before a read offset
+        assert handed == [([("src", 0, 0), ("src", 0, 1), ("src", 0, 2), ("src", 1, 5),
+                            ("src", 1, 6)], 3)]  # fmt: skip
+        assert consumer._read_offset[a] == 2 and consumer._read_offset[b] == 6
+        assert consumer._read_offset[paused] is None  # left to whoever resumes it
+        assert [(m.topic, m.offset) for m in others] == [("other", 9)]  # Faust's way
 
     with_runtime(body)
 
 
-def test_a_record_that_must_wait_goes_through_wait_first_and_then_on() -> None:
+def test_nothing_is_handed_on_while_the_flow_is_stopped() -> None:
     async def body(runtime: Runtime) -> None:
-        loop = asyncio.get_running_loop()
-        room: asyncio.Future[str] = loop.create_future()
-        handed: list[tuple[int, str]] = []
+        handed: list[Any] = []
 
-        async def handle(message: Any) -> None:
-            got = await room if message.offset == 1 else "at once"  # a full queue, once
-            handed.append((message.offset, got))
+        async def handle(records: list[Any], fetched: int) -> None:
+            handed.append(records)
 
-        calls = _counting_wait_first(runtime.app.consumer)
-        loop.call_later(0.05, room.set_result, "room")
-        await asyncio.wait_for(_drain(runtime, [0, 1, 2], handle), 5)
-        assert handed == [(0, "at once"), (1, "room"), (2, "at once")]
-        assert calls == [2]  # the callback's rest and the suspended flow, as Faust races them
-
-    with_runtime(body)
-
-
-def test_a_rebalance_abandons_a_record_that_cannot_be_handed_on() -> None:
-    async def body(runtime: Runtime) -> None:
         consumer: Any = runtime.app.consumer
-        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handed: list[int] = []
-        cancelled: list[int] = []
-
-        async def handle(message: Any) -> None:
-            if message.offset == 1:
-                try:
-                    await never  # the stream's queue stays full
-                except asyncio.CancelledError:
-                    cancelled.append(message.offset)
-                    raise
-            handed.append(message.offset)
-
-        asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)
-        await asyncio.wait_for(_drain(runtime, [0, 1, 2], handle), 5)
-        assert handed == [0, 2] and cancelled == [1]
+        seeks = Recorder()
+        consumer.perform_seek = seeks
+        consumer.stop_flow()  # a rebalance began
+        records = {TP("src", 0): [_Record("src", 0, 0)]}
+        loop, _ = _fetch(runtime, [(records, None)], handle)
+        await loop
+        assert handed == [] and len(seeks.calls) == 1  # back to the committed offsets
 
     with_runtime(body)
 
 
-def test_an_error_in_the_callback_stops_the_loop_as_in_faust() -> None:
+def test_a_new_generation_mid_fetch_ends_the_fetch() -> None:
     async def body(runtime: Runtime) -> None:
-        async def handle(message: Any) -> None:
-            raise ValueError(f"bad {message.offset}")
+        handed: list[list[int]] = []
 
+        async def handle(records: list[Any], fetched: int) -> None:
+            handed.append([r.offset for r in records])
+
+        records = {
+            TP("src", 0): [_Record("src", 0, 0)],
+            TP("other", 0): [_Record("other", 0, 0)],  # a rebalance while Faust handles it
+            TP("src", 1): [_Record("src", 1, 0)],
+        }
+        loop, others = _fetch(runtime, [(records, None)], handle)
+        faust_callback = runtime.app.consumer.callback
+
+        async def rebalanced(message: Any) -> None:
+            await faust_callback(message)
+            runtime.app.consumer_generation_id += 1
+
+        runtime.app.consumer.callback = rebalanced
+        await loop
+        assert handed == [[0]] and len(others) == 1
+
+    with_runtime(body)
+
+
+def test_an_error_in_the_runtime_stops_the_loop_as_in_faust() -> None:
+    async def body(runtime: Runtime) -> None:
+        async def handle(records: list[Any], fetched: int) -> None:
+            raise ValueError(f"bad {records[0].offset}")
+
+        records = {TP("src", 0): [_Record("src", 0, 0)]}
+        loop, _ = _fetch(runtime, [(records, None), (records, None)], handle)
         with pytest.raises(ValueError, match="bad 0"):
-            await _drain(runtime, [0, 1], handle)
+            await loop
 
     with_runtime(body)
+
+
+def test_the_runtime_applies_fetched_records_and_drops_an_older_generations() -> None:
+    async def body(h: Harness) -> None:
+        topic = sorted(h.runtime.sources)[0]
+        fresh = _Record(topic, 0, 0)
+        fresh.value = b"{}"
+        h.runtime.app.consumer_generation_id = 1
+        await h.runtime.process_records([fresh], 0)  # fetched before the rebalance
+        assert h.runtime.counts["stale"] == 1
+        await h.runtime.process_records([fresh], 1)
+        assert h.runtime.counts["rejected"] == 1  # applied (as a bad record, `{}`)
+
+    run(body)
+
+
+def test_the_applied_offsets_are_committed_once_the_changelog_holds_them() -> None:
+    async def body(h: Harness) -> None:
+        runtime, app = h.runtime, h.runtime.app
+        topic = sorted(runtime.sources)[0]
+        app.assignor._assignment = ClientAssignment(
+            actives={t: [0] for t in runtime.sources}, standbys={}
+        )
+        app.tables.recovery.completed.set()  # ready: recovered, no rebalance under way
+        committed = asyncio.get_running_loop().create_future()
+
+        class Committing(ListOwnership):
+            def flush(self) -> list[Any]:
+                return [committed]  # the open changelog transaction
+
+        runtime.ownership = Committing(app, {})
+        runtime.table.data["J|0"] = {"a": {topic: 4}, "n": 5, "w": {}}
+        commits = Recorder(result=True)
+        app.consumer._commit = commits
+        committing = asyncio.ensure_future(runtime.commit_applied())
+        await asyncio.sleep(0.05)
+        assert commits.calls == []  # not before the changelog's commit
+        committed.set_result(None)
+        await asyncio.wait_for(committing, 1)
+        assert commits.calls == [({TP(topic, 0): 5},)]  # nothing for topics none applied of
+        await runtime.commit_applied()
+        assert len(commits.calls) == 1  # nothing new
+
+    run(body)
 
 
 # -- the producer's flush -----------------------------------------------------------------
