@@ -27,8 +27,9 @@ __all__ = ["StatusLine", "describe"]
 def describe(
     worker_id: str, status: dict[str, Any], lag: dict[str, int] | None, last_commit: str | None
 ) -> str:
-    """One line: `worker w1: partitions 0,1,2 of 6; 12,345 events applied; lag
-    inspection 0, court 12; last commit 12:03:04`."""
+    """One line: `worker w1: partitions 0,1,2; 12,345 events applied; lag
+    inspection 0, court 12; last commit 12:03:04+08:00` (when the group's committed
+    offsets last moved, China Standard Time)."""
     owned = status.get("partitions", [])
     counts = status.get("counts", {})
     state = "" if status.get("ready") else " (recovering or rebalancing)"
@@ -99,7 +100,10 @@ class StatusLine:
             with urllib.request.urlopen(f"{self.url}/status/", timeout=2) as answer:
                 status = dict(json.load(answer))
         except (OSError, ValueError):
-            return f"worker {self.worker_id}: starting (no answer yet at {self.url}/status/)"
+            if self._last is None:
+                return f"worker {self.worker_id}: starting (no answer yet at {self.url}/status/)"
+            # it answered before: it is stopping (Ctrl-C), or too busy to answer in 2 s
+            return f"worker {self.worker_id}: no answer at {self.url}/status/ (stopping or busy)"
         lag = self._lag(status.get("partitions", []))
         self._last = (status, lag)
         return describe(self.worker_id, status, lag, self._last_commit)
@@ -124,7 +128,7 @@ class StatusLine:
             if tp in wanted and meta.offset >= 0
         }
         if any(self._committed.get(tp) != offset for tp, offset in now.items()):
-            self._last_commit = dt.datetime.now(CST).strftime("%H:%M:%S")
+            self._last_commit = dt.datetime.now(CST).strftime("%H:%M:%S+08:00")  # CST is fixed
         self._committed = now
         lag: dict[str, int] = {}
         for tp in tps:
