@@ -13,7 +13,7 @@ its session timeout, then resumed); what this module adds is the Faust side:
   changelog transaction of its partition (whole record batches, `streams.changelog`)
   in the same synchronous step that changes the table, committed in the background;
 - Faust acks none of those records, so it commits none of their offsets:
-  `Runtime.commit_applied` commits the journal's offsets every `COMMIT_INTERVAL`, after
+  `Runtime.commit_applied` commits the journal's offsets every `OFFSETS_EVERY` s, after
   the changelog transactions sent so far are committed (for Kafka's lag figures: where
   a worker resumes comes from the journal, below). Should Faust commit an offset it
   acked, it flushes the producer first, but its buffer flush gives up after 0.1 s
@@ -93,7 +93,7 @@ BATCH_WITHIN = 0.05
 #: (`_faust.shorten_fetch_wait`); an idle worker then asks ten times a second.
 FETCH_MAX_WAIT_MS = 100
 #: Seconds between offset commits (Faust's timer, and `Runtime.commit_applied`'s).
-COMMIT_INTERVAL = 0.5
+OFFSETS_EVERY = 0.5
 
 
 def _connect(signal: Any, receiver: Callable[..., Awaitable[None]]) -> None:
@@ -179,7 +179,7 @@ def create_runtime(
         # commit (`broker_commit_every`) would wait for it inside the fetch loop, holding
         # up every partition's records meanwhile. Where a worker resumes comes from the
         # journal anyway (`Runtime.rewind_to_journal`), not from these offsets.
-        broker_commit_interval=COMMIT_INTERVAL,
+        broker_commit_interval=OFFSETS_EVERY,
         broker_commit_every=sys.maxsize,
         table_standby_replicas=0,
         # A killed worker must leave the group quickly so its partitions move on.
@@ -249,11 +249,8 @@ def create_runtime(
 
     runtime.agent = tallies
 
-    async def commit_applied() -> None:
-        await runtime.commit_applied()
-
-    every: Any = app.timer(COMMIT_INTERVAL)  # faust's decorator is untyped
-    every(commit_applied)
+    every: Any = app.timer(OFFSETS_EVERY)  # faust's decorator is untyped
+    every(runtime.commit_applied)
 
     if web_port is not None:
         web.install(app, runtime, campaign, peers=lambda: live_workers(settings))

@@ -22,6 +22,7 @@ the engine, the writers, the counters, the trace); apart, each would take all of
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -150,15 +151,18 @@ class Runtime:
             pending.clear()
 
     async def process(self, events: list[Any]) -> None:
-        """Apply a batch of the agent's events (tests drive the agent: `test_context()`)."""
-        await self.process_records([event.message for event in events], None)
+        """Apply a batch of the agent's events (tests drive the agent: `test_context()`),
+        each run of messages fetched in one generation as one batch of records."""
+        messages = [event.message for event in events]
+        for fetched, run in itertools.groupby(messages, key=_faust.message_generation):
+            await self.process_records(list(run), fetched)
 
     async def process_records(self, records: list[Any], fetched: int | None) -> None:
         """Apply a batch of records: per partition, in offset order, in journaled chunks.
 
         `records` have `topic`, `partition`, `offset`, `key` and `value` (aiokafka's
         `ConsumerRecord`s, from `_faust.deliver_in_batches`, or Faust's messages);
-        `fetched` is the generation they were fetched in (None: each message's own).
+        `fetched` is the generation they were fetched in.
         """
         try:
             await self._process(records, fetched)
@@ -170,20 +174,21 @@ class Runtime:
     async def _process(self, records: list[Any], fetched: int | None) -> None:
         app, trace = self.app, self.trace
         generation = _faust.generation(app)
-        groups: dict[int, list[Any]] = {}
-        for message in records:
-            of = _faust.message_generation(message) if fetched is None else fetched
-            if of != generation:
-                self.counts["stale"] += 1  # fetched before a rebalance: read again from the journal
+        if fetched != generation:
+            # fetched before a rebalance: whoever owns them now reads them from its journal
+            self.counts["stale"] += len(records)
+            for message in records:
                 trace(
                     "stale",
                     p=message.partition,
                     topic=message.topic[-10:],
                     offset=message.offset,
-                    of=of,
+                    of=fetched,
                     gen=generation,
                 )
-                continue
+            return
+        groups: dict[int, list[Any]] = {}
+        for message in records:
             groups.setdefault(message.partition, []).append(message)
         seeks: dict[TP, int] = {}
         for partition, group in groups.items():

@@ -128,7 +128,7 @@ class StatusLine:
             if tp in wanted and meta.offset >= 0
         }
         if any(self._committed.get(tp) != offset for tp, offset in now.items()):
-            self._last_commit = dt.datetime.now(CST).strftime("%H:%M:%S+08:00")  # CST is fixed
+            self._last_commit = dt.datetime.now(CST).isoformat(timespec="seconds")[11:]
         self._committed = now
         lag: dict[str, int] = {}
         for tp in tps:
