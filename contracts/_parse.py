@@ -16,6 +16,7 @@ MAX_TEXT = 512
 MAX_WORKERS = 10_000_000
 #: The most yuan one event may carry (10 billion): sums of millions stay inside int64 fen.
 MAX_YUAN = 10_000_000_000
+_YUAN_DIGITS = len(str(MAX_YUAN))
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")  # ASCII digits: \d takes "１２３" too
 
 
@@ -201,15 +202,16 @@ def fen(value: Any, field: str) -> int:
             hint="no thousands separators, exponents, spaces or currency signs",
         )
     sign, whole, decimals = match.groups()
-    decimals = decimals or ""
-    if len(decimals) > 2:
+    if decimals is not None and len(decimals) > 2:
         raise ValidationError(
             field, value, f"at most 2 decimals (fen), got {len(decimals)}", reason="amount.decimals"
         )
-    # Digits are counted before int() reads them: a 5,000-digit amount is refused, not a crash.
-    if len(whole.lstrip("0")) > len(str(MAX_YUAN)) or (
-        int(whole) * 100 + int(decimals.ljust(2, "0")) > MAX_YUAN * 100
-    ):
+    # Digits are counted before int() reads them: a 5,000-digit amount is refused, not a
+    # crash. One int() reads the fen's digits: "12500.5" is int("1250050"), "0.07" int("07").
+    whole = whole.lstrip("0")
+    too_long = len(whole) > _YUAN_DIGITS
+    amount = 0 if too_long else int(whole + (decimals or "").ljust(2, "0"))
+    if too_long or amount > MAX_YUAN * 100:
         raise ValidationError(
             field,
             value,
@@ -217,7 +219,6 @@ def fen(value: Any, field: str) -> int:
             reason="amount.range",
             hint="amounts are yuan with up to 2 decimals; check for a fen/yuan mix-up",
         )
-    amount = int(whole) * 100 + int(decimals.ljust(2, "0"))
     if sign:
         raise ValidationError(
             field,

@@ -28,43 +28,45 @@ class Field(NamedTuple):
 T = TypeVar("T")
 
 
-class _Step(NamedTuple):
-    """One field of a model read at one place: `path` is what its errors name."""
-
-    key: str
-    parse: Callable[[Any, str], Any]
-    required: bool
-    path: str
+#: (model, field path) -> its builder, compiled on first use (`_compile`).
+_BUILDERS: dict[tuple[type, str], Callable[[Any], Any]] = {}
 
 
-#: (model, field path) -> its keys and steps, built on first use: building the key lists and
-#: the field paths for every record instead cost ~2 µs an event.
-_PLANS: dict[tuple[type, str], tuple[p.Keys, tuple[_Step, ...]]] = {}
+def _compile(cls: type, fields: tuple[Field, ...], field: str) -> Callable[[Any], Any]:
+    """The builder of `cls` at path `field`: `model`'s work as straight-line code.
 
-
-def _plan(cls: type, fields: tuple[Field, ...], field: str) -> tuple[p.Keys, tuple[_Step, ...]]:
-    """Build and keep the plan of `cls` at `field` (`model` looks in _PLANS first)."""
+    A generic loop over the fields (unpack a step, look the key up, append, build from
+    the list) cost as much as the parsers it called: compiled, the payload models of a
+    generated campaign parse in half the time. The code only calls each field's parser,
+    in FIELDS order, with the same arguments, so every rule and error is the parser's.
+    """
     # The model is built from positional arguments (0.2 µs less than keywords), so FIELDS
     # must list the attributes in the dataclass's order.
     attrs = [f.attr or f.key for f in fields]
     if attrs != [a.name for a in dataclasses.fields(cls)]:
         raise AssertionError(f"{cls.__name__}: FIELDS {attrs} are not in attribute order")
     keys = p.Keys([f.key for f in fields if f.required], [f.key for f in fields if not f.required])
-    steps = tuple(_Step(f.key, f.parse, f.required, f"{field}.{f.key}") for f in fields)
-    plan = _PLANS[(cls, field)] = (keys, steps)
-    return plan
+    scope: dict[str, Any] = {"obj": p.obj, "keys": keys, "cls": cls, "field": field}
+    lines = ["def build(value):", "    raw = obj(value, field, keys)"]
+    for i, f in enumerate(fields):
+        scope[f"parse{i}"], scope[f"path{i}"] = f.parse, f"{field}.{f.key}"
+        if f.required:  # `obj` saw the key: a null reaches the parser, which refuses it
+            lines.append(f"    a{i} = parse{i}(raw[{f.key!r}], path{i})")
+        else:  # an optional field may be absent or null; both mean "not given"
+            lines.append(f"    a{i} = raw.get({f.key!r})")
+            lines.append(f"    if a{i} is not None: a{i} = parse{i}(a{i}, path{i})")
+    lines.append(f"    return cls({', '.join(f'a{i}' for i in range(len(fields)))})")
+    exec("\n".join(lines), scope)  # code made here from FIELDS, as dataclasses makes __init__
+    build: Callable[[Any], Any] = scope["build"]
+    _BUILDERS[(cls, field)] = build
+    return build
 
 
 def model(cls: type[T], fields: tuple[Field, ...], value: Any, field: str) -> T:
     """Parse the JSON object `value` at path `field` into `cls`, field by field."""
-    keys, steps = _PLANS.get((cls, field)) or _plan(cls, fields, field)
-    raw = p.obj(value, field, keys)
-    args = []
-    for key, parse, required, path in steps:
-        item = raw.get(key)
-        # An optional field may be absent or null; both mean "not given".
-        args.append(None if item is None and not required else parse(item, path))
-    return cls(*args)
+    build = _BUILDERS.get((cls, field)) or _compile(cls, fields, field)
+    built: T = build(value)
+    return built
 
 
 #: Employers and projects recur: in a generated campaign 87% of these objects had been seen

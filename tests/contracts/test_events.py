@@ -252,6 +252,8 @@ def test_upcast_is_identity_for_v1_and_rejects_unknown_versions() -> None:
         ("12500.5", 1250050),
         ("12500", 1250000),
         ("007", 700),
+        ("0.07", 7),
+        ("0" * 5000 + "1.5", 150),  # leading zeros are no digits of the amount
         ("9999999999.99", 999999999999),  # the most one event may carry (MAX_YUAN)
     ],
 )

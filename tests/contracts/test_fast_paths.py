@@ -329,6 +329,49 @@ def test_a_known_code_is_still_checked_when_it_differs_by_one_character() -> Non
     assert info.value.reason == "industry.section"
 
 
+# --- the compiled builders answer as the plain field-by-field reading ---------------------------
+
+
+def read_field_by_field(cls: type, table: tuple[fields.Field, ...], value: Any, field: str) -> Any:
+    """`fields.model` as first written: check the keys, then each field in turn."""
+    from contracts import _parse
+
+    keys = _parse.Keys(
+        [f.key for f in table if f.required], [f.key for f in table if not f.required]
+    )
+    raw = _parse.obj(value, field, keys)
+    args = []
+    for f in table:
+        item = raw.get(f.key)
+        args.append(None if item is None and not f.required else f.parse(item, f"{field}.{f.key}"))
+    return cls(*args)
+
+
+def answer(read: Any, *args: Any) -> Any:
+    try:
+        return read(*args)
+    except ValidationError as err:
+        return (err.field, err.reason, str(err))
+
+
+@given(st.data())
+def test_compiled_models_answer_as_the_field_by_field_reading(data: st.DataObject) -> None:
+    event = json.loads(data.draw(st.sampled_from(COMPACT_LINES)))
+    cls = TYPES[event["source"]][event["type"]]
+    payload = event["payload"]
+    for _ in range(data.draw(st.integers(0, 3))):
+        known = sorted({*payload, *(f.key for f in cls.FIELDS)})
+        key = data.draw(st.sampled_from(known) | st.text(max_size=3))
+        if data.draw(st.booleans()):
+            payload.pop(key, None)
+        else:
+            payload[key] = data.draw(_JSON | st.sampled_from([None, 0, "", " ", "x" * 129]))
+    fields._SEEN.clear()
+    compiled = answer(fields.model, cls, cls.FIELDS, payload, "payload")
+    fields._SEEN.clear()
+    assert compiled == answer(read_field_by_field, cls, cls.FIELDS, payload, "payload")
+
+
 # --- models are built from positional arguments in FIELDS order --------------------------------
 
 
