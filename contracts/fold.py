@@ -7,6 +7,7 @@ retractions) is decided by `contracts.ledger` before anything is folded.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
@@ -36,6 +37,12 @@ class Contribution(NamedTuple):
     at: int
     value: int
     event_id: str
+
+
+#: `Contribution(*fields)` for six fields in its order, without the namedtuple's Python-level
+#: `__new__`: 0.14 µs, not 0.37 (the workers make several an event and unpack them again
+#: from the ledger). Nothing checks the count, so only for rows made of a Contribution.
+make_contribution = functools.partial(tuple.__new__, Contribution)
 
 
 _ORDER_COLUMN = {
@@ -128,7 +135,7 @@ def contributions(event: Event) -> tuple[Contribution, ...]:
     at = epoch_ms(event.occurred_at)
 
     def add(cell_id: str, value: int, key: str = "") -> None:
-        out.append(Contribution(cell_id, event.unit, key, at, value, event.event_id))
+        out.append(make_contribution((cell_id, event.unit, key, at, value, event.event_id)))
 
     pl = event.payload
     if isinstance(pl, p.EmployerInspected):

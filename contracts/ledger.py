@@ -55,6 +55,7 @@ from contracts.fold import (
     case_link,
     contributions,
     in_row,
+    make_contribution,
     own_row,
 )
 from contracts.payloads import EventRetracted
@@ -142,7 +143,7 @@ def _pack(items: tuple[Contribution, ...]) -> list[list[Any]]:
 
 
 def _unpack(rows: list[list[Any]]) -> tuple[Contribution, ...]:
-    return tuple(Contribution(*row) for row in rows)
+    return tuple(map(make_contribution, rows))
 
 
 def _fold(
@@ -249,13 +250,17 @@ class Ledger:
                 return Outcome(Status.INACTIVE, removed=removed, detail=detail)
             return _moving(Status.INACTIVE, (removed, ()), moved, detail=detail)
         added = _fold(contributions)
-        entry: Entry = {"h": digest, "s": ACTIVE, "by": None, "c": _pack(added)}
+        packed = _pack(added)
+        entry: Entry = {"h": digest, "s": ACTIVE, "by": None, "c": packed}
         if case is None and moved == ((), ()):
             self.entries[eid] = entry
             return Outcome(Status.APPLIED, added=added, removed=removed)
         joined = self._join(eid, entry, case)
         if moved == joined == ((), ()):  # the common case: nothing else moved
-            return Outcome(Status.APPLIED, added=_unpack(entry["c"]), removed=removed)
+            kept = entry["c"] is packed  # not put in the case's row by `_join`
+            return Outcome(
+                Status.APPLIED, added=added if kept else _unpack(entry["c"]), removed=removed
+            )
         return _moving(Status.APPLIED, (removed, ()), moved, joined, ((), _unpack(entry["c"])))
 
     def _replace_self(
