@@ -139,7 +139,7 @@ class Outcome(NamedTuple):
 
 
 def _pack(items: tuple[Contribution, ...]) -> list[list[Any]]:
-    return [list(c) for c in items]
+    return list(map(list, items))
 
 
 def _unpack(rows: list[list[Any]]) -> tuple[Contribution, ...]:

@@ -102,7 +102,8 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 def _clone(value: Any) -> Any:
     """A deep copy of a JSON-like value. A dict or list of scalars only (a cell's day
-    deltas, most of what a chunk reads) is copied in one step: the check runs in C."""
+    deltas, most of what a chunk reads) is copied in one step: the check runs in C; a
+    list of such lists, one step a row."""
     if isinstance(value, dict):
         if _SCALARS.issuperset(map(type, value.values())):
             return value.copy()
@@ -110,7 +111,12 @@ def _clone(value: Any) -> Any:
     if isinstance(value, list):
         if _SCALARS.issuperset(map(type, value)):
             return value.copy()
-        return [_clone(v) for v in value]
+        # rows of scalars (a LATEST cell's candidates, a ledger entry's contributions):
+        # copied here, not by a call each
+        return [
+            v.copy() if type(v) is list and _SCALARS.issuperset(map(type, v)) else _clone(v)
+            for v in value
+        ]
     return value
 
 

@@ -290,3 +290,31 @@ def test_a_record_not_keyed_by_its_unit_is_rejected_as_every_path_rejects_it() -
     assert (
         Engine(REGISTRY, WINDOW).handle(Chunk({}, 0), "inspection", 0, record, unit).error is None
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"20031": 2, "20032": -1},
+        [[1730390400000, "insp-1", 3], [1730390500000, "insp-2", 4]],
+        {"h": "ab", "s": "active", "by": None, "c": [["a.b", "320412", "k", 1, 2, "e"]]},
+        [[1, [2, {"x": [3]}]], {"y": {"z": []}}, 5],
+    ],
+)
+def test_a_chunk_reads_a_private_copy_of_any_value(value: Any) -> None:
+    table = {"K|0|x": json.loads(json.dumps(value))}
+    read = Chunk(table, 0).get("K|0|x")
+    assert read == value
+
+    def mutate(node: Any) -> None:  # change every list and dict found, at every depth
+        items = node.values() if isinstance(node, dict) else node
+        for item in list(items):
+            if isinstance(item, dict | list):
+                mutate(item)
+        if isinstance(node, dict):
+            node["added"] = 1
+        else:
+            node.append("added")
+
+    mutate(read)
+    assert table["K|0|x"] == value
