@@ -144,7 +144,7 @@ def quick_load(raw: bytes) -> dict[str, Any] | None:
     if raw[:1] != b"{" or b"\\" in raw:
         return None
     try:
-        value = orjson.loads(raw)
+        value: dict[str, Any] = orjson.loads(raw)  # a "{" first: an object, if anything
     except orjson.JSONDecodeError:
         return None
     written = orjson.dumps(value)
