@@ -133,7 +133,7 @@ class Runtime:
 
     # -- writing ---------------------------------------------------------
     def _writer(self, pending: list[tuple[str, Any]]) -> Callable[[str, Any], None]:
-        data = self.table.data
+        data = _faust.table_state(self.table)
 
         def write(key: str, value: Any) -> None:
             # Not `table[key] = value`: that sends one changelog record at a time, to the
@@ -222,16 +222,17 @@ class Runtime:
         pending: list[tuple[str, Any]] = []
         if not writer.usable():
             raise Fenced(f"changelog partition {partition}: writer {writer.state}")
-        if self.engine.redo(self.table.data, partition, self._writer(pending)):
+        state = _faust.table_state(self.table)
+        if self.engine.redo(state, partition, self._writer(pending)):
             self.counts["redone"] += 1
             trace(
                 "redo",
                 p=partition,
                 gen=generation,
-                a=(self.table.data.get(journal_key(partition)) or {}).get("a"),
+                a=(state.get(journal_key(partition)) or {}).get("a"),
             )
             await self._send(writer, pending)
-        chunk = Chunk(self.table.data, partition)
+        chunk = Chunk(state, partition)
         seen: Seen | None = [] if trace.enabled else None
         rejected: list[tuple[bytes, bytes]] = []
         held: set[str] = set()  # topics with a gap: nothing more of them in this batch
@@ -269,7 +270,7 @@ class Runtime:
             if len(chunk) >= CHUNK_KEYS:
                 if not await self._close(writer, chunk, rejected, generation, seen):
                     return
-                chunk, rejected = Chunk(self.table.data, partition), []
+                chunk, rejected = Chunk(state, partition), []
                 seen = [] if seen is not None else None
         await self._close(writer, chunk, rejected, generation, seen)
 

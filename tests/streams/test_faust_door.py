@@ -45,6 +45,7 @@ from streams._faust import (
     retrieve_failures,
     seek,
     shorten_fetch_wait,
+    table_state,
 )
 from streams.app import FETCH_MAX_WAIT_MS, create_app, create_runtime
 from streams.errors import StreamsError, UnsupportedVersion
@@ -135,6 +136,18 @@ def test_generation_is_the_apps_consumer_generation() -> None:
         assert generation(runtime.app) == 0
         runtime.app.consumer_generation_id = 7
         assert generation(runtime.app) == 7
+
+    with_runtime(body)
+
+
+def test_the_table_state_is_the_memory_stores_own_dict() -> None:
+    async def body(runtime: Runtime) -> None:
+        state, store = table_state(runtime.table), runtime.table.data
+        assert type(state) is dict and state is table_state(runtime.table)
+        store["J|0"] = {"a": {}}  # what the store holds, the state holds, and back
+        state["L|0|x"] = {"h": "ab"}
+        assert state["J|0"] == {"a": {}} and store["L|0|x"] == {"h": "ab"}
+        assert set(store) == set(state) == {"J|0", "L|0|x"}
 
     with_runtime(body)
 
