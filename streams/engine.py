@@ -155,6 +155,8 @@ class Chunk(MutableMapping[str, Any]):
         self.advanced = False
         self._cache: dict[str, Any] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
+        #: The ledger over this chunk's entries and cases, made by its first event.
+        self.ledger: Ledger | None = None
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _ABSENT)
@@ -297,7 +299,10 @@ class Engine:
             return Verdict("rejected", err)
         if chunk.events is not None:
             chunk.events += 1
-        outcome = Ledger(_LedgerView(chunk), _LedgerView(chunk, "C")).apply(event)
+        ledger = chunk.ledger
+        if ledger is None:
+            ledger = chunk.ledger = Ledger(_LedgerView(chunk), _LedgerView(chunk, "C"))
+        outcome = ledger.apply(event)
         if outcome.status == "conflict":
             return Verdict("rejected", conflict_error(event.event_id, outcome.detail))
         for c in outcome.removed:
