@@ -11,7 +11,6 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -258,10 +257,11 @@ def run(args: argparse.Namespace) -> int:
 
 #: Container allocations between the collector's youngest passes (Python's default: 700).
 GC_YOUNG = 20_000
-#: Seconds between moves of whatever survived into the collector's permanent generation
-#: (`gc.freeze`), and between full collections of everything (`Collector.tick`).
+#: Seconds between moves of whatever survived into the collector's permanent generation.
 FREEZE_EVERY = 1.0
-FULL_COLLECT_EVERY = 600.0
+#: A full collection once the frozen objects are this many times those after the last
+#: one: CPython's own rule for its oldest generation (a quarter more since the last).
+FULL_COLLECT_GROWTH = 1.25
 
 
 def _collect_less() -> None:
@@ -286,21 +286,22 @@ class Collector:
     generation every second (`gc.freeze`, a constant-time splice) leaves the passes
     only the objects since: 0.24 s, the longest 5 ms. Frozen objects are still freed when
     their last reference goes; only a reference cycle among them waits, for the full
-    collection every FULL_COLLECT_EVERY seconds (`gc.unfreeze`, `gc.collect`, freeze
-    again), so nothing is kept for good.
+    collection (`gc.unfreeze`, `gc.collect`, freeze again) that comes once they are a
+    quarter more than after the last, as CPython times its own full passes: each object
+    is walked a bounded number of times however long the worker runs.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.last_full = clock()
+    def __init__(self, growth: float = FULL_COLLECT_GROWTH) -> None:
+        self.growth = growth
+        self.after_full = gc.get_freeze_count()
 
     async def tick(self) -> None:
-        now = self.clock()
-        if now - self.last_full >= FULL_COLLECT_EVERY:
-            self.last_full = now
+        gc.freeze()
+        if gc.get_freeze_count() > self.growth * self.after_full:
             gc.unfreeze()
             gc.collect()
-        gc.freeze()
+            gc.freeze()
+            self.after_full = gc.get_freeze_count()
 
 
 def _status_line(

@@ -36,25 +36,23 @@ class _Node:
 
 
 @pytest.mark.usefixtures("collector")
-def test_the_collector_freezes_every_tick_and_frees_frozen_cycles_at_the_full_one() -> None:
+def test_the_collector_freezes_every_tick_and_frees_frozen_cycles_once_they_grew() -> None:
     import asyncio
     import weakref
 
-    now = [0.0]
-    collector = worker.Collector(clock=lambda: now[0])
+    gc.collect()
+    gc.freeze()
+    collector = worker.Collector(growth=1.5)
     a, b = _Node(), _Node()
     a.other, b.other = b, a  # a cycle: only the collector frees it
     watch = weakref.ref(a)
-    gc.unfreeze()
     asyncio.run(collector.tick())
-    assert gc.get_freeze_count() > 0  # the cycle is frozen with everything else
     del a, b
     gc.collect()
     assert watch() is not None  # frozen: no pass looks at it
-    now[0] = worker.FULL_COLLECT_EVERY - 1
     asyncio.run(collector.tick())
-    assert watch() is not None
-    now[0] = worker.FULL_COLLECT_EVERY
+    assert watch() is not None  # no growth, no full collection
+    grown = [[n] for n in range(collector.after_full)]  # now half as many again, and more
     asyncio.run(collector.tick())
     assert watch() is None  # the full collection found it
-    assert gc.get_freeze_count() > 0  # and froze the rest again
+    assert min(gc.get_freeze_count(), collector.after_full) > len(grown)  # the rest frozen again
