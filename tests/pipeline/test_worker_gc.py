@@ -36,13 +36,14 @@ class _Node:
 
 
 @pytest.mark.usefixtures("collector")
-def test_the_collector_freezes_every_tick_and_frees_frozen_cycles_once_they_grew() -> None:
+def test_the_collector_freezes_every_tick_and_frees_frozen_cycles_once_grown_and_due() -> None:
     import asyncio
     import weakref
 
     gc.collect()
     gc.freeze()
-    collector = worker.Collector(growth=1.5)
+    now = [0.0]
+    collector = worker.Collector(growth=1.5, after=600, clock=lambda: now[0])
     a, b = _Node(), _Node()
     a.other, b.other = b, a  # a cycle: only the collector frees it
     watch = weakref.ref(a)
@@ -50,9 +51,16 @@ def test_the_collector_freezes_every_tick_and_frees_frozen_cycles_once_they_grew
     del a, b
     gc.collect()
     assert watch() is not None  # frozen: no pass looks at it
+    now[0] = 600
     asyncio.run(collector.tick())
-    assert watch() is not None  # no growth, no full collection
-    grown = [[n] for n in range(collector.after_full)]  # now half as many again, and more
+    assert watch() is not None  # due, but no growth: no full collection
+    grown = [[n] for n in range(collector.frozen_after_full)]  # half as many again, and more
+    now[0] = 599
+    collector.last_full = 0.5
     asyncio.run(collector.tick())
-    assert watch() is None  # the full collection found it
-    assert min(gc.get_freeze_count(), collector.after_full) > len(grown)  # the rest frozen again
+    assert watch() is not None  # grown, but not due yet
+    now[0] = 600.5
+    asyncio.run(collector.tick())
+    assert watch() is None  # grown and due: the full collection found it
+    assert min(gc.get_freeze_count(), collector.frozen_after_full) > len(grown)
+    assert collector.last_full == 600.5
