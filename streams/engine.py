@@ -155,8 +155,6 @@ class Chunk(MutableMapping[str, Any]):
         self.advanced = False
         self._cache: dict[str, Any] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
-        #: The ledger over this chunk's entries and cases, made by its first event.
-        self.ledger: Ledger | None = None
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _ABSENT)
@@ -246,6 +244,7 @@ class Engine:
         self.clean: dict[int, str] = {}
         #: (partition, topic) -> (first unapplied offset, offset met instead) of the last gap.
         self.gaps: dict[tuple[int, str], tuple[int, int]] = {}
+        self._last: tuple[Chunk, Ledger] | None = None  # the last chunk and its Ledger
 
     def forget(self) -> None:
         """After a rebalance: redo every partition's journal before its next chunk."""
@@ -275,6 +274,14 @@ class Engine:
         if journal is not None:
             self.clean[chunk.partition] = _marker(journal)
 
+    def _ledger(self, chunk: Chunk) -> Ledger:
+        """The Ledger over `chunk`'s entries and cases, made once a chunk, not once an event.
+        Kept here, not on the chunk: a chunk holding the views that hold it would be a
+        reference cycle, its copies of the table's values left for the cyclic collector."""
+        if self._last is None or self._last[0] is not chunk:
+            self._last = (chunk, Ledger(_LedgerView(chunk), _LedgerView(chunk, "C")))
+        return self._last[1]
+
     def handle(
         self, chunk: Chunk, topic: str, offset: int, raw: bytes | None, key: bytes | None
     ) -> Verdict:
@@ -299,10 +306,7 @@ class Engine:
             return Verdict("rejected", err)
         if chunk.events is not None:
             chunk.events += 1
-        ledger = chunk.ledger
-        if ledger is None:
-            ledger = chunk.ledger = Ledger(_LedgerView(chunk), _LedgerView(chunk, "C"))
-        outcome = ledger.apply(event)
+        outcome = self._ledger(chunk).apply(event)
         if outcome.status == "conflict":
             return Verdict("rejected", conflict_error(event.event_id, outcome.detail))
         for c in outcome.removed:

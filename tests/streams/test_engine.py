@@ -318,3 +318,24 @@ def test_a_chunk_reads_a_private_copy_of_any_value(value: Any) -> None:
 
     mutate(read)
     assert table["K|0|x"] == value
+
+
+def test_a_chunk_is_freed_when_dropped_with_no_pass_of_the_cyclic_collector() -> None:
+    import gc
+    import weakref
+
+    logs = _logs(40, 3)["inspection"]
+    engine, table = Engine(REGISTRY, WINDOW), {}
+    chunk = Chunk(table, 0)
+    for offset in range(2):
+        engine.handle(chunk, "inspection", offset, logs[offset], unit_key(logs[offset]))
+    engine.finish(chunk, table.__setitem__)
+    watch = weakref.ref(chunk)
+    gc.disable()
+    try:
+        del chunk
+        nxt = Chunk(table, 0)  # the next chunk takes the engine's Ledger over
+        engine.handle(nxt, "inspection", 2, logs[2], unit_key(logs[2]))
+        assert watch() is None  # no reference cycle holds it (a frozen worker would keep it)
+    finally:
+        gc.enable()
